@@ -278,3 +278,47 @@ func TestMissingPath(t *testing.T) {
 		t.Errorf("empty directory: %v", err)
 	}
 }
+
+func TestWorkloadCounts(t *testing.T) {
+	dir := t.TempDir()
+	template := `
+  template:
+    metadata: {labels: {app: x}}
+    spec: {containers: [{name: c, image: i}]}
+`
+	for _, tc := range []struct {
+		name, manifest string
+		want           []string
+		ownerKind      string
+	}{
+		{"deployment", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  replicas: 3\n  selector: {matchLabels: {app: x}}" + template,
+			[]string{"shop/web-0", "shop/web-1", "shop/web-2"}, "Deployment"},
+		{"replicaset-default-one", "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: rs}\nspec:\n  selector: {matchLabels: {app: x}}" + template,
+			[]string{"default/rs-0"}, "ReplicaSet"},
+		{"deployment-zero", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 0\n  selector: {matchLabels: {app: x}}" + template,
+			nil, ""},
+		{"job-capped-by-completions", "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  parallelism: 5\n  completions: 2" + template,
+			[]string{"default/j-0", "default/j-1"}, "Job"},
+		{"job-default-parallelism", "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  completions: 4" + template,
+			[]string{"default/j-0"}, "Job"},
+		{"job-suspended", "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  suspend: true\n  parallelism: 3" + template,
+			nil, ""},
+		{"statefulset", "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: s}\nspec:\n  replicas: 2\n  serviceName: s\n  selector: {matchLabels: {app: x}}" + template,
+			[]string{"default/s-0", "default/s-1"}, "StatefulSet"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in, err := Load([]string{write(t, dir, tc.name+".yaml", tc.manifest)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := podNames(in.Pods); strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("pods %v, want %v", got, tc.want)
+			}
+			for _, p := range in.Pods {
+				if p.Labels["app"] != "x" || p.OwnerReferences[0].Kind != tc.ownerKind || p.Status.Phase != corev1.PodPending {
+					t.Errorf("%s: labels %v owner %v phase %s", p.Name, p.Labels, p.OwnerReferences, p.Status.Phase)
+				}
+			}
+		})
+	}
+}
