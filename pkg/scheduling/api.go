@@ -1,0 +1,130 @@
+package scheduling
+
+import (
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+)
+
+// Snapshot is everything Solve needs, as plain data. It is read, never modified.
+type Snapshot struct {
+	// NodePools are the candidates for new capacity, tried by descending Weight, then Name.
+	NodePools []NodePool
+	// Nodes are existing nodes and in-flight NodeClaims; they are filled before new ones open.
+	Nodes []ExistingNode
+	// DaemonSets holds one pod template per DaemonSet (namespace/name set); each new node
+	// reserves the requests of the DaemonSets that would run on it.
+	DaemonSets []*corev1.Pod
+	// Pods are running pods that are not listed in any ExistingNode.Pods. Those whose
+	// Spec.NodeName names an entry of Nodes are treated as running there (topology counting,
+	// anti-affinity, host ports, used resources); the rest are ignored.
+	Pods []*corev1.Pod
+	// Volumes resolves pod volumes to topology requirements; optional.
+	Volumes VolumeTopology
+}
+
+// Requirement is one node selector requirement, with an optional minimum number of distinct
+// values a NodeClaim's instance types must keep for Key (karpenter.sh/v1 minValues).
+// Operators: In, NotIn, Exists, DoesNotExist, Gt, Lt, Gte, Lte.
+type Requirement struct {
+	Key       string
+	Operator  string
+	Values    []string
+	MinValues *int
+}
+
+// NodePool is a template for new capacity.
+type NodePool struct {
+	Name         string
+	Weight       int32
+	Requirements []Requirement
+	// Labels are the template labels every node of the pool carries.
+	Labels map[string]string
+	// Taints must be tolerated by the pods placed on the pool's nodes.
+	Taints []corev1.Taint
+	// StartupTaints are removed once a node is initialised; scheduling ignores them.
+	StartupTaints []corev1.Taint
+	// Limits cap the total capacity of the pool's nodes; nil means unlimited.
+	Limits corev1.ResourceList
+	// Used is the capacity the pool's nodes already have; the plan uses at most Limits-Used.
+	Used corev1.ResourceList
+	// InstanceTypes are the shapes the pool may launch, with their offerings.
+	InstanceTypes []*cloudprovider.InstanceType
+}
+
+// ExistingNode is a node, or a NodeClaim that has been launched but not registered yet.
+type ExistingNode struct {
+	Name   string
+	Labels map[string]string
+	// Taints are the node's effective taints; pass in-flight NodeClaims' taints without
+	// their startup taints.
+	Taints      []corev1.Taint
+	Allocatable corev1.ResourceList
+	// Pods are the pods bound to (or nominated for) the node, DaemonSet pods included.
+	Pods     []*corev1.Pod
+	InFlight bool
+	NodePool string
+}
+
+// VolumeTopology resolves persistent volume claims to node requirements. All maps are
+// optional; keys are "namespace/name" for claims and plain names for volumes and classes.
+type VolumeTopology struct {
+	Claims         map[string]*corev1.PersistentVolumeClaim
+	Volumes        map[string]*corev1.PersistentVolume
+	StorageClasses map[string]*StorageClass
+}
+
+// StorageClass is the part of a storage.k8s.io/v1 StorageClass the scheduler reads.
+type StorageClass struct {
+	Name string
+	// AllowedTopologies are ORed; each is an AND of In requirements.
+	AllowedTopologies []corev1.TopologySelectorTerm
+}
+
+// Plan is the outcome of Solve.
+type Plan struct {
+	NewNodeClaims []NewNodeClaim
+	ExistingNodes []ExistingPlacement
+	Unschedulable []Unschedulable
+	// Price is the sum of every new NodeClaim's cheapest option, in US dollars per hour.
+	Price float64
+}
+
+// NewNodeClaim is a machine to launch.
+type NewNodeClaim struct {
+	NodePool string
+	// Requirements are the NodeClaim's requirements: the pool's, the pods', and
+	// node.kubernetes.io/instance-type In InstanceTypes (in price order).
+	Requirements []Requirement
+	// Labels are the pool's template labels (the node will carry them).
+	Labels map[string]string
+	Taints []corev1.Taint
+	// InstanceTypes are every compatible type the pods fit on, cheapest available
+	// compatible offering first.
+	InstanceTypes []*cloudprovider.InstanceType
+	// Requests is the sum of the pods' requests plus the DaemonSet overhead.
+	Requests corev1.ResourceList
+	Pods     []*corev1.Pod
+	// Cheapest is the cheapest available offering among InstanceTypes.
+	Cheapest Option
+}
+
+// Option is one launchable choice: an instance type in a zone with a capacity type.
+type Option struct {
+	InstanceType string
+	Zone         string
+	CapacityType string
+	Price        float64
+}
+
+// ExistingPlacement lists the pods placed on one existing or in-flight node.
+type ExistingPlacement struct {
+	Name string
+	Pods []*corev1.Pod
+}
+
+// Unschedulable is a pod the plan cannot place, with the reason.
+type Unschedulable struct {
+	Pod    *corev1.Pod
+	Reason string
+}

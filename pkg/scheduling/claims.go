@@ -1,0 +1,253 @@
+package scheduling
+
+import (
+	"fmt"
+	"slices"
+)
+
+// compatFor compiles (once per pool and requirement set) which of the pool's types a pod
+// alternative allows.
+func (s *solver) compatFor(p *pool, alt reqSet) *compatSet {
+	sig := reqSignature(alt)
+	if cs, ok := p.compat[sig]; ok {
+		return cs
+	}
+	cs := &compatSet{bits: make([]uint64, (len(p.types)+63)/64)}
+	p.compat[sig] = cs
+	reqs, bad := p.reqs.and(alt)
+	cs.reqs = reqs
+	if bad != "" {
+		pr, _ := p.reqs.get(bad)
+		ar, _ := alt.get(bad)
+		cs.reason = fmt.Sprintf("incompatible with NodePool %q: requires %s, NodePool allows %s", p.spec.Name, ar, pr)
+		return cs
+	}
+	for i := range alt {
+		if k := alt[i].key; k != labelZone && k != labelCapacityType && p.defines(k) {
+			if _, typeLabel := s.u.types[p.types[0]].src.Labels[k]; len(p.types) > 0 && !typeLabel {
+				cs.custom = true
+			}
+		}
+	}
+	cs.zm, cs.cm = s.u.masks(reqs)
+	firstBad := ""
+	for j, ti := range p.types {
+		t := &s.u.types[ti]
+		key, ok := t.labelsMatch(reqs, p.defines)
+		if ok && t.hasOffering(cs.zm, cs.cm) {
+			cs.bits[j>>6] |= 1 << (j & 63)
+			continue
+		}
+		if firstBad == "" {
+			firstBad = key
+		}
+	}
+	if !slices.ContainsFunc(cs.bits, func(b uint64) bool { return b != 0 }) {
+		switch {
+		case len(p.types) == 0:
+			cs.reason = fmt.Sprintf("incompatible with NodePool %q: it has no instance type with an available offering", p.spec.Name)
+		case firstBad == "":
+			cs.reason = fmt.Sprintf("incompatible with NodePool %q: no instance type has an available offering in the required zones and capacity types", p.spec.Name)
+		default:
+			r, _ := reqs.get(firstBad)
+			cs.reason = fmt.Sprintf("incompatible with NodePool %q: no instance type satisfies %s", p.spec.Name, r)
+		}
+		return cs
+	}
+	cs.front = s.paretoFront(p, cs.bits)
+	return cs
+}
+
+// paretoFront keeps the positions no other compatible type beats on every resource at a
+// price as low or lower. Types are in price order, so only cheaper ones can dominate.
+func (s *solver) paretoFront(p *pool, b []uint64) []int {
+	var front []int
+	for j := range p.types {
+		if !bitTest(b, j) {
+			continue
+		}
+		a := &s.u.types[p.types[j]].alloc
+		dominated := false
+		for _, f := range front {
+			if p.price[f] <= p.price[j] && s.u.types[p.types[f]].alloc.fits(a) {
+				dominated = true
+				break
+			}
+		}
+		if !dominated {
+			front = append(front, j)
+		}
+	}
+	return front
+}
+
+// openClaim opens a NodeClaim of pool p for c's pods, sized by the solver's policy.
+func (s *solver) openClaim(c *class, v *variant, ai int, p *pool, remaining int) int {
+	if p.err != nil || !tolerates(c.tols, p.spec.Taints) {
+		return 0
+	}
+	cs := s.compatFor(p, v.alts[ai])
+	if cs.reason != "" {
+		return 0
+	}
+	need := c.req
+	need.add(&p.dsOverhead)
+	zm, cm := s.freshMasks(c, v, cs)
+	j := s.chooseTarget(c, p, cs, zm, cm, &need, cs.front)
+	if j < 0 {
+		j = s.chooseTarget(c, p, cs, zm, cm, &need, nil)
+	}
+	if j < 0 {
+		return 0
+	}
+	t := &s.u.types[p.types[j]]
+	idx := len(s.nodes)
+	n := &node{idx: idx, name: claimName(idx), pool: p, reqs: p.reqs, zm: zm, cm: cm,
+		bits: slices.Clone(cs.bits), target: j, taints: p.spec.Taints}
+	n.free = t.alloc
+	n.free.sub(&p.dsOverhead)
+	n.hostDom = s.domainID(labelHostname, "\x00"+n.name)
+	k, _ := s.fitNode(c, v, ai, n, remaining)
+	if k == 0 {
+		return 0
+	}
+	s.nodes = append(s.nodes, n)
+	for d := range p.remaining {
+		if p.limited[d] {
+			p.remaining[d] -= t.capacity[d]
+		}
+	}
+	return k
+}
+
+// freshMasks narrows the zones and capacity types of a new NodeClaim to the domains the
+// class's zone and capacity-type constraints allow right now.
+func (s *solver) freshMasks(c *class, v *variant, cs *compatSet) (uint64, uint8) {
+	zm, cm := cs.zm, cs.cm
+	for _, kp := range s.keyPlans(c, v) {
+		switch kp.key {
+		case labelZone:
+			for i, z := range s.u.zones {
+				if zm&(1<<i) != 0 && !s.domainAllows(v, &kp, s.domainID(kp.key, z)) {
+					zm &^= 1 << i
+				}
+			}
+		case labelCapacityType:
+			for i, ct := range s.u.cts {
+				if cm&(1<<i) != 0 && !s.domainAllows(v, &kp, s.domainID(kp.key, ct)) {
+					cm &^= 1 << i
+				}
+			}
+		}
+	}
+	return zm, cm
+}
+
+// chooseTarget picks the position (in p.types) a new NodeClaim is sized for, among cands
+// (all compatible types when nil); -1 when none fits.
+func (s *solver) chooseTarget(c *class, p *pool, cs *compatSet, zm uint64, cm uint8, need *vec, cands []int) int {
+	best, bestScore := -1, -1.0
+	consider := func(j int) {
+		t := &s.u.types[p.types[j]]
+		if !t.alloc.fits(need) || !p.withinLimits(&t.capacity) {
+			return
+		}
+		o, ok := t.cheapest(zm, cm)
+		if !ok || !s.minValuesHold(p, cs, j) {
+			return
+		}
+		var score float64
+		switch s.pol {
+		case policyLargest:
+			score = o.price
+		default:
+			free := t.alloc
+			free.sub(&p.dsOverhead)
+			score = s.simulate(c, p, j, free) / max(o.price, 1e-9)
+		}
+		if score > bestScore*(1+1e-9) {
+			best, bestScore = j, score
+		}
+	}
+	if cands != nil {
+		for _, j := range cands {
+			consider(j)
+		}
+		return best
+	}
+	for j := range p.types {
+		if bitTest(cs.bits, j) {
+			consider(j)
+		}
+	}
+	return best
+}
+
+// minValuesHold reports whether the types at least as large as position j still offer
+// every minValues key enough distinct values.
+func (s *solver) minValuesHold(p *pool, cs *compatSet, j int) bool {
+	for i := range cs.reqs {
+		r := &cs.reqs[i]
+		if r.minValues <= 0 {
+			continue
+		}
+		a := &s.u.types[p.types[j]].alloc
+		seen := map[string]bool{}
+		for k := range p.types {
+			t := &s.u.types[p.types[k]]
+			if bitTest(cs.bits, k) && t.alloc.fits(a) {
+				seen[t.src.Labels[r.key]] = true
+			}
+		}
+		if len(seen) < r.minValues {
+			return false
+		}
+	}
+	return true
+}
+
+// simulate estimates the value (at dual prices) a node with free capacity would hold if
+// the queue, from class c on, were packed into it greedily.
+func (s *solver) simulate(c *class, p *pool, j int, free vec) float64 {
+	val := 0.0
+	for _, q := range s.order[c.pos:] {
+		r := int64(len(q.pods) - q.next)
+		if r == 0 {
+			continue
+		}
+		qc := s.simCompatFor(q, p)
+		if qc == nil || !bitTest(qc.bits, j) {
+			continue
+		}
+		k := free.maxCopies(&q.req, min(r, q.simLimit))
+		if k == 0 {
+			if q == c {
+				return 0
+			}
+			continue
+		}
+		free.addScaled(&q.req, -k)
+		val += float64(k) * q.size
+		if free[dimCPU] < s.minReq[dimCPU] || free[dimMemory] < s.minReq[dimMemory] || free[dimPods] < 1 {
+			break
+		}
+	}
+	return val
+}
+
+func (s *solver) simCompatFor(c *class, p *pool) *compatSet {
+	if cs, ok := c.simCompat[p]; ok {
+		return cs
+	}
+	if c.simCompat == nil {
+		c.simCompat = map[*pool]*compatSet{}
+	}
+	var cs *compatSet
+	if c.err == nil && len(c.variants) > 0 && tolerates(c.tols, p.spec.Taints) {
+		if x := s.compatFor(p, c.variants[c.level].alts[0]); x.reason == "" {
+			cs = x
+		}
+	}
+	c.simCompat[p] = cs
+	return cs
+}

@@ -1,0 +1,233 @@
+package scheduling
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// class is a set of pending pods the scheduler cannot tell apart: same namespace, labels,
+// requests, node requirements, tolerations, affinity, spread, host ports and volumes.
+type class struct {
+	id     int
+	pods   []*corev1.Pod
+	next   int // index of the first pod not yet handled
+	req    vec
+	ns     string
+	labels map[string]string
+	tols   []corev1.Toleration
+	ports  []hostPort
+	// variants are the class's constraints, strictest first: variant 0 treats every
+	// preference as required; each later one drops one more preference.
+	variants []*variant
+	level    int   // current variant
+	matched  []int // topology groups whose selector matches the class's pods
+	owns     []int // anti-affinity groups the class's pods own (required terms)
+	err      error // the pods cannot be scheduled at all
+	size     float64 // value of one pod at the dual prices
+	pos      int     // position in solver.order
+	simLimit int64   // most pods of the class one node takes (topology, host ports)
+	// cursors, per variant and alternative: nodes before it never take the class.
+	cursors   [][]int
+	simCompat map[*pool]*compatSet
+}
+
+// variant is one way to schedule a class.
+type variant struct {
+	alts []reqSet // node requirement alternatives (ORed terms), each ∧ nodeSelector ∧ volumes
+	topo []constraint
+	owns []int // anti-affinity groups owned under this variant
+	keys []keyPlan
+}
+
+type hostPort struct {
+	ip       string
+	protocol corev1.Protocol
+	port     int32
+}
+
+func (h hostPort) conflicts(o hostPort) bool {
+	if h.port != o.port || h.protocol != o.protocol {
+		return false
+	}
+	return h.ip == o.ip || h.ip == "" || o.ip == "" || h.ip == "0.0.0.0" || o.ip == "0.0.0.0"
+}
+
+func podHostPorts(pod *corev1.Pod) []hostPort {
+	var out []hostPort
+	add := func(cs []corev1.Container) {
+		for i := range cs {
+			for _, p := range cs[i].Ports {
+				if p.HostPort > 0 {
+					out = append(out, hostPort{ip: p.HostIP, protocol: cmp.Or(p.Protocol, corev1.ProtocolTCP), port: p.HostPort})
+				}
+			}
+		}
+	}
+	add(pod.Spec.InitContainers)
+	add(pod.Spec.Containers)
+	return out
+}
+
+// classKey is a byte string that is equal for pods the scheduler treats identically.
+func classKey(pod *corev1.Pod, req *vec, b *strings.Builder) string {
+	b.Reset()
+	b.WriteString(pod.Namespace)
+	for _, k := range slices.Sorted(mapKeys(pod.Labels)) {
+		b.WriteString("\x00l")
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(pod.Labels[k])
+	}
+	for _, x := range req {
+		b.WriteByte(0)
+		b.WriteString(strconv.FormatInt(x, 36))
+	}
+	for _, k := range slices.Sorted(mapKeys(pod.Spec.NodeSelector)) {
+		b.WriteString("\x00s")
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(pod.Spec.NodeSelector[k])
+	}
+	if a := pod.Spec.Affinity; a != nil {
+		raw, _ := a.Marshal()
+		b.WriteString("\x00a")
+		b.Write(raw)
+	}
+	for i := range pod.Spec.Tolerations {
+		raw, _ := pod.Spec.Tolerations[i].Marshal()
+		b.WriteString("\x00t")
+		b.Write(raw)
+	}
+	for i := range pod.Spec.TopologySpreadConstraints {
+		raw, _ := pod.Spec.TopologySpreadConstraints[i].Marshal()
+		b.WriteString("\x00c")
+		b.Write(raw)
+	}
+	for _, h := range podHostPorts(pod) {
+		fmt.Fprintf(b, "\x00p%s/%s/%d", h.ip, h.protocol, h.port)
+	}
+	for i := range pod.Spec.Volumes {
+		if c := pod.Spec.Volumes[i].PersistentVolumeClaim; c != nil {
+			b.WriteString("\x00v")
+			b.WriteString(c.ClaimName)
+		}
+	}
+	return b.String()
+}
+
+// buildClasses groups pods into classes, in first-seen order.
+func (s *solver) buildClasses(pods []*corev1.Pod) {
+	index := map[string]int{}
+	var b strings.Builder
+	for _, pod := range pods {
+		req, err := s.u.res.podRequests(pod)
+		key := classKey(pod, &req, &b)
+		if err != nil {
+			key = "\x01err" + string(pod.UID) + pod.Namespace + "/" + pod.Name
+		}
+		if i, ok := index[key]; ok {
+			s.classes[i].pods = append(s.classes[i].pods, pod)
+			continue
+		}
+		c := &class{id: len(s.classes), pods: []*corev1.Pod{pod}, req: req, ns: pod.Namespace,
+			labels: pod.Labels, tols: pod.Spec.Tolerations, ports: podHostPorts(pod), err: err}
+		index[key] = c.id
+		s.classes = append(s.classes, c)
+	}
+	for _, c := range s.classes {
+		if c.err == nil {
+			c.err = s.buildVariants(c)
+		}
+	}
+}
+
+// nodeAlternatives is nodeSelector ∧ (term1 ∨ term2 ∨ ...) as a list of requirement sets.
+func nodeAlternatives(pod *corev1.Pod) ([]reqSet, error) {
+	base := labelsAsReqs(pod.Spec.NodeSelector)
+	a := pod.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return []reqSet{base}, nil
+	}
+	var alts []reqSet
+	for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		r, err := compileSelectorTerm(term.MatchExpressions)
+		if err != nil {
+			return nil, fmt.Errorf("required node affinity: %w", err)
+		}
+		r, _ = r.and(base)
+		alts = append(alts, r)
+	}
+	if len(alts) == 0 {
+		return nil, fmt.Errorf("required node affinity has no terms")
+	}
+	return alts, nil
+}
+
+// crossAlts returns every a ∧ b.
+func crossAlts(as, bs []reqSet) []reqSet {
+	if len(bs) == 0 {
+		return as
+	}
+	var out []reqSet
+	for _, a := range as {
+		for _, b := range bs {
+			r, _ := a.and(b)
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// volumeAlternatives resolves the pod's claims to ORed requirement sets (nil: unconstrained).
+func (s *solver) volumeAlternatives(pod *corev1.Pod) ([]reqSet, error) {
+	var alts []reqSet
+	vt := &s.snap.Volumes
+	for i := range pod.Spec.Volumes {
+		src := pod.Spec.Volumes[i].PersistentVolumeClaim
+		if src == nil {
+			continue
+		}
+		pvc := vt.Claims[pod.Namespace+"/"+src.ClaimName]
+		if pvc == nil {
+			continue
+		}
+		var terms []reqSet
+		if pv := vt.Volumes[pvc.Spec.VolumeName]; pvc.Spec.VolumeName != "" && pv != nil {
+			if na := pv.Spec.NodeAffinity; na != nil && na.Required != nil {
+				for _, t := range na.Required.NodeSelectorTerms {
+					r, err := compileSelectorTerm(t.MatchExpressions)
+					if err != nil {
+						return nil, fmt.Errorf("volume %s node affinity: %w", pv.Name, err)
+					}
+					terms = append(terms, r)
+				}
+			}
+		} else if pvc.Spec.StorageClassName != nil {
+			if sc := vt.StorageClasses[*pvc.Spec.StorageClassName]; sc != nil {
+				for _, t := range sc.AllowedTopologies {
+					var r reqSet
+					for _, e := range t.MatchLabelExpressions {
+						kr, err := newKeyReq(e.Key, string(corev1.NodeSelectorOpIn), e.Values)
+						if err != nil {
+							return nil, err
+						}
+						r = r.with(kr)
+					}
+					terms = append(terms, r)
+				}
+			}
+		}
+		if len(terms) > 0 {
+			if alts == nil {
+				alts = []reqSet{nil}
+			}
+			alts = crossAlts(alts, terms)
+		}
+	}
+	return alts, nil
+}

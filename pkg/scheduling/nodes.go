@@ -1,0 +1,154 @@
+package scheduling
+
+import (
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// node is an existing node or a NodeClaim being planned.
+type node struct {
+	idx      int
+	name     string
+	existing bool
+	labels   map[string]string // existing nodes only
+	taints   []corev1.Taint
+	free     vec
+	ports    []hostPort
+	pods     []*corev1.Pod // pending pods placed here
+	hostDom  int32
+
+	// NodeClaims only.
+	pool    *pool
+	reqs    reqSet
+	zm      uint64
+	cm      uint8
+	bits    []uint64 // compatible positions in pool.types
+	target  int      // position in pool.types the node is sized for
+	used    vec      // pods' requests, DaemonSets excluded
+	applied []*compatSet
+}
+
+func (s *solver) addExistingNodes() {
+	byName := map[string]*node{}
+	for i := range s.snap.Nodes {
+		en := &s.snap.Nodes[i]
+		n := &node{idx: len(s.nodes), name: en.Name, existing: true, labels: en.Labels, taints: en.Taints}
+		n.free, _ = s.u.res.fromList(en.Allocatable, false)
+		n.hostDom = s.domainID(labelHostname, s.hostname(n))
+		s.nodes = append(s.nodes, n)
+		byName[en.Name] = n
+		for _, p := range en.Pods {
+			s.occupy(n, p)
+		}
+	}
+	for _, p := range s.snap.Pods {
+		if n := byName[p.Spec.NodeName]; n != nil {
+			s.occupy(n, p)
+		}
+	}
+	s.existing = len(s.nodes)
+}
+
+func (s *solver) hostname(n *node) string {
+	if v, ok := n.labels[labelHostname]; ok {
+		return v
+	}
+	return n.name
+}
+
+// occupy accounts for a running pod's resources and host ports.
+func (s *solver) occupy(n *node, p *corev1.Pod) {
+	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		return
+	}
+	r, _ := s.u.res.podRequests(p)
+	n.free.sub(&r)
+	n.ports = append(n.ports, podHostPorts(p)...)
+}
+
+// existingPods calls f for every running pod with its node.
+func (s *solver) existingPods(f func(n *node, p *corev1.Pod)) {
+	byName := map[string]*node{}
+	for i, n := range s.nodes[:s.existing] {
+		byName[n.name] = n
+		for _, p := range s.snap.Nodes[i].Pods {
+			f(n, p)
+		}
+	}
+	for _, p := range s.snap.Pods {
+		if n := byName[p.Spec.NodeName]; n != nil {
+			f(n, p)
+		}
+	}
+}
+
+// countExisting registers running pods' anti-affinity terms and counts them in groups.
+func (s *solver) countExisting() {
+	s.existingPods(func(n *node, p *corev1.Pod) {
+		a := p.Spec.Affinity
+		if a == nil || a.PodAntiAffinity == nil {
+			return
+		}
+		pc := &class{ns: p.Namespace, labels: p.Labels}
+		for i := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+			con, err := s.affinityConstraint(pc, kindAnti, &a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[i])
+			if err != nil {
+				continue
+			}
+			g := s.groups[con.group]
+			if v, ok := n.labels[g.key]; ok || g.key == labelHostname {
+				d := n.hostDom
+				if g.key != labelHostname {
+					d = s.domainID(g.key, v)
+				}
+				g.owners = bump(g.owners, d, 1)
+			}
+		}
+	})
+	s.existingPods(func(n *node, p *corev1.Pod) {
+		for _, g := range s.groups {
+			if !g.matchesPod(p.Namespace, p.Labels) || !g.countsNode(n.labels, n.taints) {
+				continue
+			}
+			if d, ok := s.existingDomain(n, g.key); ok {
+				g.counts = bump(g.counts, d, 1)
+				g.total++
+			}
+		}
+	})
+}
+
+func (s *solver) existingDomain(n *node, key string) (int32, bool) {
+	if key == labelHostname {
+		return n.hostDom, true
+	}
+	v, ok := n.labels[key]
+	if !ok {
+		return 0, false
+	}
+	return s.domainID(key, v), true
+}
+
+// pin fixes a NodeClaim's value for key.
+func (s *solver) pin(n *node, key string, d int32) {
+	name := s.doms[key].names[d]
+	kr, _ := newKeyReq(key, string(corev1.NodeSelectorOpIn), []string{name})
+	n.reqs = n.reqs.with(kr)
+	switch key {
+	case labelZone:
+		for i, z := range s.u.zones {
+			if z == name {
+				n.zm &= 1 << i
+			}
+		}
+	case labelCapacityType:
+		for i, c := range s.u.cts {
+			if c == name {
+				n.cm &= 1 << i
+			}
+		}
+	}
+}
+
+func claimName(i int) string { return "nodeclaim-" + strconv.Itoa(i) }

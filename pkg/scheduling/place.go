@@ -1,0 +1,171 @@
+package scheduling
+
+import (
+	"slices"
+)
+
+// keyPlan groups, for one topology key, what a placement must respect and count.
+type keyPlan struct {
+	key    string
+	cons   []int // indices into variant.topo
+	groups []int // groups the class's pods count in (c.matched) with this key
+	spread int   // a spread group on the key used to order candidate domains, -1 if none
+}
+
+func (s *solver) keyPlans(c *class, v *variant) []keyPlan {
+	if v.keys != nil {
+		return v.keys
+	}
+	v.keys = []keyPlan{}
+	find := func(key string) *keyPlan {
+		for i := range v.keys {
+			if v.keys[i].key == key {
+				return &v.keys[i]
+			}
+		}
+		v.keys = append(v.keys, keyPlan{key: key, spread: -1})
+		return &v.keys[len(v.keys)-1]
+	}
+	for i, con := range v.topo {
+		g := s.groups[con.group]
+		kp := find(g.key)
+		kp.cons = append(kp.cons, i)
+		if g.kind == kindSpread && kp.spread < 0 {
+			kp.spread = con.group
+		}
+	}
+	for _, gi := range c.matched {
+		g := s.groups[gi]
+		kp := find(g.key)
+		kp.groups = append(kp.groups, gi)
+		if g.kind == kindSpread && kp.spread < 0 {
+			kp.spread = gi
+		}
+	}
+	return v.keys
+}
+
+// placeClass places as many of c's pending pods as it can, relaxing preferences as needed.
+func (s *solver) placeClass(c *class) {
+	for c.next < len(c.pods) {
+		k := 0
+		for c.level < len(c.variants) {
+			if k = s.placeVariant(c, c.level, len(c.pods)-c.next); k > 0 {
+				break
+			}
+			c.level++
+		}
+		if k == 0 {
+			c.level = 0
+			return
+		}
+		c.next += k
+	}
+}
+
+func (s *solver) placeVariant(c *class, level, remaining int) int {
+	v := c.variants[level]
+	for ai := range v.alts {
+		if k := s.tryNodes(c, level, ai, remaining); k > 0 {
+			return k
+		}
+	}
+	for _, p := range s.pools {
+		for ai := range v.alts {
+			if k := s.openClaim(c, v, ai, p, remaining); k > 0 {
+				return k
+			}
+		}
+	}
+	return 0
+}
+
+// tryNodes places pods on the first node that takes them. Nodes that can never take the
+// class again (full, incompatible, hostname-domain conflicts) are skipped for good.
+func (s *solver) tryNodes(c *class, level, ai, remaining int) int {
+	for len(c.cursors) <= level {
+		c.cursors = append(c.cursors, nil)
+	}
+	for len(c.cursors[level]) <= ai {
+		c.cursors[level] = append(c.cursors[level], 0)
+	}
+	cur := &c.cursors[level][ai]
+	v := c.variants[level]
+	for i := *cur; i < len(s.nodes); i++ {
+		k, permanent := s.fitNode(c, v, ai, s.nodes[i], remaining)
+		if k > 0 {
+			return k
+		}
+		if permanent && i == *cur {
+			*cur++
+		}
+	}
+	return 0
+}
+
+// fitNode places up to remaining pods of c on n and returns how many it placed, or 0 and
+// whether n can never take the class under this variant and alternative.
+func (s *solver) fitNode(c *class, v *variant, ai int, n *node, remaining int) (int, bool) {
+	if !n.free.fits(&c.req) || portsConflict(n.ports, c.ports) {
+		return 0, true
+	}
+	var cs *compatSet
+	if n.existing {
+		if !tolerates(c.tols, n.taints) || !v.alts[ai].matchesLabels(n.labels) {
+			return 0, true
+		}
+	} else {
+		if cs = s.compatFor(n.pool, v.alts[ai]); !s.claimAccepts(n, c, cs) {
+			return 0, true
+		}
+	}
+	var chosen [8]int32
+	keys := s.keyPlans(c, v)
+	if len(keys) > len(chosen) {
+		return 0, true
+	}
+	for i := range keys {
+		d, ok, permanent := s.chooseDomain(c, v, n, cs, &keys[i])
+		if !ok {
+			return 0, permanent
+		}
+		chosen[i] = d
+	}
+	k := 1
+	if len(v.topo) == 0 && len(c.ports) == 0 {
+		k = int(n.free.maxCopies(&c.req, int64(remaining)))
+	}
+	s.commit(c, v, n, cs, keys, chosen[:len(keys)], k)
+	return k, false
+}
+
+func portsConflict(used, want []hostPort) bool {
+	for _, w := range want {
+		for _, u := range used {
+			if w.conflicts(u) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// claimAccepts reports whether a NodeClaim stays launchable, at its target size, with a pod
+// requiring cs.
+func (s *solver) claimAccepts(n *node, c *class, cs *compatSet) bool {
+	if cs.reason != "" || !bitTest(cs.bits, n.target) || !tolerates(c.tols, n.pool.spec.Taints) {
+		return false
+	}
+	t := &s.u.types[n.pool.types[n.target]]
+	if !t.hasOffering(n.zm&cs.zm, n.cm&cs.cm) {
+		return false
+	}
+	if cs.custom && !slices.Contains(n.applied, cs) {
+		if _, bad := n.reqs.and(cs.reqs); bad != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func bitTest(b []uint64, i int) bool { return b[i>>6]&(1<<(i&63)) != 0 }

@@ -1,0 +1,178 @@
+package scheduling
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// pool is a NodePool compiled for one solve.
+type pool struct {
+	spec  *NodePool
+	reqs  reqSet // requirements ∧ template labels ∧ karpenter.sh/nodepool
+	types []int  // universe indices of the types the pool's requirements allow, by price
+	// price is the cheapest compatible available offering of each entry of types.
+	price      []float64
+	dsOverhead vec
+	dsPods     []*corev1.Pod
+	remaining  vec // limits left while planning (each NodeClaim reserves its target's capacity)
+	budget     vec // limits left before planning: Limits - Used
+	limited    [numDims]bool
+	// compat caches, per requirement signature, the compiled view of a pod alternative.
+	compat map[string]*compatSet
+	err    error
+}
+
+// compatSet is the subset of a pool's types one requirement set allows.
+type compatSet struct {
+	reqs   reqSet // pool ∧ pod requirements
+	zm     uint64
+	cm     uint8
+	bits   []uint64 // over pool.types
+	front  []int    // positions in pool.types not dominated on (allocatable, price)
+	reason string   // why nothing is compatible, "" when something is
+	custom bool     // constrains pool-defined keys that are not instance-type labels
+}
+
+func (u *universe) compilePool(np *NodePool, ds []*corev1.Pod) *pool {
+	p := &pool{spec: np, compat: map[string]*compatSet{}}
+	reqs, err := compileRequirements(np.Requirements)
+	if err != nil {
+		p.err = fmt.Errorf("NodePool %q: %w", np.Name, err)
+		return p
+	}
+	reqs, bad := reqs.and(labelsAsReqs(np.Labels))
+	reqs = reqs.with(keyReq{key: labelNodePool, values: []string{np.Name}, gt: math.MinInt64, lt: math.MaxInt64})
+	if bad != "" {
+		p.err = fmt.Errorf("NodePool %q: template labels conflict with requirements on %s", np.Name, bad)
+	}
+	p.reqs = reqs
+	zm, cm := u.masks(reqs)
+	for _, it := range np.InstanceTypes {
+		ti := u.compile(it)
+		t := &u.types[ti]
+		if _, ok := t.labelsMatch(reqs, p.defines); !ok {
+			continue
+		}
+		if o, ok := t.cheapest(zm, cm); ok && !slices.Contains(p.types, ti) {
+			p.types = append(p.types, ti)
+			p.price = append(p.price, o.price)
+		}
+	}
+	p.sortByPrice(u)
+	p.limits(u)
+	for _, d := range ds {
+		if !tolerates(d.Spec.Tolerations, np.Taints) || !podAllowsPool(d, reqs) {
+			continue
+		}
+		r, err := u.res.podRequests(d)
+		if err != nil {
+			continue
+		}
+		p.dsOverhead.add(&r)
+		p.dsPods = append(p.dsPods, d)
+	}
+	return p
+}
+
+func (p *pool) sortByPrice(u *universe) {
+	idx := make([]int, len(p.types))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		if c := cmpFloat(p.price[a], p.price[b]); c != 0 {
+			return c
+		}
+		return strings.Compare(u.types[p.types[a]].src.Name, u.types[p.types[b]].src.Name)
+	})
+	types, price := make([]int, len(idx)), make([]float64, len(idx))
+	for i, j := range idx {
+		types[i], price[i] = p.types[j], p.price[j]
+	}
+	p.types, p.price = types, price
+}
+
+func (p *pool) limits(u *universe) {
+	for i := range p.remaining {
+		p.remaining[i] = math.MaxInt64
+	}
+	p.budget = p.remaining
+	if p.spec.Limits == nil {
+		return
+	}
+	for name, q := range p.spec.Limits {
+		slot, ok := u.res.slot(name, true)
+		if !ok {
+			continue
+		}
+		used := p.spec.Used[name]
+		p.remaining[slot] = quantityValue(slot, q) - quantityValue(slot, used)
+		p.limited[slot] = true
+	}
+	p.budget = p.remaining
+}
+
+// withinLimits reports whether capacity c fits what is left of the pool's limits.
+func (p *pool) withinLimits(c *vec) bool {
+	for i := range c {
+		if p.limited[i] && c[i] > p.remaining[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// defines reports whether nodes of the pool get a label for key whatever their type.
+func (p *pool) defines(key string) bool {
+	r, ok := p.reqs.get(key)
+	return ok && !r.allowAbsent
+}
+
+// podAllowsPool reports whether a DaemonSet pod's node selector and required node affinity
+// can be met by some node of a pool with these requirements.
+func podAllowsPool(pod *corev1.Pod, reqs reqSet) bool {
+	alts, err := nodeAlternatives(pod)
+	if err != nil {
+		return false
+	}
+	for _, a := range alts {
+		if _, bad := reqs.and(a); bad == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// tolerates reports whether tolerations cover every NoSchedule and NoExecute taint.
+func tolerates(tols []corev1.Toleration, taints []corev1.Taint) bool {
+	for i := range taints {
+		t := &taints[i]
+		if t.Effect == corev1.TaintEffectPreferNoSchedule {
+			continue
+		}
+		if !slices.ContainsFunc(tols, func(tol corev1.Toleration) bool { return toleratesTaint(&tol, t) }) {
+			return false
+		}
+	}
+	return true
+}
+
+func toleratesTaint(tol *corev1.Toleration, t *corev1.Taint) bool {
+	if tol.Effect != "" && tol.Effect != t.Effect {
+		return false
+	}
+	if tol.Key != "" && tol.Key != t.Key {
+		return false
+	}
+	switch tol.Operator {
+	case corev1.TolerationOpExists:
+		return true
+	case corev1.TolerationOpEqual, "":
+		return tol.Key != "" && tol.Value == t.Value
+	}
+	return false
+}

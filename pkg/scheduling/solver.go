@@ -1,0 +1,170 @@
+package scheduling
+
+import (
+	"cmp"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// policy chooses the instance type a new NodeClaim is sized for.
+type policy int
+
+const (
+	// policyEfficient sizes a node for the pods still queued: the type whose simulated
+	// fill has the highest value (LP dual prices) per dollar.
+	policyEfficient policy = iota
+	// policyLargest is first-fit-decreasing into the largest type, shrunk at the end.
+	policyLargest
+)
+
+// solver holds the state of one solve. It is built, run once and thrown away.
+type solver struct {
+	snap       *Snapshot
+	pol        policy
+	u          *universe
+	pools      []*pool
+	nodes      []*node
+	existing   int // nodes[:existing] are existing or in-flight nodes
+	classes    []*class
+	order      []*class
+	groups     []*group
+	groupIndex map[string]int
+	doms       map[string]*domains
+	duals      vec64
+	minReq     vec
+	failed     map[*class]string
+}
+
+type vec64 [numDims]float64
+
+// Solve plans where every pod goes: existing and in-flight nodes first, then new
+// NodeClaims at the lowest price this package can find. It never modifies its inputs.
+func Solve(s *Snapshot, pods []*corev1.Pod) *Plan {
+	var best *Plan
+	for _, pol := range []policy{policyEfficient, policyLargest} {
+		plan := newSolver(s, pol).solve(pods)
+		if best == nil || better(plan, best) {
+			best = plan
+		}
+	}
+	return best
+}
+
+// better prefers more pods scheduled, then the lower price.
+func better(a, b *Plan) bool {
+	if len(a.Unschedulable) != len(b.Unschedulable) {
+		return len(a.Unschedulable) < len(b.Unschedulable)
+	}
+	return a.Price < b.Price-1e-9
+}
+
+func newSolver(snap *Snapshot, pol policy) *solver {
+	s := &solver{snap: snap, pol: pol, groupIndex: map[string]int{}, doms: map[string]*domains{},
+		failed: map[*class]string{}}
+	s.u = newUniverse(snap.NodePools)
+	pools := make([]*NodePool, len(snap.NodePools))
+	for i := range snap.NodePools {
+		pools[i] = &snap.NodePools[i]
+	}
+	slices.SortStableFunc(pools, func(a, b *NodePool) int {
+		return cmp.Or(cmp.Compare(b.Weight, a.Weight), cmp.Compare(a.Name, b.Name))
+	})
+	for _, np := range pools {
+		s.pools = append(s.pools, s.u.compilePool(np, snap.DaemonSets))
+	}
+	return s
+}
+
+func (s *solver) solve(pods []*corev1.Pod) *Plan {
+	s.buildClasses(pods)
+	s.addExistingNodes()
+	s.countExisting()
+	s.matchClasses()
+	s.spreadDomains()
+	s.orderClasses()
+	queue := s.order
+	for pass := 0; pass < 4 && len(queue) > 0; pass++ {
+		var retry []*class
+		progress := false
+		for _, c := range queue {
+			before := c.next
+			s.placeClass(c)
+			progress = progress || c.next > before
+			if c.next < len(c.pods) {
+				retry = append(retry, c)
+			}
+		}
+		queue = retry
+		if !progress {
+			break
+		}
+	}
+	return s.finalize()
+}
+
+// matchClasses records, for each class, the groups its pods count in.
+func (s *solver) matchClasses() {
+	for _, c := range s.classes {
+		for gi, g := range s.groups {
+			if g.matchesPod(c.ns, c.labels) {
+				c.matched = append(c.matched, gi)
+			}
+		}
+		for _, v := range c.variants {
+			for i := range v.topo {
+				v.topo[i].self = slices.Contains(c.matched, v.topo[i].group)
+			}
+		}
+	}
+}
+
+// orderClasses sorts classes by decreasing value (LP dual prices), largest first, and
+// records the smallest request in every dimension for early exits.
+func (s *solver) orderClasses() {
+	s.duals = s.dualPrices()
+	for i := range s.minReq {
+		s.minReq[i] = 1 << 62
+	}
+	for _, c := range s.classes {
+		c.size = s.value(&c.req)
+		if c.err != nil {
+			continue
+		}
+		s.order = append(s.order, c)
+		for d := range c.req {
+			s.minReq[d] = min(s.minReq[d], c.req[d])
+		}
+	}
+	slices.SortStableFunc(s.order, func(a, b *class) int {
+		return cmp.Or(cmpFloat(b.size, a.size), cmp.Compare(a.id, b.id))
+	})
+	for i, c := range s.order {
+		c.pos = i
+		c.simLimit = int64(len(c.pods))
+		if len(c.ports) > 0 {
+			c.simLimit = 1
+		}
+		for _, con := range c.variants[0].topo {
+			g := s.groups[con.group]
+			if g.key != labelHostname {
+				continue
+			}
+			switch {
+			case g.kind == kindAnti && con.self:
+				c.simLimit = 1
+			case g.kind == kindSpread:
+				c.simLimit = min(c.simLimit, int64(con.maxSkew))
+			}
+		}
+	}
+}
+
+// value is a request's worth at the dual prices.
+func (s *solver) value(r *vec) float64 {
+	v := 0.0
+	for d := range r {
+		v += s.duals[d] * float64(r[d])
+	}
+	return v
+}
