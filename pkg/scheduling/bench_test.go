@@ -47,5 +47,7 @@ func BenchmarkSolve(b *testing.B) {
 
 // solveWith runs a single policy.
 func solveWith(s *Snapshot, pods []*corev1.Pod, pol policy) *Plan {
-	return newSolver(s, pol).solve(pods)
+	sv := newSolver(s, pol)
+	sv.solve(pods)
+	return sv.finalize()
 }

@@ -24,16 +24,15 @@ type class struct {
 	// variants are the class's constraints, strictest first: variant 0 treats every
 	// preference as required; each later one drops one more preference.
 	variants []*variant
-	level    int   // current variant
-	matched  []int // topology groups whose selector matches the class's pods
-	owns     []int // anti-affinity groups the class's pods own (required terms)
-	err      error // the pods cannot be scheduled at all
+	level    int     // current variant
+	matched  []int   // topology groups whose selector matches the class's pods
+	owns     []int   // anti-affinity groups the class's pods own (required terms)
+	err      error   // the pods cannot be scheduled at all
 	size     float64 // value of one pod at the dual prices
 	pos      int     // position in solver.order
-	simLimit int64   // most pods of the class one node takes (topology, host ports)
+	bucket   *bucket // the simulation bucket the class's pods are counted in
 	// cursors, per variant and alternative: nodes before it never take the class.
-	cursors   [][]int
-	simCompat map[*pool]*compatSet
+	cursors [][]int
 }
 
 // variant is one way to schedule a class.

@@ -72,13 +72,13 @@ func (s *solver) claimValues(n *node, cs *compatSet, key string, out []int32) []
 		for m != 0 {
 			i := bits.TrailingZeros64(m)
 			m &^= 1 << i
-			out = append(out, s.domainID(key, s.u.zones[i]))
+			out = append(out, s.zoneDom[i])
 		}
 		return out
 	case labelCapacityType:
 		for c := range s.u.cts {
 			if cm&(1<<c) != 0 && t.zones[c]&zm != 0 {
-				out = append(out, s.domainID(key, s.u.cts[c]))
+				out = append(out, s.ctDom[c])
 			}
 		}
 		return out
@@ -120,6 +120,7 @@ func (s *solver) commit(c *class, v *variant, n *node, cs *compatSet, keys []key
 			}
 		}
 	}
+	c.bucket.remaining -= int64(k)
 	n.free.addScaled(&c.req, -int64(k))
 	n.used.addScaled(&c.req, int64(k))
 	n.pods = append(n.pods, c.pods[c.next:c.next+k]...)

@@ -58,6 +58,35 @@ func (s *solver) finalize() *Plan {
 	return plan
 }
 
+// estimate counts the pods left unplaced and prices every NodeClaim at its cheapest fitting
+// type, without building the plan.
+func (s *solver) estimate() (int, float64) {
+	unsched := 0
+	for _, c := range s.classes {
+		unsched += len(c.pods) - c.next
+	}
+	price := 0.0
+	for _, n := range s.nodes[s.existing:] {
+		need := n.used
+		need.add(&n.pool.dsOverhead)
+		best := -1.0
+		for j := range n.pool.types {
+			if !bitTest(n.bits, j) {
+				continue
+			}
+			t := &s.u.types[n.pool.types[j]]
+			if !t.alloc.fits(&need) {
+				continue
+			}
+			if o, ok := t.cheapest(n.zm, n.cm); ok && (best < 0 || o.price < best) {
+				best = o.price
+			}
+		}
+		price += best
+	}
+	return unsched, price
+}
+
 // withinBudget reports whether swapping the cheapest type's capacity for another keeps the
 // pool within its limits.
 func (s *solver) withinBudget(p *pool, budget, used, cheapest, other *vec) bool {
@@ -74,7 +103,7 @@ func (s *solver) withinBudget(p *pool, budget, used, cheapest, other *vec) bool 
 func (s *solver) options(n *node) []option {
 	need := n.used
 	need.add(&n.pool.dsOverhead)
-	var out []option
+	out := make([]option, 0, len(n.pool.types))
 	for j := range n.pool.types {
 		if !bitTest(n.bits, j) {
 			continue
@@ -87,10 +116,13 @@ func (s *solver) options(n *node) []option {
 			out = append(out, option{pos: j, off: o})
 		}
 	}
-	slices.SortStableFunc(out, func(a, b option) int {
-		return cmp.Or(cmpFloat(a.off.price, b.off.price),
-			strings.Compare(s.u.types[n.pool.types[a.pos]].src.Name, s.u.types[n.pool.types[b.pos]].src.Name))
-	})
+	byPrice := func(a, b option) int {
+		// Pool positions are in (price, name) order already.
+		return cmp.Or(cmpFloat(a.off.price, b.off.price), cmp.Compare(a.pos, b.pos))
+	}
+	if !slices.IsSortedFunc(out, byPrice) {
+		slices.SortStableFunc(out, byPrice)
+	}
 	return out
 }
 

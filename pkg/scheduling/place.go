@@ -81,7 +81,8 @@ func (s *solver) placeVariant(c *class, level, remaining int) int {
 }
 
 // tryNodes places pods on the first node that takes them. Nodes that can never take the
-// class again (full, incompatible, hostname-domain conflicts) are skipped for good.
+// class again are skipped for good: by the class (topology on hostname) or, for failures
+// every class of the bucket shares (resources, requirements, taints), by the bucket.
 func (s *solver) tryNodes(c *class, level, ai, remaining int) int {
 	for len(c.cursors) <= level {
 		c.cursors = append(c.cursors, nil)
@@ -90,44 +91,64 @@ func (s *solver) tryNodes(c *class, level, ai, remaining int) int {
 		c.cursors[level] = append(c.cursors[level], 0)
 	}
 	cur := &c.cursors[level][ai]
+	shared := level == 0 && ai == 0
+	if shared {
+		*cur = max(*cur, c.bucket.cursor)
+	}
 	v := c.variants[level]
 	for i := *cur; i < len(s.nodes); i++ {
-		k, permanent := s.fitNode(c, v, ai, s.nodes[i], remaining)
+		k, why := s.fitNode(c, v, ai, s.nodes[i], remaining)
 		if k > 0 {
 			return k
 		}
-		if permanent && i == *cur {
+		if why != failTransient && i == *cur {
 			*cur++
+			if shared && why == failShared && c.bucket.cursor == i {
+				c.bucket.cursor++
+			}
 		}
 	}
 	return 0
 }
 
+// Why a node cannot take a class now.
+const (
+	failTransient = iota // may change as other pods are placed (zone spread, affinity)
+	failClass            // never again for this class (hostname topology)
+	failShared           // never again for any class with the same requests and requirements
+)
+
 // fitNode places up to remaining pods of c on n and returns how many it placed, or 0 and
 // whether n can never take the class under this variant and alternative.
-func (s *solver) fitNode(c *class, v *variant, ai int, n *node, remaining int) (int, bool) {
-	if !n.free.fits(&c.req) || portsConflict(n.ports, c.ports) {
-		return 0, true
+func (s *solver) fitNode(c *class, v *variant, ai int, n *node, remaining int) (int, int) {
+	if !n.free.fits(&c.req) {
+		return 0, failShared
+	}
+	if portsConflict(n.ports, c.ports) {
+		return 0, failClass
 	}
 	var cs *compatSet
 	if n.existing {
 		if !tolerates(c.tols, n.taints) || !v.alts[ai].matchesLabels(n.labels) {
-			return 0, true
+			return 0, failShared
 		}
 	} else {
 		if cs = s.compatFor(n.pool, v.alts[ai]); !s.claimAccepts(n, c, cs) {
-			return 0, true
+			return 0, failShared
 		}
 	}
 	var chosen [8]int32
 	keys := s.keyPlans(c, v)
 	if len(keys) > len(chosen) {
-		return 0, true
+		return 0, failClass
 	}
 	for i := range keys {
 		d, ok, permanent := s.chooseDomain(c, v, n, cs, &keys[i])
+		if !ok && permanent {
+			return 0, failClass
+		}
 		if !ok {
-			return 0, permanent
+			return 0, failTransient
 		}
 		chosen[i] = d
 	}
@@ -136,7 +157,7 @@ func (s *solver) fitNode(c *class, v *variant, ai int, n *node, remaining int) (
 		k = int(n.free.maxCopies(&c.req, int64(remaining)))
 	}
 	s.commit(c, v, n, cs, keys, chosen[:len(keys)], k)
-	return k, false
+	return k, failTransient
 }
 
 func portsConflict(used, want []hostPort) bool {

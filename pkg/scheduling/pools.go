@@ -11,6 +11,7 @@ import (
 
 // pool is a NodePool compiled for one solve.
 type pool struct {
+	idx   int
 	spec  *NodePool
 	reqs  reqSet // requirements ∧ template labels ∧ karpenter.sh/nodepool
 	types []int  // universe indices of the types the pool's requirements allow, by price

@@ -32,6 +32,9 @@ type solver struct {
 	groupIndex map[string]int
 	doms       map[string]*domains
 	duals      vec64
+	buckets    []*bucket
+	zoneDom    []int32 // domain id of each universe zone
+	ctDom      []int32 // domain id of each universe capacity type
 	minReq     vec
 	failed     map[*class]string
 }
@@ -41,22 +44,18 @@ type vec64 [numDims]float64
 // Solve plans where every pod goes: existing and in-flight nodes first, then new
 // NodeClaims at the lowest price this package can find. It never modifies its inputs.
 func Solve(s *Snapshot, pods []*corev1.Pod) *Plan {
-	var best *Plan
+	var best *solver
+	var bestUnsched int
+	var bestPrice float64
 	for _, pol := range []policy{policyEfficient, policyLargest} {
-		plan := newSolver(s, pol).solve(pods)
-		if best == nil || better(plan, best) {
-			best = plan
+		sv := newSolver(s, pol)
+		sv.solve(pods)
+		unsched, price := sv.estimate()
+		if best == nil || unsched < bestUnsched || (unsched == bestUnsched && price < bestPrice-1e-9) {
+			best, bestUnsched, bestPrice = sv, unsched, price
 		}
 	}
-	return best
-}
-
-// better prefers more pods scheduled, then the lower price.
-func better(a, b *Plan) bool {
-	if len(a.Unschedulable) != len(b.Unschedulable) {
-		return len(a.Unschedulable) < len(b.Unschedulable)
-	}
-	return a.Price < b.Price-1e-9
+	return best.finalize()
 }
 
 func newSolver(snap *Snapshot, pol policy) *solver {
@@ -70,13 +69,22 @@ func newSolver(snap *Snapshot, pol policy) *solver {
 	slices.SortStableFunc(pools, func(a, b *NodePool) int {
 		return cmp.Or(cmp.Compare(b.Weight, a.Weight), cmp.Compare(a.Name, b.Name))
 	})
+	for _, z := range s.u.zones {
+		s.zoneDom = append(s.zoneDom, s.domainID(labelZone, z))
+	}
+	for _, c := range s.u.cts {
+		s.ctDom = append(s.ctDom, s.domainID(labelCapacityType, c))
+	}
 	for _, np := range pools {
-		s.pools = append(s.pools, s.u.compilePool(np, snap.DaemonSets))
+		p := s.u.compilePool(np, snap.DaemonSets)
+		p.idx = len(s.pools)
+		s.pools = append(s.pools, p)
 	}
 	return s
 }
 
-func (s *solver) solve(pods []*corev1.Pod) *Plan {
+// solve places the pods; finalize turns the result into a Plan.
+func (s *solver) solve(pods []*corev1.Pod) {
 	s.buildClasses(pods)
 	s.addExistingNodes()
 	s.countExisting()
@@ -100,7 +108,6 @@ func (s *solver) solve(pods []*corev1.Pod) *Plan {
 			break
 		}
 	}
-	return s.finalize()
 }
 
 // matchClasses records, for each class, the groups its pods count in.
@@ -139,25 +146,7 @@ func (s *solver) orderClasses() {
 	slices.SortStableFunc(s.order, func(a, b *class) int {
 		return cmp.Or(cmpFloat(b.size, a.size), cmp.Compare(a.id, b.id))
 	})
-	for i, c := range s.order {
-		c.pos = i
-		c.simLimit = int64(len(c.pods))
-		if len(c.ports) > 0 {
-			c.simLimit = 1
-		}
-		for _, con := range c.variants[0].topo {
-			g := s.groups[con.group]
-			if g.key != labelHostname {
-				continue
-			}
-			switch {
-			case g.kind == kindAnti && con.self:
-				c.simLimit = 1
-			case g.kind == kindSpread:
-				c.simLimit = min(c.simLimit, int64(con.maxSkew))
-			}
-		}
-	}
+	s.buildBuckets()
 }
 
 // value is a request's worth at the dual prices.

@@ -15,9 +15,9 @@ const maxPreferences = 8
 type preference struct {
 	order  int
 	weight int32
-	node   reqSet       // preferred node affinity term
+	node   reqSet // preferred node affinity term
 	aff    *corev1.PodAffinityTerm
-	kind   int          // for aff
+	kind   int // for aff
 	spread *corev1.TopologySpreadConstraint
 }
 

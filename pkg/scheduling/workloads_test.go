@@ -69,7 +69,6 @@ func mkPod(name string, cpu, mem string, labels map[string]string) *corev1.Pod {
 	}
 }
 
-
 var (
 	diverseCPU = []string{"100m", "250m", "500m", "1", "1.5"}
 	diverseMem = []string{"100Mi", "256Mi", "512Mi", "1Gi", "2Gi", "4Gi"}
