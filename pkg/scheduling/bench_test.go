@@ -47,7 +47,7 @@ func BenchmarkSolve(b *testing.B) {
 
 // solveWith runs a single policy.
 func solveWith(s *Snapshot, pods []*corev1.Pod, pol policy) *Plan {
-	sv := newSolver(s, pol)
+	sv := newSolver(s, pol, pods)
 	sv.solve(pods)
 	return sv.finalize()
 }

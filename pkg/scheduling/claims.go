@@ -205,4 +205,3 @@ func (s *solver) minValuesHold(p *pool, cs *compatSet, j int) bool {
 	}
 	return true
 }
-

@@ -16,7 +16,7 @@ import (
 // provides are left out. No packing of the pods onto new nodes can cost less. The LP has one
 // row per resource (at most eight), so a dense revised simplex solves it in microseconds.
 func LowerBound(s *Snapshot, pods []*corev1.Pod) float64 {
-	sv := newSolver(s, policyEfficient)
+	sv := newSolver(s, policyEfficient, pods)
 	sv.addExistingNodes()
 	var demand vec
 	for _, p := range pods {

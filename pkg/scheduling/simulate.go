@@ -14,7 +14,7 @@ type bucket struct {
 	size      float64
 	limit     int64 // most pods one node takes (hostname anti-affinity or spread, host ports)
 	remaining int64
-	cursor    int // nodes before it cannot take any pod of the bucket (variant 0, first alternative)
+	cursor    int    // nodes before it cannot take any pod of the bucket (variant 0, first alternative)
 	c         *class // a representative, for compatibility
 	compat    []*compatSet
 	done      []bool

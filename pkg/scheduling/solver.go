@@ -36,7 +36,6 @@ type solver struct {
 	zoneDom    []int32 // domain id of each universe zone
 	ctDom      []int32 // domain id of each universe capacity type
 	minReq     vec
-	failed     map[*class]string
 }
 
 type vec64 [numDims]float64
@@ -48,7 +47,7 @@ func Solve(s *Snapshot, pods []*corev1.Pod) *Plan {
 	var bestUnsched int
 	var bestPrice float64
 	for _, pol := range []policy{policyEfficient, policyLargest} {
-		sv := newSolver(s, pol)
+		sv := newSolver(s, pol, pods)
 		sv.solve(pods)
 		unsched, price := sv.estimate()
 		if best == nil || unsched < bestUnsched || (unsched == bestUnsched && price < bestPrice-1e-9) {
@@ -58,10 +57,16 @@ func Solve(s *Snapshot, pods []*corev1.Pod) *Plan {
 	return best.finalize()
 }
 
-func newSolver(snap *Snapshot, pol policy) *solver {
-	s := &solver{snap: snap, pol: pol, groupIndex: map[string]int{}, doms: map[string]*domains{},
-		failed: map[*class]string{}}
+func newSolver(snap *Snapshot, pol policy, pods []*corev1.Pod) *solver {
+	s := &solver{snap: snap, pol: pol, groupIndex: map[string]int{}, doms: map[string]*domains{}}
 	s.u = newUniverse(snap.NodePools)
+	// Intern the extended resources pods ask for before instance types are compiled, so
+	// their capacities land in the right slots.
+	for _, group := range [][]*corev1.Pod{pods, snap.DaemonSets} {
+		for _, p := range group {
+			_, _ = s.u.res.podRequests(p)
+		}
+	}
 	pools := make([]*NodePool, len(snap.NodePools))
 	for i := range snap.NodePools {
 		pools[i] = &snap.NodePools[i]
