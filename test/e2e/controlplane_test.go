@@ -129,7 +129,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, f func() (bool
 func TestControlPlane(t *testing.T) {
 	c := startCluster(t)
 
-	out := c.kubectl(t, "", "apply", "-f", filepath.Join(c.root, "examples/nodepool.yaml"))
+	out := c.kubectl(t, "", "apply", "-f", filepath.Join(c.root, "config/samples/nodepool.yaml"))
 	if !strings.Contains(out, "nodepool.karpenter.sh/default") {
 		t.Fatalf("apply: %s", out)
 	}
@@ -143,7 +143,7 @@ func TestControlPlane(t *testing.T) {
 		t.Errorf("NodePool row missing name or weight:\n%s", wide)
 	}
 	// An invalid NodePool is refused by the CRD's validation with the field named.
-	bad := strings.Replace(readFile(t, filepath.Join(c.root, "examples/nodepool.yaml")), `values: ["4"]`, `values: ["four"]`, 1)
+	bad := strings.Replace(readFile(t, filepath.Join(c.root, "config/samples/nodepool.yaml")), `values: ["4"]`, `values: ["four"]`, 1)
 	if out, err := c.tryKubectl(bad, "apply", "-f", "-"); err == nil || !strings.Contains(out, "spec.template.spec.requirements") {
 		t.Errorf("invalid NodePool: err=%v out=%s", err, out)
 	}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/catalog"
+	"github.com/gokarpenter/karpenter/pkg/scheduling"
+	"github.com/gokarpenter/karpenter/pkg/simulate"
+)
+
+// pathList is a repeatable -f flag.
+type pathList []string
+
+func (p *pathList) String() string     { return strings.Join(*p, ",") }
+func (p *pathList) Set(v string) error { *p = append(*p, v); return nil }
+
+// usageError is bad command-line or manifest input: exit status 2, nothing printed on stdout.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func runSimulate(args []string, stdout, stderr io.Writer) int {
+	if err := simulateCmd(args, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "karpenter simulate: %v\n", err)
+		var ue usageError
+		if errors.As(err, &ue) || simulate.IsInputError(err) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func simulateCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var files pathList
+	fs.Var(&files, "f", "manifest file or directory (repeatable): NodePools, Pods, workloads, Nodes, volumes")
+	catalogPath := fs.String("instance-types", "", "instance-type catalogue in the ec2-catalog.json format (default: the built-in catalogue)")
+	region := fs.String("region", catalog.DefaultRegion, "region whose offerings and prices the catalogue gives")
+	output := fs.String("o", "table", "output format: table or json")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: karpenter simulate -f FILE_OR_DIR ... [--instance-types CATALOG.json] [--region R] [-o table|json]\n\n"+
+			"Plans where pending pods would go and which machines would be launched, without a cluster.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q (pass files with -f)", fs.Arg(0))}
+	}
+	if len(files) == 0 {
+		return usageError{errors.New("no input: pass at least one -f FILE_OR_DIR")}
+	}
+	if *output != "table" && *output != "json" {
+		return usageError{fmt.Errorf("-o %q: want table or json", *output)}
+	}
+	in, err := simulate.Load(files)
+	if err != nil {
+		return err
+	}
+	var its []*cloudprovider.InstanceType
+	if *catalogPath == "" {
+		if *region != catalog.DefaultRegion {
+			return usageError{fmt.Errorf("--region %s: the built-in catalogue only has %s; pass --instance-types", *region, catalog.DefaultRegion)}
+		}
+		its = catalog.Default()
+	} else if its, err = catalog.Load(*catalogPath, *region); err != nil {
+		return usageError{fmt.Errorf("loading --instance-types: %w", err)}
+	}
+	if len(in.NodePools) == 0 && len(in.Nodes) == 0 {
+		return usageError{errors.New("the input has no NodePool and no Node: nothing could host the pods")}
+	}
+
+	snap := simulate.Snapshot(in, its)
+	start := time.Now()
+	plan := scheduling.Solve(snap, in.Pods)
+	solve := time.Since(start)
+	result := simulate.NewResult(plan, len(in.Pods), scheduling.LowerBound(snap, in.Pods), solve)
+	if *output == "json" {
+		return simulate.WriteJSON(stdout, result)
+	}
+	return simulate.WriteTable(stdout, result)
+}

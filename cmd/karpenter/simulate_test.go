@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gokarpenter/karpenter/pkg/simulate"
+)
+
+func runCmd(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestSimulateJSON(t *testing.T) {
+	code, out, errOut := runCmd("simulate", "-f", "../../examples/web-zone-spread.yaml", "-f", "../../examples/gpu-job.yaml", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	var r simulate.Result
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("output is not the documented shape: %v\n%s", err, out)
+	}
+	if r.Summary.Pods != 13 || r.Summary.Scheduled != 13 || len(r.NodeClaims) == 0 {
+		t.Errorf("summary %+v, %d NodeClaims; want 13 pods all scheduled", r.Summary, len(r.NodeClaims))
+	}
+	for _, nc := range r.NodeClaims {
+		if nc.NodePool == "gpu" && !strings.HasPrefix(nc.InstanceType, "g") {
+			t.Errorf("GPU pool NodeClaim on %s", nc.InstanceType)
+		}
+	}
+}
+
+func TestSimulateTable(t *testing.T) {
+	code, out, errOut := runCmd("simulate", "-f", "../../examples")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"NODEPOOL", "INSTANCE TYPE", "pods", "lower bound"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestSimulateBadInput: every kind of bad input exits 2, names the file (and document), and
+// prints nothing on stdout that could be mistaken for a result.
+func TestSimulateBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	unknown := write("unknown.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n")
+	badPool := write("pool.yaml", `apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: bad}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+      requirements: [{key: kubernetes.io/arch, operator: Equals, values: [amd64]}]
+`)
+	badPod := write("pod.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers: [{name: c, image: x, resources: {requests: {cpu: lots}}}]
+`)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"missing file", []string{"-f", filepath.Join(dir, "nope.yaml")}, []string{"nope.yaml"}},
+		{"unknown kind", []string{"-f", unknown}, []string{"unknown.yaml", "document 1", "Service"}},
+		{"invalid NodePool", []string{"-f", badPool}, []string{"pool.yaml", "document 1", "operator"}},
+		{"unparseable requests", []string{"-f", badPod}, []string{"pod.yaml", "document 1"}},
+		{"no input", nil, []string{"no input"}},
+		{"bad output", []string{"-f", badPool, "-o", "yaml"}, []string{"-o"}},
+		{"no pools", []string{"-f", write("only-pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x}]}\n")}, []string{"no NodePool"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCmd(append([]string{"simulate"}, tc.args...)...)
+			if code != 2 {
+				t.Errorf("exit %d, want 2 (stderr %q)", code, errOut)
+			}
+			if out != "" {
+				t.Errorf("stdout must be empty on bad input, got %q", out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr %q does not mention %q", errOut, w)
+				}
+			}
+		})
+	}
+}
+
+func TestVersionAndUnknownCommand(t *testing.T) {
+	if code, out, _ := runCmd("version"); code != 0 || !strings.HasPrefix(out, "karpenter ") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+	if code, _, errOut := runCmd("frobnicate"); code != 2 || !strings.Contains(errOut, "unknown command") {
+		t.Errorf("unknown command: exit %d, %q", code, errOut)
+	}
+}
