@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/catalog"
 	"github.com/gokarpenter/karpenter/pkg/simulate"
 )
 
@@ -31,10 +32,25 @@ func TestSimulateJSON(t *testing.T) {
 	if r.Summary.Pods != 13 || r.Summary.Scheduled != 13 || len(r.NodeClaims) == 0 {
 		t.Errorf("summary %+v, %d NodeClaims; want 13 pods all scheduled", r.Summary, len(r.NodeClaims))
 	}
+	gpusOf := map[string]int64{}
+	for _, it := range catalog.Default() {
+		q := it.Capacity["nvidia.com/gpu"]
+		gpusOf[it.Name] = q.Value()
+	}
+	var gpus, gpuPods int64
 	for _, nc := range r.NodeClaims {
-		if nc.NodePool == "gpu" && !strings.HasPrefix(nc.InstanceType, "g") {
+		if nc.NodePool != "gpu" {
+			continue
+		}
+		if !strings.HasPrefix(nc.InstanceType, "g") {
 			t.Errorf("GPU pool NodeClaim on %s", nc.InstanceType)
 		}
+		gpus += gpusOf[nc.InstanceType]
+		gpuPods += int64(len(nc.Pods))
+	}
+	// The train pods limit one GPU each without requesting it: the request defaults to the limit.
+	if gpuPods == 0 || gpus < gpuPods {
+		t.Errorf("%d GPU pods placed on NodeClaims with %d GPUs in total", gpuPods, gpus)
 	}
 }
 

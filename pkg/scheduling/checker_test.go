@@ -219,21 +219,22 @@ func podOnNode(p *corev1.Pod, l map[string]string, taints []corev1.Taint) error 
 	return fmt.Errorf("no required node affinity term holds on %v", l)
 }
 
-// checkRequests sums a pod's requests by the Kubernetes rule, independently of the solver.
+// checkRequests sums a pod's requests by the Kubernetes rule, independently of the solver:
+// a container's request defaults to its limit for resources it limits without requesting.
 func checkRequests(p *corev1.Pod) corev1.ResourceList {
 	sum := corev1.ResourceList{}
 	for _, c := range p.Spec.Containers {
-		addList(sum, c.Resources.Requests)
+		addList(sum, effectiveRequests(c))
 	}
 	side, peak := corev1.ResourceList{}, corev1.ResourceList{}
 	for _, c := range p.Spec.InitContainers {
 		cur := corev1.ResourceList{}
 		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			addList(sum, c.Resources.Requests)
-			addList(side, c.Resources.Requests)
+			addList(sum, effectiveRequests(c))
+			addList(side, effectiveRequests(c))
 			addList(cur, side)
 		} else {
-			addList(cur, c.Resources.Requests)
+			addList(cur, effectiveRequests(c))
 			addList(cur, side)
 		}
 		for k, q := range cur {
@@ -250,6 +251,19 @@ func checkRequests(p *corev1.Pod) corev1.ResourceList {
 	addList(sum, p.Spec.Overhead)
 	addList(sum, corev1.ResourceList{corev1.ResourcePods: resource.MustParse("1")})
 	return sum
+}
+
+func effectiveRequests(c corev1.Container) corev1.ResourceList {
+	out := c.Resources.Requests.DeepCopy()
+	if out == nil {
+		out = corev1.ResourceList{}
+	}
+	for k, q := range c.Resources.Limits {
+		if _, ok := out[k]; !ok {
+			out[k] = q.DeepCopy()
+		}
+	}
+	return out
 }
 
 func addList(dst, src corev1.ResourceList) {

@@ -166,13 +166,34 @@ func sortedNames(l corev1.ResourceList) []corev1.ResourceName {
 	return names
 }
 
+// containerRequests is a container's effective requests: Kubernetes defaults the request of
+// every resource that has a limit but no request to that limit.
+func (t *resTable) containerRequests(r *corev1.ResourceRequirements) (vec, error) {
+	v, err := t.fromList(r.Requests, true)
+	if err != nil || len(r.Limits) == 0 {
+		return v, err
+	}
+	for _, name := range sortedNames(r.Limits) {
+		if _, ok := r.Requests[name]; ok {
+			continue
+		}
+		slot, ok := t.slot(name, true)
+		if !ok {
+			return v, fmt.Errorf("more than %d distinct extended resources requested, %q not supported", maxExtended, name)
+		}
+		v[slot] += quantityValue(slot, r.Limits[name])
+	}
+	return v, nil
+}
+
 // podRequests applies the Kubernetes rule: the pod needs the larger of (app containers plus
 // sidecars) and, for every classic init container, itself plus the sidecars started before
-// it; then the pod overhead is added. Every pod also takes one "pods" slot.
+// it; then the pod overhead is added. Every pod also takes one "pods" slot. A container's
+// requests default to its limits (containerRequests).
 func (t *resTable) podRequests(pod *corev1.Pod) (vec, error) {
 	var sum, sidecars, initPeak vec
 	for i := range pod.Spec.Containers {
-		r, err := t.fromList(pod.Spec.Containers[i].Resources.Requests, true)
+		r, err := t.containerRequests(&pod.Spec.Containers[i].Resources)
 		if err != nil {
 			return sum, err
 		}
@@ -180,7 +201,7 @@ func (t *resTable) podRequests(pod *corev1.Pod) (vec, error) {
 	}
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
-		r, err := t.fromList(c.Resources.Requests, true)
+		r, err := t.containerRequests(&c.Resources)
 		if err != nil {
 			return sum, err
 		}
