@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"math"
 	"slices"
 	"testing"
@@ -94,7 +95,7 @@ func (s suite) create(t *testing.T, p cloudprovider.CloudProvider, nc *v1.NodeCl
 		t.Fatalf("creating %s: %v", nc.Name, err)
 	}
 	t.Cleanup(func() {
-		if err := p.Delete(t.Context(), launched); cloudprovider.IgnoreNodeClaimNotFoundError(err) != nil {
+		if err := p.Delete(cleanupContext(t), launched); cloudprovider.IgnoreNodeClaimNotFoundError(err) != nil {
 			t.Errorf("cleaning up %s: %v", launched.Status.ProviderID, err)
 		}
 	})
@@ -125,7 +126,7 @@ func (s suite) create(t *testing.T, p cloudprovider.CloudProvider, nc *v1.NodeCl
 
 func (s suite) expectNoInstances(t *testing.T, p cloudprovider.CloudProvider) {
 	t.Helper()
-	left, err := p.List(t.Context())
+	left, err := p.List(cleanupContext(t))
 	if err != nil {
 		t.Errorf("listing at the end: %v", err)
 		return
@@ -134,6 +135,9 @@ func (s suite) expectNoInstances(t *testing.T, p cloudprovider.CloudProvider) {
 		t.Errorf("instance left running: %s", nc.Status.ProviderID)
 	}
 }
+
+// cleanupContext is for cleanups, which run after t.Context() is cancelled.
+func cleanupContext(t *testing.T) context.Context { return context.WithoutCancel(t.Context()) }
 
 func (s suite) identity(t *testing.T, p cloudprovider.CloudProvider) {
 	if p.Name() == "" {

@@ -1,0 +1,113 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SetLaunchDelay sets how long Create takes for classes that do not say.
+func (p *Provider) SetLaunchDelay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.launchDelay = d
+}
+
+// SetBootDelay sets how long new instances of classes that do not say take to register.
+func (p *Provider) SetBootDelay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.bootDelay = d
+}
+
+// SetFailRegistration makes instances launched from now on (whatever their class) run
+// without ever registering a Node, or stops doing so.
+func (p *Provider) SetFailRegistration(fail bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failRegistration = fail
+}
+
+// SetInsufficientCapacity makes a pool (instance type × zone × capacity type) run out of
+// capacity, or refills it. A launch that picks an exhausted pool fails over to the next
+// cheapest offering and marks the pool unavailable for the unavailable-offerings TTL, so
+// GetInstanceTypes reports it unavailable; when no compatible pool is left, Create returns
+// an InsufficientCapacityError. Refilling also clears the unavailable mark.
+func (p *Provider) SetInsufficientCapacity(instanceType, zone, capacityType string, exhausted bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := offeringKey{instanceType, zone, capacityType}
+	if exhausted {
+		p.exhausted[key] = true
+		return
+	}
+	delete(p.exhausted, key)
+	delete(p.unavailable, key)
+}
+
+// Interruption is a spot interruption notice for one instance.
+type Interruption struct {
+	ProviderID string
+	InstanceID string
+	NodeClaim  string
+	// Time the notice was given, on the provider's clock.
+	Time time.Time
+}
+
+// Interrupt announces a spot interruption for the instance: it is recorded in the
+// SimInstance (status.interruptedAt), so it survives a restart, and listed by Interruptions
+// until the instance is deleted. Interrupting twice keeps the first notice. The instance
+// keeps running: reacting (deleting the NodeClaim) is the controllers' job.
+func (p *Provider) Interrupt(ctx context.Context, providerID string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.loadLocked(ctx); err != nil {
+		return err
+	}
+	inst, err := p.byProviderIDLocked(providerID)
+	if err != nil {
+		return fmt.Errorf("interrupting: %w", err)
+	}
+	if inst.Status.InterruptedAt != nil {
+		return nil
+	}
+	updated := inst.DeepCopy()
+	now := metav1.NewTime(p.clock.Now())
+	updated.Status.InterruptedAt = &now
+	if err := p.client.Update(ctx, updated); err != nil {
+		return fmt.Errorf("recording interruption of %s: %w", inst.Name, err)
+	}
+	p.instances[inst.Name] = updated
+	return nil
+}
+
+// Interruptions lists the interruption notices of instances that still exist, oldest first.
+// A controller consumes them by deleting the NodeClaims; a deleted instance leaves the list.
+func (p *Provider) Interruptions(ctx context.Context) ([]Interruption, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.loadLocked(ctx); err != nil {
+		return nil, err
+	}
+	var out []Interruption
+	for _, inst := range p.instances {
+		if inst.Status.InterruptedAt == nil {
+			continue
+		}
+		out = append(out, Interruption{
+			ProviderID: ProviderID(inst), InstanceID: inst.Name,
+			NodeClaim: inst.Spec.NodeClaim, Time: inst.Status.InterruptedAt.Time,
+		})
+	}
+	slices.SortFunc(out, func(a, b Interruption) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.InstanceID, b.InstanceID)
+	})
+	return out, nil
+}

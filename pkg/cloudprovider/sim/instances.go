@@ -1,0 +1,138 @@
+package sim
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+)
+
+// ProviderIDPrefix starts every sim provider ID: sim:///<zone>/<instance-id>.
+const ProviderIDPrefix = "sim:///"
+
+// ProviderID is the provider ID of an instance.
+func ProviderID(inst *simv1alpha1.SimInstance) string {
+	return ProviderIDPrefix + inst.Spec.Zone + "/" + inst.Name
+}
+
+// ParseProviderID returns the zone and instance ID of a sim provider ID.
+func ParseProviderID(providerID string) (zone, instanceID string, err error) {
+	rest, ok := strings.CutPrefix(providerID, ProviderIDPrefix)
+	if ok {
+		zone, instanceID, ok = strings.Cut(rest, "/")
+	}
+	if !ok || zone == "" || instanceID == "" || strings.Contains(instanceID, "/") {
+		return "", "", fmt.Errorf("parsing provider ID %q: want %s<zone>/<instance-id>", providerID, ProviderIDPrefix)
+	}
+	return zone, instanceID, nil
+}
+
+// instanceIDFor derives the instance ID of a NodeClaim UID: i- and 17 hex digits, like EC2.
+func instanceIDFor(uid string) string {
+	sum := sha256.Sum256([]byte(uid))
+	return "i-" + hex.EncodeToString(sum[:])[:17]
+}
+
+func randomInstanceID() (string, error) {
+	b := make([]byte, 9)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating instance ID: %w", err)
+	}
+	return "i-" + hex.EncodeToString(b)[:17], nil
+}
+
+// loadLocked reads every SimInstance from the API server the first time it is needed.
+func (p *Provider) loadLocked(ctx context.Context) error {
+	if p.loaded {
+		return nil
+	}
+	list := &simv1alpha1.SimInstanceList{}
+	if err := p.client.List(ctx, list); err != nil {
+		return fmt.Errorf("loading sim instances: %w", err)
+	}
+	p.instances = make(map[string]*simv1alpha1.SimInstance, len(list.Items))
+	for i := range list.Items {
+		p.instances[list.Items[i].Name] = list.Items[i].DeepCopy()
+	}
+	p.loaded = true
+	return nil
+}
+
+// Resync forgets the in-memory instances and reloads them from the API server, picking up
+// SimInstances deleted or added by hand (kubectl delete siminstance simulates an instance
+// terminated outside Karpenter).
+func (p *Provider) Resync(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.loaded = false
+	return p.loadLocked(ctx)
+}
+
+// Instances returns copies of every instance, ordered by instance ID.
+func (p *Provider) Instances(ctx context.Context) ([]*simv1alpha1.SimInstance, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.loadLocked(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]*simv1alpha1.SimInstance, 0, len(p.instances))
+	for _, id := range slices.Sorted(maps.Keys(p.instances)) {
+		out = append(out, p.instances[id].DeepCopy())
+	}
+	return out, nil
+}
+
+func (p *Provider) byProviderIDLocked(providerID string) (*simv1alpha1.SimInstance, error) {
+	_, id, err := ParseProviderID(providerID)
+	if err != nil {
+		return nil, cloudprovider.NewNodeClaimNotFoundError(err)
+	}
+	inst, ok := p.instances[id]
+	if !ok || ProviderID(inst) != providerID {
+		return nil, cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("finding instance %s: no such instance", id))
+	}
+	return inst, nil
+}
+
+// nodeClaimOf describes an instance as a NodeClaim, as Get and List return it.
+func nodeClaimOf(inst *simv1alpha1.SimInstance) *v1.NodeClaim {
+	nc := &v1.NodeClaim{}
+	nc.Name = inst.Spec.NodeClaim
+	nc.UID = types.UID(inst.Spec.NodeClaimUID)
+	nc.CreationTimestamp = inst.Spec.LaunchTime
+	nc.Labels = maps.Clone(inst.Spec.Labels)
+	delete(nc.Labels, v1.LabelHostname)
+	if inst.Spec.NodeClass != "" {
+		nc.Spec.NodeClassRef = &v1.NodeClassReference{Group: NodeClassGVK.Group, Kind: NodeClassGVK.Kind, Name: inst.Spec.NodeClass}
+	}
+	nc.Status.ProviderID = ProviderID(inst)
+	nc.Status.ImageID = inst.Spec.ImageID
+	nc.Status.Capacity = inst.Spec.Capacity.DeepCopy()
+	nc.Status.Allocatable = inst.Spec.Allocatable.DeepCopy()
+	return nc
+}
+
+// launched is a copy of the NodeClaim Create was given, with the instance's labels and status.
+func launched(nodeClaim *v1.NodeClaim, inst *simv1alpha1.SimInstance) *v1.NodeClaim {
+	out := nodeClaim.DeepCopy()
+	described := nodeClaimOf(inst)
+	if out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
+	maps.Copy(out.Labels, described.Labels)
+	out.Status.ProviderID = described.Status.ProviderID
+	out.Status.ImageID = described.Status.ImageID
+	out.Status.Capacity = described.Status.Capacity
+	out.Status.Allocatable = described.Status.Allocatable
+	return out
+}

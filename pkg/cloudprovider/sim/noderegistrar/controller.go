@@ -1,0 +1,176 @@
+package noderegistrar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim"
+)
+
+// KWOKAnnotationKey and KWOKAnnotationValue mark a Node for KWOK to manage
+// (hack/controlplane/cp.sh starts kwok with this annotation selector).
+const (
+	KWOKAnnotationKey   = "kwok.x-k8s.io/node"
+	KWOKAnnotationValue = "fake"
+)
+
+// DefaultInterval is the longest Start waits between passes.
+const DefaultInterval = time.Second
+
+// Instances is what the registrar needs of the simulated cloud.
+type Instances interface {
+	Instances(ctx context.Context) ([]*simv1alpha1.SimInstance, error)
+}
+
+var _ Instances = (*sim.Provider)(nil)
+
+// Controller creates and removes the Nodes of sim instances.
+type Controller struct {
+	client    client.Client
+	instances Instances
+	clock     clock.Clock
+	interval  time.Duration
+}
+
+var (
+	_ manager.Runnable               = (*Controller)(nil)
+	_ manager.LeaderElectionRunnable = (*Controller)(nil)
+)
+
+// NewController builds the registrar. A nil clock is the real clock; interval <= 0 is
+// DefaultInterval.
+func NewController(c client.Client, instances Instances, clk clock.Clock, interval time.Duration) *Controller {
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	if interval <= 0 {
+		interval = DefaultInterval
+	}
+	return &Controller{client: c, instances: instances, clock: clk, interval: interval}
+}
+
+// Name names the controller in logs.
+func (c *Controller) Name() string { return "sim.noderegistrar" }
+
+// Register adds the controller to a manager; it runs on the leader only.
+func (c *Controller) Register(mgr manager.Manager) error {
+	if err := mgr.Add(c); err != nil {
+		return fmt.Errorf("registering %s: %w", c.Name(), err)
+	}
+	return nil
+}
+
+// NeedLeaderElection is true: two registrars would race to create the same Nodes.
+func (c *Controller) NeedLeaderElection() bool { return true }
+
+// Start runs passes until ctx ends, waiting on the clock until the next boot is due (at
+// most the interval). Errors are logged and retried on the next pass.
+func (c *Controller) Start(ctx context.Context) error {
+	logger := log.FromContext(ctx).WithName(c.Name())
+	for {
+		next, err := c.Reconcile(ctx)
+		if err != nil {
+			logger.Error(err, "registering sim nodes")
+		}
+		if next <= 0 || next > c.interval || err != nil {
+			next = c.interval
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.clock.After(next):
+		}
+	}
+}
+
+// Reconcile makes one pass: it creates the Node of every booted instance that has none and
+// deletes sim Nodes whose instance is gone. It returns how long until the next instance
+// boots (0 when none is waiting).
+func (c *Controller) Reconcile(ctx context.Context) (time.Duration, error) {
+	instances, err := c.instances.Instances(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("listing sim instances: %w", err)
+	}
+	nodes := &corev1.NodeList{}
+	if err := c.client.List(ctx, nodes); err != nil {
+		return 0, fmt.Errorf("listing nodes: %w", err)
+	}
+	existing := map[string]bool{}
+	for i := range nodes.Items {
+		existing[nodes.Items[i].Name] = true
+	}
+	now := c.clock.Now()
+	var next time.Duration
+	var errs []error
+	live := map[string]bool{}
+	for _, inst := range instances {
+		live[inst.Name] = true
+		if inst.Spec.FailRegistration || existing[inst.Name] {
+			continue
+		}
+		if wait := inst.Spec.LaunchTime.Add(inst.Spec.BootDelay.Duration).Sub(now); wait > 0 {
+			if next == 0 || wait < next {
+				next = wait
+			}
+			continue
+		}
+		log.FromContext(ctx).Info("registering node", "node", klog.KRef("", inst.Name), "instanceType", inst.Spec.InstanceType, "nodeClaim", inst.Spec.NodeClaim)
+		if err := c.client.Create(ctx, NodeFor(inst)); err != nil && !apierrors.IsAlreadyExists(err) {
+			errs = append(errs, fmt.Errorf("creating node %s: %w", inst.Name, err))
+		}
+	}
+	for i := range nodes.Items {
+		node := &nodes.Items[i]
+		if !strings.HasPrefix(node.Spec.ProviderID, sim.ProviderIDPrefix) || live[node.Name] || node.DeletionTimestamp != nil {
+			continue
+		}
+		log.FromContext(ctx).Info("deleting node of a terminated instance", "node", klog.KObj(node))
+		if err := c.client.Delete(ctx, node); client.IgnoreNotFound(err) != nil {
+			errs = append(errs, fmt.Errorf("deleting node %s: %w", node.Name, err))
+		}
+	}
+	return next, errors.Join(errs...)
+}
+
+// NodeFor is the Node a sim instance registers as.
+func NodeFor(inst *simv1alpha1.SimInstance) *corev1.Node {
+	labels := map[string]string{}
+	for k, v := range inst.Spec.Labels {
+		labels[k] = v
+	}
+	labels[v1.LabelHostname] = inst.Name
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        inst.Name,
+			Labels:      labels,
+			Annotations: map[string]string{KWOKAnnotationKey: KWOKAnnotationValue},
+		},
+		Spec: corev1.NodeSpec{
+			ProviderID: sim.ProviderID(inst),
+			Taints:     append([]corev1.Taint(nil), inst.Spec.Taints...),
+		},
+		Status: corev1.NodeStatus{
+			Capacity:    inst.Spec.Capacity.DeepCopy(),
+			Allocatable: inst.Spec.Allocatable.DeepCopy(),
+			Phase:       corev1.NodeRunning,
+			NodeInfo: corev1.NodeSystemInfo{
+				Architecture:    labels[v1.LabelArch],
+				OperatingSystem: labels[v1.LabelOS],
+			},
+		},
+	}
+}

@@ -1,0 +1,12 @@
+// Package noderegistrar plays the booting machines of the simulated cloud: for each running
+// sim instance whose boot delay has passed on the clock, it creates the Node a kubelet would
+// register (name = instance ID, spec.providerID, the instance's labels and taints including
+// karpenter.sh/unregistered:NoExecute, capacity and allocatable, and the annotation
+// kwok.x-k8s.io/node=fake so KWOK acts as its kubelet). Instances launched with failed
+// registration never get a Node. Like a cloud's node lifecycle controller, it deletes the
+// Nodes of sim instances that no longer exist.
+//
+// It is not a watch-driven reconciler: its input is the sim's instance list and the clock,
+// so Reconcile is one pass that returns when the next boot is due, and Start loops on the
+// injected clock. Tests step a fake clock and call Reconcile.
+package noderegistrar
