@@ -224,3 +224,36 @@ func parse(t *testing.T, providerID string) (string, string, error) {
 	}
 	return zone, id, nil
 }
+
+func TestRegistrarStartLoop(t *testing.T) {
+	f := newFixture(t, simv1alpha1.SimNodeClassSpec{BootDelay: &metav1.Duration{Duration: 10 * time.Second}})
+	ctx := test.Context(t)
+	registrar := noderegistrar.NewController(env.Client, f.provider, f.clock, time.Minute)
+	got, err := f.provider.Create(ctx, f.nodeClaim("looped"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, id, _ := parse(t, got.Status.ProviderID)
+	run, stop := contextWithCancel(t)
+	stopped := make(chan error, 1)
+	go func() { stopped <- registrar.Start(run) }()
+	exists := func() bool {
+		return !apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKey{Name: id}, &corev1.Node{}))
+	}
+	waitFor(t, f.clock.HasWaiters) // the first pass is done and waits for the boot, not the minute
+	if exists() {
+		t.Fatal("node exists before the boot delay")
+	}
+	f.clock.Step(10 * time.Second)
+	waitFor(t, exists)
+	if err := f.provider.Delete(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, f.clock.HasWaiters)
+	f.clock.Step(time.Minute)
+	waitFor(t, func() bool { return !exists() })
+	stop()
+	if err := <-stopped; err != nil {
+		t.Fatalf("Start returned %v", err)
+	}
+}
