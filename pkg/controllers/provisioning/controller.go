@@ -1,0 +1,151 @@
+package provisioning
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/state"
+)
+
+// Name is the controller's name in logs and metrics.
+const Name = "provisioner"
+
+// Defaults of Options.
+const (
+	DefaultBatchIdleDuration = time.Second
+	DefaultBatchMaxDuration  = 10 * time.Second
+)
+
+// Options tune the provisioner. Zero values take the defaults.
+type Options struct {
+	// BatchIdleDuration closes a batch once no new pending pod has shown up for this long.
+	BatchIdleDuration time.Duration
+	// BatchMaxDuration closes a batch this long after it opened, however busy.
+	BatchMaxDuration time.Duration
+}
+
+// Deps are what the provisioner works with.
+type Deps struct {
+	Client        client.Client
+	Cluster       *state.Cluster
+	CloudProvider cloudprovider.CloudProvider
+	Recorder      record.EventRecorder
+	Clock         clock.Clock
+	Options       Options
+}
+
+// Controller is the provisioner. Its Reconcile watches pods and opens batches; Start (run
+// by the manager, on the leader only) waits for each batch to close and provisions.
+type Controller struct {
+	kube     client.Client
+	cluster  *state.Cluster
+	cloud    cloudprovider.CloudProvider
+	recorder record.EventRecorder
+	clock    clock.Clock
+	batcher  *Batcher
+}
+
+var (
+	_ reconcile.ObjectReconciler[*corev1.Pod] = (*Controller)(nil)
+	_ manager.Runnable                        = (*Controller)(nil)
+	_ manager.LeaderElectionRunnable          = (*Controller)(nil)
+)
+
+// NewController returns a provisioner.
+func NewController(deps Deps) *Controller {
+	if deps.Clock == nil {
+		deps.Clock = clock.RealClock{}
+	}
+	if deps.Options.BatchIdleDuration <= 0 {
+		deps.Options.BatchIdleDuration = DefaultBatchIdleDuration
+	}
+	if deps.Options.BatchMaxDuration <= 0 {
+		deps.Options.BatchMaxDuration = DefaultBatchMaxDuration
+	}
+	return &Controller{
+		kube:     deps.Client,
+		cluster:  deps.Cluster,
+		cloud:    deps.CloudProvider,
+		recorder: deps.Recorder,
+		clock:    deps.Clock,
+		batcher:  NewBatcher(deps.Clock, deps.Options.BatchIdleDuration, deps.Options.BatchMaxDuration),
+	}
+}
+
+// Name is the controller's name.
+func (c *Controller) Name() string { return Name }
+
+// Register watches pods (each provisionable pod opens or extends a batch), NodeClaim
+// deletions and NodePool changes (both can change where pending pods may go), and adds the
+// batch loop to the manager.
+func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
+	trigger := handler.Funcs{
+		CreateFunc: func(context.Context, event.CreateEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			c.batcher.Trigger()
+		},
+		UpdateFunc: func(context.Context, event.UpdateEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			c.batcher.Trigger()
+		},
+	}
+	onDelete := handler.Funcs{
+		DeleteFunc: func(context.Context, event.DeleteEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			c.batcher.Trigger()
+		},
+	}
+	err := builder.ControllerManagedBy(mgr).
+		Named(Name).
+		For(&corev1.Pod{}).
+		Watches(&v1.NodeClaim{}, onDelete).
+		Watches(&v1.NodePool{}, trigger).
+		Complete(reconcile.AsReconciler(mgr.GetClient(), c))
+	if err != nil {
+		return fmt.Errorf("registering the provisioner: %w", err)
+	}
+	if err := mgr.Add(c); err != nil {
+		return fmt.Errorf("adding the provisioning loop: %w", err)
+	}
+	return nil
+}
+
+// Reconcile opens or extends a batch when the pod is provisionable.
+func (c *Controller) Reconcile(_ context.Context, pod *corev1.Pod) (reconcile.Result, error) {
+	if state.IsProvisionable(pod) {
+		c.batcher.Trigger()
+	}
+	return reconcile.Result{}, nil
+}
+
+// Trigger opens or extends a batch, as a provisionable pod does.
+func (c *Controller) Trigger() { c.batcher.Trigger() }
+
+// NeedLeaderElection: only the leader launches capacity.
+func (c *Controller) NeedLeaderElection() bool { return true }
+
+// Start runs the batch loop until ctx ends: wait for a batch to close, provision, repeat.
+// A failed round opens a new batch so it is retried.
+func (c *Controller) Start(ctx context.Context) error {
+	logger := log.FromContext(ctx).WithValues("controller", Name)
+	ctx = log.IntoContext(ctx, logger)
+	for c.batcher.Wait(ctx) {
+		if _, err := c.Provision(ctx); err != nil {
+			logger.Error(err, "provisioning failed, retrying with the next batch")
+			c.batcher.Trigger()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,17 @@
+// Package provisioning is the provisioner: it notices pods the kube-scheduler marked
+// Unschedulable, gathers them into a batch (a batch closes after BatchIdleDuration without a
+// new pod, or BatchMaxDuration after it opened), asks the scheduler where they should go,
+// and acts on the plan:
+//
+//   - pods placed on in-flight NodeClaims (or nodes that are still initialising) are
+//     nominated to them in the cluster state, so the next batch does not launch for them
+//     again;
+//   - each new NodeClaim of the plan is created from its NodePool's template, owned by the
+//     NodePool, with the price-ordered instance types as a requirement, and its pods are
+//     nominated to it;
+//   - pods that fit no NodePool get a Warning FailedScheduling event with the reason.
+//
+// NodePools are tried by descending weight; each one's limits, minus what its NodeClaims
+// already hold, cap what the plan may add to it. The NodeClaim lifecycle controller takes
+// over from there.
+package provisioning

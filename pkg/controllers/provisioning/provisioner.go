@@ -1,0 +1,155 @@
+package provisioning
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/scheduling"
+)
+
+// Event reasons the provisioner records on pods.
+const (
+	// ReasonFailedScheduling is the Warning on a pod that fits no NodePool.
+	ReasonFailedScheduling = "FailedScheduling"
+	// ReasonNominated is the Normal event on a pod expected on a NodeClaim.
+	ReasonNominated = "Nominated"
+)
+
+// ErrNotSynced means the cluster state has not seen every informer's initial list yet.
+var ErrNotSynced = errors.New("cluster state not synced")
+
+// createWorkers bounds how many NodeClaims are created at once.
+const createWorkers = 10
+
+// Result is what one provisioning round did.
+type Result struct {
+	// NodeClaims are the NodeClaims created, as the API server returned them.
+	NodeClaims []*v1.NodeClaim
+	// Nominated counts pods nominated to existing or in-flight capacity.
+	Nominated int
+	// Unschedulable are the pods that fit no NodePool, with the reasons.
+	Unschedulable []scheduling.Unschedulable
+}
+
+// Provision runs one round: the pending, not yet nominated pods are planned for and the
+// plan is carried out. Errors creating some NodeClaims do not stop the others.
+func (c *Controller) Provision(ctx context.Context) (Result, error) {
+	if !c.cluster.Synced() {
+		return Result{}, ErrNotSynced
+	}
+	pods := c.cluster.PendingPods()
+	if len(pods) == 0 {
+		return Result{}, nil
+	}
+	logger := log.FromContext(ctx)
+	pools, nodePools, instanceTypes := c.nodePools(ctx)
+	logger.V(1).Info("scheduling pending pods", "pods", len(pods), "nodePools", len(pools))
+	plan := scheduling.Solve(c.cluster.Snapshot(pools, instanceTypes), pods)
+
+	var res Result
+	for _, placed := range plan.ExistingNodes {
+		if n := c.cluster.Nominate(placed.Name, placed.Pods); n > 0 {
+			res.Nominated += n
+			c.recordNominated(placed.Pods, placed.Name)
+		}
+	}
+	created, err := c.createNodeClaims(ctx, nodePools, plan.NewNodeClaims)
+	res.NodeClaims = created
+	for _, u := range plan.Unschedulable {
+		c.recorder.Event(u.Pod, corev1.EventTypeWarning, ReasonFailedScheduling, "Failed to schedule pod: "+u.Reason)
+		logger.V(1).Info("pod fits no nodepool", "pod", klog.KObj(u.Pod), "reason", u.Reason)
+	}
+	res.Unschedulable = plan.Unschedulable
+	if len(created) > 0 || len(plan.Unschedulable) > 0 || res.Nominated > 0 {
+		logger.Info("provisioned", "pods", len(pods), "nodeClaims", len(created), "nominated", res.Nominated,
+			"unschedulable", len(plan.Unschedulable), "pricePerHour", plan.Price)
+	}
+	return res, err
+}
+
+// nodePools converts the NodePools that may launch capacity (not being deleted, not
+// static) for the scheduler, highest weight first, with their instance types and what
+// they already use. A NodePool whose instance types cannot be listed is skipped.
+func (c *Controller) nodePools(ctx context.Context) ([]scheduling.NodePool, map[string]*v1.NodePool, []*cloudprovider.InstanceType) {
+	logger := log.FromContext(ctx)
+	var pools []scheduling.NodePool
+	byName := map[string]*v1.NodePool{}
+	var all []*cloudprovider.InstanceType
+	seen := map[string]bool{}
+	for _, np := range c.cluster.NodePools() {
+		if np.DeletionTimestamp != nil || np.Spec.Replicas != nil {
+			continue
+		}
+		its, err := c.cloud.GetInstanceTypes(ctx, np)
+		if err != nil {
+			logger.Error(err, "skipping nodepool, listing its instance types failed", "nodePool", klog.KObj(np))
+			continue
+		}
+		pools = append(pools, NodePoolFor(np, its, c.cluster.NodePoolUsage(np.Name, its)))
+		byName[np.Name] = np
+		for _, it := range its {
+			if !seen[it.Name] {
+				seen[it.Name] = true
+				all = append(all, it)
+			}
+		}
+	}
+	slices.SortStableFunc(pools, func(a, b scheduling.NodePool) int {
+		return cmp.Or(cmp.Compare(b.Weight, a.Weight), cmp.Compare(a.Name, b.Name))
+	})
+	return pools, byName, all
+}
+
+// createNodeClaims creates a NodeClaim for each planned one, a few at a time, records it
+// in the cluster state and nominates its pods to it.
+func (c *Controller) createNodeClaims(ctx context.Context, nodePools map[string]*v1.NodePool, planned []scheduling.NewNodeClaim) ([]*v1.NodeClaim, error) {
+	var mu sync.Mutex
+	var created []*v1.NodeClaim
+	var errs []error
+	workqueue.ParallelizeUntil(ctx, createWorkers, len(planned), func(i int) {
+		nc, err := c.createNodeClaim(ctx, nodePools[planned[i].NodePool], planned[i])
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		created = append(created, nc)
+	})
+	slices.SortFunc(created, func(a, b *v1.NodeClaim) int { return cmp.Compare(a.Name, b.Name) })
+	return created, errors.Join(errs...)
+}
+
+func (c *Controller) createNodeClaim(ctx context.Context, np *v1.NodePool, planned scheduling.NewNodeClaim) (*v1.NodeClaim, error) {
+	if np == nil {
+		return nil, fmt.Errorf("creating nodeclaim: nodepool %q is gone", planned.NodePool)
+	}
+	nc := NodeClaimFor(np, planned)
+	if err := c.kube.Create(ctx, nc); err != nil {
+		return nil, fmt.Errorf("creating nodeclaim for nodepool %s: %w", np.Name, err)
+	}
+	c.cluster.UpdateNodeClaim(nc.DeepCopy())
+	c.cluster.Nominate(nc.Name, planned.Pods)
+	c.recordNominated(planned.Pods, nc.Name)
+	log.FromContext(ctx).Info("created nodeclaim", "nodeClaim", klog.KObj(nc), "nodePool", np.Name,
+		"pods", len(planned.Pods), "instanceTypes", len(planned.InstanceTypes),
+		"cheapest", planned.Cheapest.InstanceType, "price", planned.Cheapest.Price)
+	return nc, nil
+}
+
+func (c *Controller) recordNominated(pods []*corev1.Pod, target string) {
+	for _, p := range pods {
+		c.recorder.Eventf(p, corev1.EventTypeNormal, ReasonNominated, "Pod should schedule on: %s", target)
+	}
+}

@@ -1,0 +1,319 @@
+package state
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+)
+
+// DefaultNominationTTL is how long a nomination outlives the initialisation of the
+// NodeClaim it points at. A pod still pending that long after its node became usable is
+// scheduled again from scratch.
+const DefaultNominationTTL = 20 * time.Second
+
+// ConditionInitialized is the NodeClaim condition set once its node is usable.
+const ConditionInitialized = "Initialized"
+
+// Options configure a Cluster.
+type Options struct {
+	// Clock is read to age nominations; default the real clock.
+	Clock clock.Clock
+	// NominationTTL; default DefaultNominationTTL.
+	NominationTTL time.Duration
+}
+
+// Cluster is the informer-fed state of the cluster. Every method is safe for concurrent
+// use; the zero value is not usable, call NewCluster.
+type Cluster struct {
+	clock         clock.Clock
+	nominationTTL time.Duration
+
+	mu          sync.RWMutex
+	pods        map[types.NamespacedName]*corev1.Pod
+	nodes       map[string]*corev1.Node
+	nodeClaims  map[string]*v1.NodeClaim
+	nodePools   map[string]*v1.NodePool
+	daemonSets  map[types.NamespacedName]*appsv1.DaemonSet
+	nominations map[types.NamespacedName]nomination
+	syncChecks  []func() bool
+}
+
+// nomination records that a pending pod is expected to land on a NodeClaim.
+type nomination struct {
+	uid       types.UID
+	nodeClaim string
+	at        time.Time
+}
+
+// NewCluster returns an empty Cluster.
+func NewCluster(opts Options) *Cluster {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.NominationTTL <= 0 {
+		opts.NominationTTL = DefaultNominationTTL
+	}
+	return &Cluster{
+		clock:         opts.Clock,
+		nominationTTL: opts.NominationTTL,
+		pods:          map[types.NamespacedName]*corev1.Pod{},
+		nodes:         map[string]*corev1.Node{},
+		nodeClaims:    map[string]*v1.NodeClaim{},
+		nodePools:     map[string]*v1.NodePool{},
+		daemonSets:    map[types.NamespacedName]*appsv1.DaemonSet{},
+		nominations:   map[types.NamespacedName]nomination{},
+	}
+}
+
+// UpdatePod records the latest version of a pod. A pod that is bound, finished or gone
+// from the provisionable set loses its nomination.
+func (c *Cluster) UpdatePod(pod *corev1.Pod) {
+	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pods[key] = pod
+	if n, ok := c.nominations[key]; ok && (n.uid != pod.UID || !IsProvisionable(pod)) {
+		delete(c.nominations, key)
+	}
+}
+
+// DeletePod forgets a pod and its nomination.
+func (c *Cluster) DeletePod(key types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.pods, key)
+	delete(c.nominations, key)
+}
+
+// UpdateNode records the latest version of a Node.
+func (c *Cluster) UpdateNode(node *corev1.Node) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nodes[node.Name] = node
+}
+
+// DeleteNode forgets a Node.
+func (c *Cluster) DeleteNode(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.nodes, name)
+}
+
+// UpdateNodeClaim records the latest version of a NodeClaim. The provisioner calls it with
+// the object the API server returned from Create, so the next batch sees the NodeClaim even
+// before the informer does.
+func (c *Cluster) UpdateNodeClaim(nc *v1.NodeClaim) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.nodeClaims[nc.Name]; ok && old.UID != "" && old.UID == nc.UID && olderVersion(nc.ResourceVersion, old.ResourceVersion) {
+		return
+	}
+	c.nodeClaims[nc.Name] = nc
+}
+
+// DeleteNodeClaim forgets a NodeClaim and drops the nominations to it, so its pods are
+// scheduled again.
+func (c *Cluster) DeleteNodeClaim(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.nodeClaims, name)
+	for key, n := range c.nominations {
+		if n.nodeClaim == name {
+			delete(c.nominations, key)
+		}
+	}
+}
+
+// UpdateNodePool records the latest version of a NodePool.
+func (c *Cluster) UpdateNodePool(np *v1.NodePool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nodePools[np.Name] = np
+}
+
+// DeleteNodePool forgets a NodePool.
+func (c *Cluster) DeleteNodePool(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.nodePools, name)
+}
+
+// UpdateDaemonSet records the latest version of a DaemonSet.
+func (c *Cluster) UpdateDaemonSet(ds *appsv1.DaemonSet) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.daemonSets[types.NamespacedName{Namespace: ds.Namespace, Name: ds.Name}] = ds
+}
+
+// DeleteDaemonSet forgets a DaemonSet.
+func (c *Cluster) DeleteDaemonSet(key types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.daemonSets, key)
+}
+
+// Nominate records that pods are expected on target, the name of a NodeClaim or of the
+// Node a NodeClaim registered as. It returns how many pods were nominated: none when the
+// target is not a known, live NodeClaim (an unmanaged node, say).
+func (c *Cluster) Nominate(target string, pods []*corev1.Pod) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	name, ok := c.resolveNodeClaim(target)
+	if !ok {
+		return 0
+	}
+	now := c.clock.Now()
+	for _, p := range pods {
+		c.nominations[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = nomination{uid: p.UID, nodeClaim: name, at: now}
+	}
+	return len(pods)
+}
+
+// Nomination returns the NodeClaim the pod is validly nominated to, if any.
+func (c *Cluster) Nomination(key types.NamespacedName) (string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	n, ok := c.nominations[key]
+	if !ok || !c.nominationValid(n, c.clock.Now()) {
+		return "", false
+	}
+	return n.nodeClaim, true
+}
+
+// resolveNodeClaim maps a NodeClaim or Node name to a live NodeClaim's name. The caller
+// holds c.mu.
+func (c *Cluster) resolveNodeClaim(target string) (string, bool) {
+	if nc, ok := c.nodeClaims[target]; ok && nc.DeletionTimestamp == nil {
+		return target, true
+	}
+	for name, nc := range c.nodeClaims {
+		if nc.DeletionTimestamp == nil && nc.Status.NodeName == target {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// nominationValid: the NodeClaim exists and is not being deleted, and it has not been
+// initialised for longer than the TTL. The caller holds c.mu.
+func (c *Cluster) nominationValid(n nomination, now time.Time) bool {
+	nc, ok := c.nodeClaims[n.nodeClaim]
+	if !ok || nc.DeletionTimestamp != nil {
+		return false
+	}
+	if cond := meta.FindStatusCondition(nc.Status.Conditions, ConditionInitialized); cond != nil && cond.Status == "True" {
+		since := n.at
+		if t := cond.LastTransitionTime.Time; t.After(since) {
+			since = t
+		}
+		return now.Sub(since) < c.nominationTTL
+	}
+	return true
+}
+
+// PendingPods returns the provisionable pods that are not validly nominated, oldest first.
+func (c *Cluster) PendingPods() []*corev1.Pod {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	now := c.clock.Now()
+	var out []*corev1.Pod
+	for key, p := range c.pods {
+		if !IsProvisionable(p) {
+			continue
+		}
+		if n, ok := c.nominations[key]; ok && n.uid == p.UID && c.nominationValid(n, now) {
+			continue
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b *corev1.Pod) int {
+		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
+			cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	return out
+}
+
+// NodePools returns every NodePool, by name.
+func (c *Cluster) NodePools() []*v1.NodePool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return sortedValues(c.nodePools)
+}
+
+// NodeClaims returns every NodeClaim, by name.
+func (c *Cluster) NodeClaims() []*v1.NodeClaim {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return sortedValues(c.nodeClaims)
+}
+
+// Nodes returns every Node, by name.
+func (c *Cluster) Nodes() []*corev1.Node {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return sortedValues(c.nodes)
+}
+
+// AddSyncCheck adds a function Synced consults, typically an informer's HasSynced.
+func (c *Cluster) AddSyncCheck(f func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.syncChecks = append(c.syncChecks, f)
+}
+
+// Synced reports whether every informer feeding the state has delivered its initial list.
+// Deciding on a partial picture would launch capacity that already exists.
+func (c *Cluster) Synced() bool {
+	c.mu.RLock()
+	checks := slices.Clone(c.syncChecks)
+	c.mu.RUnlock()
+	for _, f := range checks {
+		if !f() {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedValues[K cmp.Ordered, V any](m map[K]V) []V {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]V, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}
+
+// olderVersion reports whether resource version a is older than b. Resource versions are
+// opaque, but the API server's are integers; anything else compares as not older.
+func olderVersion(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b) && isDigits(a) && isDigits(b)
+	}
+	return a < b && isDigits(a) && isDigits(b)
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,74 @@
+package state
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+)
+
+// Register feeds the Cluster from the informers of c (usually mgr.GetCache()): pods,
+// Nodes, NodeClaims, NodePools and DaemonSets. Synced reports true once every handler has
+// seen its informer's initial list.
+func (c *Cluster) Register(ctx context.Context, informers cache.Informers) error {
+	feeds := []struct {
+		obj    client.Object
+		update func(obj any)
+		remove func(obj any)
+	}{
+		{&corev1.Pod{}, typed(c.UpdatePod), keyed(func(p *corev1.Pod) { c.DeletePod(nsName(p)) })},
+		{&corev1.Node{}, typed(c.UpdateNode), keyed(func(n *corev1.Node) { c.DeleteNode(n.Name) })},
+		{&v1.NodeClaim{}, typed(c.UpdateNodeClaim), keyed(func(nc *v1.NodeClaim) { c.DeleteNodeClaim(nc.Name) })},
+		{&v1.NodePool{}, typed(c.UpdateNodePool), keyed(func(np *v1.NodePool) { c.DeleteNodePool(np.Name) })},
+		{&appsv1.DaemonSet{}, typed(c.UpdateDaemonSet), keyed(func(ds *appsv1.DaemonSet) { c.DeleteDaemonSet(nsName(ds)) })},
+	}
+	for _, f := range feeds {
+		inf, err := informers.GetInformer(ctx, f.obj)
+		if err != nil {
+			return fmt.Errorf("getting informer for %T: %w", f.obj, err)
+		}
+		reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { f.update(obj) },
+			UpdateFunc: func(_, obj any) { f.update(obj) },
+			DeleteFunc: f.remove,
+		})
+		if err != nil {
+			return fmt.Errorf("adding event handler for %T: %w", f.obj, err)
+		}
+		c.AddSyncCheck(reg.HasSynced)
+	}
+	return nil
+}
+
+// typed adapts an update method to an informer's untyped object.
+func typed[T any](f func(T)) func(obj any) {
+	return func(obj any) {
+		if t, ok := obj.(T); ok {
+			f(t)
+		}
+	}
+}
+
+// keyed adapts a delete method, unwrapping the tombstone an informer hands out when it
+// missed the delete event itself.
+func keyed[T any](f func(T)) func(obj any) {
+	return func(obj any) {
+		if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+			obj = tomb.Obj
+		}
+		if t, ok := obj.(T); ok {
+			f(t)
+		}
+	}
+}
+
+func nsName(obj client.Object) types.NamespacedName {
+	return types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
+}

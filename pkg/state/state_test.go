@@ -1,0 +1,216 @@
+package state_test
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/state"
+	"github.com/gokarpenter/karpenter/pkg/test"
+)
+
+var env *test.Environment
+
+func TestMain(m *testing.M) { os.Exit(test.Main(m, &env)) }
+
+func instanceType(name string, cpu, mem string, price float64) *cloudprovider.InstanceType {
+	return &cloudprovider.InstanceType{
+		Name:     name,
+		Labels:   map[string]string{v1.LabelInstanceType: name, v1.LabelArch: "amd64", v1.LabelOS: "linux"},
+		Capacity: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem), corev1.ResourcePods: resource.MustParse("110")},
+		Overhead: cloudprovider.Overhead{KubeReserved: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}},
+		Offerings: []cloudprovider.Offering{
+			{Zone: "zone-a", CapacityType: v1.CapacityTypeOnDemand, PricePerHour: price, Available: true},
+		},
+	}
+}
+
+func pendingPod(name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID("uid-" + name)},
+		Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{
+			Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable,
+		}}},
+	}
+}
+
+func nodeClaim(name string, instanceTypes ...string) *v1.NodeClaim {
+	return &v1.NodeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name), Labels: map[string]string{v1.NodePoolLabelKey: "default"}},
+		Spec: v1.NodeClaimSpec{
+			Requirements:  []v1.NodeSelectorRequirementWithMinValues{{Key: v1.LabelInstanceType, Operator: v1.NodeSelectorOpIn, Values: instanceTypes}},
+			Taints:        []corev1.Taint{{Key: "team", Value: "a", Effect: corev1.TaintEffectNoSchedule}},
+			StartupTaints: []corev1.Taint{{Key: "cni", Effect: corev1.TaintEffectNoSchedule}},
+		},
+	}
+}
+
+func TestIsProvisionable(t *testing.T) {
+	now := metav1.Now()
+	cases := map[string]struct {
+		mutate func(*corev1.Pod)
+		want   bool
+	}{
+		"unschedulable": {func(*corev1.Pod) {}, true},
+		"bound":         {func(p *corev1.Pod) { p.Spec.NodeName = "n" }, false},
+		"deleting":      {func(p *corev1.Pod) { p.DeletionTimestamp = &now }, false},
+		"finished":      {func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }, false},
+		"no condition":  {func(p *corev1.Pod) { p.Status.Conditions = nil }, false},
+		"other reason":  {func(p *corev1.Pod) { p.Status.Conditions[0].Reason = "SchedulingGated" }, false},
+		"daemonset": {func(p *corev1.Pod) {
+			p.OwnerReferences = []metav1.OwnerReference{{Kind: "DaemonSet", Name: "ds", Controller: new(true)}}
+		}, false},
+		"replicaset-owned": {func(p *corev1.Pod) {
+			p.OwnerReferences = []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "rs", Controller: new(true)}}
+		}, true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := pendingPod("p")
+			tc.mutate(p)
+			if got := state.IsProvisionable(p); got != tc.want {
+				t.Fatalf("IsProvisionable = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNominationsHidePodsUntilTheNodeClaimGoes(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	c := state.NewCluster(state.Options{Clock: clk, NominationTTL: 20 * time.Second})
+	a, b := pendingPod("a"), pendingPod("b")
+	c.UpdatePod(a)
+	c.UpdatePod(b)
+	if n := c.Nominate("nc-1", []*corev1.Pod{a}); n != 0 {
+		t.Fatalf("nominated %d pods to an unknown NodeClaim", n)
+	}
+	c.UpdateNodeClaim(nodeClaim("nc-1", "small"))
+	if n := c.Nominate("nc-1", []*corev1.Pod{a}); n != 1 {
+		t.Fatalf("nominated %d pods, want 1", n)
+	}
+	if got := names(c.PendingPods()); got != "b" {
+		t.Fatalf("pending = %q, want b", got)
+	}
+	// Initialised for longer than the TTL: the nomination lapses.
+	nc := nodeClaim("nc-1", "small")
+	nc.Status.Conditions = []metav1.Condition{{Type: state.ConditionInitialized, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(clk.Now())}}
+	c.UpdateNodeClaim(nc)
+	clk.Step(10 * time.Second)
+	if got := names(c.PendingPods()); got != "b" {
+		t.Fatalf("pending within TTL = %q, want b", got)
+	}
+	clk.Step(11 * time.Second)
+	if got := names(c.PendingPods()); got != "a,b" {
+		t.Fatalf("pending after TTL = %q, want a,b", got)
+	}
+	// A deleted NodeClaim takes its nominations with it.
+	c.UpdateNodeClaim(nodeClaim("nc-1", "small"))
+	c.Nominate("nc-1", []*corev1.Pod{a, b})
+	if got := names(c.PendingPods()); got != "" {
+		t.Fatalf("pending = %q, want none", got)
+	}
+	c.DeleteNodeClaim("nc-1")
+	if got := names(c.PendingPods()); got != "a,b" {
+		t.Fatalf("pending after delete = %q, want a,b", got)
+	}
+	// A pod that binds loses its nomination.
+	c.UpdateNodeClaim(nodeClaim("nc-2", "small"))
+	c.Nominate("nc-2", []*corev1.Pod{a})
+	boundA := a.DeepCopy()
+	boundA.Spec.NodeName = "node"
+	c.UpdatePod(boundA)
+	if _, ok := c.Nomination(types.NamespacedName{Namespace: "default", Name: "a"}); ok {
+		t.Fatal("bound pod kept its nomination")
+	}
+}
+
+func TestSnapshot(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Now())
+	c := state.NewCluster(state.Options{Clock: clk})
+	its := []*cloudprovider.InstanceType{instanceType("large", "8", "32Gi", 0.4), instanceType("small", "2", "8Gi", 0.1)}
+
+	// An in-flight NodeClaim is sized as its cheapest option and carries its nominated pods.
+	inflight := nodeClaim("inflight", "large", "small")
+	c.UpdateNodeClaim(inflight)
+	p := pendingPod("p")
+	c.UpdatePod(p)
+	c.Nominate("inflight", []*corev1.Pod{p})
+
+	// A registered, uninitialised NodeClaim: its Node, without startup and ephemeral taints.
+	registered := nodeClaim("registered", "large")
+	registered.Status.ProviderID = "fake:///zone-a/1"
+	registered.Status.Allocatable = corev1.ResourceList{"example.com/gpu": resource.MustParse("1")}
+	c.UpdateNodeClaim(registered)
+	c.UpdateNode(&corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{v1.NodePoolLabelKey: "default"}},
+		Spec: corev1.NodeSpec{ProviderID: "fake:///zone-a/1", Taints: []corev1.Taint{
+			{Key: "cni", Effect: corev1.TaintEffectNoSchedule},
+			v1.UnregisteredNoExecuteTaint,
+			{Key: "team", Value: "a", Effect: corev1.TaintEffectNoSchedule},
+		}},
+		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8")}},
+	})
+	running := pendingPod("running")
+	running.Spec.NodeName = "node-1"
+	c.UpdatePod(running)
+
+	// Left out: a deleting NodeClaim, an unmanaged NotReady node, a cordoned node.
+	deleting := nodeClaim("deleting", "small")
+	deleting.DeletionTimestamp = &metav1.Time{Time: clk.Now()}
+	c.UpdateNodeClaim(deleting)
+	c.UpdateNode(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "notready"}})
+	c.UpdateNode(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cordoned"}, Spec: corev1.NodeSpec{Unschedulable: true},
+		Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}})
+	c.UpdateDaemonSet(&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "agent"},
+		Spec: appsv1.DaemonSetSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}}}}})
+
+	snap := c.Snapshot(nil, its)
+	if len(snap.Nodes) != 2 {
+		t.Fatalf("snapshot has %d nodes, want 2: %+v", len(snap.Nodes), snap.Nodes)
+	}
+	node, fl := snap.Nodes[0], snap.Nodes[1]
+	if node.Name != "node-1" || node.InFlight || len(node.Pods) != 1 || node.Pods[0].Name != "running" {
+		t.Errorf("node = %+v", node)
+	}
+	if len(node.Taints) != 1 || node.Taints[0].Key != "team" {
+		t.Errorf("node taints = %v, want only team", node.Taints)
+	}
+	if _, ok := node.Allocatable["example.com/gpu"]; !ok {
+		t.Errorf("uninitialised node allocatable %v lacks the NodeClaim's promised gpu", node.Allocatable)
+	}
+	if fl.Name != "inflight" || !fl.InFlight || fl.NodePool != "default" || len(fl.Pods) != 1 {
+		t.Errorf("in-flight = %+v", fl)
+	}
+	if cpu := fl.Allocatable[corev1.ResourceCPU]; cpu.String() != "1900m" {
+		t.Errorf("in-flight cpu = %s, want 1900m (small, the cheapest option)", cpu.String())
+	}
+	if len(snap.DaemonSets) != 1 || snap.DaemonSets[0].Name != "agent" {
+		t.Errorf("daemonsets = %v", snap.DaemonSets)
+	}
+
+	used := c.NodePoolUsage("default", its)
+	// inflight: small (2), registered: no status capacity -> large (8), deleting: small (2).
+	if cpu := used[corev1.ResourceCPU]; cpu.String() != "12" {
+		t.Errorf("used cpu = %s, want 12", cpu.String())
+	}
+}
+
+func names(pods []*corev1.Pod) string {
+	s := ""
+	for i, p := range pods {
+		if i > 0 {
+			s += ","
+		}
+		s += p.Name
+	}
+	return s
+}
