@@ -5,6 +5,23 @@ import (
 	"slices"
 )
 
+// altCompat is compatFor for a variant's alternative, cached on the variant so the hot path
+// does not rebuild the requirement signature.
+func (s *solver) altCompat(v *variant, ai int, p *pool) *compatSet {
+	if v.compat == nil {
+		v.compat = make([][]*compatSet, len(v.alts))
+	}
+	if v.compat[ai] == nil {
+		v.compat[ai] = make([]*compatSet, len(s.pools))
+	}
+	cs := v.compat[ai][p.idx]
+	if cs == nil {
+		cs = s.compatFor(p, v.alts[ai])
+		v.compat[ai][p.idx] = cs
+	}
+	return cs
+}
+
 // compatFor compiles (once per pool and requirement set) which of the pool's types a pod
 // alternative allows.
 func (s *solver) compatFor(p *pool, alt reqSet) *compatSet {
@@ -86,17 +103,14 @@ func (s *solver) openClaim(c *class, v *variant, ai int, p *pool, remaining int)
 	if p.err != nil || !tolerates(c.tols, p.spec.Taints) {
 		return 0
 	}
-	cs := s.compatFor(p, v.alts[ai])
+	cs := s.altCompat(v, ai, p)
 	if cs.reason != "" {
 		return 0
 	}
 	need := c.req
 	need.add(&p.dsOverhead)
 	zm, cm := s.freshMasks(c, v, cs)
-	j := s.chooseTarget(c, p, cs, zm, cm, &need, cs.front)
-	if j < 0 {
-		j = s.chooseTarget(c, p, cs, zm, cm, &need, nil)
-	}
+	j := s.memoTarget(c, p, cs, zm, cm, &need)
 	if j < 0 {
 		return 0
 	}
@@ -143,17 +157,44 @@ func (s *solver) freshMasks(c *class, v *variant, cs *compatSet) (uint64, uint8)
 	return zm, cm
 }
 
+// memoTarget is chooseTarget (Pareto front first, then every compatible type), remembered
+// per (bucket, compatible set, masks): the simulation of the queue barely changes while
+// less than 1/32 of the queue has been placed, so the decision is reused until then (or
+// until the pool's limits rule the remembered type out). This keeps sizing from costing a
+// full simulation per NodeClaim when thousands of NodeClaims are opened for one shape.
+func (s *solver) memoTarget(c *class, p *pool, cs *compatSet, zm uint64, cm uint8, need *vec) int {
+	key := targetKey{b: c.bucket, cs: cs, zm: zm, cm: cm}
+	if m, ok := s.targets[key]; ok && s.queued >= m.queued-m.queued/32 {
+		t := &s.u.types[p.types[m.pos]]
+		if p.withinLimits(&t.capacity) {
+			return m.pos
+		}
+	}
+	j := s.chooseTarget(c, p, cs, zm, cm, need, cs.front)
+	if j < 0 {
+		j = s.chooseTarget(c, p, cs, zm, cm, need, nil)
+	}
+	if j >= 0 {
+		if s.targets == nil {
+			s.targets = map[targetKey]targetMemo{}
+		}
+		s.targets[key] = targetMemo{pos: j, queued: s.queued}
+	}
+	return j
+}
+
 // chooseTarget picks the position (in p.types) a new NodeClaim is sized for, among cands
 // (all compatible types when nil); -1 when none fits.
 func (s *solver) chooseTarget(c *class, p *pool, cs *compatSet, zm uint64, cm uint8, need *vec, cands []int) int {
 	best, bestScore := -1, -1.0
+	offs := p.pricesIn(s.u, zm, cm)
 	consider := func(j int) {
 		t := &s.u.types[p.types[j]]
 		if !t.alloc.fits(need) || !p.withinLimits(&t.capacity) {
 			return
 		}
-		o, ok := t.cheapest(zm, cm)
-		if !ok || !s.minValuesHold(p, cs, j) {
+		o := offs[j]
+		if o.ct < 0 || !s.minValuesHold(p, cs, j) {
 			return
 		}
 		var score float64

@@ -31,8 +31,8 @@ type class struct {
 	size     float64 // value of one pod at the dual prices
 	pos      int     // position in solver.order
 	bucket   *bucket // the simulation bucket the class's pods are counted in
-	// cursors, per variant and alternative: nodes before it never take the class.
-	cursors [][]int
+	// skips, per variant and alternative: nodes that never take the class again.
+	skips [][]skipList
 }
 
 // variant is one way to schedule a class.
@@ -41,6 +41,8 @@ type variant struct {
 	topo []constraint
 	owns []int // anti-affinity groups owned under this variant
 	keys []keyPlan
+	// compat caches altCompat: [alternative][pool index].
+	compat [][]*compatSet
 }
 
 type hostPort struct {

@@ -121,6 +121,7 @@ func (s *solver) commit(c *class, v *variant, n *node, cs *compatSet, keys []key
 		}
 	}
 	c.bucket.remaining -= int64(k)
+	s.queued -= int64(k)
 	n.free.addScaled(&c.req, -int64(k))
 	n.used.addScaled(&c.req, int64(k))
 	n.pods = append(n.pods, c.pods[c.next:c.next+k]...)

@@ -25,25 +25,36 @@ func (s *solver) finalize() *Plan {
 		}
 	}
 	claims := s.nodes[s.existing:]
-	opts := make([][]option, len(claims))
-	used := map[*pool]vec{}
-	for i, n := range claims {
-		opts[i] = s.options(n)
-		u := used[n.pool]
-		u.add(&s.u.types[n.pool.types[opts[i][0].pos]].capacity)
-		used[n.pool] = u
+	// Pass 1: the cheapest option of every claim (for the limits) and how many options
+	// there are in all, so the plan's type and name lists share two exact-size arenas.
+	used := make([]vec, len(s.pools))
+	total := 0
+	for _, n := range claims {
+		pos, count := s.cheapestOption(n)
+		used[n.pool.idx].add(&s.u.types[n.pool.types[pos]].capacity)
+		total += count
 	}
-	for i, n := range claims {
-		budget := n.pool.budget
-		u := used[n.pool]
-		cheapest := &s.u.types[n.pool.types[opts[i][0].pos]].capacity
-		kept := opts[i][:1]
-		for _, o := range opts[i][1:] {
-			if s.withinBudget(n.pool, &budget, &u, cheapest, &s.u.types[n.pool.types[o.pos]].capacity) {
-				kept = append(kept, o)
+	types, names := make([]*cloudprovider.InstanceType, total), make([]string, total)
+	plan.NewNodeClaims = make([]NewNodeClaim, 0, len(claims))
+	var scratch []option
+	off := 0
+	for _, n := range claims {
+		scratch = s.appendOptions(scratch[:0], n)
+		kept := scratch
+		if n.pool.limitedAny() {
+			// Keep the options that stay within the pool's limits.
+			u := &used[n.pool.idx]
+			cheapest := &s.u.types[n.pool.types[scratch[0].pos]].capacity
+			kept = scratch[:1]
+			for _, o := range scratch[1:] {
+				if s.withinBudget(n.pool, &n.pool.budget, u, cheapest, &s.u.types[n.pool.types[o.pos]].capacity) {
+					kept = append(kept, o)
+				}
 			}
 		}
-		nc := s.newNodeClaim(n, kept)
+		k := len(kept)
+		nc := s.newNodeClaim(n, kept, types[off:off+k:off+k], names[off:off+k:off+k])
+		off += k
 		plan.Price += nc.Cheapest.Price
 		plan.NewNodeClaims = append(plan.NewNodeClaims, nc)
 	}
@@ -67,24 +78,29 @@ func (s *solver) estimate() (int, float64) {
 	}
 	price := 0.0
 	for _, n := range s.nodes[s.existing:] {
-		need := n.used
-		need.add(&n.pool.dsOverhead)
-		best := -1.0
-		for j := range n.pool.types {
-			if !bitTest(n.bits, j) {
-				continue
-			}
-			t := &s.u.types[n.pool.types[j]]
-			if !t.alloc.fits(&need) {
-				continue
-			}
-			if o, ok := t.cheapest(n.zm, n.cm); ok && (best < 0 || o.price < best) {
-				best = o.price
-			}
-		}
-		price += best
+		pos, _ := s.cheapestOption(n)
+		price += n.pool.pricesIn(s.u, n.zm, n.cm)[pos].price
 	}
 	return unsched, price
+}
+
+// cheapestOption returns the position of the NodeClaim's cheapest fitting option (the first
+// in appendOptions' order) and how many options it has.
+func (s *solver) cheapestOption(n *node) (int, int) {
+	need := n.used
+	need.add(&n.pool.dsOverhead)
+	offs := n.pool.pricesIn(s.u, n.zm, n.cm)
+	best, count := -1, 0
+	for j := range n.pool.types {
+		if !bitTest(n.bits, j) || offs[j].ct < 0 || !s.u.types[n.pool.types[j]].alloc.fits(&need) {
+			continue
+		}
+		count++
+		if best < 0 || offs[j].price < offs[best].price {
+			best = j
+		}
+	}
+	return best, count
 }
 
 // withinBudget reports whether swapping the cheapest type's capacity for another keeps the
@@ -98,41 +114,37 @@ func (s *solver) withinBudget(p *pool, budget, used, cheapest, other *vec) bool 
 	return true
 }
 
-// options lists the NodeClaim's compatible types that fit its pods and DaemonSets, cheapest
-// available offering first. The target type always fits, so the list is never empty.
-func (s *solver) options(n *node) []option {
+// appendOptions appends the NodeClaim's compatible types that fit its pods and DaemonSets,
+// cheapest available offering first. The target type always fits, so it appends at least one.
+func (s *solver) appendOptions(out []option, n *node) []option {
 	need := n.used
 	need.add(&n.pool.dsOverhead)
-	out := make([]option, 0, len(n.pool.types))
+	offs := n.pool.pricesIn(s.u, n.zm, n.cm)
+	start := len(out)
 	for j := range n.pool.types {
-		if !bitTest(n.bits, j) {
+		if !bitTest(n.bits, j) || offs[j].ct < 0 {
 			continue
 		}
-		t := &s.u.types[n.pool.types[j]]
-		if !t.alloc.fits(&need) {
-			continue
-		}
-		if o, ok := t.cheapest(n.zm, n.cm); ok {
-			out = append(out, option{pos: j, off: o})
+		if t := &s.u.types[n.pool.types[j]]; t.alloc.fits(&need) {
+			out = append(out, option{pos: j, off: offs[j]})
 		}
 	}
 	byPrice := func(a, b option) int {
 		// Pool positions are in (price, name) order already.
 		return cmp.Or(cmpFloat(a.off.price, b.off.price), cmp.Compare(a.pos, b.pos))
 	}
-	if !slices.IsSortedFunc(out, byPrice) {
-		slices.SortStableFunc(out, byPrice)
+	if mine := out[start:]; !slices.IsSortedFunc(mine, byPrice) {
+		slices.SortStableFunc(mine, byPrice)
 	}
 	return out
 }
 
-func (s *solver) newNodeClaim(n *node, opts []option) NewNodeClaim {
+// newNodeClaim builds the plan entry; types and names are its slices of the plan's arenas.
+func (s *solver) newNodeClaim(n *node, opts []option, types []*cloudprovider.InstanceType, names []string) NewNodeClaim {
 	p := n.pool
 	reqs := n.reqs
 	reqs = s.maskRequirement(reqs, labelZone, s.u.zones, n.zm)
 	reqs = s.maskRequirement(reqs, labelCapacityType, s.u.cts, uint64(n.cm))
-	types := make([]*cloudprovider.InstanceType, len(opts))
-	names := make([]string, len(opts))
 	for i, o := range opts {
 		types[i] = s.u.types[p.types[o.pos]].src
 		names[i] = types[i].Name
@@ -195,7 +207,7 @@ func (s *solver) poolReason(c *class, v *variant, p *pool) string {
 			return fmt.Sprintf("incompatible with NodePool %q: does not tolerate taint %s=%s:%s", p.spec.Name, t.Key, t.Value, t.Effect)
 		}
 	}
-	cs := s.compatFor(p, v.alts[0])
+	cs := s.altCompat(v, 0, p)
 	if cs.reason != "" {
 		return cs.reason
 	}

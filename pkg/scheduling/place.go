@@ -84,31 +84,64 @@ func (s *solver) placeVariant(c *class, level, remaining int) int {
 // class again are skipped for good: by the class (topology on hostname) or, for failures
 // every class of the bucket shares (resources, requirements, taints), by the bucket.
 func (s *solver) tryNodes(c *class, level, ai, remaining int) int {
-	for len(c.cursors) <= level {
-		c.cursors = append(c.cursors, nil)
+	for len(c.skips) <= level {
+		c.skips = append(c.skips, nil)
 	}
-	for len(c.cursors[level]) <= ai {
-		c.cursors[level] = append(c.cursors[level], 0)
+	for len(c.skips[level]) <= ai {
+		c.skips[level] = append(c.skips[level], skipList{})
 	}
-	cur := &c.cursors[level][ai]
-	shared := level == 0 && ai == 0
-	if shared {
-		*cur = max(*cur, c.bucket.cursor)
+	own := &c.skips[level][ai]
+	var shared *skipList
+	if level == 0 && ai == 0 {
+		shared = &c.bucket.skip
 	}
 	v := c.variants[level]
-	for i := *cur; i < len(s.nodes); i++ {
-		k, why := s.fitNode(c, v, ai, s.nodes[i], remaining)
-		if k > 0 {
-			return k
+	zones := s.allowedZones(c, v)
+	for i := nextAlive(own, shared, 0); i < len(s.nodes); i = nextAlive(own, shared, i+1) {
+		if n := s.nodes[i]; !n.existing && zones != allZones && s.claimZones(n, v, ai)&zones == 0 {
+			continue // no zone of this NodeClaim may take the class now (transient)
 		}
-		if why != failTransient && i == *cur {
-			*cur++
-			if shared && why == failShared && c.bucket.cursor == i {
-				c.bucket.cursor++
-			}
+		k, why := s.fitNode(c, v, ai, s.nodes[i], remaining)
+		switch {
+		case k > 0:
+			return k
+		case why == failShared && shared != nil:
+			shared.kill(i)
+		case why != failTransient:
+			own.kill(i)
 		}
 	}
 	return 0
+}
+
+// allowedZones is the mask of zones the variant's zone rules allow one more pod in right
+// now (all zones when it has none). Counts do not change during a scan, so a NodeClaim
+// whose zones are all outside the mask fails fitNode transiently; skipping it early keeps
+// zone-constrained classes from costing a full fitNode per node.
+func (s *solver) allowedZones(c *class, v *variant) uint64 {
+	for i, kp := range s.keyPlans(c, v) {
+		if kp.key != labelZone {
+			continue
+		}
+		var m uint64
+		for z := range s.u.zones {
+			if s.domainAllows(v, &v.keys[i], s.zoneDom[z]) {
+				m |= 1 << z
+			}
+		}
+		return m
+	}
+	return allZones
+}
+
+const allZones = ^uint64(0)
+
+// claimZones is the mask of zones NodeClaim n could still launch in with a pod of the
+// variant's alternative ai (chooseDomain's zone candidates).
+func (s *solver) claimZones(n *node, v *variant, ai int) uint64 {
+	cs := s.altCompat(v, ai, n.pool)
+	t := &s.u.types[n.pool.types[n.target]]
+	return n.zm & cs.zm & t.zonesFor(n.cm&cs.cm)
 }
 
 // Why a node cannot take a class now.
@@ -133,7 +166,7 @@ func (s *solver) fitNode(c *class, v *variant, ai int, n *node, remaining int) (
 			return 0, failShared
 		}
 	} else {
-		if cs = s.compatFor(n.pool, v.alts[ai]); !s.claimAccepts(n, c, cs) {
+		if cs = s.altCompat(v, ai, n.pool); !s.claimAccepts(n, c, cs) {
 			return 0, failShared
 		}
 	}

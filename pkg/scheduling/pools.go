@@ -24,7 +24,32 @@ type pool struct {
 	limited    [numDims]bool
 	// compat caches, per requirement signature, the compiled view of a pod alternative.
 	compat map[string]*compatSet
+	// prices caches pricesIn per (zone mask, capacity-type mask).
+	prices map[[2]uint64][]offering
 	err    error
+}
+
+// pricesIn returns, for every position of the pool's types, the cheapest available offering
+// within the masks (ct < 0 when there is none). A solve meets only a few distinct masks, so
+// the table is built once per mask pair and every later look-up is an index.
+func (p *pool) pricesIn(u *universe, zm uint64, cm uint8) []offering {
+	key := [2]uint64{zm, uint64(cm)}
+	if offs, ok := p.prices[key]; ok {
+		return offs
+	}
+	offs := make([]offering, len(p.types))
+	for j, ti := range p.types {
+		o, ok := u.types[ti].cheapest(zm, cm)
+		if !ok {
+			o.ct = -1
+		}
+		offs[j] = o
+	}
+	if p.prices == nil {
+		p.prices = map[[2]uint64][]offering{}
+	}
+	p.prices[key] = offs
+	return offs
 }
 
 // compatSet is the subset of a pool's types one requirement set allows.
@@ -115,6 +140,16 @@ func (p *pool) limits(u *universe) {
 		p.limited[slot] = true
 	}
 	p.budget = p.remaining
+}
+
+// limitedAny reports whether the pool has any limit.
+func (p *pool) limitedAny() bool {
+	for _, l := range p.limited {
+		if l {
+			return true
+		}
+	}
+	return false
 }
 
 // withinLimits reports whether capacity c fits what is left of the pool's limits.

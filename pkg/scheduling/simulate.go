@@ -14,8 +14,8 @@ type bucket struct {
 	size      float64
 	limit     int64 // most pods one node takes (hostname anti-affinity or spread, host ports)
 	remaining int64
-	cursor    int    // nodes before it cannot take any pod of the bucket (variant 0, first alternative)
-	c         *class // a representative, for compatibility
+	skip      skipList // nodes no pod of the bucket can take (variant 0, first alternative)
+	c         *class   // a representative, for compatibility
 	compat    []*compatSet
 	done      []bool
 }
@@ -40,6 +40,7 @@ func (s *solver) buildBuckets() {
 			s.buckets = append(s.buckets, bk)
 		}
 		bk.remaining += int64(len(c.pods))
+		s.queued += int64(len(c.pods))
 		c.bucket = bk
 	}
 	slices.SortStableFunc(s.buckets, func(a, b *bucket) int { return cmpFloat(b.size, a.size) })
@@ -108,7 +109,7 @@ func (s *solver) bucketCompat(b *bucket, p *pool) *compatSet {
 	b.done[i] = true
 	c := b.c
 	if tolerates(c.tols, p.spec.Taints) {
-		if x := s.compatFor(p, c.variants[0].alts[0]); x.reason == "" {
+		if x := s.altCompat(c.variants[0], 0, p); x.reason == "" {
 			b.compat[i] = x
 		}
 	}

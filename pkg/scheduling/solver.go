@@ -36,6 +36,22 @@ type solver struct {
 	zoneDom    []int32 // domain id of each universe zone
 	ctDom      []int32 // domain id of each universe capacity type
 	minReq     vec
+	queued     int64 // pods still to place, over all buckets
+	targets    map[targetKey]targetMemo
+}
+
+// targetKey identifies a sizing decision; targetMemo remembers it with the queue length it
+// was simulated for (see memoTarget).
+type targetKey struct {
+	b  *bucket
+	cs *compatSet
+	zm uint64
+	cm uint8
+}
+
+type targetMemo struct {
+	pos    int
+	queued int64
 }
 
 type vec64 [numDims]float64
