@@ -80,8 +80,17 @@ func (u *universe) compile(it *cloudprovider.InstanceType) int {
 		return i
 	}
 	t := itype{src: it}
-	t.capacity, _ = u.res.fromList(it.Capacity, false)
-	t.alloc, _ = u.res.fromList(it.Allocatable(), false)
+	t.capacity = u.res.vecOf(it.Capacity)
+	// Allocatable is capacity minus every overhead part, floored at zero (as
+	// InstanceType.Allocatable computes it, without building resource lists).
+	t.alloc = t.capacity
+	for _, part := range []corev1.ResourceList{it.Overhead.VM, it.Overhead.KubeReserved, it.Overhead.SystemReserved, it.Overhead.EvictionThreshold} {
+		o := u.res.vecOf(part)
+		t.alloc.sub(&o)
+	}
+	for d := range t.alloc {
+		t.alloc[d] = max(t.alloc[d], 0)
+	}
 	for _, o := range it.Offerings {
 		z, c := slices.Index(u.zones, o.Zone), slices.Index(u.cts, o.CapacityType)
 		if z < 0 || c < 0 || !o.Available {

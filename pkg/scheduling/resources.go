@@ -137,6 +137,17 @@ func (t *resTable) fromList(l corev1.ResourceList, create bool) (vec, error) {
 	return v, nil
 }
 
+// vecOf converts a capacity list in any order, dropping names the table does not know.
+func (t *resTable) vecOf(l corev1.ResourceList) vec {
+	var v vec
+	for name, q := range l {
+		if slot, ok := t.slot(name, false); ok {
+			v[slot] += quantityValue(slot, q)
+		}
+	}
+	return v
+}
+
 // toList converts a vector back, omitting zero slots other than cpu and memory.
 func (t *resTable) toList(v vec) corev1.ResourceList {
 	l := corev1.ResourceList{}

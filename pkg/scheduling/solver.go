@@ -62,8 +62,10 @@ func Solve(s *Snapshot, pods []*corev1.Pod) *Plan {
 	var best *solver
 	var bestUnsched int
 	var bestPrice float64
+	var shared *solver
 	for _, pol := range []policy{policyEfficient, policyLargest} {
-		sv := newSolver(s, pol, pods)
+		sv := newSolverFrom(s, pol, pods, shared)
+		shared = sv
 		sv.solve(pods)
 		unsched, price := sv.estimate()
 		if best == nil || unsched < bestUnsched || (unsched == bestUnsched && price < bestPrice-1e-9) {
@@ -74,7 +76,29 @@ func Solve(s *Snapshot, pods []*corev1.Pod) *Plan {
 }
 
 func newSolver(snap *Snapshot, pol policy, pods []*corev1.Pod) *solver {
+	return newSolverFrom(snap, pol, pods, nil)
+}
+
+// newSolverFrom builds a solver; when prev (a solver of the same snapshot and pods) is
+// given, its compiled universe and pools are reused: they are read-only apart from pure
+// caches and the pools' remaining limits, which are reset.
+func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver) *solver {
 	s := &solver{snap: snap, pol: pol, groupIndex: map[string]int{}, doms: map[string]*domains{}}
+	if prev != nil {
+		s.u = prev.u
+		for _, z := range s.u.zones {
+			s.zoneDom = append(s.zoneDom, s.domainID(labelZone, z))
+		}
+		for _, c := range s.u.cts {
+			s.ctDom = append(s.ctDom, s.domainID(labelCapacityType, c))
+		}
+		for _, p := range prev.pools {
+			cp := *p
+			cp.remaining = cp.budget
+			s.pools = append(s.pools, &cp)
+		}
+		return s
+	}
 	s.u = newUniverse(snap.NodePools)
 	// Intern the extended resources pods ask for before instance types are compiled, so
 	// their capacities land in the right slots.
