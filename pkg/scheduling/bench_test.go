@@ -13,7 +13,8 @@ type workload struct {
 	gen  func(n int, seed uint64) []*corev1.Pod
 }
 
-var benchWorkloads = []workload{{"diverse", diversePods}, {"web", webPods}, {"batch", batchPods}}
+var benchWorkloads = []workload{{"diverse", diversePods}, {"web", webPods}, {"batch", batchPods},
+	{"batch-stranded", batchStrandedPods}}
 
 // BenchmarkSolve reports pods/s, price / lower bound and price / first-fit-decreasing.
 func BenchmarkSolve(b *testing.B) {

@@ -121,6 +121,10 @@ func (s *solver) openClaim(c *class, v *variant, ai int, p *pool, remaining int)
 	n.free = t.alloc
 	n.free.sub(&p.dsOverhead)
 	n.hostDom = s.domainID(labelHostname, "\x00"+n.name)
+	mix := s.pol == policyEfficient && c.free
+	if mix {
+		remaining = 1
+	}
 	k, _ := s.fitNode(c, v, ai, n, remaining)
 	if k == 0 {
 		return 0
@@ -130,6 +134,13 @@ func (s *solver) openClaim(c *class, v *variant, ai int, p *pool, remaining int)
 		if p.limited[d] {
 			p.remaining[d] -= t.capacity[d]
 		}
+	}
+	if mix {
+		// mixFill advances next for every class it places, c included.
+		start := c.next
+		c.next += k
+		s.mixFill(n)
+		k, c.next = c.next-start, start
 	}
 	return k
 }
@@ -204,7 +215,11 @@ func (s *solver) chooseTarget(c *class, p *pool, cs *compatSet, zm uint64, cm ui
 		default:
 			free := t.alloc
 			free.sub(&p.dsOverhead)
-			score = s.simulate(c, p, j, free) / max(o.price, 1e-9)
+			if c.free {
+				score = s.simulateMix(c, p, j, free) / max(o.price, 1e-9)
+			} else {
+				score = s.simulate(c, p, j, free) / max(o.price, 1e-9)
+			}
 		}
 		if score > bestScore*(1+1e-9) {
 			best, bestScore = j, score

@@ -28,6 +28,7 @@ type class struct {
 	matched  []int   // topology groups whose selector matches the class's pods
 	owns     []int   // anti-affinity groups the class's pods own (required terms)
 	err      error   // the pods cannot be scheduled at all
+	free     bool    // isFree: no topology bookkeeping, may be mixed onto any node
 	size     float64 // value of one pod at the dual prices
 	pos      int     // position in solver.order
 	bucket   *bucket // the simulation bucket the class's pods are counted in

@@ -36,7 +36,9 @@ type solver struct {
 	zoneDom    []int32 // domain id of each universe zone
 	ctDom      []int32 // domain id of each universe capacity type
 	minReq     vec
-	queued     int64 // pods still to place, over all buckets
+	queued     int64    // pods still to place, over all buckets
+	free       []*class // free classes (isFree) in value order, for mixFill
+	simRem     []int64  // simulateMix's scratch: pods left per bucket
 	targets    map[targetKey]targetMemo
 }
 
@@ -191,6 +193,11 @@ func (s *solver) orderClasses() {
 	slices.SortStableFunc(s.order, func(a, b *class) int {
 		return cmp.Or(cmpFloat(b.size, a.size), cmp.Compare(a.id, b.id))
 	})
+	for _, c := range s.order {
+		if c.free = s.isFree(c); c.free {
+			s.free = append(s.free, c)
+		}
+	}
 	s.buildBuckets()
 }
 

@@ -137,8 +137,36 @@ func webPods(n int, seed uint64) []*corev1.Pod {
 	return pods
 }
 
-// batchPods are a few Jobs of many identical large pods; one in ten pods wants a GPU.
+// batchPods are Jobs of 50-550 identical replicas with realistic batch shapes: 1-8 CPU
+// with 2, 4 or 8 GiB per CPU; one Job in ten asks for one GPU per pod (1-3 CPU, 2-4 GiB
+// per CPU).
 func batchPods(n int, seed uint64) []*corev1.Pod {
+	r := rand.New(rand.NewPCG(seed, 3))
+	var pods []*corev1.Pod
+	for j := 0; len(pods) < n; j++ {
+		size := min(50+r.IntN(500), n-len(pods))
+		gpu := j%10 == 9
+		cpus, perCPU := []int{1, 2, 3, 4, 6, 8}, []int{2, 4, 8}
+		if gpu {
+			cpus, perCPU = []int{1, 2, 3}, []int{2, 4}
+		}
+		cpu := cpus[r.IntN(len(cpus))]
+		mem := fmt.Sprintf("%dGi", cpu*perCPU[r.IntN(len(perCPU))])
+		for i := range size {
+			p := mkPod(fmt.Sprintf("job-%d-%d", j, i), fmt.Sprint(cpu), mem, map[string]string{"job": fmt.Sprint(j)})
+			if gpu {
+				p.Spec.Containers[0].Resources.Requests["nvidia.com/gpu"] = resource.MustParse("1")
+			}
+			pods = append(pods, p)
+		}
+	}
+	return pods
+}
+
+// batchStrandedPods is the first batch mix, kept as a separate, honestly reported case: its
+// 16 CPU / 64Gi shape fits only once on most nodes after overhead, so a large part of each
+// such node is stranded whatever the packing and the LP bound cannot be approached.
+func batchStrandedPods(n int, seed uint64) []*corev1.Pod {
 	r := rand.New(rand.NewPCG(seed, 3))
 	shapes := [][2]string{{"2", "8Gi"}, {"4", "16Gi"}, {"8", "32Gi"}, {"4", "8Gi"}, {"16", "64Gi"}}
 	var pods []*corev1.Pod
