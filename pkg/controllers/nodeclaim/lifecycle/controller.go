@@ -1,0 +1,207 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+)
+
+// Name is the controller's name in logs and metrics.
+const Name = "nodeclaim.lifecycle"
+
+// DefaultRegistrationTTL is how long a NodeClaim may take to register before it is deleted.
+const DefaultRegistrationTTL = 15 * time.Minute
+
+// Field indexes the controller registers on the manager's cache.
+const (
+	NodeProviderIDField      = "spec.providerID"
+	NodeClaimProviderIDField = "status.providerID"
+)
+
+// Deps are what the controller works with.
+type Deps struct {
+	// Client should read from the manager's cache, which has the provider ID indexes.
+	Client        client.Client
+	CloudProvider cloudprovider.CloudProvider
+	Recorder      record.EventRecorder
+	Clock         clock.Clock
+	// RegistrationTTL; default DefaultRegistrationTTL.
+	RegistrationTTL time.Duration
+}
+
+// Controller is the NodeClaim lifecycle controller.
+type Controller struct {
+	kube            client.Client
+	cloud           cloudprovider.CloudProvider
+	recorder        record.EventRecorder
+	clock           clock.Clock
+	registrationTTL time.Duration
+}
+
+var _ reconcile.ObjectReconciler[*v1.NodeClaim] = (*Controller)(nil)
+
+// errDeleted ends a reconcile whose NodeClaim a phase deleted.
+var errDeleted = errors.New("nodeclaim deleted")
+
+// NewController returns a lifecycle controller.
+func NewController(deps Deps) *Controller {
+	if deps.Clock == nil {
+		deps.Clock = clock.RealClock{}
+	}
+	if deps.RegistrationTTL <= 0 {
+		deps.RegistrationTTL = DefaultRegistrationTTL
+	}
+	return &Controller{
+		kube:            deps.Client,
+		cloud:           deps.CloudProvider,
+		recorder:        deps.Recorder,
+		clock:           deps.Clock,
+		registrationTTL: deps.RegistrationTTL,
+	}
+}
+
+// Name is the controller's name.
+func (c *Controller) Name() string { return Name }
+
+// Register indexes Nodes and NodeClaims by provider ID and watches NodeClaims, and Nodes
+// mapped to the NodeClaim with their provider ID.
+func (c *Controller) Register(ctx context.Context, mgr manager.Manager) error {
+	if err := IndexProviderIDs(ctx, mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	err := builder.ControllerManagedBy(mgr).
+		Named(Name).
+		For(&v1.NodeClaim{}).
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(c.nodeClaimsForNode)).
+		Complete(reconcile.AsReconciler(mgr.GetClient(), c))
+	if err != nil {
+		return fmt.Errorf("registering %s: %w", Name, err)
+	}
+	return nil
+}
+
+// IndexProviderIDs adds the provider ID indexes of Nodes and NodeClaims to an indexer.
+func IndexProviderIDs(ctx context.Context, indexer client.FieldIndexer) error {
+	err := indexer.IndexField(ctx, &corev1.Node{}, NodeProviderIDField, func(o client.Object) []string {
+		if id := o.(*corev1.Node).Spec.ProviderID; id != "" {
+			return []string{id}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("indexing nodes by provider ID: %w", err)
+	}
+	err = indexer.IndexField(ctx, &v1.NodeClaim{}, NodeClaimProviderIDField, func(o client.Object) []string {
+		if id := o.(*v1.NodeClaim).Status.ProviderID; id != "" {
+			return []string{id}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("indexing nodeclaims by provider ID: %w", err)
+	}
+	return nil
+}
+
+func (c *Controller) nodeClaimsForNode(ctx context.Context, o client.Object) []reconcile.Request {
+	node, ok := o.(*corev1.Node)
+	if !ok || node.Spec.ProviderID == "" {
+		return nil
+	}
+	var list v1.NodeClaimList
+	if err := c.kube.List(ctx, &list, client.MatchingFields{NodeClaimProviderIDField: node.Spec.ProviderID}); err != nil {
+		log.FromContext(ctx).Error(err, "listing nodeclaims for node", "node", klog.KObj(node))
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}
+
+// phase is one step of the lifecycle. It changes nc's status in memory (Reconcile writes
+// it) and may write to the API server itself when it must (see launch).
+type phase func(ctx context.Context, nc *v1.NodeClaim) (reconcile.Result, error)
+
+// Reconcile runs the phases in order, derives Ready and writes the status if it changed.
+func (c *Controller) Reconcile(ctx context.Context, nc *v1.NodeClaim) (reconcile.Result, error) {
+	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("nodeClaim", klog.KObj(nc)))
+	if nc.DeletionTimestamp != nil {
+		return reconcile.Result{}, c.releaseUnlaunched(ctx, nc)
+	}
+	if !controllerutil.ContainsFinalizer(nc, v1.TerminationFinalizer) {
+		before := nc.DeepCopy()
+		controllerutil.AddFinalizer(nc, v1.TerminationFinalizer)
+		if err := c.kube.Patch(ctx, nc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			return reconcile.Result{}, client.IgnoreNotFound(fmt.Errorf("adding the termination finalizer: %w", err))
+		}
+	}
+	stored := nc.DeepCopy()
+	c.initConditions(nc)
+	var result reconcile.Result
+	var errs []error
+	for _, p := range []phase{c.launch, c.register, c.initialize, c.liveness} {
+		res, err := p(ctx, nc)
+		if errors.Is(err, errDeleted) {
+			return reconcile.Result{}, nil
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+		result = lowestRequeue(result, res)
+	}
+	c.setReady(nc)
+	if err := c.patchStatus(ctx, stored, nc); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return reconcile.Result{}, errors.Join(errs...)
+	}
+	return result, nil
+}
+
+// patchStatus writes nc's status if it differs from before's.
+func (c *Controller) patchStatus(ctx context.Context, before, nc *v1.NodeClaim) error {
+	if equality.Semantic.DeepEqual(before.Status, nc.Status) {
+		return nil
+	}
+	if err := c.kube.Status().Patch(ctx, nc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("patching nodeclaim status: %w", err))
+	}
+	return nil
+}
+
+// delete removes the NodeClaim (this very version) and returns errDeleted.
+func (c *Controller) delete(ctx context.Context, nc *v1.NodeClaim) error {
+	if err := c.kube.Delete(ctx, nc, client.Preconditions{UID: &nc.UID}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting nodeclaim: %w", err)
+	}
+	return errDeleted
+}
+
+// lowestRequeue keeps the sooner of two requeue delays (zero meaning none).
+func lowestRequeue(a, b reconcile.Result) reconcile.Result {
+	if a.RequeueAfter == 0 || (b.RequeueAfter > 0 && b.RequeueAfter < a.RequeueAfter) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,156 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+)
+
+// Event reasons recorded on NodeClaims.
+const (
+	EventInsufficientCapacity = "InsufficientCapacityError"
+	EventLaunchFailed         = "LaunchFailed"
+	EventRegistrationTimeout  = "RegistrationTimeout"
+)
+
+// launch creates the instance, once. Before calling the cloud it records Launched=Unknown
+// with reason Launching; finding that reason at the start of a later reconcile means an
+// earlier attempt may have launched without recording it, so the instance is looked up
+// before launching again.
+func (c *Controller) launch(ctx context.Context, nc *v1.NodeClaim) (reconcile.Result, error) {
+	if nc.Status.ProviderID != "" {
+		return reconcile.Result{}, nil
+	}
+	logger := log.FromContext(ctx)
+	if cond := meta.FindStatusCondition(nc.Status.Conditions, ConditionLaunched); cond != nil && cond.Reason == ReasonLaunching {
+		found, err := c.findLaunched(ctx, nc)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		if found != nil {
+			logger.Info("adopting the instance an earlier attempt launched", "providerID", found.Status.ProviderID)
+			return reconcile.Result{}, c.recordLaunch(ctx, nc, found)
+		}
+	} else {
+		before := nc.DeepCopy()
+		c.setCondition(nc, ConditionLaunched, metav1.ConditionUnknown, ReasonLaunching, "launching an instance")
+		if err := c.patchStatus(ctx, before, nc); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	logger.Info("launching nodeclaim")
+	launched, err := c.cloud.Create(ctx, nc)
+	if err != nil {
+		return reconcile.Result{}, c.launchFailed(ctx, nc, err)
+	}
+	return reconcile.Result{}, c.recordLaunch(ctx, nc, launched)
+}
+
+// launchFailed records why Create failed. Insufficient capacity deletes the NodeClaim, so
+// the provisioner schedules its pods again on what is still available; anything else is
+// retried with backoff.
+func (c *Controller) launchFailed(ctx context.Context, nc *v1.NodeClaim, err error) error {
+	logger := log.FromContext(ctx)
+	if cloudprovider.IsInsufficientCapacityError(err) {
+		logger.Info("deleting nodeclaim, no capacity to launch it", "error", err.Error())
+		c.recorder.Event(nc, corev1.EventTypeWarning, EventInsufficientCapacity, err.Error())
+		before := nc.DeepCopy()
+		c.setCondition(nc, ConditionLaunched, metav1.ConditionFalse, ReasonInsufficientCapacity, err.Error())
+		if perr := c.patchStatus(ctx, before, nc); perr != nil {
+			return perr
+		}
+		return c.delete(ctx, nc)
+	}
+	reason, message := ReasonLaunchFailed, err.Error()
+	switch ce := cloudprovider.AsCreateError(err); {
+	case cloudprovider.IsNodeClassNotReadyError(err):
+		reason = ReasonNodeClassNotReady
+	case ce != nil:
+		reason, message = ce.Reason, ce.Message
+	}
+	c.setCondition(nc, ConditionLaunched, metav1.ConditionFalse, reason, message)
+	c.recorder.Event(nc, corev1.EventTypeWarning, EventLaunchFailed, message)
+	return fmt.Errorf("launching nodeclaim: %w", err)
+}
+
+// recordLaunch writes the launched instance's facts: status first (the provider ID must
+// not be lost), then the labels it came with.
+func (c *Controller) recordLaunch(ctx context.Context, nc *v1.NodeClaim, launched *v1.NodeClaim) error {
+	before := nc.DeepCopy()
+	nc.Status.ProviderID = launched.Status.ProviderID
+	nc.Status.ImageID = launched.Status.ImageID
+	nc.Status.Capacity = launched.Status.Capacity.DeepCopy()
+	nc.Status.Allocatable = launched.Status.Allocatable.DeepCopy()
+	c.setCondition(nc, ConditionLaunched, metav1.ConditionTrue, ReasonLaunched, "")
+	if err := c.patchStatus(ctx, before, nc); err != nil {
+		return err
+	}
+	before = nc.DeepCopy()
+	if nc.Labels == nil {
+		nc.Labels = map[string]string{}
+	}
+	maps.Copy(nc.Labels, launched.Labels)
+	if !maps.Equal(before.Labels, nc.Labels) {
+		if err := c.kube.Patch(ctx, nc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			return client.IgnoreNotFound(fmt.Errorf("labelling launched nodeclaim: %w", err))
+		}
+	}
+	log.FromContext(ctx).Info("launched nodeclaim", "providerID", nc.Status.ProviderID,
+		"instanceType", nc.Labels[v1.LabelInstanceType], "zone", nc.Labels[v1.LabelTopologyZone],
+		"capacityType", nc.Labels[v1.CapacityTypeLabelKey])
+	return nil
+}
+
+// findLaunched returns the provider's instance launched for this NodeClaim, if any. It
+// relies on providers returning, from List, NodeClaims named after the NodeClaim they were
+// created for.
+func (c *Controller) findLaunched(ctx context.Context, nc *v1.NodeClaim) (*v1.NodeClaim, error) {
+	instances, err := c.cloud.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing instances to find an earlier launch: %w", err)
+	}
+	for _, inst := range instances {
+		if inst.Name == nc.Name && inst.Status.ProviderID != "" {
+			return inst, nil
+		}
+	}
+	return nil, nil
+}
+
+// releaseUnlaunched removes the finalizer of a deleted NodeClaim that has no instance, so
+// it goes away without waiting for termination. An instance found from an interrupted
+// launch is recorded instead, for termination to delete.
+func (c *Controller) releaseUnlaunched(ctx context.Context, nc *v1.NodeClaim) error {
+	if nc.Status.ProviderID != "" || !controllerutil.ContainsFinalizer(nc, v1.TerminationFinalizer) {
+		return nil
+	}
+	if cond := meta.FindStatusCondition(nc.Status.Conditions, ConditionLaunched); cond != nil && cond.Reason == ReasonLaunching {
+		found, err := c.findLaunched(ctx, nc)
+		if err != nil {
+			return err
+		}
+		if found != nil {
+			before := nc.DeepCopy()
+			nc.Status.ProviderID = found.Status.ProviderID
+			return c.patchStatus(ctx, before, nc)
+		}
+	}
+	log.FromContext(ctx).Info("releasing the finalizer of a nodeclaim that never launched")
+	before := nc.DeepCopy()
+	controllerutil.RemoveFinalizer(nc, v1.TerminationFinalizer)
+	if err := c.kube.Patch(ctx, nc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("removing the termination finalizer: %w", err))
+	}
+	return nil
+}
