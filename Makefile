@@ -40,10 +40,11 @@ bench: ## run the scheduler benchmarks
 generate: ## regenerate deepcopy code and CRD YAML from the API markers
 	go tool controller-gen object:headerFile=hack/boilerplate.go.txt paths=./pkg/apis/...
 	go tool controller-gen crd paths=./pkg/apis/... output:crd:artifacts:config=config/crd
+	rm -f charts/karpenter/crds/*.yaml && cp config/crd/*.yaml charts/karpenter/crds/
 
 verify: generate ## regenerate and fail on any difference, check formatting and vet
-	@git diff --exit-code -- pkg/apis config/crd || { echo "generated files are stale: run make generate and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- pkg/apis config/crd)" || { git status --porcelain -- pkg/apis config/crd; echo "untracked generated files: run make generate and commit"; exit 1; }
+	@git diff --exit-code -- pkg/apis config/crd charts/karpenter/crds || { echo "generated files are stale: run make generate and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- pkg/apis config/crd charts/karpenter/crds)" || { git status --porcelain -- pkg/apis config/crd charts/karpenter/crds; echo "untracked generated files: run make generate and commit"; exit 1; }
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
 
