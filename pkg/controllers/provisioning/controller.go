@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -19,6 +20,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	cpmetrics "github.com/gokarpenter/karpenter/pkg/cloudprovider/metrics"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
@@ -58,6 +60,7 @@ type Controller struct {
 	recorder record.EventRecorder
 	clock    clock.Clock
 	batcher  *Batcher
+	logger   logr.Logger // the manager's, set by Register; the context's otherwise
 }
 
 var (
@@ -94,6 +97,7 @@ func (c *Controller) Name() string { return Name }
 // deletions and NodePool changes (both can change where pending pods may go), and adds the
 // batch loop to the manager.
 func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
+	c.logger = mgr.GetLogger().WithValues("controller", Name)
 	trigger := handler.Funcs{
 		CreateFunc: func(context.Context, event.CreateEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			c.batcher.Trigger()
@@ -139,8 +143,11 @@ func (c *Controller) NeedLeaderElection() bool { return true }
 // Start runs the batch loop until ctx ends: wait for a batch to close, provision, repeat.
 // A failed round opens a new batch so it is retried.
 func (c *Controller) Start(ctx context.Context) error {
-	logger := log.FromContext(ctx).WithValues("controller", Name)
-	ctx = log.IntoContext(ctx, logger)
+	logger := c.logger
+	if logger.GetSink() == nil {
+		logger = log.FromContext(ctx).WithValues("controller", Name)
+	}
+	ctx = log.IntoContext(cpmetrics.WithController(ctx, Name), logger)
 	for c.batcher.Wait(ctx) {
 		if _, err := c.Provision(ctx); err != nil {
 			logger.Error(err, "provisioning failed, retrying with the next batch")

@@ -22,6 +22,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	cpmetrics "github.com/gokarpenter/karpenter/pkg/cloudprovider/metrics"
 )
 
 // Name is the controller's name in logs and metrics.
@@ -144,7 +145,7 @@ type phase func(ctx context.Context, nc *v1.NodeClaim) (reconcile.Result, error)
 
 // Reconcile runs the phases in order, derives Ready and writes the status if it changed.
 func (c *Controller) Reconcile(ctx context.Context, nc *v1.NodeClaim) (reconcile.Result, error) {
-	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("nodeClaim", klog.KObj(nc)))
+	ctx = log.IntoContext(cpmetrics.WithController(ctx, Name), log.FromContext(ctx).WithValues("nodeClaim", klog.KObj(nc)))
 	if nc.DeletionTimestamp != nil {
 		return reconcile.Result{}, c.releaseUnlaunched(ctx, nc)
 	}

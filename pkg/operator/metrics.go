@@ -1,0 +1,55 @@
+package operator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+)
+
+// metricsServer serves /metrics from a gatherer. It runs on every replica, leader or not.
+type metricsServer struct {
+	addr     string
+	gatherer prometheus.Gatherer
+	logger   logr.Logger
+}
+
+var (
+	_ manager.Runnable               = (*metricsServer)(nil)
+	_ manager.LeaderElectionRunnable = (*metricsServer)(nil)
+)
+
+func (s *metricsServer) NeedLeaderElection() bool { return false }
+
+// Start listens on addr and serves until ctx ends.
+func (s *metricsServer) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("listening for metrics on %s: %w", s.addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	s.logger.Info("serving metrics", "addr", ln.Addr().String())
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+		err = <-served
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving metrics: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,180 @@
+package operator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/fake"
+	cpmetrics "github.com/gokarpenter/karpenter/pkg/cloudprovider/metrics"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim/noderegistrar"
+	"github.com/gokarpenter/karpenter/pkg/controllers"
+	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
+	"github.com/gokarpenter/karpenter/pkg/state"
+)
+
+// EventSource is the component name on the events the controllers record.
+const EventSource = "karpenter"
+
+// inClusterNamespaceFile holds the pod's namespace when running in a cluster.
+const inClusterNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// Operator is the assembled controller process. Build it with New, then Start it.
+type Operator struct {
+	Manager       manager.Manager
+	Cluster       *state.Cluster
+	CloudProvider cloudprovider.CloudProvider
+	// Registry is the project's Prometheus registry, served on Options.MetricsAddr.
+	Registry    *prometheus.Registry
+	Controllers []controllers.Controller
+}
+
+// NewScheme returns a fresh scheme with the Kubernetes types, karpenter.sh/v1 and the
+// simulated cloud's types.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1.AddToScheme, simv1alpha1.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, fmt.Errorf("building scheme: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// New builds the manager, cluster state, cloud provider and controllers, and registers
+// them all. Nothing runs until Start.
+func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger) (*Operator, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("validating options: %w", err)
+	}
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	leaseNamespace := opts.LeaderElectionNamespace
+	if opts.LeaderElection && leaseNamespace == "" {
+		if _, err := os.Stat(inClusterNamespaceFile); err != nil {
+			leaseNamespace = "kube-system" // out of cluster: a namespace every cluster has
+		}
+	}
+	mgr, err := manager.New(cfg, manager.Options{
+		Scheme:                        scheme,
+		Logger:                        logger,
+		Metrics:                       metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress:        opts.HealthAddr,
+		LeaderElection:                opts.LeaderElection,
+		LeaderElectionID:              opts.LeaderElectionID,
+		LeaderElectionNamespace:       leaseNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		Controller:                    config.Controller{SkipNameValidation: &opts.SkipControllerNameValidation},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building manager: %w", err)
+	}
+	op := &Operator{Manager: mgr, Registry: prometheus.NewRegistry()}
+	op.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if opts.MetricsAddr != "" && opts.MetricsAddr != "0" {
+		gatherers := prometheus.Gatherers{op.Registry, crmetrics.Registry}
+		if err := mgr.Add(&metricsServer{addr: opts.MetricsAddr, gatherer: gatherers, logger: logger}); err != nil {
+			return nil, fmt.Errorf("adding metrics server: %w", err)
+		}
+	}
+
+	op.Cluster = state.NewCluster(state.Options{Clock: clock.RealClock{}})
+	if err := op.Cluster.Register(ctx, mgr.GetCache()); err != nil {
+		return nil, fmt.Errorf("feeding cluster state: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("adding healthz check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("state-synced", func(*http.Request) error {
+		if !op.Cluster.Synced() {
+			return errors.New("cluster state not synced")
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("adding readyz check: %w", err)
+	}
+
+	inner, extra, err := newCloudProvider(cfg, scheme, opts)
+	if err != nil {
+		return nil, err
+	}
+	decorated, err := cpmetrics.Decorate(inner, op.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("decorating cloud provider with metrics: %w", err)
+	}
+	op.CloudProvider = decorated
+
+	op.Controllers = append(controllers.NewControllers(controllers.Deps{
+		Client:        mgr.GetClient(),
+		Cluster:       op.Cluster,
+		CloudProvider: op.CloudProvider,
+		Recorder:      mgr.GetEventRecorderFor(EventSource), //nolint:staticcheck // the controllers take a record.EventRecorder
+		Clock:         clock.RealClock{},
+		Provisioning:  provisioning.Options{BatchIdleDuration: opts.BatchIdleDuration, BatchMaxDuration: opts.BatchMaxDuration},
+	}), extra...)
+	for _, c := range op.Controllers {
+		if err := c.Register(ctx, mgr); err != nil {
+			return nil, fmt.Errorf("registering controller %s: %w", c.Name(), err)
+		}
+	}
+	return op, nil
+}
+
+// Start runs everything until ctx ends.
+func (o *Operator) Start(ctx context.Context) error {
+	if err := o.Manager.Start(ctx); err != nil {
+		return fmt.Errorf("running manager: %w", err)
+	}
+	return nil
+}
+
+// newCloudProvider builds the named provider and the controllers it brings along (the
+// sim's node registrar, which plays the part of instances booting into Nodes).
+func newCloudProvider(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (cloudprovider.CloudProvider, []controllers.Controller, error) {
+	switch opts.CloudProvider {
+	case CloudProviderFake:
+		return fake.New(fake.Options{}), nil, nil
+	case CloudProviderSim:
+		// The sim loads its instances once, straight from the API server.
+		direct, err := client.New(cfg, client.Options{Scheme: scheme})
+		if err != nil {
+			return nil, nil, fmt.Errorf("building sim client: %w", err)
+		}
+		p, err := sim.New(sim.Options{Client: direct, Clock: clock.RealClock{}, CatalogPath: opts.SimCatalog})
+		if err != nil {
+			return nil, nil, fmt.Errorf("building sim provider: %w", err)
+		}
+		registrar := noderegistrar.NewController(direct, p, clock.RealClock{}, 0)
+		return p, []controllers.Controller{registrarAdapter{registrar}}, nil
+	}
+	return nil, nil, fmt.Errorf("building cloud provider: unknown provider %q", opts.CloudProvider)
+}
+
+// registrarAdapter gives the sim's registrar the controllers.Controller shape.
+type registrarAdapter struct{ *noderegistrar.Controller }
+
+func (r registrarAdapter) Register(_ context.Context, mgr manager.Manager) error {
+	return r.Controller.Register(mgr)
+}

@@ -1,0 +1,200 @@
+package operator_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/fake"
+	"github.com/gokarpenter/karpenter/pkg/operator"
+	"github.com/gokarpenter/karpenter/pkg/test"
+)
+
+var env *test.Environment
+
+func TestMain(m *testing.M) { os.Exit(test.Main(m, &env)) }
+
+func TestOptionsValidate(t *testing.T) {
+	good := operator.DefaultOptions()
+	if err := good.Validate(); err != nil {
+		t.Fatalf("defaults invalid: %v", err)
+	}
+	for name, mutate := range map[string]func(*operator.Options){
+		"idle above max": func(o *operator.Options) { o.BatchIdleDuration = time.Minute },
+		"zero batch":     func(o *operator.Options) { o.BatchMaxDuration = 0 },
+		"bad log level":  func(o *operator.Options) { o.LogLevel = "loud" },
+		"unknown cloud":  func(o *operator.Options) { o.CloudProvider = "mars" },
+		"lease w/o name": func(o *operator.Options) { o.LeaderElectionID = "" },
+	} {
+		o := operator.DefaultOptions()
+		mutate(&o)
+		if err := o.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func get(url string) (int, string) {
+	resp, err := http.Get(url) //nolint:noctx // test
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func eventually(t *testing.T, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestOperatorRunsTheMainJob starts the whole operator with leader election on the fake
+// cloud: it becomes ready, serves metrics, and a pending pod gets a launched NodeClaim.
+func TestOperatorRunsTheMainJob(t *testing.T) {
+	test.RequireEnvironment(t, env)
+	ctx := test.Context(t)
+	opts := operator.DefaultOptions()
+	opts.CloudProvider = operator.CloudProviderFake
+	opts.MetricsAddr, opts.HealthAddr = freeAddr(t), freeAddr(t)
+	opts.LeaderElectionNamespace = "default"
+	opts.BatchIdleDuration, opts.BatchMaxDuration = 100*time.Millisecond, time.Second
+	opts.SkipControllerNameValidation = true
+	op, err := operator.New(ctx, env.Config, opts, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := op.Start(runCtx); err != nil {
+			t.Errorf("operator: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		cleanup()
+	})
+
+	eventually(t, "healthz and readyz", func() error {
+		for _, path := range []string{"/healthz", "/readyz"} {
+			if code, body := get("http://" + opts.HealthAddr + path); code != http.StatusOK {
+				return fmt.Errorf("%s: %d %s", path, code, body)
+			}
+		}
+		return nil
+	})
+
+	np := &v1.NodePool{
+		ObjectMeta: metav1.ObjectMeta{Name: "operator"},
+		Spec: v1.NodePoolSpec{Template: v1.NodeClaimTemplate{Spec: v1.NodeClaimTemplateSpec{
+			Requirements: []v1.NodeSelectorRequirementWithMinValues{},
+			NodeClassRef: &v1.NodeClassReference{Group: fake.NodeClassGVK.Group, Kind: fake.NodeClassGVK.Kind, Name: "default"},
+		}}},
+	}
+	if err := env.Client.Create(ctx, np); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "operator-pod"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")},
+		}}}},
+	}
+	if err := env.Client.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}
+	if err := env.Client.Status().Update(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a launched nodeclaim", func() error {
+		var list v1.NodeClaimList
+		if err := env.Client.List(ctx, &list); err != nil {
+			return err
+		}
+		if len(list.Items) != 1 || !meta.IsStatusConditionTrue(list.Items[0].Status.Conditions, "Launched") {
+			return fmt.Errorf("%d nodeclaims, want 1 launched", len(list.Items))
+		}
+		return nil
+	})
+	code, body := get("http://" + opts.MetricsAddr + "/metrics")
+	for _, want := range []string{"karpenter_cloudprovider_duration_seconds", "controller_runtime_reconcile_total", "go_goroutines"} {
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("/metrics (%d) lacks %s", code, want)
+		}
+	}
+}
+
+func cleanup() {
+	ctx := context.Background()
+	_ = env.Client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace("default"), client.GracePeriodSeconds(0))
+	var list v1.NodeClaimList
+	if env.Client.List(ctx, &list) == nil {
+		for i := range list.Items {
+			_ = env.Client.Patch(ctx, &list.Items[i], client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`)))
+		}
+	}
+	_ = env.Client.DeleteAllOf(ctx, &v1.NodeClaim{})
+	_ = env.Client.DeleteAllOf(ctx, &v1.NodePool{})
+}
+
+// TestOperatorBuildsTheSimProvider: the default provider is wired with its node registrar.
+func TestOperatorBuildsTheSimProvider(t *testing.T) {
+	test.RequireEnvironment(t, env)
+	opts := operator.DefaultOptions()
+	opts.MetricsAddr, opts.HealthAddr, opts.LeaderElection = "0", "0", false
+	opts.SkipControllerNameValidation = true
+	op, err := operator.New(test.Context(t), env.Config, opts, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op.CloudProvider.Name() != "sim" {
+		t.Errorf("cloud provider = %s, want sim", op.CloudProvider.Name())
+	}
+	var names []string
+	for _, c := range op.Controllers {
+		names = append(names, c.Name())
+	}
+	if got := strings.Join(names, ","); got != "provisioner,nodeclaim.lifecycle,sim.noderegistrar" {
+		t.Errorf("controllers = %s", got)
+	}
+}
