@@ -16,7 +16,8 @@
 //	        relaxed one at a time) ─► order by value at LP dual prices, largest first
 //	     ─► per class: first node that fits (existing, in-flight, then planned NodeClaims)
 //	        else open a NodeClaim in the heaviest NodePool that can host it, sized for
-//	        the queue by a value-per-dollar simulation
+//	        the queue by a value-per-dollar simulation; pods without topology rules are
+//	        mixed onto it pod by pod (dot-product rule, see mix.go)
 //	     ─► finalize: shrink each NodeClaim to every type its pods fit, cheapest first.
 //
 // Two sizing policies run (value-per-dollar and first-fit-decreasing into the largest
