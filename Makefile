@@ -7,7 +7,7 @@ CP := hack/controlplane/cp.sh
 # envtest finds etcd and kube-apiserver here (built by $(CP) build).
 export KUBEBUILDER_ASSETS := $(BIN)
 
-.PHONY: help build up down status run test test-unit bench generate verify fmt vet lint clean
+.PHONY: help build controlplane up run demo down status test test-unit bench generate verify clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -21,7 +21,14 @@ controlplane: ## build the local control plane binaries (cold ~10 min, then cach
 up: build ## start the local control plane with the CRDs installed
 	$(CP) up
 
-down: ## stop the local control plane
+run: ## the main job: control plane, CRDs, default NodePool, controller on the simulated cloud
+	hack/run.sh run
+
+demo: ## play the flash-sale scenario (0 -> 300 -> 20 pods) on the local cluster
+	hack/run.sh demo
+
+down: ## stop the controller and the local control plane
+	hack/run.sh stop
 	$(CP) down
 
 status: ## say what of the local control plane runs

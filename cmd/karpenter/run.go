@@ -15,6 +15,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
+	case "controller":
+		return runController(args[1:], stdout, stderr)
 	case "simulate":
 		return runSimulate(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -31,6 +33,8 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `karpenter - a Kubernetes node autoscaler speaking the Karpenter v1 API
 
 Usage:
+  karpenter controller [flags]
+                       run the controller (see karpenter controller --help)
   karpenter simulate -f FILE_OR_DIR ... [--instance-types CATALOG.json] [--region R] [-o table|json]
                        plan pending pods onto new and existing nodes without a cluster
   karpenter version    print the version
