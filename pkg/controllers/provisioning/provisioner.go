@@ -96,7 +96,7 @@ func (c *Controller) nodePools(ctx context.Context) ([]scheduling.NodePool, map[
 			logger.Error(err, "skipping nodepool, listing its instance types failed", "nodePool", klog.KObj(np))
 			continue
 		}
-		pools = append(pools, NodePoolFor(np, its, c.cluster.NodePoolUsage(np.Name, its)))
+		pools = append(pools, scheduling.NodePoolFromAPI(np, its, c.cluster.NodePoolUsage(np.Name, its)))
 		byName[np.Name] = np
 		for _, it := range its {
 			if !seen[it.Name] {
