@@ -125,6 +125,13 @@ func (s *solver) commit(c *class, v *variant, n *node, cs *compatSet, keys []key
 	n.free.addScaled(&c.req, -int64(k))
 	n.used.addScaled(&c.req, int64(k))
 	n.pods = append(n.pods, c.pods[c.next:c.next+k]...)
+	if !n.existing {
+		if l := len(n.runs); l > 0 && n.runs[l-1].c == c {
+			n.runs[l-1].k += k
+		} else {
+			n.runs = append(n.runs, run{c: c, k: k})
+		}
+	}
 	for range k {
 		n.ports = append(n.ports, c.ports...)
 	}

@@ -99,6 +99,13 @@ func (s *solver) coverLP(demand vec) (float64, vec64) {
 // simplex over the m rows, using big-M artificial variables for the starting basis. It
 // returns the optimum and the row duals.
 func simplexCover(cols [][]float64, c []float64) (float64, []float64) {
+	val, y, _, _ := simplexCoverBasis(cols, c)
+	return val, y
+}
+
+// simplexCoverBasis is simplexCover that also returns the final basis (variable indices;
+// structural when < len(cols)) and the basic variables' values, the primal solution.
+func simplexCoverBasis(cols [][]float64, c []float64) (float64, []float64, []int, []float64) {
 	m := len(cols[0])
 	bigM := 1.0
 	for _, p := range c {
@@ -190,5 +197,5 @@ func simplexCover(cols [][]float64, c []float64) (float64, []float64) {
 	for i := range m {
 		val += cb[i] * xb[i]
 	}
-	return val, y
+	return val, y, basis, xb
 }

@@ -27,6 +27,13 @@ type node struct {
 	target  int      // position in pool.types the node is sized for
 	used    vec      // pods' requests, DaemonSets excluded
 	applied []*compatSet
+	runs    []run // the classes of pods, in order: runs[i].k pods of runs[i].c
+}
+
+// run is k consecutive pods of class c in a NodeClaim's pod list (see repack).
+type run struct {
+	c *class
+	k int
 }
 
 func (s *solver) addExistingNodes() {

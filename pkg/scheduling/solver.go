@@ -155,6 +155,9 @@ func (s *solver) solve(pods []*corev1.Pod) {
 			break
 		}
 	}
+	if s.pol == policyEfficient {
+		s.repack()
+	}
 }
 
 // matchClasses records, for each class, the groups its pods count in.
