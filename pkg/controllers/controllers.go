@@ -2,14 +2,21 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/emptiness"
+	"github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/expiration"
+	"github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/garbagecollection"
 	"github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/lifecycle"
+	"github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/termination"
+	"github.com/gokarpenter/karpenter/pkg/controllers/nodepool/status"
 	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
@@ -30,11 +37,33 @@ type Deps struct {
 	CloudProvider cloudprovider.CloudProvider
 	Recorder      record.EventRecorder
 	Clock         clock.Clock
-	Provisioning  provisioning.Options
+	// Registerer receives the controllers' karpenter_* metrics.
+	Registerer   prometheus.Registerer
+	Provisioning provisioning.Options
 }
 
-// NewControllers returns every controller, in the order they are registered.
-func NewControllers(deps Deps) []Controller {
+// NewControllers returns every controller, in the order they are registered. It is the one
+// place that knows them all.
+func NewControllers(deps Deps) ([]Controller, error) {
+	term, err := termination.NewController(termination.Deps{
+		Client: deps.Client, CloudProvider: deps.CloudProvider, Recorder: deps.Recorder,
+		Clock: deps.Clock, Registerer: deps.Registerer,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building termination controller: %w", err)
+	}
+	expire, err := expiration.NewController(expiration.Deps{
+		Client: deps.Client, Recorder: deps.Recorder, Clock: deps.Clock, Registerer: deps.Registerer,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building expiration controller: %w", err)
+	}
+	empty, err := emptiness.NewController(emptiness.Deps{
+		Client: deps.Client, Recorder: deps.Recorder, Clock: deps.Clock, Registerer: deps.Registerer,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building emptiness controller: %w", err)
+	}
 	return []Controller{
 		provisioning.NewController(provisioning.Deps{
 			Client: deps.Client, Cluster: deps.Cluster, CloudProvider: deps.CloudProvider,
@@ -43,5 +72,12 @@ func NewControllers(deps Deps) []Controller {
 		lifecycle.NewController(lifecycle.Deps{
 			Client: deps.Client, CloudProvider: deps.CloudProvider, Recorder: deps.Recorder, Clock: deps.Clock,
 		}),
-	}
+		term,
+		garbagecollection.NewController(garbagecollection.Deps{
+			Client: deps.Client, CloudProvider: deps.CloudProvider, Recorder: deps.Recorder, Clock: deps.Clock,
+		}),
+		expire,
+		empty,
+		status.NewController(status.Deps{Client: deps.Client, Clock: deps.Clock}),
+	}, nil
 }

@@ -126,14 +126,19 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	}
 	op.CloudProvider = decorated
 
-	op.Controllers = append(controllers.NewControllers(controllers.Deps{
+	ctrls, err := controllers.NewControllers(controllers.Deps{
 		Client:        mgr.GetClient(),
 		Cluster:       op.Cluster,
 		CloudProvider: op.CloudProvider,
 		Recorder:      mgr.GetEventRecorderFor(EventSource), //nolint:staticcheck // the controllers take a record.EventRecorder
 		Clock:         clock.RealClock{},
+		Registerer:    op.Registry,
 		Provisioning:  provisioning.Options{BatchIdleDuration: opts.BatchIdleDuration, BatchMaxDuration: opts.BatchMaxDuration},
-	}), extra...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	op.Controllers = append(ctrls, extra...)
 	for _, c := range op.Controllers {
 		if err := c.Register(ctx, mgr); err != nil {
 			return nil, fmt.Errorf("registering controller %s: %w", c.Name(), err)
