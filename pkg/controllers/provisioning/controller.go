@@ -126,12 +126,19 @@ func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
 	return nil
 }
 
-// Reconcile opens or extends a batch when the pod is provisionable.
+// RecheckInterval is how often a pod that stays pending is looked at again. Its nomination
+// can lapse without any event on the pod (kube-scheduler filled the planned node with other
+// pods), and then only a fresh look plans capacity for it.
+const RecheckInterval = 15 * time.Second
+
+// Reconcile opens or extends a batch when the pod is provisionable, and comes back while it
+// stays so.
 func (c *Controller) Reconcile(_ context.Context, pod *corev1.Pod) (reconcile.Result, error) {
-	if state.IsProvisionable(pod) {
-		c.batcher.Trigger()
+	if !state.IsProvisionable(pod) {
+		return reconcile.Result{}, nil
 	}
-	return reconcile.Result{}, nil
+	c.batcher.Trigger()
+	return reconcile.Result{RequeueAfter: RecheckInterval}, nil
 }
 
 // Trigger opens or extends a batch, as a provisionable pod does.

@@ -5,9 +5,12 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
 )
 
 // TestPendingPodsAreBatchedThenProvisioned runs the provisioner under a manager: pending
@@ -45,5 +48,23 @@ func TestPendingPodsAreBatchedThenProvisioned(t *testing.T) {
 	var list v1.NodeClaimList
 	if err := env.Client.List(context.Background(), &list, client.MatchingLabels{v1.NodePoolLabelKey: "batched"}); err != nil || len(list.Items) != 1 {
 		t.Fatalf("nodeclaims = %d (%v), want exactly 1", len(list.Items), err)
+	}
+}
+
+// TestPendingPodsAreRechecked: a pod that stays pending is reconciled again later, because
+// its nomination can lapse with no event on the pod; a bound pod is left alone.
+func TestPendingPodsAreRechecked(t *testing.T) {
+	c := provisioning.NewController(provisioning.Deps{Clock: clocktesting.NewFakeClock(time.Now())})
+	pending := &corev1.Pod{Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{
+		Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable,
+	}}}}
+	res, err := c.Reconcile(context.Background(), pending)
+	if err != nil || res.RequeueAfter != provisioning.RecheckInterval {
+		t.Errorf("pending pod: result %+v, err %v; want a recheck after %v", res, err, provisioning.RecheckInterval)
+	}
+	bound := pending.DeepCopy()
+	bound.Spec.NodeName = "node-a"
+	if res, err := c.Reconcile(context.Background(), bound); err != nil || res.RequeueAfter != 0 {
+		t.Errorf("bound pod: result %+v, err %v; want no recheck", res, err)
 	}
 }

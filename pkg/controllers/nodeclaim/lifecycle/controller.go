@@ -179,9 +179,23 @@ func (c *Controller) Reconcile(ctx context.Context, nc *v1.NodeClaim) (reconcile
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
+		if allConflicts(errs) {
+			// Someone else (KWOK, the registrar, another phase) wrote first; read the new
+			// version and try again without reporting an error.
+			return reconcile.Result{Requeue: true}, nil
+		}
 		return reconcile.Result{}, errors.Join(errs...)
 	}
 	return result, nil
+}
+
+func allConflicts(errs []error) bool {
+	for _, err := range errs {
+		if !apierrors.IsConflict(err) {
+			return false
+		}
+	}
+	return true
 }
 
 // patchStatus writes nc's status if it differs from before's.
