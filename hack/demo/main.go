@@ -48,16 +48,17 @@ func main() {
 	peak := flag.Int("peak", 300, "pods at the peak of the sale")
 	after := flag.Int("after", 20, "pods after the sale")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after this long per phase")
+	settle := flag.Duration("settle", 90*time.Second, "a phase ends once every pod runs and the node count has not changed for this long (longer than the NodePool's consolidateAfter)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Stdout, *kubeconfig, *namespace, *peak, *after, *timeout); err != nil {
+	if err := run(ctx, os.Stdout, *kubeconfig, *namespace, *peak, *after, *timeout, *settle); err != nil {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out io.Writer, kubeconfig, ns string, peak, after int, timeout time.Duration) error {
+func run(ctx context.Context, out io.Writer, kubeconfig, ns string, peak, after int, timeout, settle time.Duration) error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig %q: %w", kubeconfig, err)
@@ -73,7 +74,7 @@ func run(ctx context.Context, out io.Writer, kubeconfig, ns string, peak, after 
 	if err != nil {
 		return fmt.Errorf("building client: %w", err)
 	}
-	d := &demo{c: c, ns: ns, out: out, prices: priceTable(), start: time.Now()}
+	d := &demo{c: c, ns: ns, out: out, prices: priceTable(), start: time.Now(), settle: settle}
 	if err := d.setUp(ctx); err != nil {
 		return err
 	}
@@ -81,13 +82,14 @@ func run(ctx context.Context, out io.Writer, kubeconfig, ns string, peak, after 
 	if err := d.phase(ctx, "sale opens", peak, timeout); err != nil {
 		return err
 	}
-	peakState := d.last
+	peakState, peakRunning := d.last, d.allRunning
 	if err := d.phase(ctx, "sale ends", after, timeout); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nsummary: peak %d/%d pods Running on %d nodes at $%.4f/h (reached in %s); after the sale %d nodes at $%.4f/h; highest cost seen $%.4f/h\n",
-		peakState.running, peak, peakState.nodes, peakState.cost, peakState.at.Round(time.Second),
-		d.last.nodes, d.last.cost, d.maxCost)
+	fmt.Fprintf(out, "\nsummary: at the peak %d/%d pods Running (all of them %s after the scale-up) on %d nodes at $%.4f/h; "+
+		"after the sale %d pods on %d nodes at $%.4f/h; highest cost seen $%.4f/h\n",
+		peakState.running, peak, peakRunning.Round(time.Second), peakState.nodes, peakState.cost,
+		d.last.running, d.last.nodes, d.last.cost, d.maxCost)
 	return nil
 }
 
@@ -97,8 +99,11 @@ type demo struct {
 	out     io.Writer
 	prices  map[string]float64 // "type/capacity-type" -> $/h
 	start   time.Time
+	settle  time.Duration
 	last    snapshot
 	maxCost float64
+	// allRunning is how long after the last phase began every pod first ran.
+	allRunning time.Duration
 }
 
 type snapshot struct {
@@ -163,9 +168,11 @@ func (d *demo) phase(ctx context.Context, name string, total int, timeout time.D
 			return err
 		}
 	}
-	deadline := time.Now().Add(timeout)
+	began := time.Now()
+	deadline := began.Add(timeout)
 	stableSince := time.Time{}
 	prevNodes := -1
+	d.allRunning = 0
 	for {
 		s, err := d.observe(ctx)
 		if err != nil {
@@ -176,9 +183,12 @@ func (d *demo) phase(ctx context.Context, name string, total int, timeout time.D
 		fmt.Fprintf(d.out, "[%6s] pending %3d  running %3d/%d  nodes %2d  $%.4f/h  %s\n",
 			s.at.Round(time.Second), s.pending, s.running, total, s.nodes, s.cost, formatTypes(s.byType))
 		if s.running == total && s.pending == 0 {
+			if d.allRunning == 0 {
+				d.allRunning = time.Since(began)
+			}
 			if s.nodes != prevNodes {
 				stableSince = time.Now()
-			} else if time.Since(stableSince) > 45*time.Second {
+			} else if time.Since(stableSince) > d.settle {
 				return nil
 			}
 		}
