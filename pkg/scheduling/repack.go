@@ -270,7 +270,7 @@ func (s *solver) packShapes(p *pool, cs *compatSet, offs []offering, shapes []*s
 			capv := s.u.types[p.types[c.j]].alloc
 			capv.sub(&p.dsOverhead)
 			price := offs[c.j].price
-			v, ok := bestFill(capv, shapes, order, rem, x, scratch)
+			v, ok := bestFill(capv, shapes, order, rem, x, scratch, nil, 0)
 			if !ok {
 				continue
 			}
@@ -394,9 +394,9 @@ func (s *solver) poolDuals(p *pool, offs []offering, cands []int, demand vec) ve
 // configPatterns solves the configuration LP of the shapes by column generation: minimise
 // Σ price_p·n_p over patterns p (a type and how many pods of each shape it holds) subject
 // to Σ_p n_p·x_p,i ≥ rem_i. It starts from, per shape, the type with the lowest price per
-// pod of that shape alone, and adds, per round, the best fill of the most promising types
-// at the LP's dual prices per pod (fillByValue and fillByDot as the pricing oracle), until
-// no fill is worth more than its type costs. It returns the basic patterns with n_p
+// pod of that shape alone, and adds, per round, the best fills of the most promising types
+// at the LP's dual prices per pod (bestFill: the greedy fills, then the exact knapsack
+// search when they find none), until no fill is worth more than its type costs. It returns the basic patterns with n_p
 // rounded down (m); the fraction left over is packed by packShapes' sequential loop.
 func (s *solver) configPatterns(p *pool, offs []offering, cands []int, shapes []*shape, rem []int64) []packed {
 	nS := len(shapes)
@@ -452,6 +452,7 @@ func (s *solver) configPatterns(p *pool, offs []offering, cands []int, shapes []
 	}
 	var basis []int
 	var xb []float64
+	kn := &knapsack{total: knapTotal}
 	for round := 0; round < 40; round++ {
 		cols := make([][]float64, len(pats))
 		prices := make([]float64, len(pats))
@@ -474,25 +475,37 @@ func (s *solver) configPatterns(p *pool, offs []offering, cands []int, shapes []
 			order[i] = i
 		}
 		slices.SortStableFunc(order, func(a, b int) int { return cmpFloat(shapes[b].val, shapes[a].val) })
-		var news []found
-		for _, j := range cands {
-			capv := s.u.types[p.types[j]].alloc
-			capv.sub(&p.dsOverhead)
-			price := offs[j].price
-			v, ok := bestFill(capv, shapes, order, rem, x, scratch)
-			if eff := v / price; ok && eff > 1+1e-6 {
-				news = append(news, found{j, eff, slices.Clone(x)})
+		kn.reset(shapes, rem)
+		// Greedy fills first; the exact oracle only when they find no new column.
+		added := false
+		for _, exact := range []*knapsack{nil, kn} {
+			var news []found
+			tries := cands
+			if exact != nil {
+				tries = s.byRootBound(p, offs, cands, kn)
+			}
+			for _, j := range tries {
+				capv := s.u.types[p.types[j]].alloc
+				capv.sub(&p.dsOverhead)
+				price := offs[j].price
+				v, ok := bestFill(capv, shapes, order, rem, x, scratch, exact, price*(1+1e-6))
+				if eff := v / price; ok && eff > 1+1e-6 && !seen[keyOf(j, x)] {
+					news = append(news, found{j, eff, slices.Clone(x)})
+					if exact != nil && len(news) >= knapColumns {
+						break
+					}
+				}
+			}
+			slices.SortStableFunc(news, func(a, b found) int { return cmp.Or(cmpFloat(b.eff, a.eff), cmp.Compare(a.j, b.j)) })
+			for _, f := range news[:min(len(news), 12)] {
+				add(f.j, f.x)
+				added = true
+			}
+			if added {
+				break
 			}
 		}
-		if len(news) == 0 {
-			break
-		}
-		slices.SortStableFunc(news, func(a, b found) int { return cmp.Or(cmpFloat(b.eff, a.eff), cmp.Compare(a.j, b.j)) })
-		before := len(pats)
-		for _, f := range news[:min(len(news), 12)] {
-			add(f.j, f.x)
-		}
-		if len(pats) == before {
+		if !added {
 			break
 		}
 	}
@@ -510,8 +523,10 @@ func (s *solver) configPatterns(p *pool, offs []offering, cands []int, shapes []
 
 // bestFill is the pricing oracle: the most valuable fill of capv it finds among the
 // value-order fill, the dot-product fill, and, for every shape, as many (or one fewer) of
-// it first with the rest in value order. x receives the fill; ok is false when nothing fits.
-func bestFill(capv vec, shapes []*shape, order []int, rem, x, scratch []int64) (float64, bool) {
+// it first with the rest in value order, then, when kn is given and none of those is worth
+// more than floor, the exact search (knapsack.fill). x receives the fill; ok is false when
+// nothing fits.
+func bestFill(capv vec, shapes []*shape, order []int, rem, x, scratch []int64, kn *knapsack, floor float64) (float64, bool) {
 	best, ok := -1.0, false
 	try := func(v float64) {
 		if v > best*(1+1e-12) && slices.ContainsFunc(scratch, func(k int64) bool { return k > 0 }) {
@@ -538,6 +553,14 @@ func bestFill(capv vec, shapes []*shape, order []int, rem, x, scratch []int64) (
 			v := fillByValue(c, shapes, order, rem, scratch) + float64(k)*sh.val
 			rem[i] = r
 			try(v)
+		}
+	}
+	if kn != nil && (!ok || best <= floor) {
+		if !ok {
+			best = 0
+		}
+		if v := kn.fill(capv, x, best, floor); v > best {
+			best, ok = v, true
 		}
 	}
 	if !ok {
