@@ -19,8 +19,9 @@
 //	        the queue by a value-per-dollar simulation; pods without topology rules are
 //	        mixed onto it pod by pod (dot-product rule, see mix.go)
 //	     ─► repack: NodeClaims holding only movable pods are re-packed by the
-//	        configuration LP (column generation, rounded down) and a sequential pattern
-//	        loop, kept only when cheaper (see repack.go)
+//	        configuration LP (column generation, rounded down; an exact knapsack search
+//	        prices columns when greedy fills find none, see knapsack.go) and a
+//	        sequential pattern loop, kept only when cheaper (see repack.go)
 //	     ─► finalize: shrink each NodeClaim to every type its pods fit, cheapest first.
 //
 // Two sizing policies run (value-per-dollar and first-fit-decreasing into the largest
