@@ -65,8 +65,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if not (has .Values.cloudProvider (list "sim" "aws")) }}
 {{- fail (printf "cloudProvider must be sim or aws, not %q" .Values.cloudProvider) }}
 {{- end }}
-{{- if not (has .Values.logLevel (list "debug" "info" "warn" "error")) }}
-{{- fail (printf "logLevel must be debug, info, warn or error, not %q" .Values.logLevel) }}
+{{- if not (has .Values.logLevel (list "debug" "info" "error")) }}
+{{- fail (printf "logLevel must be debug, info or error, not %q" .Values.logLevel) }}
 {{- end }}
 {{- if and (gt (int .Values.replicas) 1) (not .Values.leaderElection.enabled) }}
 {{- fail "leaderElection.enabled must be true when replicas > 1: replicas would fight over the same nodes" }}

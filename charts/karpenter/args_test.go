@@ -1,0 +1,40 @@
+package chart
+
+import (
+	"flag"
+	"io"
+	"testing"
+
+	"github.com/gokarpenter/karpenter/pkg/operator"
+)
+
+// TestControllerAcceptsRenderedArgs parses the arguments the chart gives the container with
+// the controller's own flag set, so the chart cannot drift from `karpenter controller`.
+func TestControllerAcceptsRenderedArgs(t *testing.T) {
+	for name, values := range map[string]map[string]any{
+		"defaults":            nil,
+		"debug, no election":  {"logLevel": "debug", "replicas": 1, "leaderElection": map[string]any{"enabled": false}},
+		"custom batch window": {"batch": map[string]any{"idleDuration": "2s", "maxDuration": "20s"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := renderRelease(t, "karpenter", values).Deployment
+			args := d.Spec.Template.Spec.Containers[0].Args
+			if len(args) == 0 || args[0] != "controller" {
+				t.Fatalf("args %v do not start with the controller subcommand", args)
+			}
+			opts := operator.DefaultOptions()
+			fs := flag.NewFlagSet("controller", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			opts.AddFlags(fs)
+			if err := fs.Parse(args[1:]); err != nil {
+				t.Fatalf("controller rejects the chart's args %v: %v", args[1:], err)
+			}
+			if fs.NArg() != 0 {
+				t.Errorf("stray arguments %v", fs.Args())
+			}
+			if err := opts.Validate(); err != nil {
+				t.Errorf("controller options from the chart are invalid: %v", err)
+			}
+		})
+	}
+}
