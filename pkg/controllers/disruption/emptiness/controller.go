@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/budget"
 	"github.com/gokarpenter/karpenter/pkg/controllers/internal/metrics"
 	"github.com/gokarpenter/karpenter/pkg/controllers/internal/pods"
 )
@@ -154,7 +155,7 @@ func (c *Controller) Reconcile(ctx context.Context, pool *v1.NodePool) (reconcil
 	if len(ready) == 0 {
 		return reconcile.Result{RequeueAfter: requeue}, errors.Join(errs...)
 	}
-	allowed, err := AllowedDisruptions(pool, v1.DisruptionReasonEmpty, len(all)+deleting, deleting, now)
+	allowed, err := budget.AllowedDisruptions(pool, v1.DisruptionReasonEmpty, len(all)+deleting, deleting, now)
 	if err != nil {
 		return reconcile.Result{}, errors.Join(append(errs, err)...)
 	}

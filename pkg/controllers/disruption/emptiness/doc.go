@@ -11,7 +11,7 @@
 //     karpenter.sh/do-not-disrupt on the NodeClaim, the Node or any of its pods, oldest
 //     first;
 //  3. deletes as many as the pool's disruption budget allows for reason Empty (see
-//     AllowedDisruptions), counting NodeClaims already being deleted against it.
+//     budget.AllowedDisruptions), counting NodeClaims already being deleted against it.
 //
 // Termination then drains and releases each deleted NodeClaim.
 package emptiness

@@ -1,4 +1,4 @@
-package emptiness
+package budget
 
 import (
 	"fmt"
