@@ -67,10 +67,11 @@ func NewControllers(deps Deps) ([]Controller, error) {
 	return []Controller{
 		provisioning.NewController(provisioning.Deps{
 			Client: deps.Client, Cluster: deps.Cluster, CloudProvider: deps.CloudProvider,
-			Recorder: deps.Recorder, Clock: deps.Clock, Options: deps.Provisioning,
+			Recorder: deps.Recorder, Clock: deps.Clock, Options: deps.Provisioning, Registerer: deps.Registerer,
 		}),
 		lifecycle.NewController(lifecycle.Deps{
 			Client: deps.Client, CloudProvider: deps.CloudProvider, Recorder: deps.Recorder, Clock: deps.Clock,
+			Registerer: deps.Registerer,
 		}),
 		term,
 		garbagecollection.NewController(garbagecollection.Deps{

@@ -157,7 +157,12 @@ func TestOperatorRunsTheMainJob(t *testing.T) {
 		return nil
 	})
 	code, body := get("http://" + opts.MetricsAddr + "/metrics")
-	for _, want := range []string{"karpenter_cloudprovider_duration_seconds", "controller_runtime_reconcile_total", "go_goroutines"} {
+	for _, want := range []string{
+		"karpenter_cloudprovider_duration_seconds", "controller_runtime_reconcile_total", "go_goroutines",
+		`karpenter_nodeclaims_created_total{nodepool="operator",reason="provisioning"} 1`,
+		`karpenter_nodeclaims_launched_total{nodepool="operator"} 1`,
+		`karpenter_provisioner_scheduling_duration_seconds_count{controller="provisioner"}`,
+	} {
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("/metrics (%d) lacks %s", code, want)
 		}

@@ -2,10 +2,12 @@ package provisioning
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -21,6 +23,7 @@ import (
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	cpmetrics "github.com/gokarpenter/karpenter/pkg/cloudprovider/metrics"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/metrics"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
@@ -49,6 +52,9 @@ type Deps struct {
 	Recorder      record.EventRecorder
 	Clock         clock.Clock
 	Options       Options
+	// Registerer receives karpenter_nodeclaims_created_total and
+	// karpenter_provisioner_scheduling_duration_seconds; nil leaves them unregistered.
+	Registerer prometheus.Registerer
 }
 
 // Controller is the provisioner. Its Reconcile watches pods and opens batches; Start (run
@@ -61,6 +67,10 @@ type Controller struct {
 	clock    clock.Clock
 	batcher  *Batcher
 	logger   logr.Logger // the manager's, set by Register; the context's otherwise
+
+	created    *prometheus.CounterVec
+	scheduling *prometheus.HistogramVec
+	metricsErr error // a metrics registration conflict, reported by Register
 }
 
 var (
@@ -80,7 +90,7 @@ func NewController(deps Deps) *Controller {
 	if deps.Options.BatchMaxDuration <= 0 {
 		deps.Options.BatchMaxDuration = DefaultBatchMaxDuration
 	}
-	return &Controller{
+	c := &Controller{
 		kube:     deps.Client,
 		cluster:  deps.Cluster,
 		cloud:    deps.CloudProvider,
@@ -88,6 +98,15 @@ func NewController(deps Deps) *Controller {
 		clock:    deps.Clock,
 		batcher:  NewBatcher(deps.Clock, deps.Options.BatchIdleDuration, deps.Options.BatchMaxDuration),
 	}
+	var errCreated, errScheduling error
+	if c.created, errCreated = metrics.NodeClaimsCreated(deps.Registerer); errCreated != nil {
+		c.created, _ = metrics.NodeClaimsCreated(nil)
+	}
+	if c.scheduling, errScheduling = metrics.SchedulingDuration(deps.Registerer); errScheduling != nil {
+		c.scheduling, _ = metrics.SchedulingDuration(nil)
+	}
+	c.metricsErr = errors.Join(errCreated, errScheduling)
+	return c
 }
 
 // Name is the controller's name.
@@ -97,6 +116,9 @@ func (c *Controller) Name() string { return Name }
 // deletions and NodePool changes (both can change where pending pods may go), and adds the
 // batch loop to the manager.
 func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
+	if c.metricsErr != nil {
+		return fmt.Errorf("registering provisioner metrics: %w", c.metricsErr)
+	}
 	c.logger = mgr.GetLogger().WithValues("controller", Name)
 	trigger := handler.Funcs{
 		CreateFunc: func(context.Context, event.CreateEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {

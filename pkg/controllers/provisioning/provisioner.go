@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/metrics"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
 )
 
@@ -55,7 +56,9 @@ func (c *Controller) Provision(ctx context.Context) (Result, error) {
 	logger := log.FromContext(ctx)
 	pools, nodePools, instanceTypes := c.nodePools(ctx)
 	logger.V(1).Info("scheduling pending pods", "pods", len(pods), "nodePools", len(pools))
+	start := c.clock.Now()
 	plan := scheduling.Solve(c.cluster.Snapshot(pools, instanceTypes), pods)
+	c.scheduling.WithLabelValues(Name).Observe(c.clock.Since(start).Seconds())
 
 	var res Result
 	for _, placed := range plan.ExistingNodes {
@@ -142,6 +145,7 @@ func (c *Controller) createNodeClaim(ctx context.Context, np *v1.NodePool, plann
 	c.cluster.UpdateNodeClaim(nc.DeepCopy())
 	c.cluster.Nominate(nc.Name, planned.Pods)
 	c.recordNominated(planned.Pods, nc.Name)
+	c.created.WithLabelValues(metrics.ReasonProvisioning, np.Name).Inc()
 	log.FromContext(ctx).Info("created nodeclaim", "nodeClaim", klog.KObj(nc), "nodePool", np.Name,
 		"pods", len(planned.Pods), "instanceTypes", len(planned.InstanceTypes),
 		"cheapest", planned.Cheapest.InstanceType, "price", planned.Cheapest.Price)

@@ -14,6 +14,12 @@ const (
 	LabelCapacityType = "capacity_type"
 )
 
+// LabelController names the controller on duration histograms.
+const LabelController = "controller"
+
+// ReasonProvisioning is the value of LabelReason on NodeClaimsCreated for new capacity.
+const ReasonProvisioning = "provisioning"
+
 // Disruption reasons, the values of LabelReason on NodeClaimsDisrupted.
 const (
 	ReasonExpired = "expired"
@@ -48,4 +54,51 @@ func CounterVec(reg prometheus.Registerer, opts prometheus.CounterOpts, labels .
 		return nil, fmt.Errorf("registering %s: %w", prometheus.BuildFQName(opts.Namespace, opts.Subsystem, opts.Name), err)
 	}
 	return cv, nil
+}
+
+// NodeClaimsCreated returns karpenter_nodeclaims_created_total{reason,nodepool}.
+func NodeClaimsCreated(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
+	return CounterVec(reg, prometheus.CounterOpts{
+		Namespace: "karpenter", Subsystem: "nodeclaims", Name: "created_total",
+		Help: "Number of NodeClaims created, by reason and nodepool.",
+	}, LabelReason, LabelNodePool)
+}
+
+// NodeClaimsLifecycle returns karpenter_nodeclaims_{launched,registered,initialized}_total
+// {nodepool}, keyed by the phase name.
+func NodeClaimsLifecycle(reg prometheus.Registerer) (map[string]*prometheus.CounterVec, error) {
+	out := map[string]*prometheus.CounterVec{}
+	for _, phase := range []string{"launched", "registered", "initialized"} {
+		cv, err := CounterVec(reg, prometheus.CounterOpts{
+			Namespace: "karpenter", Subsystem: "nodeclaims", Name: phase + "_total",
+			Help: "Number of NodeClaims " + phase + ", by nodepool.",
+		}, LabelNodePool)
+		if err != nil {
+			return nil, err
+		}
+		out[phase] = cv
+	}
+	return out, nil
+}
+
+// SchedulingDuration returns karpenter_provisioner_scheduling_duration_seconds{controller}.
+func SchedulingDuration(reg prometheus.Registerer) (*prometheus.HistogramVec, error) {
+	hv := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "karpenter", Subsystem: "provisioner", Name: "scheduling_duration_seconds",
+		Help:    "Duration of one scheduling simulation, by controller.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+	}, []string{LabelController})
+	if reg == nil {
+		return hv, nil
+	}
+	if err := reg.Register(hv); err != nil {
+		var already prometheus.AlreadyRegisteredError
+		if errors.As(err, &already) {
+			if existing, ok := already.ExistingCollector.(*prometheus.HistogramVec); ok {
+				return existing, nil
+			}
+		}
+		return nil, fmt.Errorf("registering karpenter_provisioner_scheduling_duration_seconds: %w", err)
+	}
+	return hv, nil
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -24,6 +27,7 @@ import (
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	cpmetrics "github.com/gokarpenter/karpenter/pkg/cloudprovider/metrics"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/metrics"
 )
 
 // Name is the controller's name in logs and metrics.
@@ -47,6 +51,9 @@ type Deps struct {
 	Clock         clock.Clock
 	// RegistrationTTL; default DefaultRegistrationTTL.
 	RegistrationTTL time.Duration
+	// Registerer receives karpenter_nodeclaims_{launched,registered,initialized}_total; nil
+	// leaves them unregistered.
+	Registerer prometheus.Registerer
 }
 
 // Controller is the NodeClaim lifecycle controller.
@@ -56,6 +63,9 @@ type Controller struct {
 	recorder        record.EventRecorder
 	clock           clock.Clock
 	registrationTTL time.Duration
+	// transitions counts NodeClaims reaching each condition, keyed by its lower-case name.
+	transitions map[string]*prometheus.CounterVec
+	metricsErr  error
 }
 
 var _ reconcile.ObjectReconciler[*v1.NodeClaim] = (*Controller)(nil)
@@ -71,13 +81,17 @@ func NewController(deps Deps) *Controller {
 	if deps.RegistrationTTL <= 0 {
 		deps.RegistrationTTL = DefaultRegistrationTTL
 	}
-	return &Controller{
+	c := &Controller{
 		kube:            deps.Client,
 		cloud:           deps.CloudProvider,
 		recorder:        deps.Recorder,
 		clock:           deps.Clock,
 		registrationTTL: deps.RegistrationTTL,
 	}
+	if c.transitions, c.metricsErr = metrics.NodeClaimsLifecycle(deps.Registerer); c.metricsErr != nil {
+		c.transitions, _ = metrics.NodeClaimsLifecycle(nil)
+	}
+	return c
 }
 
 // Name is the controller's name.
@@ -86,6 +100,9 @@ func (c *Controller) Name() string { return Name }
 // Register indexes Nodes and NodeClaims by provider ID and watches NodeClaims, and Nodes
 // mapped to the NodeClaim with their provider ID.
 func (c *Controller) Register(ctx context.Context, mgr manager.Manager) error {
+	if c.metricsErr != nil {
+		return fmt.Errorf("registering lifecycle metrics: %w", c.metricsErr)
+	}
 	if err := IndexProviderIDs(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
@@ -206,6 +223,7 @@ func (c *Controller) patchStatus(ctx context.Context, before, nc *v1.NodeClaim) 
 	if err := c.kube.Status().Patch(ctx, nc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		return client.IgnoreNotFound(fmt.Errorf("patching nodeclaim status: %w", err))
 	}
+	c.countTransitions(before, nc)
 	return nil
 }
 
@@ -223,4 +241,15 @@ func lowestRequeue(a, b reconcile.Result) reconcile.Result {
 		return b
 	}
 	return a
+}
+
+// countTransitions counts the conditions that a status write, just accepted with an
+// optimistic lock, turned True: every write goes through patchStatus, so each transition is
+// counted once.
+func (c *Controller) countTransitions(before, after *v1.NodeClaim) {
+	for _, cond := range []string{ConditionLaunched, ConditionRegistered, ConditionInitialized} {
+		if !meta.IsStatusConditionTrue(before.Status.Conditions, cond) && meta.IsStatusConditionTrue(after.Status.Conditions, cond) {
+			c.transitions[strings.ToLower(cond)].WithLabelValues(after.Labels[v1.NodePoolLabelKey]).Inc()
+		}
+	}
 }
