@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -262,6 +264,13 @@ func (c *Controller) annotateDeadline(ctx context.Context, nc *v1.NodeClaim, dea
 // terminateInstance deletes the instance and reports whether it is gone.
 func (c *Controller) terminateInstance(ctx context.Context, nc *v1.NodeClaim) (bool, error) {
 	if nc.Status.ProviderID == "" {
+		if launchInFlight(nc) {
+			// The lifecycle controller may be inside CloudProvider.Create right now.
+			// Releasing the NodeClaim would leave its instance with nothing to claim it;
+			// lifecycle records the instance (and termination goes on) or releases it.
+			log.FromContext(ctx).Info("waiting for the launch in flight to finish before terminating")
+			return false, nil
+		}
 		return true, nil // never launched: nothing to delete
 	}
 	log.FromContext(ctx).Info("terminating instance")
@@ -281,6 +290,19 @@ func (c *Controller) terminateInstance(ctx context.Context, nc *v1.NodeClaim) (b
 		return false, fmt.Errorf("checking instance %s is gone: %w", nc.Status.ProviderID, err)
 	}
 	return false, nil // still shutting down
+}
+
+// Lifecycle's launch marker: Launched=Unknown with this reason is written just before
+// CloudProvider.Create and replaced once the launch is recorded or has failed.
+const (
+	conditionLaunched = "Launched"
+	reasonLaunching   = "Launching"
+)
+
+// launchInFlight reports whether the NodeClaim's instance may be being created.
+func launchInFlight(nc *v1.NodeClaim) bool {
+	cond := meta.FindStatusCondition(nc.Status.Conditions, conditionLaunched)
+	return cond != nil && cond.Status == metav1.ConditionUnknown && cond.Reason == reasonLaunching
 }
 
 // removeFinalizer releases the NodeClaim and counts it as terminated.

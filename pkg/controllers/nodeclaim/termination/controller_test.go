@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -238,5 +239,41 @@ func TestInstanceAlreadyGone(t *testing.T) {
 	}
 	if h.exists(nc) || h.exists(node) {
 		t.Fatal("nodeclaim and node must be gone")
+	}
+}
+
+// TestLaunchInFlightKeepsTheFinalizer: a NodeClaim deleted while its launch is in flight
+// (Launched=Unknown, reason Launching, no provider ID yet) must keep its finalizer: the
+// instance may be coming up, and once the NodeClaim is gone nothing would claim it. The
+// lifecycle controller, which owns the launch, either records the instance or releases
+// the NodeClaim. A NodeClaim that never started launching is released at once.
+func TestLaunchInFlightKeepsTheFinalizer(t *testing.T) {
+	h := newHarness(t)
+	launching := fixtures.NodeClaim(fixtures.Name(t, "launching"), "pool")
+	idle := fixtures.NodeClaim(fixtures.Name(t, "idle"), "pool")
+	for _, nc := range []*v1.NodeClaim{launching, idle} {
+		if err := env.Client.Create(h.ctx, nc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored := launching.DeepCopy()
+	meta.SetStatusCondition(&launching.Status.Conditions, metav1.Condition{
+		Type: "Launched", Status: metav1.ConditionUnknown, Reason: "Launching", LastTransitionTime: metav1.NewTime(h.clock.Now()),
+	})
+	if err := env.Client.Status().Patch(h.ctx, launching, client.MergeFrom(stored)); err != nil {
+		t.Fatal(err)
+	}
+	h.deleteClaim(launching)
+	h.deleteClaim(idle)
+
+	if d := h.reconcile(launching.Name); d <= 0 {
+		t.Fatalf("a nodeclaim whose launch is in flight must be looked at again, requeue %v", d)
+	}
+	if !h.exists(launching) || !slices.Contains(launching.Finalizers, v1.TerminationFinalizer) {
+		t.Fatal("the finalizer of a nodeclaim whose launch is in flight was released: its instance would leak")
+	}
+	h.reconcile(idle.Name)
+	if h.exists(idle) {
+		t.Fatal("a nodeclaim that never started launching must be released")
 	}
 }
