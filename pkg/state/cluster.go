@@ -163,7 +163,9 @@ func (c *Cluster) DeleteDaemonSet(key types.NamespacedName) {
 
 // Nominate records that pods are expected on target, the name of a NodeClaim or of the
 // Node a NodeClaim registered as. It returns how many pods were nominated: none when the
-// target is not a known, live NodeClaim (an unmanaged node, say).
+// target is not a known, live NodeClaim (an unmanaged node, say). A pod the state no
+// longer knows (deleted, or replaced by a namesake, while its batch was solved) is
+// skipped: no later event would remove its nomination.
 func (c *Cluster) Nominate(target string, pods []*corev1.Pod) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -172,10 +174,16 @@ func (c *Cluster) Nominate(target string, pods []*corev1.Pod) int {
 		return 0
 	}
 	now := c.clock.Now()
+	n := 0
 	for _, p := range pods {
-		c.nominations[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = nomination{uid: p.UID, nodeClaim: name, at: now}
+		key := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
+		if known, ok := c.pods[key]; !ok || known.UID != p.UID {
+			continue
+		}
+		c.nominations[key] = nomination{uid: p.UID, nodeClaim: name, at: now}
+		n++
 	}
-	return len(pods)
+	return n
 }
 
 // Nomination returns the NodeClaim the pod is validly nominated to, if any.

@@ -214,3 +214,31 @@ func names(pods []*corev1.Pod) string {
 	}
 	return s
 }
+
+// TestNominatingAGonePodRecordsNothing: a pod deleted while its batch was being solved
+// (its delete event already processed) must not get a nomination; nothing would ever
+// remove it, and under pod churn the map would grow without bound.
+func TestNominatingAGonePodRecordsNothing(t *testing.T) {
+	c := state.NewCluster(state.Options{})
+	c.UpdateNodeClaim(nodeClaim("nc-1", "small"))
+	gone, replaced, live := pendingPod("gone"), pendingPod("replaced"), pendingPod("live")
+	for _, p := range []*corev1.Pod{gone, replaced, live} {
+		c.UpdatePod(p)
+	}
+	c.DeletePod(types.NamespacedName{Namespace: "default", Name: "gone"})
+	recreated := replaced.DeepCopy()
+	recreated.UID = "uid-replaced-2"
+	c.UpdatePod(recreated)
+
+	if n := c.Nominate("nc-1", []*corev1.Pod{gone, replaced, live}); n != 1 {
+		t.Errorf("nominated %d pods, want 1 (only the live one)", n)
+	}
+	for _, name := range []string{"gone", "replaced"} {
+		if _, ok := c.Nomination(types.NamespacedName{Namespace: "default", Name: name}); ok {
+			t.Errorf("pod %s the state no longer knows got a nomination", name)
+		}
+	}
+	if got, ok := c.Nomination(types.NamespacedName{Namespace: "default", Name: "live"}); !ok || got != "nc-1" {
+		t.Errorf("live pod nomination = %q, %v", got, ok)
+	}
+}
