@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/consolidation"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/emptiness"
 	"github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/expiration"
 	"github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/garbagecollection"
@@ -64,6 +65,13 @@ func NewControllers(deps Deps) ([]Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building emptiness controller: %w", err)
 	}
+	consolidate, err := consolidation.NewController(consolidation.Deps{
+		Client: deps.Client, Cluster: deps.Cluster, CloudProvider: deps.CloudProvider,
+		Recorder: deps.Recorder, Clock: deps.Clock, Registerer: deps.Registerer,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building consolidation controller: %w", err)
+	}
 	return []Controller{
 		provisioning.NewController(provisioning.Deps{
 			Client: deps.Client, Cluster: deps.Cluster, CloudProvider: deps.CloudProvider,
@@ -79,6 +87,7 @@ func NewControllers(deps Deps) ([]Controller, error) {
 		}),
 		expire,
 		empty,
+		consolidate,
 		status.NewController(status.Deps{Client: deps.Client, Clock: deps.Clock}),
 	}, nil
 }
