@@ -84,19 +84,14 @@ func (c *Controller) launchFailed(ctx context.Context, nc *v1.NodeClaim, err err
 	return fmt.Errorf("launching nodeclaim: %w", err)
 }
 
-// recordLaunch writes the launched instance's facts: status first (the provider ID must
-// not be lost), then the labels it came with.
+// recordLaunch writes the launched instance's facts: the labels it came with first, then
+// the status. Until the provider ID is in the status, the Launching reason stays, so a
+// write that fails (a conflict, a restart) is retried by adopting the instance again; had
+// the status gone first, a failed label write would never be retried and the NodeClaim,
+// and the Node registration copies it to, would lack the instance type, zone and capacity
+// type for good.
 func (c *Controller) recordLaunch(ctx context.Context, nc *v1.NodeClaim, launched *v1.NodeClaim) error {
 	before := nc.DeepCopy()
-	nc.Status.ProviderID = launched.Status.ProviderID
-	nc.Status.ImageID = launched.Status.ImageID
-	nc.Status.Capacity = launched.Status.Capacity.DeepCopy()
-	nc.Status.Allocatable = launched.Status.Allocatable.DeepCopy()
-	c.setCondition(nc, ConditionLaunched, metav1.ConditionTrue, ReasonLaunched, "")
-	if err := c.patchStatus(ctx, before, nc); err != nil {
-		return err
-	}
-	before = nc.DeepCopy()
 	if nc.Labels == nil {
 		nc.Labels = map[string]string{}
 	}
@@ -105,6 +100,15 @@ func (c *Controller) recordLaunch(ctx context.Context, nc *v1.NodeClaim, launche
 		if err := c.kube.Patch(ctx, nc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			return client.IgnoreNotFound(fmt.Errorf("labelling launched nodeclaim: %w", err))
 		}
+	}
+	before = nc.DeepCopy()
+	nc.Status.ProviderID = launched.Status.ProviderID
+	nc.Status.ImageID = launched.Status.ImageID
+	nc.Status.Capacity = launched.Status.Capacity.DeepCopy()
+	nc.Status.Allocatable = launched.Status.Allocatable.DeepCopy()
+	c.setCondition(nc, ConditionLaunched, metav1.ConditionTrue, ReasonLaunched, "")
+	if err := c.patchStatus(ctx, before, nc); err != nil {
+		return err
 	}
 	log.FromContext(ctx).Info("launched nodeclaim", "providerID", nc.Status.ProviderID,
 		"instanceType", nc.Labels[v1.LabelInstanceType], "zone", nc.Labels[v1.LabelTopologyZone],
