@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -84,7 +85,10 @@ func (c *Controller) Reconcile(ctx context.Context, nc *v1.NodeClaim) (reconcile
 	}
 	log.FromContext(ctx).Info("deleting expired nodeclaim", "nodeclaim", klog.KObj(nc), "expireAfter", nc.Spec.ExpireAfter.String(), "nodepool", nc.Labels[v1.NodePoolLabelKey])
 	if err := c.kube.Delete(ctx, nc); err != nil {
-		return reconcile.Result{}, fmt.Errorf("deleting expired nodeclaim %s: %w", nc.Name, client.IgnoreNotFound(err))
+		if apierrors.IsNotFound(err) {
+			return reconcile.Result{}, nil // already gone
+		}
+		return reconcile.Result{}, fmt.Errorf("deleting expired nodeclaim %s: %w", nc.Name, err)
 	}
 	c.recorder.Eventf(nc, corev1.EventTypeNormal, ReasonExpired, "NodeClaim expired after %s", nc.Spec.ExpireAfter.String())
 	c.disrupted.WithLabelValues(metrics.ReasonExpired, nc.Labels[v1.NodePoolLabelKey], nc.Labels[v1.CapacityTypeLabelKey]).Inc()

@@ -109,3 +109,31 @@ func TestRegister(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestExpiredAndAlreadyGone: a stale copy of an expired NodeClaim that is already gone is
+// not an error (and not counted): nothing is left to delete.
+func TestExpiredAndAlreadyGone(t *testing.T) {
+	test.RequireEnvironment(t, env)
+	ctx := test.Context(t)
+	clk := clocktesting.NewFakeClock(time.Now())
+	ctrl, err := NewController(Deps{Client: env.Client, Clock: clk, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := fixtures.NodeClaim(fixtures.Name(t, "gone"), "pool")
+	nc.Finalizers = nil
+	nc.Spec.ExpireAfter = v1.MustParseNillableDuration("10m")
+	if err := env.Client.Create(ctx, nc); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(ctx, nc.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	clk.SetTime(nc.CreationTimestamp.Add(time.Hour))
+	if _, err := ctrl.Reconcile(ctx, nc); err != nil {
+		t.Errorf("reconciling an expired nodeclaim already gone: %v", err)
+	}
+	if got := testutil.ToFloat64(ctrl.disrupted.WithLabelValues("expired", "pool", "")); got != 0 {
+		t.Errorf("a nodeclaim already gone was counted as expired: %v", got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -255,8 +256,8 @@ func (c *Controller) annotateDeadline(ctx context.Context, nc *v1.NodeClaim, dea
 		nc.Annotations = map[string]string{}
 	}
 	nc.Annotations[v1.NodeClaimTerminationTimestampAnnotationKey] = value
-	if err := c.kube.Patch(ctx, nc, client.MergeFrom(stored)); err != nil {
-		return fmt.Errorf("annotating the termination timestamp: %w", client.IgnoreNotFound(err))
+	if err := c.kube.Patch(ctx, nc, client.MergeFrom(stored)); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("annotating the termination timestamp: %w", err)
 	}
 	return nil
 }
@@ -313,7 +314,10 @@ func (c *Controller) removeFinalizer(ctx context.Context, nc *v1.NodeClaim) erro
 	}
 	log.FromContext(ctx).Info("removing the termination finalizer from the nodeclaim")
 	if err := c.kube.Patch(ctx, nc, client.MergeFromWithOptions(stored, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("removing the nodeclaim finalizer: %w", client.IgnoreNotFound(err))
+		if apierrors.IsNotFound(err) {
+			return nil // already gone
+		}
+		return fmt.Errorf("removing the nodeclaim finalizer: %w", err)
 	}
 	c.recorder.Event(nc, corev1.EventTypeNormal, ReasonTerminated, "NodeClaim terminated")
 	c.nodeClaimsTerminated.WithLabelValues(nc.Labels[v1.NodePoolLabelKey], nc.Labels[v1.CapacityTypeLabelKey]).Inc()

@@ -277,3 +277,33 @@ func TestLaunchInFlightKeepsTheFinalizer(t *testing.T) {
 		t.Fatal("a nodeclaim that never started launching must be released")
 	}
 }
+
+// TestAlreadyGoneIsNotAnError: a reconcile that works from a stale copy (the informer had
+// not caught up) and finds the NodeClaim or Node already gone has nothing left to do. It
+// must not fail: fmt.Errorf("...: %w", client.IgnoreNotFound(err)) is a non-nil error
+// ("%!w(<nil>)") that logged spurious errors and requeued with backoff.
+func TestAlreadyGoneIsNotAnError(t *testing.T) {
+	h := newHarness(t)
+	nc, node := h.node("n", 0)
+	h.deleteClaim(nc)
+	staleClaim := nc.DeepCopy()
+	staleNode := node.DeepCopy()
+	h.reconcile(nc.Name)
+	if h.exists(nc.DeepCopy()) || h.exists(node.DeepCopy()) {
+		t.Fatal("nodeclaim and node must be gone")
+	}
+	if _, err := h.ctrl.Reconcile(h.ctx, staleClaim); err != nil {
+		t.Errorf("reconciling a nodeclaim already gone: %v", err)
+	}
+	staleNode.DeletionTimestamp = staleClaim.DeletionTimestamp
+	if err := h.ctrl.removeNode(h.ctx, staleClaim, staleNode); err != nil {
+		t.Errorf("removing a node already gone: %v", err)
+	}
+	if _, err := NewNodeController(env.Client, h.recorder).Reconcile(h.ctx, staleNode); err != nil {
+		t.Errorf("releasing a node already gone: %v", err)
+	}
+	staleNode.DeletionTimestamp = nil
+	if err := h.ctrl.removeNode(h.ctx, staleClaim, staleNode); err != nil {
+		t.Errorf("deleting a node already gone: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -91,10 +92,16 @@ func (c *Controller) removeNode(ctx context.Context, nc *v1.NodeClaim, node *cor
 	if node.DeletionTimestamp.IsZero() {
 		log.FromContext(ctx).Info("deleting node", "node", klog.KObj(node))
 		if err := c.kube.Delete(ctx, node); err != nil {
-			return fmt.Errorf("deleting node %s: %w", node.Name, client.IgnoreNotFound(err))
+			if apierrors.IsNotFound(err) {
+				return nil // already gone
+			}
+			return fmt.Errorf("deleting node %s: %w", node.Name, err)
 		}
 		if err := c.kube.Get(ctx, client.ObjectKeyFromObject(node), node); err != nil {
-			return fmt.Errorf("getting node %s: %w", node.Name, client.IgnoreNotFound(err))
+			if apierrors.IsNotFound(err) {
+				return nil // gone with the delete
+			}
+			return fmt.Errorf("getting node %s: %w", node.Name, err)
 		}
 	}
 	if !controllerutil.ContainsFinalizer(node, v1.TerminationFinalizer) {
@@ -112,8 +119,8 @@ func removeNodeFinalizer(ctx context.Context, kube client.Client, node *corev1.N
 	if !controllerutil.RemoveFinalizer(node, v1.TerminationFinalizer) {
 		return nil
 	}
-	if err := kube.Patch(ctx, node, client.MergeFromWithOptions(stored, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("removing the finalizer of node %s: %w", node.Name, client.IgnoreNotFound(err))
+	if err := kube.Patch(ctx, node, client.MergeFromWithOptions(stored, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("removing the finalizer of node %s: %w", node.Name, err)
 	}
 	return nil
 }

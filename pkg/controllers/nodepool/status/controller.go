@@ -110,7 +110,10 @@ func (c *Controller) Reconcile(ctx context.Context, pool *v1.NodePool) (reconcil
 	if !equality.Semantic.DeepEqual(stored.Status, pool.Status) {
 		log.FromContext(ctx).V(1).Info("updating nodepool status", "nodes", pool.Status.Nodes, "ready", ready)
 		if err := c.kube.Status().Patch(ctx, pool, client.MergeFromWithOptions(stored, client.MergeFromWithOptimisticLock{})); err != nil {
-			return reconcile.Result{}, fmt.Errorf("patching nodepool status: %w", client.IgnoreNotFound(err))
+			if apierrors.IsNotFound(err) {
+				return reconcile.Result{}, nil // deleted meanwhile
+			}
+			return reconcile.Result{}, fmt.Errorf("patching nodepool status: %w", err)
 		}
 	}
 	if !ready {

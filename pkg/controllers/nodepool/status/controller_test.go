@@ -191,3 +191,21 @@ func TestRegister(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPoolAlreadyGone: a stale copy of a deleted NodePool is not an error.
+func TestPoolAlreadyGone(t *testing.T) {
+	ctx, ctrl := setup(t)
+	pool := fixtures.NodePool(fixtures.Name(t, "gone"))
+	if err := env.Client.Create(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	reconcilePool(ctx, t, ctrl, pool)
+	stale := pool.DeepCopy()
+	stale.Status = v1.NodePoolStatus{}
+	if err := env.Client.Delete(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctrl.Reconcile(ctx, stale); err != nil {
+		t.Errorf("reconciling a nodepool already gone: %v", err)
+	}
+}
