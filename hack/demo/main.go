@@ -170,7 +170,7 @@ func (d *demo) phase(ctx context.Context, name string, total int, timeout time.D
 	}
 	began := time.Now()
 	deadline := began.Add(timeout)
-	stableSince := time.Time{}
+	stableSince := began
 	prevNodes := -1
 	d.allRunning = 0
 	for {
@@ -182,17 +182,18 @@ func (d *demo) phase(ctx context.Context, name string, total int, timeout time.D
 		d.maxCost = max(d.maxCost, s.cost)
 		fmt.Fprintf(d.out, "[%6s] pending %3d  running %3d/%d  nodes %2d  $%.4f/h  %s\n",
 			s.at.Round(time.Second), s.pending, s.running, total, s.nodes, s.cost, formatTypes(s.byType))
+		if s.nodes != prevNodes {
+			stableSince = time.Now()
+			prevNodes = s.nodes
+		}
 		if s.running == total && s.pending == 0 {
 			if d.allRunning == 0 {
 				d.allRunning = time.Since(began)
 			}
-			if s.nodes != prevNodes {
-				stableSince = time.Now()
-			} else if time.Since(stableSince) > d.settle {
+			if time.Since(stableSince) > d.settle {
 				return nil
 			}
 		}
-		prevNodes = s.nodes
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s: not settled within %s (%d/%d pods running)", name, timeout, s.running, total)
 		}
