@@ -28,7 +28,10 @@ func (c *Controller) disrupt(ctx context.Context, cand *candidate, now time.Time
 
 	node := &corev1.Node{}
 	if err := c.kube.Get(ctx, client.ObjectKeyFromObject(cand.node), node); err != nil {
-		return false, fmt.Errorf("getting node %s to taint it: %w", cand.node.Name, client.IgnoreNotFound(err))
+		if apierrors.IsNotFound(err) {
+			return false, nil // gone already: nothing to consolidate
+		}
+		return false, fmt.Errorf("getting node %s to taint it: %w", cand.node.Name, err)
 	}
 	if !node.DeletionTimestamp.IsZero() || hasDisruptedTaint(node) {
 		logger.V(1).Info("not consolidating", "reason", "the node is being disrupted already")
@@ -113,7 +116,10 @@ func (c *Controller) changed(ctx context.Context, cand *candidate, node *corev1.
 func (c *Controller) untaint(ctx context.Context, name string) error {
 	node := &corev1.Node{}
 	if err := c.kube.Get(ctx, client.ObjectKey{Name: name}, node); err != nil {
-		return fmt.Errorf("getting node %s to untaint it: %w", name, client.IgnoreNotFound(err))
+		if apierrors.IsNotFound(err) {
+			return nil // gone: no taint left to remove
+		}
+		return fmt.Errorf("getting node %s to untaint it: %w", name, err)
 	}
 	stored := node.DeepCopy()
 	node.Spec.Taints = slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.MatchTaint(&v1.DisruptedNoScheduleTaint) })

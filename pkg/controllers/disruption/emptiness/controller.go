@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -262,7 +263,10 @@ func (c *Controller) disrupt(ctx context.Context, cand *candidate, consolidateAf
 	nc := cand.claim
 	log.FromContext(ctx).Info("deleting empty nodeclaim", "nodeclaim", klog.KObj(nc), "node", klog.KObj(cand.node), "emptySince", cand.emptySince)
 	if err := c.kube.Delete(ctx, nc, client.Preconditions{UID: &nc.UID}); err != nil {
-		return fmt.Errorf("deleting empty nodeclaim %s: %w", nc.Name, client.IgnoreNotFound(err))
+		if apierrors.IsNotFound(err) {
+			return nil // deleted by someone else meanwhile
+		}
+		return fmt.Errorf("deleting empty nodeclaim %s: %w", nc.Name, err)
 	}
 	c.recorder.Eventf(nc, corev1.EventTypeNormal, ReasonDisrupting, "Disrupting NodeClaim: empty for more than %s", consolidateAfter)
 	c.recorder.Eventf(cand.node, corev1.EventTypeNormal, ReasonDisrupting, "Disrupting Node: empty for more than %s", consolidateAfter)
