@@ -179,7 +179,12 @@ func (c *Controller) Start(ctx context.Context) error {
 	ctx = log.IntoContext(cpmetrics.WithController(ctx, Name), logger)
 	for c.batcher.Wait(ctx) {
 		if _, err := c.Provision(ctx); err != nil {
-			logger.Error(err, "provisioning failed, retrying with the next batch")
+			if errors.Is(err, ErrNotSynced) {
+				// Expected for a moment at startup; not worth an error line a second.
+				logger.V(1).Info("waiting for the cluster state to sync before provisioning")
+			} else {
+				logger.Error(err, "provisioning failed, retrying with the next batch")
+			}
 			c.batcher.Trigger()
 		}
 	}
