@@ -51,11 +51,23 @@ func NodeClaimFor(np *v1.NodePool, planned scheduling.NewNodeClaim) *v1.NodeClai
 	maps.Copy(labels, planned.Labels)
 	labels[v1.NodePoolLabelKey] = np.Name
 
+	// The NodePool's template hash (kept by the nodepool status controller) marks which
+	// template the NodeClaim was made from, so drift can be told later.
+	annotations := maps.Clone(tmpl.ObjectMeta.Annotations)
+	for _, key := range []string{v1.NodePoolHashAnnotationKey, v1.NodePoolHashVersionAnnotationKey} {
+		if value, ok := np.Annotations[key]; ok {
+			if annotations == nil {
+				annotations = map[string]string{}
+			}
+			annotations[key] = value
+		}
+	}
+
 	return &v1.NodeClaim{
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: np.Name + "-",
 			Labels:       labels,
-			Annotations:  maps.Clone(tmpl.ObjectMeta.Annotations),
+			Annotations:  annotations,
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion:         v1.SchemeGroupVersion.String(),
 				Kind:               "NodePool",
