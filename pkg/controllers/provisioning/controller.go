@@ -151,7 +151,7 @@ func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
 // RecheckInterval is how often a pod that stays pending is looked at again. Its nomination
 // can lapse without any event on the pod (kube-scheduler filled the planned node with other
 // pods), and then only a fresh look plans capacity for it.
-const RecheckInterval = 15 * time.Second
+const RecheckInterval = 5 * time.Second
 
 // Reconcile opens or extends a batch when the pod is provisionable, and comes back while it
 // stays so.
