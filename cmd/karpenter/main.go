@@ -1,4 +1,3 @@
-// Command karpenter is the node autoscaler's single binary; see `karpenter help`.
 package main
 
 import (
