@@ -63,6 +63,7 @@ type Provider struct {
 	instances     map[string]*v1.NodeClaim // by provider ID
 	drifted       map[string]cloudprovider.DriftReason
 	errs          map[Method][]error
+	launchErrs    []error // returned by Create after launching (LaunchThenFail)
 	calls         []Call
 	nextID        int
 }
@@ -132,6 +133,15 @@ func (p *Provider) FailNext(method Method, errs ...error) {
 	p.errs[method] = append(p.errs[method], errs...)
 }
 
+// LaunchThenFail makes the next len(errs) successful Create calls launch the instance and
+// then return these errors, in order, as a cloud call that timed out after the cloud acted
+// would: the instance exists (List and Get find it) but the caller never learns its ID.
+func (p *Provider) LaunchThenFail(errs ...error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.launchErrs = append(p.launchErrs, errs...)
+}
+
 // SetDrifted makes IsDrifted report reason for the instance ("" clears it).
 func (p *Provider) SetDrifted(providerID string, reason cloudprovider.DriftReason) {
 	p.mu.Lock()
@@ -157,12 +167,14 @@ func (p *Provider) Calls(methods ...Method) []Call {
 	return out
 }
 
-// Reset forgets recorded calls and pending injected errors; instances stay.
+// Reset forgets recorded calls and pending injected errors (LaunchThenFail's too);
+// instances stay.
 func (p *Provider) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls = nil
 	p.errs = map[Method][]error{}
+	p.launchErrs = nil
 }
 
 // injected pops the next injected error of method, if any. The caller holds p.mu.
@@ -208,6 +220,11 @@ func (p *Provider) create(nodeClaim *v1.NodeClaim) (*v1.NodeClaim, error) {
 	launched.Status.Allocatable = chosen.InstanceType.Allocatable()
 	launched.Status.ImageID = "fake-image"
 	p.instances[launched.Status.ProviderID] = launched.DeepCopy()
+	if len(p.launchErrs) > 0 {
+		err := p.launchErrs[0]
+		p.launchErrs = p.launchErrs[1:]
+		return nil, err
+	}
 	return launched, nil
 }
 

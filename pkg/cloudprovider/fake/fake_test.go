@@ -83,3 +83,22 @@ func TestSetInstanceTypesCopies(t *testing.T) {
 		t.Fatal("a missing offering was reported found")
 	}
 }
+
+func TestLaunchThenFail(t *testing.T) {
+	ctx := t.Context()
+	p := fake.New(fake.Options{})
+	timeout := errors.New("request timed out")
+	p.LaunchThenFail(timeout)
+	nc := &v1.NodeClaim{}
+	nc.Name = "ambiguous"
+	if got, err := p.Create(ctx, nc); !errors.Is(err, timeout) || got != nil {
+		t.Fatalf("Create = %v, %v; want nil and the injected error", got, err)
+	}
+	instances, err := p.List(ctx)
+	if err != nil || len(instances) != 1 || instances[0].Name != "ambiguous" {
+		t.Fatalf("List = %v, %v; want the instance launched despite the error", instances, err)
+	}
+	if _, err := p.Create(ctx, nc); err != nil {
+		t.Fatalf("second Create (the injected error is one-shot): %v", err)
+	}
+}

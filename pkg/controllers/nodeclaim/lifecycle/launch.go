@@ -25,15 +25,17 @@ const (
 )
 
 // launch creates the instance, once. Before calling the cloud it records Launched=Unknown
-// with reason Launching; finding that reason at the start of a later reconcile means an
-// earlier attempt may have launched without recording it, so the instance is looked up
-// before launching again.
+// with reason Launching. Any reason other than AwaitingLaunch at the start of a later
+// reconcile means an earlier attempt may have launched without recording it (a restart
+// mid-launch, or a Create that failed ambiguously, say a timeout after the cloud acted), so
+// the instance is looked up before launching again.
 func (c *Controller) launch(ctx context.Context, nc *v1.NodeClaim) (reconcile.Result, error) {
 	if nc.Status.ProviderID != "" {
 		return reconcile.Result{}, nil
 	}
 	logger := log.FromContext(ctx)
-	if cond := meta.FindStatusCondition(nc.Status.Conditions, ConditionLaunched); cond != nil && cond.Reason == ReasonLaunching {
+	cond := meta.FindStatusCondition(nc.Status.Conditions, ConditionLaunched)
+	if cond != nil && cond.Reason != ReasonAwaitingLaunch {
 		found, err := c.findLaunched(ctx, nc)
 		if err != nil {
 			return reconcile.Result{}, err
@@ -42,7 +44,8 @@ func (c *Controller) launch(ctx context.Context, nc *v1.NodeClaim) (reconcile.Re
 			logger.Info("adopting the instance an earlier attempt launched", "providerID", found.Status.ProviderID)
 			return reconcile.Result{}, c.recordLaunch(ctx, nc, found)
 		}
-	} else {
+	}
+	if cond == nil || cond.Reason != ReasonLaunching {
 		before := nc.DeepCopy()
 		c.setCondition(nc, ConditionLaunched, metav1.ConditionUnknown, ReasonLaunching, "launching an instance")
 		if err := c.patchStatus(ctx, before, nc); err != nil {
@@ -133,13 +136,16 @@ func (c *Controller) findLaunched(ctx context.Context, nc *v1.NodeClaim) (*v1.No
 }
 
 // releaseUnlaunched removes the finalizer of a deleted NodeClaim that has no instance, so
-// it goes away without waiting for termination. An instance found from an interrupted
-// launch is recorded instead, for termination to delete.
+// it goes away without waiting for termination. A NodeClaim with any Launched condition
+// may have launched without learning it (a restart mid-launch, a Create that failed after
+// the cloud acted, whatever reason the condition now shows), so the cloud is asked first;
+// an instance found is recorded instead, for termination to delete, rather than left to
+// garbage collection minutes later.
 func (c *Controller) releaseUnlaunched(ctx context.Context, nc *v1.NodeClaim) error {
 	if nc.Status.ProviderID != "" || !controllerutil.ContainsFinalizer(nc, v1.TerminationFinalizer) {
 		return nil
 	}
-	if cond := meta.FindStatusCondition(nc.Status.Conditions, ConditionLaunched); cond != nil && cond.Reason == ReasonLaunching {
+	if meta.FindStatusCondition(nc.Status.Conditions, ConditionLaunched) != nil {
 		found, err := c.findLaunched(ctx, nc)
 		if err != nil {
 			return err
