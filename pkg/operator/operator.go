@@ -156,7 +156,8 @@ func (o *Operator) Start(ctx context.Context) error {
 }
 
 // newCloudProvider builds the named provider and the controllers it brings along (the
-// sim's node registrar, which plays the part of instances booting into Nodes).
+// sim's node registrar, which plays the part of instances booting into Nodes and notices
+// instances terminated by hand).
 func newCloudProvider(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (cloudprovider.CloudProvider, []controllers.Controller, error) {
 	switch opts.CloudProvider {
 	case CloudProviderFake:
@@ -171,7 +172,12 @@ func newCloudProvider(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (c
 		if err != nil {
 			return nil, nil, fmt.Errorf("building sim provider: %w", err)
 		}
-		registrar := noderegistrar.NewController(direct, p, clock.RealClock{}, 0)
+		registrar, err := noderegistrar.NewController(noderegistrar.Deps{
+			Client: direct, Cloud: p, Clock: clock.RealClock{},
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("building sim node registrar: %w", err)
+		}
 		return p, []controllers.Controller{registrarAdapter{registrar}}, nil
 	}
 	return nil, nil, fmt.Errorf("building cloud provider: unknown provider %q", opts.CloudProvider)

@@ -21,7 +21,7 @@ import (
 func TestBootDelayThenNode(t *testing.T) {
 	f := newFixture(t, simv1alpha1.SimNodeClassSpec{BootDelay: &metav1.Duration{Duration: 20 * time.Second}})
 	ctx := test.Context(t)
-	registrar := noderegistrar.NewController(env.Client, f.provider, f.clock, 0)
+	registrar := f.registrar(0)
 	nc := f.nodeClaim("booting", in(v1.LabelInstanceType, "m7g.xlarge"), in(v1.CapacityTypeLabelKey, "spot"))
 	got, err := f.provider.Create(ctx, nc)
 	if err != nil {
@@ -122,7 +122,7 @@ func nodeReady(node *corev1.Node) bool {
 func TestFailedRegistration(t *testing.T) {
 	f := newFixture(t, simv1alpha1.SimNodeClassSpec{FailRegistration: true})
 	ctx := test.Context(t)
-	registrar := noderegistrar.NewController(env.Client, f.provider, f.clock, 0)
+	registrar := f.registrar(0)
 	broken, err := f.provider.Create(ctx, f.nodeClaim("never-joins"))
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +228,7 @@ func parse(t *testing.T, providerID string) (string, string, error) {
 func TestRegistrarStartLoop(t *testing.T) {
 	f := newFixture(t, simv1alpha1.SimNodeClassSpec{BootDelay: &metav1.Duration{Duration: 10 * time.Second}})
 	ctx := test.Context(t)
-	registrar := noderegistrar.NewController(env.Client, f.provider, f.clock, time.Minute)
+	registrar := f.registrar(time.Minute)
 	got, err := f.provider.Create(ctx, f.nodeClaim("looped"))
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim/noderegistrar"
 	"github.com/gokarpenter/karpenter/pkg/test"
 )
 
@@ -102,4 +103,14 @@ func expectNothingLeft(t *testing.T) {
 		t.Errorf("node left: %s", nodes.Items[i].Name)
 		_ = env.Client.Delete(ctx, &nodes.Items[i], client.GracePeriodSeconds(0))
 	}
+}
+
+// registrar is a node registrar over the fixture's provider and clock.
+func (f *fixture) registrar(interval time.Duration) *noderegistrar.Controller {
+	f.t.Helper()
+	r, err := noderegistrar.NewController(noderegistrar.Deps{Client: env.Client, Cloud: f.provider, Clock: f.clock, Interval: interval})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return r
 }

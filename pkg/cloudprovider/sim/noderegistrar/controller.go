@@ -31,19 +31,33 @@ const (
 // DefaultInterval is the longest Start waits between passes.
 const DefaultInterval = time.Second
 
-// Instances is what the registrar needs of the simulated cloud.
-type Instances interface {
+// Cloud is what the registrar needs of the simulated cloud.
+type Cloud interface {
+	// Resync reloads the instances from the API server, so SimInstances deleted by hand
+	// (an instance terminated outside Karpenter) are noticed.
+	Resync(ctx context.Context) error
 	Instances(ctx context.Context) ([]*simv1alpha1.SimInstance, error)
 }
 
-var _ Instances = (*sim.Provider)(nil)
+var _ Cloud = (*sim.Provider)(nil)
+
+// Deps are what the registrar works with.
+type Deps struct {
+	// Client reads and writes Nodes and NodeClaims.
+	Client client.Client
+	Cloud  Cloud
+	// Clock is the real clock when nil.
+	Clock clock.Clock
+	// Interval is the longest Start waits between passes; default DefaultInterval.
+	Interval time.Duration
+}
 
 // Controller creates and removes the Nodes of sim instances.
 type Controller struct {
-	client    client.Client
-	instances Instances
-	clock     clock.Clock
-	interval  time.Duration
+	client   client.Client
+	cloud    Cloud
+	clock    clock.Clock
+	interval time.Duration
 }
 
 var (
@@ -51,16 +65,16 @@ var (
 	_ manager.LeaderElectionRunnable = (*Controller)(nil)
 )
 
-// NewController builds the registrar. A nil clock is the real clock; interval <= 0 is
-// DefaultInterval.
-func NewController(c client.Client, instances Instances, clk clock.Clock, interval time.Duration) *Controller {
-	if clk == nil {
-		clk = clock.RealClock{}
+// NewController builds the registrar.
+func NewController(deps Deps) (*Controller, error) {
+	c := &Controller{client: deps.Client, cloud: deps.Cloud, clock: deps.Clock, interval: deps.Interval}
+	if c.clock == nil {
+		c.clock = clock.RealClock{}
 	}
-	if interval <= 0 {
-		interval = DefaultInterval
+	if c.interval <= 0 {
+		c.interval = DefaultInterval
 	}
-	return &Controller{client: c, instances: instances, clock: clk, interval: interval}
+	return c, nil
 }
 
 // Name names the controller in logs.
@@ -97,11 +111,14 @@ func (c *Controller) Start(ctx context.Context) error {
 	}
 }
 
-// Reconcile makes one pass: it creates the Node of every booted instance that has none and
-// deletes sim Nodes whose instance is gone. It returns how long until the next instance
-// boots (0 when none is waiting).
+// Reconcile makes one pass: it reloads the instances from the API server, creates the Node
+// of every booted instance that has none and deletes sim Nodes whose instance is gone. It returns how long until the next
+// instance boots (0 when none is waiting).
 func (c *Controller) Reconcile(ctx context.Context) (time.Duration, error) {
-	instances, err := c.instances.Instances(ctx)
+	if err := c.cloud.Resync(ctx); err != nil {
+		return 0, fmt.Errorf("resyncing sim instances: %w", err)
+	}
+	instances, err := c.cloud.Instances(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("listing sim instances: %w", err)
 	}

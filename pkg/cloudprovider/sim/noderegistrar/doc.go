@@ -4,7 +4,10 @@
 // karpenter.sh/unregistered:NoExecute, capacity and allocatable, and the annotation
 // kwok.x-k8s.io/node=fake so KWOK acts as its kubelet). Instances launched with failed
 // registration never get a Node. Like a cloud's node lifecycle controller, it deletes the
-// Nodes of sim instances that no longer exist.
+// Nodes of sim instances that no longer exist. Each pass first has the provider reload its
+// instances from the API server (one List of SimInstances), so a SimInstance deleted by
+// hand, which simulates an instance terminated outside Karpenter, leaves the provider's
+// Get and List at once and garbage collection then deletes its NodeClaim.
 //
 // It is not a watch-driven reconciler: its input is the sim's instance list and the clock,
 // so Reconcile is one pass that returns when the next boot is due, and Start loops on the
