@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -116,7 +117,8 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		return nil, fmt.Errorf("adding readyz check: %w", err)
 	}
 
-	inner, extra, err := newCloudProvider(cfg, scheme, opts)
+	recorder := mgr.GetEventRecorderFor(EventSource) //nolint:staticcheck // the controllers take a record.EventRecorder
+	inner, extra, err := newCloudProvider(cfg, scheme, opts, recorder, op.Registry)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +132,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		Client:        mgr.GetClient(),
 		Cluster:       op.Cluster,
 		CloudProvider: op.CloudProvider,
-		Recorder:      mgr.GetEventRecorderFor(EventSource), //nolint:staticcheck // the controllers take a record.EventRecorder
+		Recorder:      recorder,
 		Clock:         clock.RealClock{},
 		Registerer:    op.Registry,
 		Provisioning:  provisioning.Options{BatchIdleDuration: opts.BatchIdleDuration, BatchMaxDuration: opts.BatchMaxDuration},
@@ -156,9 +158,9 @@ func (o *Operator) Start(ctx context.Context) error {
 }
 
 // newCloudProvider builds the named provider and the controllers it brings along (the
-// sim's node registrar, which plays the part of instances booting into Nodes and notices
-// instances terminated by hand).
-func newCloudProvider(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (cloudprovider.CloudProvider, []controllers.Controller, error) {
+// sim's node registrar, which plays the part of instances booting into Nodes, notices
+// instances terminated by hand and reacts to spot interruptions).
+func newCloudProvider(cfg *rest.Config, scheme *runtime.Scheme, opts Options, recorder record.EventRecorder, reg prometheus.Registerer) (cloudprovider.CloudProvider, []controllers.Controller, error) {
 	switch opts.CloudProvider {
 	case CloudProviderFake:
 		return fake.New(fake.Options{}), nil, nil
@@ -173,7 +175,7 @@ func newCloudProvider(cfg *rest.Config, scheme *runtime.Scheme, opts Options) (c
 			return nil, nil, fmt.Errorf("building sim provider: %w", err)
 		}
 		registrar, err := noderegistrar.NewController(noderegistrar.Deps{
-			Client: direct, Cloud: p, Clock: clock.RealClock{},
+			Client: direct, Cloud: p, Recorder: recorder, Clock: clock.RealClock{}, Registerer: reg,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("building sim node registrar: %w", err)

@@ -20,5 +20,7 @@
 // (Interrupt, Interruptions).
 //
 // The noderegistrar sub-package plays the machine booting: it creates each running
-// instance's Node once its boot delay has passed, for KWOK to act as its kubelet.
+// instance's Node once its boot delay has passed, for KWOK to act as its kubelet. It also
+// resyncs the provider's instances on every pass and reacts to interruption notices by
+// deleting the interrupted instances' NodeClaims.
 package sim

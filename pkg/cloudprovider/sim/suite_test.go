@@ -5,9 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/tools/record"
 	testingclock "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -105,12 +107,21 @@ func expectNothingLeft(t *testing.T) {
 	}
 }
 
-// registrar is a node registrar over the fixture's provider and clock.
+// registrar is a node registrar over the fixture's provider and clock; it records events
+// on a fake recorder and metrics on a fresh registry, both returned by registrarWith.
 func (f *fixture) registrar(interval time.Duration) *noderegistrar.Controller {
+	r, _, _ := f.registrarWith(interval)
+	return r
+}
+
+func (f *fixture) registrarWith(interval time.Duration) (*noderegistrar.Controller, *record.FakeRecorder, *prometheus.Registry) {
 	f.t.Helper()
-	r, err := noderegistrar.NewController(noderegistrar.Deps{Client: env.Client, Cloud: f.provider, Clock: f.clock, Interval: interval})
+	recorder, reg := record.NewFakeRecorder(100), prometheus.NewRegistry()
+	r, err := noderegistrar.NewController(noderegistrar.Deps{
+		Client: env.Client, Cloud: f.provider, Recorder: recorder, Clock: f.clock, Interval: interval, Registerer: reg,
+	})
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return r
+	return r, recorder, reg
 }

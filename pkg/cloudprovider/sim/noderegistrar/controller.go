@@ -7,9 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,6 +39,7 @@ type Cloud interface {
 	// (an instance terminated outside Karpenter) are noticed.
 	Resync(ctx context.Context) error
 	Instances(ctx context.Context) ([]*simv1alpha1.SimInstance, error)
+	Interruptions(ctx context.Context) ([]sim.Interruption, error)
 }
 
 var _ Cloud = (*sim.Provider)(nil)
@@ -46,18 +49,26 @@ type Deps struct {
 	// Client reads and writes Nodes and NodeClaims.
 	Client client.Client
 	Cloud  Cloud
+	// Recorder receives the SpotInterrupted events; nil discards them.
+	Recorder record.EventRecorder
 	// Clock is the real clock when nil.
 	Clock clock.Clock
 	// Interval is the longest Start waits between passes; default DefaultInterval.
 	Interval time.Duration
+	// Registerer receives karpenter_nodeclaims_disrupted_total{reason="interruption"}; nil
+	// leaves it unregistered.
+	Registerer prometheus.Registerer
 }
 
-// Controller creates and removes the Nodes of sim instances.
+// Controller creates and removes the Nodes of sim instances and deletes the NodeClaims of
+// interrupted ones.
 type Controller struct {
-	client   client.Client
-	cloud    Cloud
-	clock    clock.Clock
-	interval time.Duration
+	client    client.Client
+	cloud     Cloud
+	recorder  record.EventRecorder
+	clock     clock.Clock
+	interval  time.Duration
+	disrupted *prometheus.CounterVec
 }
 
 var (
@@ -67,12 +78,19 @@ var (
 
 // NewController builds the registrar.
 func NewController(deps Deps) (*Controller, error) {
-	c := &Controller{client: deps.Client, cloud: deps.Cloud, clock: deps.Clock, interval: deps.Interval}
+	c := &Controller{client: deps.Client, cloud: deps.Cloud, recorder: deps.Recorder, clock: deps.Clock, interval: deps.Interval}
+	if c.recorder == nil {
+		c.recorder = &record.FakeRecorder{}
+	}
 	if c.clock == nil {
 		c.clock = clock.RealClock{}
 	}
 	if c.interval <= 0 {
 		c.interval = DefaultInterval
+	}
+	var err error
+	if c.disrupted, err = nodeClaimsDisrupted(deps.Registerer); err != nil {
+		return nil, fmt.Errorf("building %s: %w", c.Name(), err)
 	}
 	return c, nil
 }
@@ -112,7 +130,8 @@ func (c *Controller) Start(ctx context.Context) error {
 }
 
 // Reconcile makes one pass: it reloads the instances from the API server, creates the Node
-// of every booted instance that has none and deletes sim Nodes whose instance is gone. It returns how long until the next
+// of every booted instance that has none, deletes sim Nodes whose instance is gone and
+// deletes the NodeClaims of interrupted instances. It returns how long until the next
 // instance boots (0 when none is waiting).
 func (c *Controller) Reconcile(ctx context.Context) (time.Duration, error) {
 	if err := c.cloud.Resync(ctx); err != nil {
@@ -159,6 +178,9 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Duration, error) {
 		if err := c.client.Delete(ctx, node); client.IgnoreNotFound(err) != nil {
 			errs = append(errs, fmt.Errorf("deleting node %s: %w", node.Name, err))
 		}
+	}
+	if err := c.reactToInterruptions(ctx, nodes.Items); err != nil {
+		errs = append(errs, err)
 	}
 	return next, errors.Join(errs...)
 }

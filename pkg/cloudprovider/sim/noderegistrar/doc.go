@@ -9,6 +9,12 @@
 // hand, which simulates an instance terminated outside Karpenter, leaves the provider's
 // Get and List at once and garbage collection then deletes its NodeClaim.
 //
+// It is also the sim's interruption handler: for each instance with a spot interruption
+// notice (sim.Provider.Interrupt) whose NodeClaim still claims it and is not being deleted,
+// it deletes the NodeClaim (termination then drains the Node and deletes the instance),
+// records a SpotInterrupted warning on the NodeClaim and the Node and counts
+// karpenter_nodeclaims_disrupted_total{reason="interruption"}.
+//
 // It is not a watch-driven reconciler: its input is the sim's instance list and the clock,
 // so Reconcile is one pass that returns when the next boot is due, and Start loops on the
 // injected clock. Tests step a fake clock and call Reconcile.

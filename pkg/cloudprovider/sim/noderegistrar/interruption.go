@@ -1,0 +1,99 @@
+package noderegistrar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+)
+
+// EventSpotInterrupted is the reason of the Warning event recorded on the NodeClaim and
+// Node of an interrupted instance.
+const EventSpotInterrupted = "SpotInterrupted"
+
+// ReasonInterruption is the reason label of karpenter_nodeclaims_disrupted_total for
+// NodeClaims deleted because their instance was interrupted.
+const ReasonInterruption = "interruption"
+
+// nodeClaimsDisrupted returns karpenter_nodeclaims_disrupted_total{reason,nodepool,
+// capacity_type}, registered on reg or taken from it. Its options must match the
+// controllers' definition (pkg/controllers/internal/metrics) exactly, or whichever
+// registers second fails; the operator's tests register both.
+func nodeClaimsDisrupted(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
+	cv := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "karpenter",
+		Subsystem: "nodeclaims",
+		Name:      "disrupted_total",
+		Help:      "Number of NodeClaims disrupted, by reason, nodepool and capacity_type.",
+	}, []string{"reason", "nodepool", "capacity_type"})
+	if reg == nil {
+		return cv, nil
+	}
+	if err := reg.Register(cv); err != nil {
+		var already prometheus.AlreadyRegisteredError
+		if errors.As(err, &already) {
+			if existing, ok := already.ExistingCollector.(*prometheus.CounterVec); ok {
+				return existing, nil
+			}
+		}
+		return nil, fmt.Errorf("registering karpenter_nodeclaims_disrupted_total: %w", err)
+	}
+	return cv, nil
+}
+
+// reactToInterruptions deletes the NodeClaim of every interrupted instance, as a cloud's
+// interruption handler would on a spot interruption notice: termination then drains the
+// Node and deletes the instance, which ends the notice. A NodeClaim already being deleted,
+// gone, or not (yet) bound to the instance is left alone; garbage collection handles an
+// instance nobody claims.
+func (c *Controller) reactToInterruptions(ctx context.Context, nodes []corev1.Node) error {
+	interruptions, err := c.cloud.Interruptions(ctx)
+	if err != nil {
+		return fmt.Errorf("listing interruptions: %w", err)
+	}
+	if len(interruptions) == 0 {
+		return nil
+	}
+	nodeByProviderID := map[string]*corev1.Node{}
+	for i := range nodes {
+		nodeByProviderID[nodes[i].Spec.ProviderID] = &nodes[i]
+	}
+	var errs []error
+	for _, in := range interruptions {
+		nc := &v1.NodeClaim{}
+		if err := c.client.Get(ctx, client.ObjectKey{Name: in.NodeClaim}, nc); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			errs = append(errs, fmt.Errorf("getting nodeclaim %s of interrupted instance %s: %w", in.NodeClaim, in.InstanceID, err))
+			continue
+		}
+		if nc.Status.ProviderID != in.ProviderID || nc.DeletionTimestamp != nil {
+			continue
+		}
+		logger := log.FromContext(ctx).WithValues("nodeClaim", klog.KObj(nc), "providerID", in.ProviderID)
+		logger.Info("deleting the nodeclaim of an interrupted instance", "noticeTime", in.Time)
+		message := fmt.Sprintf("Spot interruption notice for instance %s at %s; deleting the NodeClaim", in.InstanceID, in.Time.UTC().Format("2006-01-02T15:04:05Z"))
+		if err := c.client.Delete(ctx, nc, client.Preconditions{UID: &nc.UID}); err != nil {
+			if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+				continue // gone, or replaced by a NodeClaim of the same name
+			}
+			errs = append(errs, fmt.Errorf("deleting nodeclaim %s of interrupted instance %s: %w", nc.Name, in.InstanceID, err))
+			continue
+		}
+		c.recorder.Event(nc, corev1.EventTypeWarning, EventSpotInterrupted, message)
+		if node := nodeByProviderID[in.ProviderID]; node != nil {
+			c.recorder.Event(node, corev1.EventTypeWarning, EventSpotInterrupted, message)
+		}
+		c.disrupted.WithLabelValues(ReasonInterruption, nc.Labels[v1.NodePoolLabelKey], nc.Labels[v1.CapacityTypeLabelKey]).Inc()
+	}
+	return errors.Join(errs...)
+}
