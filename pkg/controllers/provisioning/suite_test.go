@@ -2,7 +2,6 @@ package provisioning_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -274,12 +273,4 @@ func requirement(nc *v1.NodeClaim, key string) (v1.NodeSelectorRequirementWithMi
 		}
 	}
 	return v1.NodeSelectorRequirementWithMinValues{}, false
-}
-
-func podNames(pods []*corev1.Pod) string {
-	var names []string
-	for _, p := range pods {
-		names = append(names, p.Name)
-	}
-	return fmt.Sprint(names)
 }
