@@ -33,8 +33,8 @@ const (
 	ErrorUnknown              = "UnknownError"
 )
 
-// DurationBuckets are the histogram buckets in seconds: 5 ms to about 82 s.
-var DurationBuckets = prometheus.ExponentialBuckets(0.005, 2, 15)
+// durationBuckets are the histogram buckets in seconds: 5 ms to about 82 s.
+var durationBuckets = prometheus.ExponentialBuckets(0.005, 2, 15)
 
 // Metrics are the collectors the decorator records into; share one Metrics between
 // several decorated providers on the same registry.
@@ -49,7 +49,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: Namespace, Subsystem: Subsystem, Name: "duration_seconds",
 		Help:    "Duration of cloud provider method calls in seconds, by controller, method and provider.",
-		Buckets: DurationBuckets,
+		Buckets: durationBuckets,
 	}, []string{LabelController, LabelMethod, LabelProvider})
 	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: Subsystem, Name: "errors_total",
