@@ -48,7 +48,7 @@ func validateNodePool(np *v1.NodePool) error {
 		errs = append(errs, validateRequirement(spec.Child("requirements").Index(i), r)...)
 	}
 	for key := range np.Spec.Template.ObjectMeta.Labels {
-		if slices.Contains(v1.RestrictedLabels, key) {
+		if v1.IsRestrictedLabel(key) {
 			errs = append(errs, field.Forbidden(field.NewPath("spec", "template", "metadata", "labels").Key(key), "label is restricted"))
 		}
 	}
@@ -67,7 +67,7 @@ func validateRequirement(path *field.Path, r v1.NodeSelectorRequirementWithMinVa
 	if r.Key == "" {
 		errs = append(errs, field.Required(path.Child("key"), ""))
 	}
-	if slices.Contains(v1.RestrictedLabels, r.Key) {
+	if v1.IsRestrictedLabel(r.Key) {
 		errs = append(errs, field.Forbidden(path.Child("key"), "label "+r.Key+" is restricted"))
 	}
 	switch r.Operator {

@@ -1,6 +1,10 @@
 package v1
 
-import corev1 "k8s.io/api/core/v1"
+import (
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+)
 
 // Well-known labels. Karpenter sets them on NodeClaims and Nodes, and pods select on them.
 const (
@@ -68,11 +72,9 @@ var UnregisteredNoExecuteTaint = corev1.Taint{Key: UnregisteredTaintKey, Effect:
 // TerminationFinalizer holds NodeClaims and Nodes until their instance is gone.
 const TerminationFinalizer = Group + "/termination"
 
-// RestrictedLabels may not be set by users in NodePool requirements or template labels.
-var RestrictedLabels = []string{NodePoolLabelKey, LabelHostname, NodeInitializedLabelKey, NodeRegisteredLabelKey}
+// restrictedLabels may not be set by users in NodePool requirements or template labels.
+var restrictedLabels = []string{NodePoolLabelKey, LabelHostname, NodeInitializedLabelKey, NodeRegisteredLabelKey}
 
-// WellKnownLabels are the labels Karpenter knows how to satisfy when a pod asks for them.
-var WellKnownLabels = []string{
-	NodePoolLabelKey, CapacityTypeLabelKey, LabelTopologyZone, LabelTopologyRegion,
-	LabelInstanceType, LabelArch, LabelOS, LabelWindowsBuild,
-}
+// IsRestrictedLabel reports whether key is a label users may not set in NodePool
+// requirements or template labels.
+func IsRestrictedLabel(key string) bool { return slices.Contains(restrictedLabels, key) }
