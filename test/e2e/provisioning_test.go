@@ -182,7 +182,11 @@ func TestProvisioning(t *testing.T) {
 		t.Logf("burst of 100 pods: first NodeClaim after %v, all Running after %v, %d nodes, controller peak RSS %.0f MiB",
 			firstClaim.Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond),
 			c.count(t, "nodes", "-l", "karpenter.sh/nodepool=e2e"), ctl.peakRSSMiB(t))
-		for _, nc := range c.lines(t, "get", "nodeclaims", "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}") {
+		claims := c.lines(t, "get", "nodeclaims", "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}")
+		if len(claims) == 0 {
+			t.Error("no NodeClaim listed after the burst")
+		}
+		for _, nc := range claims {
 			if !strings.HasSuffix(nc, " True") {
 				t.Errorf("NodeClaim not Ready: %s", nc)
 			}
