@@ -21,7 +21,7 @@ import (
 const DefaultNominationTTL = 20 * time.Second
 
 // ConditionInitialized is the NodeClaim condition set once its node is usable.
-const ConditionInitialized = "Initialized"
+const ConditionInitialized = v1.ConditionTypeInitialized
 
 // Options configure a Cluster.
 type Options struct {

@@ -38,9 +38,9 @@ const DefaultInterval = 10 * time.Second
 
 // Condition types and reasons.
 const (
-	ConditionEmpty       = "Empty"
-	ConditionRegistered  = "Registered"
-	ConditionInitialized = "Initialized"
+	ConditionEmpty       = v1.ConditionTypeEmpty
+	ConditionRegistered  = v1.ConditionTypeRegistered
+	ConditionInitialized = v1.ConditionTypeInitialized
 	ReasonEmpty          = "Empty"
 	ReasonNotEmpty       = "PodsRunning"
 	// ReasonDisrupting is the event reason on a NodeClaim deleted for being empty.

@@ -34,7 +34,7 @@ const (
 )
 
 // ConditionLaunched is the NodeClaim condition that says its instance was created.
-const ConditionLaunched = "Launched"
+const ConditionLaunched = v1.ConditionTypeLaunched
 
 // ReasonGarbageCollected is the event reason on collected NodeClaims and Nodes.
 const ReasonGarbageCollected = "GarbageCollected"

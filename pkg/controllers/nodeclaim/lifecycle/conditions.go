@@ -12,15 +12,15 @@ import (
 
 // NodeClaim condition types this controller owns.
 const (
-	ConditionLaunched    = "Launched"
-	ConditionRegistered  = "Registered"
-	ConditionInitialized = "Initialized"
-	ConditionReady       = "Ready"
+	ConditionLaunched    = v1.ConditionTypeLaunched
+	ConditionRegistered  = v1.ConditionTypeRegistered
+	ConditionInitialized = v1.ConditionTypeInitialized
+	ConditionReady       = v1.ConditionTypeReady
 )
 
 // Condition reasons.
 const (
-	ReasonLaunching             = "Launching"
+	ReasonLaunching             = v1.ConditionReasonLaunching
 	ReasonLaunched              = "Launched"
 	ReasonInsufficientCapacity  = "InsufficientCapacity"
 	ReasonNodeClassNotReady     = "NodeClassNotReady"

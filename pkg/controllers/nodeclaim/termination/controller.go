@@ -296,8 +296,8 @@ func (c *Controller) terminateInstance(ctx context.Context, nc *v1.NodeClaim) (b
 // Lifecycle's launch marker: Launched=Unknown with this reason is written just before
 // CloudProvider.Create and replaced once the launch is recorded or has failed.
 const (
-	conditionLaunched = "Launched"
-	reasonLaunching   = "Launching"
+	conditionLaunched = v1.ConditionTypeLaunched
+	reasonLaunching   = v1.ConditionReasonLaunching
 )
 
 // launchInFlight reports whether the NodeClaim's instance may be being created.

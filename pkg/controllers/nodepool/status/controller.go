@@ -31,7 +31,7 @@ const Name = "nodepool.status"
 
 // Condition types and reasons.
 const (
-	ConditionReady          = "Ready"
+	ConditionReady          = v1.ConditionTypeReady
 	ConditionNodeClassReady = "NodeClassReady"
 
 	ReasonNodeClassReady     = "NodeClassReady"
