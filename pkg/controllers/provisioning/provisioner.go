@@ -15,7 +15,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
-	"github.com/gokarpenter/karpenter/pkg/controllers/internal/metrics"
+	"github.com/gokarpenter/karpenter/pkg/metrics"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
 )
 

@@ -21,6 +21,7 @@ import (
 	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim"
+	"github.com/gokarpenter/karpenter/pkg/metrics"
 )
 
 // KWOKAnnotationKey and KWOKAnnotationValue mark a Node for KWOK to manage
@@ -89,7 +90,7 @@ func NewController(deps Deps) (*Controller, error) {
 		c.interval = DefaultInterval
 	}
 	var err error
-	if c.disrupted, err = nodeClaimsDisrupted(deps.Registerer); err != nil {
+	if c.disrupted, err = metrics.NodeClaimsDisrupted(deps.Registerer); err != nil {
 		return nil, fmt.Errorf("building %s: %w", c.Name(), err)
 	}
 	return c, nil

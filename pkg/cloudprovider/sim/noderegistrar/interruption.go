@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
@@ -13,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/metrics"
 )
 
 // EventSpotInterrupted is the reason of the Warning event recorded on the NodeClaim and
@@ -21,33 +21,7 @@ const EventSpotInterrupted = "SpotInterrupted"
 
 // ReasonInterruption is the reason label of karpenter_nodeclaims_disrupted_total for
 // NodeClaims deleted because their instance was interrupted.
-const ReasonInterruption = "interruption"
-
-// nodeClaimsDisrupted returns karpenter_nodeclaims_disrupted_total{reason,nodepool,
-// capacity_type}, registered on reg or taken from it. Its options must match the
-// controllers' definition (pkg/controllers/internal/metrics) exactly, or whichever
-// registers second fails; the operator's tests register both.
-func nodeClaimsDisrupted(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
-	cv := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "karpenter",
-		Subsystem: "nodeclaims",
-		Name:      "disrupted_total",
-		Help:      "Number of NodeClaims disrupted, by reason, nodepool and capacity_type.",
-	}, []string{"reason", "nodepool", "capacity_type"})
-	if reg == nil {
-		return cv, nil
-	}
-	if err := reg.Register(cv); err != nil {
-		var already prometheus.AlreadyRegisteredError
-		if errors.As(err, &already) {
-			if existing, ok := already.ExistingCollector.(*prometheus.CounterVec); ok {
-				return existing, nil
-			}
-		}
-		return nil, fmt.Errorf("registering karpenter_nodeclaims_disrupted_total: %w", err)
-	}
-	return cv, nil
-}
+const ReasonInterruption = metrics.ReasonInterruption
 
 // reactToInterruptions deletes the NodeClaim of every interrupted instance, as a cloud's
 // interruption handler would on a spot interruption notice: termination then drains the

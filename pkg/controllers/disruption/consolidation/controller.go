@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
-	"github.com/gokarpenter/karpenter/pkg/controllers/internal/metrics"
+	"github.com/gokarpenter/karpenter/pkg/metrics"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
 

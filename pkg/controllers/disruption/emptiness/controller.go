@@ -26,8 +26,8 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/budget"
-	"github.com/gokarpenter/karpenter/pkg/controllers/internal/metrics"
 	"github.com/gokarpenter/karpenter/pkg/controllers/internal/pods"
+	"github.com/gokarpenter/karpenter/pkg/metrics"
 )
 
 // Name is the controller's name in logs.

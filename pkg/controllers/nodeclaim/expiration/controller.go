@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
-	"github.com/gokarpenter/karpenter/pkg/controllers/internal/metrics"
+	"github.com/gokarpenter/karpenter/pkg/metrics"
 )
 
 // Name is the controller's name in logs.

@@ -27,7 +27,7 @@ import (
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	cpmetrics "github.com/gokarpenter/karpenter/pkg/cloudprovider/metrics"
-	"github.com/gokarpenter/karpenter/pkg/controllers/internal/metrics"
+	"github.com/gokarpenter/karpenter/pkg/metrics"
 )
 
 // Name is the controller's name in logs and metrics.

@@ -26,7 +26,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
-	"github.com/gokarpenter/karpenter/pkg/controllers/internal/metrics"
+	"github.com/gokarpenter/karpenter/pkg/metrics"
 )
 
 // Name is the NodeClaim termination controller's name in logs.

@@ -22,8 +22,9 @@ const ReasonProvisioning = "provisioning"
 
 // Disruption reasons, the values of LabelReason on NodeClaimsDisrupted.
 const (
-	ReasonExpired = "expired"
-	ReasonEmpty   = "empty"
+	ReasonExpired      = "expired"
+	ReasonEmpty        = "empty"
+	ReasonInterruption = "interruption"
 )
 
 // NodeClaimsDisrupted returns karpenter_nodeclaims_disrupted_total, registered on reg (or
