@@ -50,6 +50,13 @@ func WithResource(name corev1.ResourceName, quantity string) InstanceTypeOption 
 	return func(it *cloudprovider.InstanceType) { it.Capacity[name] = resource.MustParse(quantity) }
 }
 
+// WithKubeReserved sets what the kubelet keeps for itself ("100m", "256Mi").
+func WithKubeReserved(cpu, memory string) InstanceTypeOption {
+	return func(it *cloudprovider.InstanceType) {
+		it.Overhead.KubeReserved = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(memory)}
+	}
+}
+
 // WithLabel adds a label the instance type's nodes carry.
 func WithLabel(key, value string) InstanceTypeOption {
 	return func(it *cloudprovider.InstanceType) { it.Labels[key] = value }

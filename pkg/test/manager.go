@@ -24,33 +24,50 @@ type Manager struct {
 // Stop ends the manager and waits for it; it is safe to call more than once.
 func (m *Manager) Stop() { m.stop() }
 
-// StartManager builds a manager (no metrics or health server, no leader election, name
-// validation off so a package may start many), registers the controllers on it, starts it,
-// waits for its cache to sync and stops it when the test ends. register may be nil.
-func (e *Environment) StartManager(t testing.TB, register func(ctx context.Context, mgr manager.Manager) error, controllers ...Registrar) *Manager {
+// NewManager builds a manager that is not started: no metrics or health server, no leader
+// election, controller name validation off so a package may build many. mutate may change
+// the options (a NewClient that injects faults, say).
+func (e *Environment) NewManager(t testing.TB, mutate ...func(*manager.Options)) manager.Manager {
 	t.Helper()
-	mgr, err := manager.New(e.Config, manager.Options{
+	opts := manager.Options{
 		Scheme:                 e.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: new(true)},
-	})
+	}
+	for _, m := range mutate {
+		m(&opts)
+	}
+	mgr, err := manager.New(e.Config, opts)
 	if err != nil {
 		t.Fatalf("building manager: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	return mgr
+}
+
+// StartManager builds a manager (see NewManager), registers the controllers on it, starts
+// it, waits for its cache to sync and stops it when the test ends. register may be nil.
+func (e *Environment) StartManager(t testing.TB, register func(ctx context.Context, mgr manager.Manager) error, controllers ...Registrar) *Manager {
+	t.Helper()
+	mgr := e.NewManager(t)
 	for _, c := range controllers {
-		if err := c.Register(ctx, mgr); err != nil {
-			cancel()
+		if err := c.Register(context.Background(), mgr); err != nil {
 			t.Fatalf("registering controller: %v", err)
 		}
 	}
 	if register != nil {
-		if err := register(ctx, mgr); err != nil {
-			cancel()
+		if err := register(context.Background(), mgr); err != nil {
 			t.Fatalf("registering: %v", err)
 		}
 	}
+	return RunManager(t, mgr)
+}
+
+// RunManager starts a built manager, waits for its cache to sync and stops it when the
+// test ends.
+func RunManager(t testing.TB, mgr manager.Manager) *Manager {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
