@@ -33,6 +33,14 @@ func Objects(in *Input) snapshot.Objects {
 	return objs
 }
 
+// PendingPods are the pods to plan for in the order the controller plans them
+// (snapshot.ComparePods), so simulate and the controller make the same plan.
+func PendingPods(in *Input) []*corev1.Pod {
+	pods := slices.Clone(in.Pods)
+	slices.SortStableFunc(pods, snapshot.ComparePods)
+	return pods
+}
+
 // Snapshot turns the manifests into the scheduler's input with the controller's adapter,
 // snapshot.Build. Every NodePool may use every instance type of the catalogue; its
 // requirements narrow them inside the scheduler. The capacity of existing nodes labelled

@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/clock"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
 
 // DefaultNominationTTL is how long a nomination outlives the initialisation of the
@@ -333,7 +334,8 @@ func (c *Cluster) nominationValid(n nomination, now time.Time) bool {
 	return true
 }
 
-// PendingPods returns the provisionable pods that are not validly nominated, oldest first.
+// PendingPods returns the provisionable pods that are not validly nominated, in the order
+// they are planned in (snapshot.ComparePods: oldest first).
 func (c *Cluster) PendingPods() []*corev1.Pod {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -348,10 +350,7 @@ func (c *Cluster) PendingPods() []*corev1.Pod {
 		}
 		out = append(out, p)
 	}
-	slices.SortFunc(out, func(a, b *corev1.Pod) int {
-		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
-			cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	slices.SortFunc(out, snapshot.ComparePods)
 	return out
 }
 
