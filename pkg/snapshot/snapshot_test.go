@@ -1,6 +1,7 @@
 package snapshot_test
 
 import (
+	"context"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -8,6 +9,9 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	fakeclient "sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
@@ -157,4 +161,28 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func TestListReadsEveryKind(t *testing.T) {
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = v1.AddToScheme(scheme)
+	c := fakeclient.NewClientBuilder().WithScheme(scheme).WithObjects(
+		&v1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "np"}},
+		node("n", true), pod("p", "n"),
+		&v1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "nc"}},
+		&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "ds"}},
+		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "pvc"}},
+		&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pv"}},
+		&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "sc"}},
+		&storagev1.CSINode{ObjectMeta: metav1.ObjectMeta{Name: "n"}},
+	).Build()
+	objs, nps, err := snapshot.List(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nps) != 1 || len(objs.Nodes) != 1 || len(objs.Pods) != 1 || len(objs.NodeClaims) != 1 || len(objs.DaemonSets) != 1 ||
+		len(objs.PersistentVolumeClaims) != 1 || len(objs.PersistentVolumes) != 1 || len(objs.StorageClasses) != 1 || len(objs.CSINodes) != 1 {
+		t.Errorf("List missed a kind: nodepools=%d %+v", len(nps), objs)
+	}
 }
