@@ -21,6 +21,7 @@ import (
 // runController runs the controller until SIGINT or SIGTERM and returns the exit code.
 func runController(args []string, stdout, stderr io.Writer) int {
 	opts := operator.DefaultOptions()
+	opts.Version = version
 	fs := flag.NewFlagSet("karpenter controller", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	opts.AddFlags(fs)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	goruntime "runtime"
+	"runtime/debug"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +33,7 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim/noderegistrar"
 	"github.com/gokarpenter/karpenter/pkg/controllers"
 	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
+	"github.com/gokarpenter/karpenter/pkg/metrics"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
@@ -94,6 +97,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	}
 	op := &Operator{Manager: mgr, Registry: prometheus.NewRegistry()}
 	op.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := metrics.BuildInfo(op.Registry, opts.Version, goruntime.Version(), vcsRevision()); err != nil {
+		return nil, fmt.Errorf("registering build info: %w", err)
+	}
 	if opts.MetricsAddr != "" && opts.MetricsAddr != "0" {
 		gatherers := prometheus.Gatherers{op.Registry, crmetrics.Registry}
 		if err := mgr.Add(&metricsServer{addr: opts.MetricsAddr, gatherer: gatherers, logger: logger}); err != nil {
@@ -190,4 +196,16 @@ type registrarAdapter struct{ *noderegistrar.Controller }
 
 func (r registrarAdapter) Register(_ context.Context, mgr manager.Manager) error {
 	return r.Controller.Register(mgr)
+}
+
+// vcsRevision is the commit the binary was built from, when the build recorded it.
+func vcsRevision() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return ""
 }

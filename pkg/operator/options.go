@@ -38,6 +38,8 @@ type Options struct {
 	CloudProvider string
 	// SimCatalog is an ec2-catalog.json file for the sim; empty means the built-in catalogue.
 	SimCatalog string
+	// Version labels karpenter_build_info; set by the binary, no flag.
+	Version string
 	// SkipControllerNameValidation lets several operators run in one process (tests);
 	// controller-runtime otherwise insists on process-wide unique controller names. No flag.
 	SkipControllerNameValidation bool
