@@ -75,8 +75,10 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	if err != nil {
 		return nil, err
 	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = float32(opts.KubeClientQPS), opts.KubeClientBurst
 	leaseNamespace := opts.LeaderElectionNamespace
-	if opts.LeaderElection && leaseNamespace == "" {
+	if opts.LeaderElects() && leaseNamespace == "" {
 		if _, err := os.Stat(inClusterNamespaceFile); err != nil {
 			leaseNamespace = "kube-system" // out of cluster: a namespace every cluster has
 		}
@@ -85,8 +87,8 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		Scheme:                        scheme,
 		Logger:                        logger,
 		Metrics:                       metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress:        opts.HealthAddr,
-		LeaderElection:                opts.LeaderElection,
+		HealthProbeBindAddress:        opts.HealthAddress(),
+		LeaderElection:                opts.LeaderElects(),
 		LeaderElectionID:              opts.LeaderElectionID,
 		LeaderElectionNamespace:       leaseNamespace,
 		LeaderElectionReleaseOnCancel: true,
@@ -100,9 +102,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	if err := metrics.BuildInfo(op.Registry, opts.Version, goruntime.Version(), vcsRevision()); err != nil {
 		return nil, fmt.Errorf("registering build info: %w", err)
 	}
-	if opts.MetricsAddr != "" && opts.MetricsAddr != "0" {
+	if addr := opts.MetricsAddress(); addr != "0" {
 		gatherers := prometheus.Gatherers{op.Registry, crmetrics.Registry}
-		if err := mgr.Add(&metricsServer{addr: opts.MetricsAddr, gatherer: gatherers, logger: logger}); err != nil {
+		if err := mgr.Add(&metricsServer{addr: addr, gatherer: gatherers, logger: logger, profiling: opts.EnableProfiling}); err != nil {
 			return nil, fmt.Errorf("adding metrics server: %w", err)
 		}
 	}
