@@ -2,6 +2,7 @@ package operator_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
@@ -223,12 +225,17 @@ func registerNode(ctx context.Context, t *testing.T, nc *v1.NodeClaim) {
 	if err := env.Client.Create(ctx, node); err != nil {
 		t.Fatal(err)
 	}
-	node.Status = corev1.NodeStatus{
+	status := corev1.NodeStatus{
 		Capacity:    corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"), corev1.ResourcePods: resource.MustParse("110")},
 		Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3900m"), corev1.ResourceMemory: resource.MustParse("15Gi"), corev1.ResourcePods: resource.MustParse("110")},
 		Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}},
 	}
-	if err := env.Client.Status().Update(ctx, node); err != nil {
+	// The lifecycle controller may write the node meanwhile: patch the status, no resourceVersion.
+	patch, err := json.Marshal(map[string]any{"status": status})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Status().Patch(ctx, node, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		t.Fatal(err)
 	}
 	nc.Status.NodeName = node.Name
@@ -241,16 +248,15 @@ func bindAndStart(ctx context.Context, t *testing.T, pod *corev1.Pod, node strin
 	if err := env.Client.SubResource("binding").Create(ctx, pod, binding); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
-		t.Fatal(err)
-	}
 	now := metav1.Now()
-	pod.Status.Phase = corev1.PodRunning
-	pod.Status.Conditions = []corev1.PodCondition{
+	patch, err := json.Marshal(map[string]any{"status": corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{
 		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
 		{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+	}}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := env.Client.Status().Update(ctx, pod); err != nil {
+	if err := env.Client.Status().Patch(ctx, pod, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		t.Fatal(err)
 	}
 }
