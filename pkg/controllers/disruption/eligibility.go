@@ -97,7 +97,11 @@ func Explain(in Input) *Blocker {
 // fails, or nil: managed, not deleting, registered, initialized, not already being
 // disrupted, not nominated, no do-not-disrupt on the node or an active pod, no pod a
 // PodDisruptionBudget protects.
-func Eligible(in Input) *Blocker {
+func Eligible(in Input) *Blocker { return eligible(in, false) }
+
+// eligible is Eligible; ownTaint skips the karpenter.sh/disrupted rule for a command
+// validating its own candidates.
+func eligible(in Input, ownTaint bool) *Blocker {
 	nc := in.NodeClaim
 	pool := nc.Labels[v1.NodePoolLabelKey]
 	switch {
@@ -113,7 +117,7 @@ func Eligible(in Input) *Blocker {
 		return &Blocker{BlockDeleting, fmt.Sprintf("node %s is being deleted", in.Node.Name)}
 	case !meta.IsStatusConditionTrue(nc.Status.Conditions, v1.ConditionTypeInitialized):
 		return &Blocker{BlockNotInitialized, fmt.Sprintf("nodeclaim %s is not initialized", nc.Name)}
-	case HasDisruptedTaint(in.Node):
+	case !ownTaint && HasDisruptedTaint(in.Node):
 		return &Blocker{BlockBeingDisrupted, fmt.Sprintf("node %s carries the %s taint: a disruption is in progress", in.Node.Name, v1.DisruptedTaintKey)}
 	case in.Nominated:
 		return &Blocker{BlockNominated, fmt.Sprintf("pending pods are nominated to node %s", in.Node.Name)}
