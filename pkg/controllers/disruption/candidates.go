@@ -97,19 +97,28 @@ func (c *Controller) observe(ctx context.Context, now time.Time) (*pass, error) 
 	if err := c.kube.List(ctx, pdbList); err != nil {
 		return nil, fmt.Errorf("listing poddisruptionbudgets: %w", err)
 	}
+	pods := make([]*corev1.Pod, len(podList.Items))
+	for i := range podList.Items {
+		pods[i] = &podList.Items[i]
+	}
+	pdbs := make([]*policyv1.PodDisruptionBudget, len(pdbList.Items))
+	for i := range pdbList.Items {
+		pdbs[i] = &pdbList.Items[i]
+	}
+	return c.newPass(ctx, now, pods, pdbs), nil
+}
+
+// newPass builds the pass from the cluster state, the given pods and PodDisruptionBudgets,
+// and each pool's instance types.
+func (c *Controller) newPass(ctx context.Context, now time.Time, podList []*corev1.Pod, pdbs []*policyv1.PodDisruptionBudget) *pass {
 	p := &pass{
 		now: now, pools: map[string]*v1.NodePool{}, claims: c.cluster.NodeClaims(),
 		nodeOf: map[string]*corev1.Node{}, podsByNode: map[string][]*corev1.Pod{},
 		instanceTypes: map[string][]*cloudprovider.InstanceType{}, nominated: map[string]bool{},
 		blocked: map[string]*Blocker{}, busy: map[string]bool{}, opts: &c.opts,
 	}
-	pdbs := make([]*policyv1.PodDisruptionBudget, len(pdbList.Items))
-	for i := range pdbList.Items {
-		pdbs[i] = &pdbList.Items[i]
-	}
 	p.pdbs = NewPDBLimits(pdbs)
-	for i := range podList.Items {
-		pod := &podList.Items[i]
+	for _, pod := range podList {
 		if pod.Spec.NodeName != "" {
 			p.podsByNode[pod.Spec.NodeName] = append(p.podsByNode[pod.Spec.NodeName], pod)
 		}
@@ -166,7 +175,7 @@ func (c *Controller) observe(ctx context.Context, now time.Time) (*pass, error) 
 		}
 	}
 	p.pending = c.cluster.PendingPods()
-	return p, nil
+	return p
 }
 
 // buildCandidates applies the shared rules to every NodeClaim not held by a command.
