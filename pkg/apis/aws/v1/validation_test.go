@@ -211,11 +211,9 @@ func TestRoleImmutable(t *testing.T) {
 	}
 }
 
-
 func deref(s *string) string {
 	if s == nil {
 		return ""
 	}
 	return *s
 }
-
