@@ -305,7 +305,10 @@ func TestDrift(t *testing.T) {
 		want   cloudprovider.DriftReason
 	}{
 		{"image", func(c *awsv1.EC2NodeClass) { c.Status.AMIs[0].ID, c.Status.AMIs[1].ID = "ami-new", "ami-new2" }, awsprovider.DriftAMI},
-		{"subnet", func(c *awsv1.EC2NodeClass) { c.Status.Subnets = c.Status.Subnets[:0:0]; c.Status.Subnets = append(c.Status.Subnets, awsv1.Subnet{ID: "subnet-new", Zone: "us-east-1a"}) }, awsprovider.DriftSubnet},
+		{"subnet", func(c *awsv1.EC2NodeClass) {
+			c.Status.Subnets = c.Status.Subnets[:0:0]
+			c.Status.Subnets = append(c.Status.Subnets, awsv1.Subnet{ID: "subnet-new", Zone: "us-east-1a"})
+		}, awsprovider.DriftSubnet},
 		{"security group", func(c *awsv1.EC2NodeClass) { c.Status.SecurityGroups = []awsv1.SecurityGroup{{ID: "sg-new"}} }, awsprovider.DriftSecurityGroup},
 		{"hash", func(c *awsv1.EC2NodeClass) { c.Annotations[awsv1.AnnotationNodeClassHash] = "changed" }, awsprovider.DriftNodeClassHash},
 	}
@@ -375,4 +378,3 @@ func TestListFindsTaggedInstances(t *testing.T) {
 		t.Errorf("List = %v, want only %s", ids, launched.Status.ProviderID)
 	}
 }
-

@@ -229,4 +229,3 @@ func (p *Provider) UpdateSpot(ctx context.Context) error {
 	p.spotAt = p.clock.Now()
 	return nil
 }
-
