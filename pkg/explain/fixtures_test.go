@@ -213,7 +213,14 @@ func (c *cluster) managedNode(name, pool, instanceType string, initialized time.
 	if err := c.c.Status().Update(c.ctx, nc); err != nil {
 		c.t.Fatal(err)
 	}
+	taints := node.Spec.Taints
 	c.create(node)
+	// The API server's admission adds node.kubernetes.io/not-ready; the node lifecycle
+	// controller (absent here) would remove it once the node is Ready.
+	node.Spec.Taints = taints
+	if err := c.c.Update(c.ctx, node); err != nil {
+		c.t.Fatal(err)
+	}
 	node.Status.Capacity = it.Capacity
 	node.Status.Allocatable = it.Allocatable()
 	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
