@@ -38,24 +38,32 @@ func (DefaultEligibility) Check(w *World, nc *v1.NodeClaim, node *corev1.Node, n
 	}
 	pool := w.NodePool(nc.Labels[v1.NodePoolLabelKey])
 	if pool == nil {
-		return reason.NoNodePool, fmt.Sprintf("its NodePool %q does not exist", nc.Labels[v1.NodePoolLabelKey])
+		return reason.NotManaged, fmt.Sprintf("its NodePool %q does not exist", nc.Labels[v1.NodePoolLabelKey])
 	}
-	if nc.DeletionTimestamp != nil || (node != nil && (node.DeletionTimestamp != nil ||
-		slices.ContainsFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.MatchTaint(&v1.DisruptedNoScheduleTaint) }))) {
-		return reason.Deleting, "it is already being disrupted or deleted"
+	if nc.DeletionTimestamp != nil || (node != nil && node.DeletionTimestamp != nil) {
+		return reason.Deleting, "it is being deleted"
 	}
-	if node == nil || !isInitialized(nc) {
-		return reason.NotInitialized, "its node is not registered and initialised yet"
+	if node == nil {
+		return reason.NotRegistered, fmt.Sprintf("NodeClaim %s has no registered node", nc.Name)
+	}
+	if !isInitialized(nc) {
+		return reason.NotInitialized, fmt.Sprintf("NodeClaim %s is not initialized", nc.Name)
+	}
+	if slices.ContainsFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.MatchTaint(&v1.DisruptedNoScheduleTaint) }) {
+		return reason.BeingDisrupted, fmt.Sprintf("node %s carries the %s taint: a disruption is in progress", node.Name, v1.DisruptedTaintKey)
+	}
+	if n := nominatedPods(w, nc, node, now); n > 0 {
+		return reason.Nominated, reason.NominatedNodeMessage(n)
 	}
 	for _, obj := range []metav1.Object{node, nc} {
 		if obj.GetAnnotations()[v1.DoNotDisruptAnnotationKey] == "true" {
-			return reason.DoNotDisrupt, reason.DoNotDisruptMessage(kindOf(obj) + " " + obj.GetName())
+			return reason.DoNotDisruptNode, reason.DoNotDisruptMessage(kindOf(obj) + " " + obj.GetName())
 		}
 	}
 	onNode := w.PodsOn(node.Name)
 	for _, p := range onNode {
 		if p.Annotations[v1.DoNotDisruptAnnotationKey] == "true" {
-			return reason.DoNotDisrupt, reason.DoNotDisruptMessage("pod " + p.Namespace + "/" + p.Name)
+			return reason.DoNotDisruptPod, reason.DoNotDisruptMessage("pod " + p.Namespace + "/" + p.Name)
 		}
 	}
 	movable := reschedulable(onNode)
@@ -69,9 +77,6 @@ func (DefaultEligibility) Check(w *World, nc *v1.NodeClaim, node *corev1.Node, n
 			return reason.Unowned, reason.UnownedMessage(p.Namespace, p.Name)
 		}
 	}
-	if n := nominatedPods(w, nc, node, now); n > 0 {
-		return reason.Nominated, reason.NominatedNodeMessage(n)
-	}
 	d := pool.Spec.Disruption
 	why := v1.DisruptionReasonUnderutilized
 	if len(movable) == 0 {
@@ -79,12 +84,12 @@ func (DefaultEligibility) Check(w *World, nc *v1.NodeClaim, node *corev1.Node, n
 	}
 	switch {
 	case d.ConsolidateAfter.IsNever():
-		return reason.ConsolidationDisabled, fmt.Sprintf("NodePool %q has consolidateAfter: Never", pool.Name)
+		return reason.NotConsolidatable, fmt.Sprintf("NodePool %q has consolidateAfter: Never", pool.Name)
 	case why == v1.DisruptionReasonUnderutilized && d.ConsolidationPolicy != v1.ConsolidationPolicyWhenEmptyOrUnderutilized:
-		return reason.ConsolidationDisabled, fmt.Sprintf("NodePool %q consolidates only empty nodes (consolidationPolicy: %s)", pool.Name, d.ConsolidationPolicy)
+		return reason.NotConsolidatable, fmt.Sprintf("NodePool %q consolidates only empty nodes (consolidationPolicy: %s)", pool.Name, d.ConsolidationPolicy)
 	}
 	if wait := lastPodEvent(nc, movable).Add(*d.ConsolidateAfter.Duration).Sub(now); wait > 0 {
-		return reason.NotConsolidatableYet, reason.NotConsolidatableYetMessage(wait.Round(time.Second).String())
+		return reason.NotConsolidatable, reason.NotConsolidatableYetMessage(wait.Round(time.Second).String())
 	}
 	total, disrupting := poolCounts(w, pool.Name)
 	allowed, err := budget.AllowedDisruptions(pool, why, total, disrupting, now)

@@ -55,6 +55,22 @@ func TestNodeReasons(t *testing.T) {
 	})
 	c.managedNode("booting", "general", "m5.2xlarge", time.Time{})
 	c.create(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "unmanaged"}})
+	c.managedNode("unregistered", "general", "m5.2xlarge", old)
+	if err := c.c.Delete(c.ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "unregistered"}}); err != nil {
+		t.Fatal(err)
+	}
+	c.managedNode("annotated", "general", "m5.2xlarge", old, func(nc *v1.NodeClaim, _ *corev1.Node) {
+		nc.Annotations = map[string]string{v1.DoNotDisruptAnnotationKey: "true"}
+	})
+	c.managedNode("orphan", "gone", "m5.2xlarge", old)
+	// Its own pool: a NodeClaim being deleted uses up its pool's budget (see "budgeted").
+	c.create(nodePool("doomed"))
+	c.managedNode("deleted", "doomed", "m5.2xlarge", old, func(nc *v1.NodeClaim, _ *corev1.Node) {
+		nc.Finalizers = []string{v1.TerminationFinalizer}
+	})
+	if err := c.c.Delete(c.ctx, &v1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "deleted"}}); err != nil {
+		t.Fatal(err)
+	}
 	// A pod pinned to its node by hostname fits nowhere else.
 	c.managedNode("pinned", "general", "m5.2xlarge", old)
 	c.boundPod("pinned-pod", "1", "pinned", old, func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{corev1.LabelHostname: "pinned"} })
@@ -65,16 +81,20 @@ func TestNodeReasons(t *testing.T) {
 		want       reason.Code
 		message    string
 	}{
-		{"node", "dnd", reason.DoNotDisrupt, "dnd-pod"},
+		{"node", "dnd", reason.DoNotDisruptPod, "dnd-pod"},
 		{"node", "guarded", reason.PDB, c.ns + "/guard"},
 		{"node", "bare", reason.Unowned, "bare-pod"},
 		{"node", "awaited", reason.Nominated, "1 pending pod"},
-		{"nodeclaim", "fresh", reason.NotConsolidatableYet, "consolidatable in 9m"},
+		{"nodeclaim", "fresh", reason.NotConsolidatable, "consolidatable in 9m"},
 		{"node", "budgeted", reason.Budget, `"frozen"`},
-		{"node", "policy", reason.ConsolidationDisabled, "only empty nodes"},
-		{"node", "leaving", reason.Deleting, ""},
-		{"nodeclaim", "booting", reason.NotInitialized, ""},
-		{"node", "unmanaged", reason.NotManaged, ""},
+		{"node", "policy", reason.NotConsolidatable, "only empty nodes"},
+		{"node", "leaving", reason.BeingDisrupted, "disrupted"},
+		{"nodeclaim", "booting", reason.NotInitialized, "not initialized"},
+		{"node", "unmanaged", reason.NotManaged, "no NodeClaim"},
+		{"nodeclaim", "unregistered", reason.NotRegistered, "no registered node"},
+		{"node", "annotated", reason.DoNotDisruptNode, "NodeClaim annotated"},
+		{"node", "orphan", reason.NotManaged, `"gone" does not exist`},
+		{"nodeclaim", "deleted", reason.Deleting, "being deleted"},
 		{"node", "pinned", reason.NoCheaperReplacement, "fit nowhere else"},
 	} {
 		r := must[*NodeReport](t)(Node(w, DefaultPlanner{}, DefaultEligibility{}, tc.kind, tc.name, c.now))

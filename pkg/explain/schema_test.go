@@ -93,8 +93,8 @@ func TestSchemaListsEveryReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	pod := []reason.Code{reason.NodePoolNotLaunching, reason.Taint, reason.Requirement, reason.Resources, reason.Limit, reason.VolumeZone, reason.Topology, reason.Fits}
-	node := []reason.Code{reason.NotManaged, reason.NoNodePool, reason.Deleting, reason.NotInitialized, reason.DoNotDisrupt, reason.PDB,
-		reason.Unowned, reason.Nominated, reason.ConsolidationDisabled, reason.NotConsolidatableYet, reason.Budget, reason.NoCheaperReplacement, reason.Candidate}
+	node := []reason.Code{reason.NotManaged, reason.Deleting, reason.NotRegistered, reason.NotInitialized, reason.BeingDisrupted, reason.Nominated,
+		reason.DoNotDisruptNode, reason.DoNotDisruptPod, reason.PDB, reason.Unowned, reason.NotConsolidatable, reason.Budget, reason.NoCheaperReplacement, reason.Candidate}
 	for def, codes := range map[string][]reason.Code{"podReason": pod, "nodeReason": node} {
 		got := doc.Defs[def].Enum
 		if len(got) != len(codes) {

@@ -37,28 +37,33 @@ const (
 )
 
 // Why a node (or NodeClaim) is not a voluntary disruption candidate, in the order they are
-// checked.
+// checked. The eligibility codes (NotManaged through NotConsolidatable) are the strings of
+// the disruption controller's BlockReason, which emits them in its events; Budget,
+// NoCheaperReplacement and Candidate are explain's own last steps.
 const (
-	// NotManaged: the node has no NodeClaim, so Karpenter does not manage it.
+	// NotManaged: the node has no NodeClaim, or its NodePool does not exist.
 	NotManaged Code = "NotManaged"
-	// NoNodePool: the NodeClaim's NodePool does not exist.
-	NoNodePool Code = "NoNodePool"
-	// Deleting: the node or its NodeClaim is already being deleted or disrupted.
+	// Deleting: the node or its NodeClaim is being deleted.
 	Deleting Code = "Deleting"
-	// NotInitialized: the NodeClaim has no node yet, or its node is not initialised.
+	// NotRegistered: no node has registered for the NodeClaim yet.
+	NotRegistered Code = "NotRegistered"
+	// NotInitialized: the NodeClaim is not initialised.
 	NotInitialized Code = "NotInitialized"
-	// DoNotDisrupt: the node, NodeClaim or one of its pods carries karpenter.sh/do-not-disrupt.
-	DoNotDisrupt Code = "DoNotDisrupt"
-	// PDB: a PodDisruptionBudget allows no disruption of one of its pods.
-	PDB Code = "PDB"
-	// Unowned: one of its pods has no controller to recreate it elsewhere.
-	Unowned Code = "Unowned"
+	// BeingDisrupted: a disruption already holds the node (karpenter.sh/disrupted taint).
+	BeingDisrupted Code = "BeingDisrupted"
 	// Nominated: pending pods are expected to schedule on it.
 	Nominated Code = "Nominated"
-	// ConsolidationDisabled: its NodePool consolidates only empty nodes, or never.
-	ConsolidationDisabled Code = "ConsolidationDisabled"
-	// NotConsolidatableYet: its pods changed less than consolidateAfter ago.
-	NotConsolidatableYet Code = "NotConsolidatableYet"
+	// DoNotDisruptNode: the node or NodeClaim carries karpenter.sh/do-not-disrupt.
+	DoNotDisruptNode Code = "DoNotDisruptNode"
+	// DoNotDisruptPod: one of its pods carries karpenter.sh/do-not-disrupt.
+	DoNotDisruptPod Code = "DoNotDisruptPod"
+	// PDB: a PodDisruptionBudget allows no eviction of one of its pods.
+	PDB Code = "PodDisruptionBudget"
+	// Unowned: one of its pods has no controller to recreate it elsewhere.
+	Unowned Code = "Unowned"
+	// NotConsolidatable: its NodePool does not consolidate it (consolidateAfter Never, or
+	// only empty nodes), or its pods changed less than consolidateAfter ago.
+	NotConsolidatable Code = "NotConsolidatable"
 	// Budget: the NodePool's disruption budget allows no more disruptions now.
 	Budget Code = "Budget"
 	// NoCheaperReplacement: its pods cannot move to other nodes, and no cheaper node fits them.
