@@ -127,6 +127,11 @@ func TestExplainCommand(t *testing.T) {
 	if code, _, errOut = runCmd("explain", "--kubeconfig", kubeconfig, "deployment", "x"); code != 2 || !strings.Contains(errOut, "want pod, node") {
 		t.Errorf("bad kind: exit %d %q", code, errOut)
 	}
+	// Not a terminal: `nodes` prints one plain frame.
+	if code, out, errOut = runCmd("nodes", "--kubeconfig", kubeconfig, "--width", "90"); code != 0 ||
+		!strings.HasPrefix(out, "karpenter nodes  0 nodes  $0.0000/h") || strings.Contains(out, "\x1b") {
+		t.Errorf("nodes: exit %d %q %s", code, out, errOut)
+	}
 	if code, _, _ = runCmd("explain", "--kubeconfig", filepath.Join(t.TempDir(), "nope"), "nodepool", "default"); code != 1 {
 		t.Errorf("missing kubeconfig: exit %d, want 1", code)
 	}
