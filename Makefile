@@ -47,6 +47,7 @@ bench: ## run the scheduler benchmarks
 generate: ## regenerate deepcopy code and CRD YAML from the API markers
 	go tool controller-gen object:headerFile=hack/boilerplate.go.txt paths=./pkg/apis/...
 	go tool controller-gen crd paths=./pkg/apis/... output:crd:artifacts:config=config/crd
+	go run ./hack/crdpatch config/crd
 	rm -f charts/karpenter/crds/*.yaml && cp config/crd/*.yaml charts/karpenter/crds/
 	$(MAKE) --no-print-directory docs
 

@@ -1,16 +1,17 @@
-package consolidation
+package disruption
 
 import (
 	"context"
+	"maps"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -31,9 +32,9 @@ var env *test.Environment
 
 func TestMain(m *testing.M) { os.Exit(test.Main(m, &env)) }
 
-// harness is one consolidation controller on its own cluster state, fed by a real
-// informer cache, over a pool of the fake cloud's "small" (2 CPU) and "large" (8 CPU)
-// machines; each keeps 100m CPU for the system.
+// harness is one disruption controller on its own cluster state, fed by a real informer
+// cache, over a pool of the fake cloud's "small" (2 CPU, $0.1/h) and "large" (8 CPU,
+// $0.4/h) machines; each keeps 100m CPU for the system.
 type harness struct {
 	t        *testing.T
 	ctx      context.Context
@@ -42,6 +43,7 @@ type harness struct {
 	cluster  *state.Cluster
 	clock    *clocktesting.FakeClock
 	recorder *record.FakeRecorder
+	reg      *prometheus.Registry
 	pool     *v1.NodePool
 	ns       string
 }
@@ -91,11 +93,8 @@ func newHarness(t *testing.T, budget, consolidateAfter string, mutate ...func(*v
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = informers.Start(ctx) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	h.ctrl, err = NewController(Deps{Client: env.Client, Cluster: h.cluster, CloudProvider: h.cloud, Recorder: h.recorder,
-		Clock: h.clock, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h.reg = prometheus.NewRegistry()
+	h.ctrl = h.newController()
 	h.pool = fixtures.NodePool(fixtures.Name(t, "pool"))
 	h.pool.Spec.Disruption.ConsolidationPolicy = v1.ConsolidationPolicyWhenEmptyOrUnderutilized
 	h.pool.Spec.Disruption.Budgets = []v1.Budget{{Nodes: budget}}
@@ -182,6 +181,9 @@ func (h *harness) reconcile() Result {
 	h.t.Helper()
 	h.waitForState()
 	res, err := h.ctrl.Reconcile(h.ctx)
+	if res.Started != nil {
+		h.t.Logf("started %s %s: %s", res.Started.Method, res.Started.Decision(), res.Started.Why)
+	}
 	if err != nil {
 		h.t.Fatalf("reconcile: %v", err)
 	}
@@ -290,7 +292,7 @@ func (h *harness) tainted() map[string]bool {
 	}
 	out := map[string]bool{}
 	for i := range list.Items {
-		if hasDisruptedTaint(&list.Items[i]) {
+		if HasDisruptedTaint(&list.Items[i]) {
 			out[list.Items[i].Name] = true
 		}
 	}
@@ -321,9 +323,15 @@ func (h *harness) finishTerminations() {
 	}
 }
 
-// disrupted is karpenter_nodeclaims_disrupted_total{reason="underutilized"} of the pool.
-func (h *harness) disrupted() float64 {
-	return testutil.ToFloat64(h.ctrl.disrupted.WithLabelValues(ReasonUnderutilized, h.pool.Name, v1.CapacityTypeOnDemand))
+// newController builds a controller on the harness's state, as a restarted process would.
+func (h *harness) newController() *Controller {
+	h.t.Helper()
+	c, err := NewController(Deps{Client: env.Client, Cluster: h.cluster, CloudProvider: h.cloud, Recorder: h.recorder,
+		Clock: h.clock, Registerer: h.reg})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
 }
 
 func names(t *testing.T, suffixes ...string) map[string]bool {
@@ -332,4 +340,98 @@ func names(t *testing.T, suffixes ...string) map[string]bool {
 		out[fixtures.Name(t, s)] = true
 	}
 	return out
+}
+
+// claims returns the pool's NodeClaims by name.
+func (h *harness) claims() map[string]*v1.NodeClaim {
+	h.t.Helper()
+	list := &v1.NodeClaimList{}
+	if err := env.Client.List(h.ctx, list, client.MatchingLabels{v1.NodePoolLabelKey: h.pool.Name}); err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]*v1.NodeClaim{}
+	for i := range list.Items {
+		out[list.Items[i].Name] = &list.Items[i]
+	}
+	return out
+}
+
+// replacements returns the NodeClaims a command launched.
+func (h *harness) replacements() []*v1.NodeClaim {
+	h.t.Helper()
+	var out []*v1.NodeClaim
+	for _, nc := range h.claims() {
+		if nc.Annotations[RoleAnnotationKey] == RoleReplacement {
+			out = append(out, nc)
+		}
+	}
+	return out
+}
+
+// initialize plays the lifecycle controller for a NodeClaim the engine created: launch on
+// the fake cloud, registration, a Ready Node, Initialized.
+func (h *harness) initialize(nc *v1.NodeClaim) {
+	h.t.Helper()
+	launched, err := h.cloud.Create(h.ctx, nc)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	stored := nc.DeepCopy()
+	nc.Status.ProviderID = launched.Status.ProviderID
+	nc.Status.Capacity = launched.Status.Capacity
+	nc.Status.Allocatable = launched.Status.Allocatable
+	nc.Status.NodeName = nc.Name
+	for _, c := range []string{v1.ConditionTypeLaunched, v1.ConditionTypeRegistered, v1.ConditionTypeInitialized} {
+		meta.SetStatusCondition(&nc.Status.Conditions, metav1.Condition{Type: c, Status: metav1.ConditionTrue, Reason: c, LastTransitionTime: metav1.NewTime(h.clock.Now())})
+	}
+	if err := env.Client.Status().Patch(h.ctx, nc, client.MergeFrom(stored)); err != nil {
+		h.t.Fatal(err)
+	}
+	stored = nc.DeepCopy()
+	maps.Copy(nc.Labels, launched.Labels)
+	if err := env.Client.Patch(h.ctx, nc, client.MergeFrom(stored)); err != nil {
+		h.t.Fatal(err)
+	}
+	node, err := fixtures.Node(h.ctx, env.Client, nc)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := test.MarkNodeReady(h.ctx, env.Client, node.Name); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := env.Client.Get(h.ctx, client.ObjectKeyFromObject(node), node); err != nil {
+		h.t.Fatal(err)
+	}
+	stored2 := node.DeepCopy()
+	node.Spec.Taints = nil
+	if err := env.Client.Patch(h.ctx, node, client.MergeFrom(stored2)); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// setCondition sets a condition on a NodeClaim.
+func (h *harness) setCondition(name, typ, reason string) {
+	h.t.Helper()
+	nc := &v1.NodeClaim{}
+	if err := env.Client.Get(h.ctx, client.ObjectKey{Name: name}, nc); err != nil {
+		h.t.Fatal(err)
+	}
+	stored := nc.DeepCopy()
+	meta.SetStatusCondition(&nc.Status.Conditions, metav1.Condition{Type: typ, Status: metav1.ConditionTrue, Reason: reason, LastTransitionTime: metav1.NewTime(h.clock.Now())})
+	if err := env.Client.Status().Patch(h.ctx, nc, client.MergeFrom(stored)); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// events drains the recorder.
+func (h *harness) events() []string {
+	var out []string
+	for {
+		select {
+		case e := <-h.recorder.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
 }
