@@ -23,6 +23,10 @@ type Snapshot struct {
 	Volumes VolumeTopology
 }
 
+// ResourceNodes is the NodePool limit on the number of nodes: each node or NodeClaim of the
+// pool counts one (pass their number in NodePool.Used).
+const ResourceNodes corev1.ResourceName = "nodes"
+
 // Requirement is one node selector requirement, with an optional minimum number of distinct
 // values a NodeClaim's instance types must keep for Key (karpenter.sh/v1 minValues).
 // Operators: In, NotIn, Exists, DoesNotExist, Gt, Lt, Gte, Lte.
@@ -44,7 +48,8 @@ type NodePool struct {
 	Taints []corev1.Taint
 	// StartupTaints are removed once a node is initialised; scheduling ignores them.
 	StartupTaints []corev1.Taint
-	// Limits cap the total capacity of the pool's nodes; nil means unlimited.
+	// Limits cap the total capacity of the pool's nodes; nil means unlimited. The resource
+	// "nodes" (ResourceNodes) caps how many nodes the pool has.
 	Limits corev1.ResourceList
 	// Used is the capacity the pool's nodes already have; the plan uses at most Limits-Used.
 	Used corev1.ResourceList

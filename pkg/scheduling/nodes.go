@@ -64,12 +64,21 @@ func (s *solver) hostname(n *node) string {
 	return n.name
 }
 
-// occupy accounts for a running pod's resources and host ports.
+// occupy accounts for a running pod's resources and host ports. A pod whose requests
+// cannot be read fills the node.
 func (s *solver) occupy(n *node, p *corev1.Pod) {
 	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 		return
 	}
-	r, _ := s.u.res.podRequests(p)
+	r, err := s.u.res.podRequests(p)
+	if err != nil {
+		// What the pod uses is unknown: count the node as full rather than the pod as
+		// using nothing.
+		for d := range n.free {
+			n.free[d] = min(n.free[d], 0)
+		}
+		r = vec{}
+	}
 	n.free.sub(&r)
 	n.ports = append(n.ports, podHostPorts(p)...)
 }

@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/scheduling"
 	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
 
@@ -140,6 +141,9 @@ func TestUsage(t *testing.T) {
 	// NodeClaim's and is not counted twice.
 	if got := used.Cpu().Value(); got != 22 {
 		t.Errorf("used cpu = %d, want 22", got)
+	}
+	if got := used[scheduling.ResourceNodes]; got.Value() != 3 {
+		t.Errorf("used nodes = %s, want 3 (two NodeClaims, one orphan Node)", got.String())
 	}
 }
 

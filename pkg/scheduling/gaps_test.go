@@ -1,0 +1,88 @@
+package scheduling
+
+import (
+	"fmt"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func antiHostname(p *corev1.Pod) {
+	p.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+		TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: p.Labels}}}}}
+}
+
+// TestNodesLimit: limits.nodes caps how many nodes a NodePool has, counting the ones it
+// already has (Used), and the plan respects every other limit as before.
+func TestNodesLimit(t *testing.T) {
+	cases := []struct {
+		name          string
+		limit, used   string
+		wantClaims    int
+		wantUnsched   int
+		anotherLimits corev1.ResourceList
+	}{
+		{name: "no nodes used", limit: "2", wantClaims: 2, wantUnsched: 3},
+		{name: "one node used", limit: "2", used: "1", wantClaims: 1, wantUnsched: 4},
+		{name: "limit reached", limit: "3", used: "3", wantClaims: 0, wantUnsched: 5},
+		{name: "roomy", limit: "10", used: "2", wantClaims: 5},
+		{name: "with a cpu limit binding first", limit: "10", wantClaims: 4, wantUnsched: 1,
+			anotherLimits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8")}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pool := odPool("capped")
+			pool.Limits = corev1.ResourceList{ResourceNodes: resource.MustParse(tc.limit)}
+			for k, v := range tc.anotherLimits {
+				pool.Limits[k] = v
+			}
+			if tc.used != "" {
+				pool.Used = corev1.ResourceList{ResourceNodes: resource.MustParse(tc.used)}
+			}
+			snap := &Snapshot{NodePools: []NodePool{pool}}
+			pods := podN(5, "solo", "1", "1Gi", antiHostname)
+			plan := Solve(snap, pods)
+			if len(plan.NewNodeClaims) != tc.wantClaims || len(plan.Unschedulable) != tc.wantUnsched {
+				t.Fatalf("%d claims, %d unschedulable; want %d and %d", len(plan.NewNodeClaims), len(plan.Unschedulable), tc.wantClaims, tc.wantUnsched)
+			}
+			if err := checkPlan(snap, pods, plan); err != nil {
+				t.Error(err)
+			}
+			if _, ok := claimRequests(plan)[ResourceNodes]; ok {
+				t.Error(`"nodes" leaked into a NodeClaim's requests`)
+			}
+		})
+	}
+}
+
+// TestUnreadableRequestsFillTheNode: a running pod whose requests cannot be read does not
+// count as using nothing: its node takes no more pods.
+func TestUnreadableRequestsFillTheNode(t *testing.T) {
+	weird := mkPod("weird", "100m", "100Mi", nil)
+	weird.Spec.NodeName = "n1"
+	for i := range maxExtended + 1 {
+		weird.Spec.Containers[0].Resources.Requests[corev1.ResourceName(fmt.Sprintf("example.com/dev-%d", i))] = resource.MustParse("1")
+	}
+	node := ExistingNode{Name: "n1", Labels: map[string]string{corev1.LabelHostname: "n1"},
+		Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi"), corev1.ResourcePods: resource.MustParse("110")},
+		Pods:        []*corev1.Pod{weird}}
+	snap := &Snapshot{NodePools: []NodePool{odPool("default")}, Nodes: []ExistingNode{node}}
+	plan := Solve(snap, podN(3, "web", "500m", "1Gi", nil))
+	if len(plan.ExistingNodes) != 0 {
+		t.Errorf("%d pods placed next to a pod of unknown size", len(plan.ExistingNodes[0].Pods))
+	}
+	if len(plan.NewNodeClaims) != 1 {
+		t.Errorf("want the pods on one new NodeClaim, got %d", len(plan.NewNodeClaims))
+	}
+}
+
+// claimRequests sums the requests of every new NodeClaim.
+func claimRequests(p *Plan) corev1.ResourceList {
+	sum := corev1.ResourceList{}
+	for _, nc := range p.NewNodeClaims {
+		addList(sum, nc.Requests)
+	}
+	return sum
+}
