@@ -86,3 +86,42 @@ func claimRequests(p *Plan) corev1.ResourceList {
 	}
 	return sum
 }
+
+// TestDeprecatedLabelAliases: pods selecting nodes by the deprecated aliases of well-known
+// labels are planned as if they used the stable names.
+func TestDeprecatedLabelAliases(t *testing.T) {
+	snap := &Snapshot{NodePools: []NodePool{odPool("default")}}
+	zonal := podN(1, "zonal", "1", "1Gi", func(p *corev1.Pod) {
+		p.Spec.NodeSelector = map[string]string{corev1.LabelFailureDomainBetaZone: "zone-b"}
+	})
+	arm := podN(1, "arm", "1", "1Gi", func(p *corev1.Pod) {
+		p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
+				{Key: "beta.kubernetes.io/arch", Operator: corev1.NodeSelectorOpIn, Values: []string{"arm64"}}}}}}}}
+	})
+	pods := append(zonal, arm...)
+	plan := Solve(snap, pods)
+	if len(plan.Unschedulable) != 0 {
+		t.Fatalf("%d unschedulable, first: %s", len(plan.Unschedulable), plan.Unschedulable[0].Reason)
+	}
+	if err := checkPlan(snap, pods, plan); err != nil {
+		t.Error(err)
+	}
+	for _, nc := range plan.NewNodeClaims {
+		for _, p := range nc.Pods {
+			if p.Name == "zonal-0" && nc.Cheapest.Zone != "zone-b" {
+				t.Errorf("pod selecting failure-domain zone-b got zone %s", nc.Cheapest.Zone)
+			}
+			if p.Name == "arm-0" && nc.Cheapest.InstanceType != "arm-large" {
+				t.Errorf("pod requiring beta arch arm64 got %s", nc.Cheapest.InstanceType)
+			}
+		}
+	}
+	// An existing node labelled with the stable name takes a pod selecting the alias.
+	existing := ExistingNode{Name: "n1", Labels: map[string]string{corev1.LabelHostname: "n1", corev1.LabelTopologyZone: "zone-b"},
+		Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("8Gi"), corev1.ResourcePods: resource.MustParse("10")}}
+	plan = Solve(&Snapshot{NodePools: []NodePool{odPool("default")}, Nodes: []ExistingNode{existing}}, zonal)
+	if len(plan.ExistingNodes) != 1 || len(plan.NewNodeClaims) != 0 {
+		t.Errorf("pod selecting the zone alias not placed on the existing zone-b node: %d existing, %d new", len(plan.ExistingNodes), len(plan.NewNodeClaims))
+	}
+}
