@@ -42,6 +42,7 @@ var controllerNeeds = []grant{
 	{"list", "", "persistentvolumes", true},
 	{"list", "storage.k8s.io", "storageclasses", true},
 	{"watch", "storage.k8s.io", "csinodes", true},
+	{"watch", "", "namespaces", true},
 	{"list", "karpenter.sim.sh", "simnodeclasses", true},
 	{"patch", "karpenter.sim.sh", "simnodeclasses/status", true},
 	{"create", "karpenter.sim.sh", "siminstances", true},

@@ -21,6 +21,11 @@ type Snapshot struct {
 	Pods []*corev1.Pod
 	// Volumes resolves pod volumes to topology requirements; optional.
 	Volumes VolumeTopology
+	// Namespaces maps namespace names to their labels, for the namespaceSelector of pod
+	// (anti-)affinity terms. A namespace missing from a non-nil map has only the
+	// kubernetes.io/metadata.name label; with a nil map a namespaceSelector matches every
+	// namespace.
+	Namespaces map[string]map[string]string
 }
 
 // ResourceNodes is the NodePool limit on the number of nodes: each node or NodeClaim of the

@@ -125,3 +125,48 @@ func TestDeprecatedLabelAliases(t *testing.T) {
 		t.Errorf("pod selecting the zone alias not placed on the existing zone-b node: %d existing, %d new", len(plan.ExistingNodes), len(plan.NewNodeClaims))
 	}
 }
+
+// TestAffinityNamespaceSelector: a pod anti-affinity term counts the pods of the namespaces
+// its namespaceSelector selects (by the Namespaces' labels) and of its namespaces list, not
+// every namespace.
+func TestAffinityNamespaceSelector(t *testing.T) {
+	db := mkPod("db", "100m", "128Mi", map[string]string{"app": "db"})
+	db.Namespace, db.Spec.NodeName = "team-a", "n1"
+	node := ExistingNode{Name: "n1", Labels: map[string]string{corev1.LabelHostname: "n1"},
+		Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("8Gi"), corev1.ResourcePods: resource.MustParse("10")},
+		Pods:        []*corev1.Pod{db}}
+	namespaces := map[string]map[string]string{
+		"team-a": {"team": "a", corev1.LabelMetadataName: "team-a"},
+		"team-b": {"team": "b", corev1.LabelMetadataName: "team-b"},
+	}
+	awayFromDB := func(sel *metav1.LabelSelector, list ...string) []*corev1.Pod {
+		return podN(1, "web", "1", "1Gi", func(p *corev1.Pod) {
+			p.Namespace = "web"
+			p.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+				TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+				NamespaceSelector: sel, Namespaces: list}}}}
+		})
+	}
+	cases := []struct {
+		name       string
+		pods       []*corev1.Pod
+		namespaces map[string]map[string]string
+		onExisting bool
+	}{
+		{"selector picks the db's namespace", awayFromDB(&metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}), namespaces, false},
+		{"selector picks another namespace", awayFromDB(&metav1.LabelSelector{MatchLabels: map[string]string{"team": "b"}}), namespaces, true},
+		{"selector by the implicit name label", awayFromDB(&metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: "team-a"}}), map[string]map[string]string{}, false},
+		{"list plus a selector that misses", awayFromDB(&metav1.LabelSelector{MatchLabels: map[string]string{"team": "b"}}, "team-a"), namespaces, false},
+		{"empty selector is every namespace", awayFromDB(&metav1.LabelSelector{}), namespaces, false},
+		{"no selector, no list: the pod's own namespace", awayFromDB(nil), namespaces, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := &Snapshot{NodePools: []NodePool{odPool("default")}, Nodes: []ExistingNode{node}, Namespaces: tc.namespaces}
+			plan := Solve(snap, tc.pods)
+			if got := len(plan.ExistingNodes) == 1; got != tc.onExisting {
+				t.Errorf("placed on the db's node = %v, want %v (new claims %d, unschedulable %d)", got, tc.onExisting, len(plan.NewNodeClaims), len(plan.Unschedulable))
+			}
+		})
+	}
+}

@@ -43,6 +43,9 @@ type Input struct {
 	PersistentVolumeClaims []*corev1.PersistentVolumeClaim
 	PersistentVolumes      []*corev1.PersistentVolume
 	StorageClasses         []*storagev1.StorageClass
+	// Namespaces are the Namespace documents; their labels are what pod affinity
+	// namespaceSelectors match.
+	Namespaces []*corev1.Namespace
 }
 
 // NodeClass identifies a node class document.
@@ -246,7 +249,10 @@ func (l *loader) add(o origin, obj runtime.Object) error {
 		}
 		l.in.StorageClasses = append(l.in.StorageClasses, t)
 	case *corev1.Namespace:
-		// Namespaces need no planning.
+		if err := l.remember(o, "Namespace", "", t.Name); err != nil {
+			return err
+		}
+		l.in.Namespaces = append(l.in.Namespaces, t)
 	default:
 		gvk := obj.GetObjectKind().GroupVersionKind()
 		return o.wrap(unknownKind(gvk.GroupVersion().String(), gvk.Kind))

@@ -28,7 +28,8 @@ func List(ctx context.Context, c client.Reader) (Objects, []*v1.NodePool, error)
 		pvs   corev1.PersistentVolumeList
 		scs   storagev1.StorageClassList
 		csins storagev1.CSINodeList
-		lists = []client.ObjectList{&nps, &nodes, &ncs, &pods, &dss, &pvcs, &pvs, &scs, &csins}
+		nss   corev1.NamespaceList
+		lists = []client.ObjectList{&nps, &nodes, &ncs, &pods, &dss, &pvcs, &pvs, &scs, &csins, &nss}
 	)
 	for _, l := range lists {
 		if err := c.List(ctx, l); err != nil {
@@ -43,6 +44,7 @@ func List(ctx context.Context, c client.Reader) (Objects, []*v1.NodePool, error)
 	objs.PersistentVolumes = pointers(pvs.Items)
 	objs.StorageClasses = pointers(scs.Items)
 	objs.CSINodes = pointers(csins.Items)
+	objs.Namespaces = pointers(nss.Items)
 	return objs, pointers(nps.Items), nil
 }
 

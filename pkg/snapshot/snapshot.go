@@ -33,6 +33,8 @@ type Objects struct {
 	PersistentVolumes      []*corev1.PersistentVolume
 	StorageClasses         []*storagev1.StorageClass
 	CSINodes               []*storagev1.CSINode
+	// Namespaces give the labels pod affinity namespaceSelectors match.
+	Namespaces []*corev1.Namespace
 }
 
 // ephemeralTaintKeys are put on nodes by Kubernetes itself while they start; they go away
@@ -94,6 +96,13 @@ func Build(objs Objects, nodePools []scheduling.NodePool, instanceTypes []*cloud
 		snap.DaemonSets = append(snap.DaemonSets, DaemonSetPod(ds))
 	}
 	snap.Volumes = Volumes(objs.PersistentVolumeClaims, objs.PersistentVolumes, objs.StorageClasses)
+	snap.Namespaces = make(map[string]map[string]string, len(objs.Namespaces))
+	for _, ns := range objs.Namespaces {
+		l := make(map[string]string, len(ns.Labels)+1)
+		maps.Copy(l, ns.Labels)
+		l[corev1.LabelMetadataName] = ns.Name // the API server sets it; manifests may not
+		snap.Namespaces[ns.Name] = l
+	}
 	return snap
 }
 

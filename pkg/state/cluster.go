@@ -58,6 +58,7 @@ type Cluster struct {
 	volumes        map[string]*corev1.PersistentVolume
 	storageClasses map[string]*storagev1.StorageClass
 	csiNodes       map[string]*storagev1.CSINode
+	namespaces     map[string]*corev1.Namespace
 	// deletedClaims remembers recently deleted NodeClaims by name, see deletedClaimTTL.
 	deletedClaims map[string]deletedClaim
 }
@@ -97,6 +98,7 @@ func NewCluster(opts Options) *Cluster {
 		volumes:        map[string]*corev1.PersistentVolume{},
 		storageClasses: map[string]*storagev1.StorageClass{},
 		csiNodes:       map[string]*storagev1.CSINode{},
+		namespaces:     map[string]*corev1.Namespace{},
 		deletedClaims:  map[string]deletedClaim{},
 	}
 }
@@ -237,6 +239,20 @@ func (c *Cluster) DeleteCSINode(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.csiNodes, name)
+}
+
+// UpdateNamespace records the latest version of a Namespace.
+func (c *Cluster) UpdateNamespace(ns *corev1.Namespace) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.namespaces[ns.Name] = ns
+}
+
+// DeleteNamespace forgets a Namespace.
+func (c *Cluster) DeleteNamespace(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.namespaces, name)
 }
 
 // UpdateNodePool records the latest version of a NodePool.

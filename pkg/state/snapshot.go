@@ -26,6 +26,7 @@ func (c *Cluster) Objects() snapshot.Objects {
 		PersistentVolumes:      slices.Collect(maps.Values(c.volumes)),
 		StorageClasses:         slices.Collect(maps.Values(c.storageClasses)),
 		CSINodes:               slices.Collect(maps.Values(c.csiNodes)),
+		Namespaces:             slices.Collect(maps.Values(c.namespaces)),
 		Nominated:              map[string][]*corev1.Pod{},
 	}
 	for _, p := range c.pods {
