@@ -170,3 +170,30 @@ func TestAffinityNamespaceSelector(t *testing.T) {
 		})
 	}
 }
+
+// TestManyPreferencesKept: a pod with more than eight preferences is planned with all of
+// them while they can be met; none is dropped unasked (it used to keep only eight).
+func TestManyPreferencesKept(t *testing.T) {
+	pods := podN(1, "picky", "1", "1Gi", func(p *corev1.Pod) {
+		var terms []corev1.PreferredSchedulingTerm
+		// The lowest weight, relaxed first, asks for zone-c (the zones cost the same, so
+		// only the preference moves the pod there).
+		terms = append(terms, corev1.PreferredSchedulingTerm{Weight: 1, Preference: corev1.NodeSelectorTerm{
+			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelTopologyZone, Operator: corev1.NodeSelectorOpIn, Values: []string{"zone-c"}}}}})
+		for i := range 11 {
+			terms = append(terms, corev1.PreferredSchedulingTerm{Weight: int32(10 + i), Preference: corev1.NodeSelectorTerm{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelArchStable, Operator: corev1.NodeSelectorOpIn, Values: []string{"amd64"}}}}})
+		}
+		p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{PreferredDuringSchedulingIgnoredDuringExecution: terms}}
+	})
+	plan := Solve(&Snapshot{NodePools: []NodePool{odPool("default")}}, pods)
+	wantClaims(t, plan, 1)
+	if z := plan.NewNodeClaims[0].Cheapest.Zone; z != "zone-c" {
+		t.Errorf("zone %s: the twelfth preference (zone-c) was dropped", z)
+	}
+	// Preferences that cannot all hold are relaxed, lowest weight first, and the pod is
+	// still planned.
+	pods[0].Spec.Affinity.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution[5].Preference.MatchExpressions[0].Values = []string{"s390x"}
+	plan = Solve(&Snapshot{NodePools: []NodePool{odPool("default")}}, pods)
+	wantClaims(t, plan, 1)
+}
