@@ -74,6 +74,9 @@ type ExistingNode struct {
 	Pods     []*corev1.Pod
 	InFlight bool
 	NodePool string
+	// VolumeLimits caps, per CSI driver, how many volumes the node can attach (its
+	// CSINode's allocatable counts); a driver not listed is unlimited.
+	VolumeLimits map[string]int64
 }
 
 // VolumeTopology resolves persistent volume claims to node requirements. All maps are
@@ -87,6 +90,8 @@ type VolumeTopology struct {
 // StorageClass is the part of a storage.k8s.io/v1 StorageClass the scheduler reads.
 type StorageClass struct {
 	Name string
+	// Provisioner is the CSI driver that provisions the class's volumes.
+	Provisioner string
 	// AllowedTopologies are ORed; each is an AND of In requirements.
 	AllowedTopologies []corev1.TopologySelectorTerm
 }

@@ -197,3 +197,52 @@ func TestManyPreferencesKept(t *testing.T) {
 	plan = Solve(&Snapshot{NodePools: []NodePool{odPool("default")}}, pods)
 	wantClaims(t, plan, 1)
 }
+
+// TestCSIVolumeLimits: an existing node takes no more volumes of a CSI driver than its
+// CSINode allows, counting the volumes of the pods already there.
+func TestCSIVolumeLimits(t *testing.T) {
+	sc := "ebs"
+	claim := func(name string) *corev1.PersistentVolumeClaim {
+		return &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
+			Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: &sc}}
+	}
+	withClaim := func(p *corev1.Pod, name string) *corev1.Pod {
+		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name}}})
+		return p
+	}
+	running := withClaim(mkPod("running", "100m", "128Mi", nil), "c-running")
+	running.Spec.NodeName = "n1"
+	var pending []*corev1.Pod
+	for i := range 3 {
+		pending = append(pending, withClaim(mkPod(fmt.Sprintf("db-%d", i), "100m", "128Mi", map[string]string{"app": "db"}), fmt.Sprintf("c-%d", i)))
+	}
+	volumes := VolumeTopology{
+		Claims:         map[string]*corev1.PersistentVolumeClaim{"default/c-running": claim("c-running"), "default/c-0": claim("c-0"), "default/c-1": claim("c-1"), "default/c-2": claim("c-2")},
+		StorageClasses: map[string]*StorageClass{sc: {Name: sc, Provisioner: "ebs.csi.aws.com"}},
+	}
+	for _, tc := range []struct {
+		name       string
+		limits     map[string]int64
+		onExisting int
+	}{
+		{"no limit", nil, 3},
+		{"room for two more", map[string]int64{"ebs.csi.aws.com": 3}, 2},
+		{"full", map[string]int64{"ebs.csi.aws.com": 1}, 0},
+		{"another driver's limit", map[string]int64{"efs.csi.aws.com": 1}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			node := ExistingNode{Name: "n1", Labels: map[string]string{corev1.LabelHostname: "n1"}, VolumeLimits: tc.limits,
+				Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("16Gi"), corev1.ResourcePods: resource.MustParse("50")},
+				Pods:        []*corev1.Pod{running}}
+			plan := Solve(&Snapshot{NodePools: []NodePool{odPool("default")}, Nodes: []ExistingNode{node}, Volumes: volumes}, pending)
+			got := 0
+			for _, e := range plan.ExistingNodes {
+				got += len(e.Pods)
+			}
+			if got != tc.onExisting || len(plan.Unschedulable) != 0 {
+				t.Errorf("%d pods on the existing node (want %d), %d unschedulable", got, tc.onExisting, len(plan.Unschedulable))
+			}
+		})
+	}
+}

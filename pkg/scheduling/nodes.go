@@ -15,6 +15,8 @@ type node struct {
 	taints   []corev1.Taint
 	free     vec
 	ports    []hostPort
+	volLimit map[string]int64 // existing nodes: attachable volumes per CSI driver
+	volUsed  map[string]int64
 	pods     []*corev1.Pod // pending pods placed here
 	hostDom  int32
 
@@ -40,7 +42,7 @@ func (s *solver) addExistingNodes() {
 	byName := map[string]*node{}
 	for i := range s.snap.Nodes {
 		en := &s.snap.Nodes[i]
-		n := &node{idx: len(s.nodes), name: en.Name, existing: true, labels: en.Labels, taints: en.Taints}
+		n := &node{idx: len(s.nodes), name: en.Name, existing: true, labels: en.Labels, taints: en.Taints, volLimit: en.VolumeLimits}
 		n.free, _ = s.u.res.fromList(en.Allocatable, false)
 		n.hostDom = s.domainID(labelHostname, s.hostname(n))
 		s.nodes = append(s.nodes, n)
@@ -81,6 +83,30 @@ func (s *solver) occupy(n *node, p *corev1.Pod) {
 	}
 	n.free.sub(&r)
 	n.ports = append(n.ports, podHostPorts(p)...)
+	if n.volLimit != nil {
+		n.addVolumes(s.volumeDrivers(p), 1)
+	}
+}
+
+// addVolumes counts k pods' worth of volumes against the node's attach limits.
+func (n *node) addVolumes(vols map[string]int64, k int) {
+	for d, v := range vols {
+		if n.volUsed == nil {
+			n.volUsed = map[string]int64{}
+		}
+		n.volUsed[d] += v * int64(k)
+	}
+}
+
+// volumeRoom is how many pods attaching vols the node's volume limits still take (limit
+// when nothing binds).
+func (n *node) volumeRoom(vols map[string]int64, limit int) int {
+	for d, v := range vols {
+		if lim, ok := n.volLimit[d]; ok && v > 0 {
+			limit = min(limit, int(max(lim-n.volUsed[d], 0)/v))
+		}
+	}
+	return limit
 }
 
 // existingPods calls f for every running pod with its node.

@@ -73,12 +73,14 @@ func Build(objs Objects, nodePools []scheduling.NodePool, instanceTypes []*cloud
 	}
 
 	snap := &scheduling.Snapshot{NodePools: nodePools}
+	volumeLimits := VolumeLimits(objs.CSINodes)
 	for _, node := range sortedByName(objs.Nodes) {
 		var nc *v1.NodeClaim
 		if node.Spec.ProviderID != "" {
 			nc = claimByProviderID[node.Spec.ProviderID]
 		}
 		if en, ok := existingFromNode(node, nc); ok {
+			en.VolumeLimits = volumeLimits[node.Name]
 			en.Pods = append(sortPods(bound[node.Name]), nominatedFor(nc, objs.Nominated)...)
 			snap.Nodes = append(snap.Nodes, en)
 		}

@@ -56,6 +56,7 @@ func pod(name, nodeName string) *corev1.Pod {
 func TestBuild(t *testing.T) {
 	its := []*cloudprovider.InstanceType{instanceType("large", "8", 0.4), instanceType("small", "2", 0.1)}
 	managed := node("managed", false, func(n *corev1.Node) { n.Spec.ProviderID = "sim:///i-1" })
+	count := int32(25)
 	cordoned := node("cordoned", true, func(n *corev1.Node) { n.Spec.Unschedulable = true })
 	claimOfManaged := &v1.NodeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: "nc-managed"},
@@ -80,7 +81,9 @@ func TestBuild(t *testing.T) {
 		DaemonSets:             []*appsv1.DaemonSet{{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "logs"}}},
 		PersistentVolumeClaims: []*corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "data"}}},
 		PersistentVolumes:      []*corev1.PersistentVolume{{ObjectMeta: metav1.ObjectMeta{Name: "pv-1"}}},
-		StorageClasses:         []*storagev1.StorageClass{{ObjectMeta: metav1.ObjectMeta{Name: "zonal"}}},
+		StorageClasses:         []*storagev1.StorageClass{{ObjectMeta: metav1.ObjectMeta{Name: "zonal"}, Provisioner: "ebs.csi.aws.com"}},
+		CSINodes: []*storagev1.CSINode{{ObjectMeta: metav1.ObjectMeta{Name: "ready"}, Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{
+			{Name: "ebs.csi.aws.com", Allocatable: &storagev1.VolumeNodeResources{Count: &count}}, {Name: "unlimited.csi"}}}}},
 	}
 	snap := snapshot.Build(objs, nil, its)
 
@@ -114,6 +117,15 @@ func TestBuild(t *testing.T) {
 	if len(snap.DaemonSets) != 1 || snap.DaemonSets[0].Name != "logs" || snap.DaemonSets[0].Namespace != "kube-system" ||
 		metav1.GetControllerOf(snap.DaemonSets[0]).Kind != "DaemonSet" {
 		t.Errorf("daemonset pods = %+v", snap.DaemonSets)
+	}
+	if got := readyNode.VolumeLimits; len(got) != 1 || got["ebs.csi.aws.com"] != 25 {
+		t.Errorf("ready node volume limits = %v, want ebs 25 from its CSINode", got)
+	}
+	if managedNode.VolumeLimits != nil {
+		t.Errorf("node without a CSINode has limits %v", managedNode.VolumeLimits)
+	}
+	if sc := snap.Volumes.StorageClasses["zonal"]; sc == nil || sc.Provisioner != "ebs.csi.aws.com" {
+		t.Errorf("storage class provisioner not carried: %+v", sc)
 	}
 	if snap.Volumes.Claims["default/data"] == nil || snap.Volumes.Volumes["pv-1"] == nil || snap.Volumes.StorageClasses["zonal"] == nil {
 		t.Errorf("volumes not indexed: %+v", snap.Volumes)
