@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gokarpenter/karpenter/pkg/pods"
 )
 
 // node is an existing node or a NodeClaim being planned.
@@ -69,7 +71,7 @@ func (s *solver) hostname(n *node) string {
 // occupy accounts for a running pod's resources and host ports. A pod whose requests
 // cannot be read fills the node.
 func (s *solver) occupy(n *node, p *corev1.Pod) {
-	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+	if pods.IsTerminal(p) {
 		return
 	}
 	r, err := s.u.res.podRequests(p)

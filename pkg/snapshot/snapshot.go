@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
 )
 
@@ -55,7 +56,7 @@ var ephemeralTaintKeys = []string{
 func Build(objs Objects, nodePools []scheduling.NodePool, instanceTypes []*cloudprovider.InstanceType) *scheduling.Snapshot {
 	bound := map[string][]*corev1.Pod{}
 	for _, p := range objs.Pods {
-		if p.Spec.NodeName != "" && !isTerminal(p) {
+		if p.Spec.NodeName != "" && !pods.IsTerminal(p) {
 			bound[p.Spec.NodeName] = append(bound[p.Spec.NodeName], p)
 		}
 	}
@@ -253,8 +254,4 @@ func withoutTaints(taints, startup []corev1.Taint) []corev1.Taint {
 		out = append(out, t)
 	}
 	return out
-}
-
-func isTerminal(pod *corev1.Pod) bool {
-	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/clock"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
 
@@ -110,7 +111,7 @@ func (c *Cluster) UpdatePod(pod *corev1.Pod) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.pods[key] = pod
-	if n, ok := c.nominations[key]; ok && (n.uid != pod.UID || !IsProvisionable(pod)) {
+	if n, ok := c.nominations[key]; ok && (n.uid != pod.UID || !pods.IsProvisionable(pod)) {
 		delete(c.nominations, key)
 	}
 }
@@ -358,7 +359,7 @@ func (c *Cluster) PendingPods() []*corev1.Pod {
 	now := c.clock.Now()
 	var out []*corev1.Pod
 	for key, p := range c.pods {
-		if !IsProvisionable(p) {
+		if !pods.IsProvisionable(p) {
 			continue
 		}
 		if n, ok := c.nominations[key]; ok && n.uid == p.UID && c.nominationValid(n, now) {

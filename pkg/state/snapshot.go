@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
 	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
@@ -36,7 +37,7 @@ func (c *Cluster) Objects() snapshot.Objects {
 	}
 	for key, n := range c.nominations {
 		p, ok := c.pods[key]
-		if ok && p.UID == n.uid && IsProvisionable(p) && c.nominationValid(n, now) {
+		if ok && p.UID == n.uid && pods.IsProvisionable(p) && c.nominationValid(n, now) {
 			objs.Nominated[n.nodeClaim] = append(objs.Nominated[n.nodeClaim], p)
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	cpmetrics "github.com/gokarpenter/karpenter/pkg/cloudprovider/metrics"
 	"github.com/gokarpenter/karpenter/pkg/metrics"
+	"github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
@@ -156,7 +157,7 @@ const RecheckInterval = 5 * time.Second
 // Reconcile opens or extends a batch when the pod is provisionable, and comes back while it
 // stays so.
 func (c *Controller) Reconcile(_ context.Context, pod *corev1.Pod) (reconcile.Result, error) {
-	if !state.IsProvisionable(pod) {
+	if !pods.IsProvisionable(pod) {
 		return reconcile.Result{}, nil
 	}
 	c.batcher.Trigger()
