@@ -4,6 +4,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
@@ -125,4 +126,60 @@ func IsProvisionable(pod *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// Requests is what the pod asks the scheduler for, by the Kubernetes rule: the larger of
+// its app containers plus sidecars and, for every classic init container, that container
+// plus the sidecars started before it; plus the pod overhead; plus one "pods" slot. A
+// container's request for a resource it only limits defaults to the limit.
+func Requests(pod *corev1.Pod) corev1.ResourceList {
+	sum, sidecars, initPeak := corev1.ResourceList{}, corev1.ResourceList{}, corev1.ResourceList{}
+	for i := range pod.Spec.Containers {
+		addTo(sum, containerRequests(&pod.Spec.Containers[i]))
+	}
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		r := containerRequests(c)
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			addTo(sum, r)
+			addTo(sidecars, r)
+			r = sidecars.DeepCopy()
+		} else {
+			addTo(r, sidecars)
+		}
+		for name, q := range r {
+			if peak, ok := initPeak[name]; !ok || q.Cmp(peak) > 0 {
+				initPeak[name] = q.DeepCopy()
+			}
+		}
+	}
+	for name, q := range initPeak {
+		if cur, ok := sum[name]; !ok || q.Cmp(cur) > 0 {
+			sum[name] = q
+		}
+	}
+	addTo(sum, pod.Spec.Overhead)
+	sum[corev1.ResourcePods] = *resource.NewQuantity(1, resource.DecimalSI)
+	return sum
+}
+
+func containerRequests(c *corev1.Container) corev1.ResourceList {
+	out := c.Resources.Requests.DeepCopy()
+	if out == nil {
+		out = corev1.ResourceList{}
+	}
+	for name, q := range c.Resources.Limits {
+		if _, ok := out[name]; !ok {
+			out[name] = q.DeepCopy()
+		}
+	}
+	return out
+}
+
+func addTo(sum, more corev1.ResourceList) {
+	for name, q := range more {
+		total := sum[name]
+		total.Add(q)
+		sum[name] = total
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/clock"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	"github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
@@ -313,8 +314,8 @@ func (c *Cluster) Nominate(target string, pods []*corev1.Pod) int {
 func (c *Cluster) Nomination(key types.NamespacedName) (string, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	n, ok := c.nominations[key]
-	if !ok || !c.nominationValid(n, c.clock.Now()) {
+	n, ok := c.validNominations(c.clock.Now())[key]
+	if !ok {
 		return "", false
 	}
 	return n.nodeClaim, true
@@ -358,11 +359,12 @@ func (c *Cluster) PendingPods() []*corev1.Pod {
 	defer c.mu.RUnlock()
 	now := c.clock.Now()
 	var out []*corev1.Pod
+	valid := c.validNominations(now)
 	for key, p := range c.pods {
 		if !pods.IsProvisionable(p) {
 			continue
 		}
-		if n, ok := c.nominations[key]; ok && n.uid == p.UID && c.nominationValid(n, now) {
+		if _, ok := valid[key]; ok {
 			continue
 		}
 		out = append(out, p)
@@ -370,6 +372,73 @@ func (c *Cluster) PendingPods() []*corev1.Pod {
 	slices.SortFunc(out, snapshot.ComparePods)
 	return out
 }
+
+// validNominations are the nominations of provisionable pods that still hold: their
+// NodeClaim is live and not initialised for longer than the TTL, and, once it is
+// initialised, the pod still fits what its Node has left. kube-scheduler may have filled
+// the node with other pods; waiting out the TTL would leave such a pod pending for nothing,
+// so it is planned again at once. Nominated pods claim a node's room oldest nomination
+// first. The caller holds c.mu.
+func (c *Cluster) validNominations(now time.Time) map[types.NamespacedName]nomination {
+	valid := map[types.NamespacedName]nomination{}
+	onNode := map[string][]types.NamespacedName{} // initialised NodeClaims' Node names
+	for key, n := range c.nominations {
+		p, ok := c.pods[key]
+		if !ok || p.UID != n.uid || !pods.IsProvisionable(p) || !c.nominationValid(n, now) {
+			continue
+		}
+		valid[key] = n
+		if nc := c.nodeClaims[n.nodeClaim]; isInitialized(nc) && nc.Status.NodeName != "" && c.nodes[nc.Status.NodeName] != nil {
+			onNode[nc.Status.NodeName] = append(onNode[nc.Status.NodeName], key)
+		}
+	}
+	if len(onNode) == 0 {
+		return valid
+	}
+	used := map[string]corev1.ResourceList{}
+	for _, p := range c.pods {
+		if _, ok := onNode[p.Spec.NodeName]; ok && !pods.IsTerminal(p) {
+			if used[p.Spec.NodeName] == nil {
+				used[p.Spec.NodeName] = corev1.ResourceList{}
+			}
+			addResources(used[p.Spec.NodeName], pods.Requests(p))
+		}
+	}
+	for nodeName, keys := range onNode {
+		free := c.nodes[nodeName].Status.Allocatable.DeepCopy()
+		for name, q := range used[nodeName] {
+			left := free[name]
+			left.Sub(q)
+			free[name] = left
+		}
+		slices.SortFunc(keys, func(a, b types.NamespacedName) int {
+			return cmp.Or(valid[a].at.Compare(valid[b].at), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+		})
+		for _, key := range keys {
+			req := pods.Requests(c.pods[key])
+			if !cloudprovider.Fits(free, req) {
+				delete(valid, key)
+				continue
+			}
+			for name, q := range req {
+				left := free[name]
+				left.Sub(q)
+				free[name] = left
+			}
+		}
+	}
+	return valid
+}
+
+func addResources(sum, more corev1.ResourceList) {
+	for name, q := range more {
+		total := sum[name]
+		total.Add(q)
+		sum[name] = total
+	}
+}
+
+func isInitialized(nc *v1.NodeClaim) bool { return nc != nil && snapshot.Initialized(nc) }
 
 // NodePools returns every NodePool, by name.
 func (c *Cluster) NodePools() []*v1.NodePool {

@@ -7,7 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
-	"github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
 	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
@@ -35,11 +34,8 @@ func (c *Cluster) Objects() snapshot.Objects {
 			objs.Pods = append(objs.Pods, p)
 		}
 	}
-	for key, n := range c.nominations {
-		p, ok := c.pods[key]
-		if ok && p.UID == n.uid && pods.IsProvisionable(p) && c.nominationValid(n, now) {
-			objs.Nominated[n.nodeClaim] = append(objs.Nominated[n.nodeClaim], p)
-		}
+	for key, n := range c.validNominations(now) {
+		objs.Nominated[n.nodeClaim] = append(objs.Nominated[n.nodeClaim], c.pods[key])
 	}
 	return objs
 }
