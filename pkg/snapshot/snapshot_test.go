@@ -193,11 +193,24 @@ func TestListReadsEveryKind(t *testing.T) {
 		&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "sc"}},
 		&storagev1.CSINode{ObjectMeta: metav1.ObjectMeta{Name: "n"}},
 	).Build()
+	pending := pod("pending", "")
+	pending.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}
+	if err := c.Create(context.Background(), pending); err != nil {
+		t.Fatal(err)
+	}
+	snap, waiting, err := snapshot.FromClient(context.Background(), c, func(*v1.NodePool) ([]*cloudprovider.InstanceType, error) {
+		return []*cloudprovider.InstanceType{instanceType("small", "2", 0.1)}, nil
+	})
+	// Nodes: the Node and the NodeClaim in flight (sized as its cheapest option).
+	if err != nil || len(snap.NodePools) != 1 || len(snap.NodePools[0].InstanceTypes) != 1 || len(snap.Nodes) != 2 ||
+		len(waiting) != 1 || waiting[0].Name != "pending" {
+		t.Fatalf("FromClient: err %v, %d pools, %d nodes, waiting %v", err, len(snap.NodePools), len(snap.Nodes), podNames(waiting))
+	}
 	objs, nps, err := snapshot.List(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(nps) != 1 || len(objs.Nodes) != 1 || len(objs.Pods) != 1 || len(objs.NodeClaims) != 1 || len(objs.DaemonSets) != 1 ||
+	if len(nps) != 1 || len(objs.Nodes) != 1 || len(objs.Pods) != 2 || len(objs.NodeClaims) != 1 || len(objs.DaemonSets) != 1 ||
 		len(objs.PersistentVolumeClaims) != 1 || len(objs.PersistentVolumes) != 1 || len(objs.StorageClasses) != 1 || len(objs.CSINodes) != 1 {
 		t.Errorf("List missed a kind: nodepools=%d %+v", len(nps), objs)
 	}
