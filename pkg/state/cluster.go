@@ -61,6 +61,8 @@ type Cluster struct {
 	storageClasses map[string]*storagev1.StorageClass
 	csiNodes       map[string]*storagev1.CSINode
 	namespaces     map[string]*corev1.Namespace
+	// claimByNode indexes NodeClaims by the Node they registered as (status.nodeName).
+	claimByNode map[string]string
 	// deletedClaims remembers recently deleted NodeClaims by name, see deletedClaimTTL.
 	deletedClaims map[string]deletedClaim
 }
@@ -102,6 +104,7 @@ func NewCluster(opts Options) *Cluster {
 		csiNodes:       map[string]*storagev1.CSINode{},
 		namespaces:     map[string]*corev1.Namespace{},
 		deletedClaims:  map[string]deletedClaim{},
+		claimByNode:    map[string]string{},
 	}
 }
 
@@ -155,6 +158,12 @@ func (c *Cluster) UpdateNodeClaim(nc *v1.NodeClaim) {
 	if old, ok := c.nodeClaims[nc.Name]; ok && old.UID != "" && old.UID == nc.UID && olderVersion(nc.ResourceVersion, old.ResourceVersion) {
 		return
 	}
+	if old, ok := c.nodeClaims[nc.Name]; ok && old.Status.NodeName != "" && old.Status.NodeName != nc.Status.NodeName {
+		delete(c.claimByNode, old.Status.NodeName)
+	}
+	if nc.Status.NodeName != "" {
+		c.claimByNode[nc.Status.NodeName] = nc.Name
+	}
 	c.nodeClaims[nc.Name] = nc
 }
 
@@ -178,6 +187,9 @@ func (c *Cluster) deleteNodeClaim(name string, uid types.UID) {
 	}
 	if uid != "" {
 		c.deletedClaims[name] = deletedClaim{uid: uid, at: now}
+	}
+	if nc, ok := c.nodeClaims[name]; ok && nc.Status.NodeName != "" && c.claimByNode[nc.Status.NodeName] == name {
+		delete(c.claimByNode, nc.Status.NodeName)
 	}
 	delete(c.nodeClaims, name)
 	for key, n := range c.nominations {
@@ -327,8 +339,8 @@ func (c *Cluster) resolveNodeClaim(target string) (string, bool) {
 	if nc, ok := c.nodeClaims[target]; ok && nc.DeletionTimestamp == nil {
 		return target, true
 	}
-	for name, nc := range c.nodeClaims {
-		if nc.DeletionTimestamp == nil && nc.Status.NodeName == target {
+	if name, ok := c.claimByNode[target]; ok {
+		if nc := c.nodeClaims[name]; nc != nil && nc.DeletionTimestamp == nil {
 			return name, true
 		}
 	}

@@ -65,3 +65,32 @@ func TestNominationLapsesWhenTheInitializedNodeIsFull(t *testing.T) {
 		t.Errorf("pending after the node freed up = %q, want none", got)
 	}
 }
+
+// TestNominateByNodeName: a Node's name resolves to the NodeClaim it registered as (an
+// index, not a scan), and no longer once that NodeClaim is deleted or being deleted.
+func TestNominateByNodeName(t *testing.T) {
+	c := state.NewCluster(state.Options{})
+	pod := pendingPod("p")
+	c.UpdatePod(pod)
+	for i, name := range []string{"nc-a", "nc-b"} {
+		nc := nodeClaim(name, "small")
+		nc.Status.NodeName = []string{"node-a", "node-b"}[i]
+		c.UpdateNodeClaim(nc)
+	}
+	if n := c.Nominate("node-b", []*corev1.Pod{pod}); n != 1 {
+		t.Fatalf("Nominate(node-b) = %d, want 1", n)
+	}
+	if got, _ := c.Nomination(types.NamespacedName{Namespace: "default", Name: "p"}); got != "nc-b" {
+		t.Errorf("nominated to %q, want nc-b", got)
+	}
+	deleting := nodeClaim("nc-a", "small")
+	deleting.Status.NodeName = "node-a"
+	deleting.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+	c.UpdateNodeClaim(deleting)
+	c.DeleteNodeClaim("nc-b")
+	for _, node := range []string{"node-a", "node-b"} {
+		if n := c.Nominate(node, []*corev1.Pod{pod}); n != 0 {
+			t.Errorf("Nominate(%s) = %d after its NodeClaim went, want 0", node, n)
+		}
+	}
+}
