@@ -126,7 +126,7 @@ func (c *Controller) createNodeClaim(ctx context.Context, np *v1.NodePool, plann
 		return nil, fmt.Errorf("creating nodeclaim: nodepool %q is gone", planned.NodePool)
 	}
 	nc := NodeClaimFor(np, planned)
-	if err := c.kube.Create(ctx, nc); err != nil {
+	if err := c.createOnce(ctx, nc); err != nil {
 		return nil, fmt.Errorf("creating nodeclaim for nodepool %s: %w", np.Name, err)
 	}
 	c.cluster.UpdateNodeClaim(nc.DeepCopy())
