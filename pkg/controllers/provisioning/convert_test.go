@@ -54,3 +54,16 @@ func TestNodeClaimForLabelsDeprecatedAliases(t *testing.T) {
 		}
 	}
 }
+
+func TestInitializedNow(t *testing.T) {
+	pending := &v1.NodeClaim{}
+	ready := &v1.NodeClaim{Status: v1.NodeClaimStatus{Conditions: []metav1.Condition{{Type: v1.ConditionTypeInitialized, Status: metav1.ConditionTrue}}}}
+	for _, tc := range []struct {
+		old, updated *v1.NodeClaim
+		want         bool
+	}{{pending, ready, true}, {ready, ready, false}, {pending, pending, false}, {ready, pending, false}} {
+		if got := provisioning.InitializedNow(tc.old, tc.updated); got != tc.want {
+			t.Errorf("InitializedNow(%v -> %v) = %v, want %v", tc.old.Status.Conditions, tc.updated.Status.Conditions, got, tc.want)
+		}
+	}
+}
