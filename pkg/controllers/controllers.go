@@ -95,7 +95,7 @@ func NewControllers(deps Deps) ([]Controller, error) {
 		expire,
 		empty,
 		consolidate,
-		status.NewController(status.Deps{Client: deps.Client, Clock: deps.Clock}),
+		status.NewController(status.Deps{Client: deps.Client, Clock: deps.Clock, CloudProvider: deps.CloudProvider}),
 	}, metricsCtrls...), nil
 }
 

@@ -91,7 +91,7 @@ func (c *Controller) nodePools(ctx context.Context) ([]scheduling.NodePool, map[
 	var all []*cloudprovider.InstanceType
 	seen := map[string]bool{}
 	for _, np := range c.cluster.NodePools() {
-		if np.DeletionTimestamp != nil || np.Spec.Replicas != nil {
+		if np.DeletionTimestamp != nil || np.Spec.Replicas != nil || c.notReady(np) {
 			continue
 		}
 		its, err := c.cloud.GetInstanceTypes(ctx, np)
