@@ -13,6 +13,8 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/consolidation"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/emptiness"
+	metricsnode "github.com/gokarpenter/karpenter/pkg/controllers/metrics/node"
+	metricsnodeclaim "github.com/gokarpenter/karpenter/pkg/controllers/metrics/nodeclaim"
 	metricspod "github.com/gokarpenter/karpenter/pkg/controllers/metrics/pod"
 	metricsstate "github.com/gokarpenter/karpenter/pkg/controllers/metrics/state"
 	metricsstatus "github.com/gokarpenter/karpenter/pkg/controllers/metrics/status"
@@ -120,5 +122,13 @@ func newMetricsControllers(deps Deps) ([]Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building nodeclaim status metrics controller: %w", err)
 	}
-	return []Controller{st, pods, pools, claims}, nil
+	nodes, err := metricsnode.NewController(metricsnode.Deps{Client: deps.Client, Registerer: deps.Registerer, Clock: deps.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("building node metrics controller: %w", err)
+	}
+	claimTerminations, err := metricsnodeclaim.NewController(metricsnodeclaim.Deps{Client: deps.Client, Registerer: deps.Registerer, Clock: deps.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("building nodeclaim metrics controller: %w", err)
+	}
+	return []Controller{st, pods, pools, claims, nodes, claimTerminations}, nil
 }
