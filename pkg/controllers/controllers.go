@@ -11,8 +11,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
-	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/consolidation"
-	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/emptiness"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/conditions"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/podevents"
 	metricsnode "github.com/gokarpenter/karpenter/pkg/controllers/metrics/node"
 	metricsnodeclaim "github.com/gokarpenter/karpenter/pkg/controllers/metrics/nodeclaim"
 	metricspod "github.com/gokarpenter/karpenter/pkg/controllers/metrics/pod"
@@ -46,6 +47,8 @@ type Deps struct {
 	// Registerer receives the controllers' karpenter_* metrics.
 	Registerer   prometheus.Registerer
 	Provisioning provisioning.Options
+	// Disruption tunes the disruption engine; zero values take its defaults.
+	Disruption disruption.Options
 }
 
 // NewControllers returns every controller, in the order they are registered. It is the one
@@ -64,18 +67,12 @@ func NewControllers(deps Deps) ([]Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building expiration controller: %w", err)
 	}
-	empty, err := emptiness.NewController(emptiness.Deps{
-		Client: deps.Client, Recorder: deps.Recorder, Clock: deps.Clock, Registerer: deps.Registerer,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("building emptiness controller: %w", err)
-	}
-	consolidate, err := consolidation.NewController(consolidation.Deps{
+	disrupt, err := disruption.NewController(disruption.Deps{
 		Client: deps.Client, Cluster: deps.Cluster, CloudProvider: deps.CloudProvider,
-		Recorder: deps.Recorder, Clock: deps.Clock, Registerer: deps.Registerer,
+		Recorder: deps.Recorder, Clock: deps.Clock, Registerer: deps.Registerer, Options: deps.Disruption,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("building consolidation controller: %w", err)
+		return nil, fmt.Errorf("building disruption controller: %w", err)
 	}
 	metricsCtrls, err := newMetricsControllers(deps)
 	if err != nil {
@@ -95,8 +92,9 @@ func NewControllers(deps Deps) ([]Controller, error) {
 			Client: deps.Client, CloudProvider: deps.CloudProvider, Recorder: deps.Recorder, Clock: deps.Clock,
 		}),
 		expire,
-		empty,
-		consolidate,
+		podevents.NewController(podevents.Deps{Client: deps.Client, Clock: deps.Clock}),
+		conditions.NewController(conditions.Deps{Client: deps.Client, CloudProvider: deps.CloudProvider, Clock: deps.Clock}),
+		disrupt,
 		status.NewController(status.Deps{Client: deps.Client, Clock: deps.Clock, CloudProvider: deps.CloudProvider}),
 	}, metricsCtrls...), nil
 }
