@@ -112,6 +112,9 @@ func Upstream() []Family {
 		fam("karpenter_voluntary_disruption_decision_evaluation_duration_seconds", "method", "consolidation_type"),
 		fam("karpenter_voluntary_disruption_queue_failures_total", "decision", "reason", "consolidation_type"),
 		fam("karpenter_voluntary_disruption_consolidation_timeouts_total", "consolidation_type"),
+		// In the reference page from v1.14 on, for the Balanced consolidation policy.
+		fam("karpenter_consolidation_score", "decision", "nodepool", "policy"),
+		fam("karpenter_consolidation_moves_total", "decision", "nodepool", "policy"),
 
 		fam("karpenter_interruption_received_messages_total", "message_type"),
 		fam("karpenter_interruption_deleted_messages_total"),
@@ -150,6 +153,13 @@ var implemented = []string{
 	"karpenter_cloudprovider_duration_seconds", "karpenter_cloudprovider_errors_total",
 	"karpenter_cloudprovider_instance_type_cpu_cores", "karpenter_cloudprovider_instance_type_memory_bytes",
 	"karpenter_cloudprovider_instance_type_offering_available", "karpenter_cloudprovider_instance_type_offering_price_estimate",
+	// pkg/metrics/disruption.go, written by the disruption engine
+	"karpenter_voluntary_disruption_decisions_total", "karpenter_voluntary_disruption_eligible_nodes",
+	"karpenter_voluntary_disruption_decision_evaluation_duration_seconds", "karpenter_nodepools_allowed_disruptions",
+	"karpenter_consolidation_score", "karpenter_consolidation_moves_total",
+	// pkg/metrics/interruption.go, written by the AWS interruption controller
+	"karpenter_interruption_received_messages_total", "karpenter_interruption_deleted_messages_total",
+	"karpenter_interruption_message_queue_duration_seconds",
 }
 
 // drift are families served under upstream's name with other labels: the label set served

@@ -45,6 +45,12 @@ var notExercised = map[string]string{
 	"karpenter_pods_unbound_time_seconds":                    "the pod is bound by the time the pass runs",
 	"karpenter_nodes_termination_duration_seconds":           "the deletion request and the removal of the node may reach the controller as one event",
 	"karpenter_nodeclaims_termination_duration_seconds":      "no NodeClaim is deleted in the scenario",
+	"karpenter_voluntary_disruption_decisions_total":         "nothing is disrupted in the scenario",
+	"karpenter_consolidation_score":                          "the scenario's NodePools are not Balanced",
+	"karpenter_consolidation_moves_total":                    "the scenario's NodePools are not Balanced",
+	"karpenter_interruption_received_messages_total":         "the fake cloud has no interruption queue",
+	"karpenter_interruption_deleted_messages_total":          "the fake cloud has no interruption queue",
+	"karpenter_interruption_message_queue_duration_seconds":  "the fake cloud has no interruption queue",
 	"karpenter_pods_unstarted_time_seconds":                  "the pod is running by the time the pass runs",
 }
 
@@ -169,7 +175,8 @@ func TestMetricsMatchUpstream(t *testing.T) {
 			return fmt.Errorf("parsing /metrics: %w", err)
 		}
 		families = fams
-		for _, want := range []string{"karpenter_nodes_allocatable", "karpenter_nodes_total_daemon_limits", "karpenter_nodes_lifetime_duration_seconds", "karpenter_nodepools_usage", "karpenter_cloudprovider_instance_type_offering_price_estimate",
+		for _, want := range []string{"karpenter_nodes_allocatable", "karpenter_nodes_total_daemon_limits", "karpenter_nodes_lifetime_duration_seconds",
+			"karpenter_nodepools_allowed_disruptions", "karpenter_voluntary_disruption_eligible_nodes", "karpenter_nodepools_usage", "karpenter_cloudprovider_instance_type_offering_price_estimate",
 			"operator_nodeclaim_status_condition_count", "karpenter_pods_state"} {
 			if _, ok := fams[want]; !ok {
 				return fmt.Errorf("%s not served yet", want)
