@@ -151,3 +151,26 @@ func TestNodeRegistrationHealthy(t *testing.T) {
 	}
 	wantCondition(t, pool, ConditionNodeRegistrationHealthy, metav1.ConditionUnknown, ReasonAwaitingRegistration)
 }
+
+// TestRegistrationTimeoutConditionMakesThePoolUnhealthy: the lifecycle controller's
+// Registered=False/RegistrationTimeout counts as a failed registration at once.
+func TestRegistrationTimeoutConditionMakesThePoolUnhealthy(t *testing.T) {
+	ctx, ctrl := setup(t)
+	pool := fixtures.NodePool(fixtures.Name(t, "pool"))
+	if err := env.Client.Create(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	nc := fixtures.NodeClaim(fixtures.Name(t, "late"), pool.Name)
+	if err := env.Client.Create(ctx, nc); err != nil {
+		t.Fatal(err)
+	}
+	stored := nc.DeepCopy()
+	meta.SetStatusCondition(&nc.Status.Conditions, metav1.Condition{Type: v1.ConditionTypeLaunched, Status: metav1.ConditionTrue, Reason: "Launched", LastTransitionTime: metav1.Now()})
+	meta.SetStatusCondition(&nc.Status.Conditions, metav1.Condition{Type: v1.ConditionTypeRegistered, Status: metav1.ConditionFalse,
+		Reason: v1.ConditionReasonRegistrationTimeout, Message: "not registered within 5m", LastTransitionTime: metav1.Now()})
+	if err := env.Client.Status().Patch(ctx, nc, client.MergeFrom(stored)); err != nil {
+		t.Fatal(err)
+	}
+	reconcilePool(ctx, t, ctrl, pool)
+	wantCondition(t, pool, ConditionNodeRegistrationHealthy, metav1.ConditionFalse, ReasonRegistrationTimedOut)
+}

@@ -34,9 +34,17 @@ func (c *Controller) registrationHealth(pool *v1.NodePool, claims []v1.NodeClaim
 		if h, ok := nc.Annotations[v1.NodePoolHashAnnotationKey]; ok && hash != "" && h != hash {
 			continue // launched from an older template
 		}
-		if reg := meta.FindStatusCondition(nc.Status.Conditions, v1.ConditionTypeRegistered); reg != nil && reg.Status == metav1.ConditionTrue {
+		reg := meta.FindStatusCondition(nc.Status.Conditions, v1.ConditionTypeRegistered)
+		if reg != nil && reg.Status == metav1.ConditionTrue {
 			if reg.LastTransitionTime.After(lastOK) {
 				lastOK = reg.LastTransitionTime.Time
+			}
+			continue
+		}
+		if reg != nil && reg.Status == metav1.ConditionFalse && reg.Reason == v1.ConditionReasonRegistrationTimeout {
+			// The lifecycle controller's verdict, whatever its TTL.
+			if reg.LastTransitionTime.After(lastFail) {
+				lastFail, failed = reg.LastTransitionTime.Time, nc.Name
 			}
 			continue
 		}
@@ -50,7 +58,7 @@ func (c *Controller) registrationHealth(pool *v1.NodePool, claims []v1.NodeClaim
 	switch {
 	case !lastFail.IsZero() && lastFail.After(lastOK):
 		return metav1.ConditionFalse, ReasonRegistrationTimedOut,
-			fmt.Sprintf("NodeClaim %s launched but its node did not register within %s", failed, c.registrationTimeout)
+			fmt.Sprintf("NodeClaim %s launched but its node did not register in time (%s)", failed, c.registrationTimeout)
 	case !lastOK.IsZero():
 		return metav1.ConditionTrue, ReasonNodeRegistered, ""
 	}
