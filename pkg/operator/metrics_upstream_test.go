@@ -46,6 +46,8 @@ var notExercised = map[string]string{
 	"karpenter_nodes_termination_duration_seconds":           "the deletion request and the removal of the node may reach the controller as one event",
 	"karpenter_nodeclaims_termination_duration_seconds":      "no NodeClaim is deleted in the scenario",
 	"karpenter_voluntary_disruption_decisions_total":         "nothing is disrupted in the scenario",
+	"karpenter_scheduler_queue_depth":                        "served only while a scheduling run is in flight",
+	"karpenter_scheduler_unfinished_work_seconds":            "served only while a scheduling run is in flight",
 	"karpenter_consolidation_score":                          "the scenario's NodePools are not Balanced",
 	"karpenter_consolidation_moves_total":                    "the scenario's NodePools are not Balanced",
 	"karpenter_interruption_received_messages_total":         "the fake cloud has no interruption queue",

@@ -70,7 +70,9 @@ type Controller struct {
 
 	created    *prometheus.CounterVec
 	scheduling *prometheus.HistogramVec
-	metricsErr error // a metrics registration conflict, reported by Register
+	// schedulerMetrics are the scheduler's gauges (schedulermetrics.go).
+	schedulerMetrics *metrics.SchedulerMetrics
+	metricsErr       error // a metrics registration conflict, reported by Register
 }
 
 var (
@@ -105,7 +107,9 @@ func NewController(deps Deps) *Controller {
 	if c.scheduling, errScheduling = metrics.SchedulingDuration(deps.Registerer); errScheduling != nil {
 		c.scheduling, _ = metrics.SchedulingDuration(nil)
 	}
-	c.metricsErr = errors.Join(errCreated, errScheduling)
+	var errScheduler error
+	c.schedulerMetrics, errScheduler = newSchedulerMetrics(deps.Registerer)
+	c.metricsErr = errors.Join(errCreated, errScheduling, errScheduler)
 	return c
 }
 

@@ -59,8 +59,10 @@ func (c *Controller) Provision(ctx context.Context) (Result, error) {
 	pools, nodePools, instanceTypes := c.nodePools(ctx, objs)
 	logger.V(1).Info("scheduling pending pods", "pods", len(pods), "nodePools", len(pools))
 	start := c.clock.Now()
+	done := c.startScheduling(len(pods))
 	plan := scheduling.Solve(snapshot.Build(objs, pools, instanceTypes), pods)
 	c.scheduling.WithLabelValues(Name).Observe(c.clock.Since(start).Seconds())
+	done(len(plan.Unschedulable))
 
 	var res Result
 	for _, placed := range plan.ExistingNodes {
