@@ -146,6 +146,8 @@ var implemented = []string{
 	"karpenter_nodes_created_total", "karpenter_nodes_termination_duration_seconds", "karpenter_nodes_lifetime_duration_seconds",
 	"karpenter_pods_state", "karpenter_pods_startup_duration_seconds", "karpenter_pods_bound_duration_seconds",
 	"karpenter_pods_unbound_time_seconds", "karpenter_pods_unstarted_time_seconds",
+	"karpenter_pods_provisioning_bound_duration_seconds", "karpenter_pods_provisioning_startup_duration_seconds",
+	"karpenter_pods_provisioning_unbound_time_seconds", "karpenter_pods_provisioning_unstarted_time_seconds",
 	"karpenter_scheduler_scheduling_duration_seconds", "karpenter_scheduler_queue_depth",
 	"karpenter_scheduler_unfinished_work_seconds", "karpenter_scheduler_unschedulable_pods_count",
 	"karpenter_nodepools_usage", "karpenter_nodepools_limit",

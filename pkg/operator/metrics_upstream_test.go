@@ -47,6 +47,8 @@ var notExercised = map[string]string{
 	"karpenter_nodeclaims_termination_duration_seconds":      "no NodeClaim is deleted in the scenario",
 	"karpenter_voluntary_disruption_decisions_total":         "nothing is disrupted in the scenario",
 	"karpenter_scheduler_queue_depth":                        "served only while a scheduling run is in flight",
+	"karpenter_pods_provisioning_unbound_time_seconds":       "the pod is bound by the time the pass runs",
+	"karpenter_pods_provisioning_unstarted_time_seconds":     "the pod is running by the time the pass runs",
 	"karpenter_scheduler_unfinished_work_seconds":            "served only while a scheduling run is in flight",
 	"karpenter_consolidation_score":                          "the scenario's NodePools are not Balanced",
 	"karpenter_consolidation_moves_total":                    "the scenario's NodePools are not Balanced",

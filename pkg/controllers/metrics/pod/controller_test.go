@@ -26,7 +26,8 @@ func TestPodLifecycle(t *testing.T) {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web-1", CreationTimestamp: metav1.NewTime(created),
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", UID: "1"}}},
-		Status: corev1.PodStatus{Phase: corev1.PodPending},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}},
 	}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{
 		v1.NodePoolLabelKey: "default", v1.LabelTopologyZone: "z1", v1.LabelArch: "arm64", v1.CapacityTypeLabelKey: "spot", v1.LabelInstanceType: "m7g.large"}}}
@@ -51,6 +52,11 @@ func TestPodLifecycle(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(c.metrics.UnstartedTime.With(id)); got != 10 {
 		t.Errorf("unstarted time = %v, want 10", got)
+	}
+	clk.Step(5 * time.Second)
+	rec()
+	if got := testutil.ToFloat64(c.metrics.ProvisioningUnboundTime.With(id)); got != 5 {
+		t.Errorf("provisioning unbound time = %v, want 5 (seen waiting 5s ago)", got)
 	}
 	if got := StateLabels(pod, &corev1.Node{})["owner"]; got != "/apis/apps/v1/namespaces/ns/replicasets/web" {
 		t.Errorf("owner = %q", got)
@@ -98,6 +104,19 @@ karpenter_pods_startup_duration_seconds_count 1
 	}
 	if got := testutil.CollectAndCount(c.metrics.BoundDuration); got != 1 {
 		t.Errorf("bound duration series = %d", got)
+	}
+	// Seen waiting at +10s: bound at +20s, ready at +45s.
+	for name, tc := range map[string]struct {
+		h    prometheus.Histogram
+		want float64
+	}{"provisioning bound": {c.metrics.ProvisioningBoundDuration, 10}, "provisioning startup": {c.metrics.ProvisioningStartupDuration, 35}} {
+		count, sum := histogram(t, tc.h)
+		if count != 1 || sum != tc.want {
+			t.Errorf("%s: %d observations summing %v, want one of %v", name, count, sum, tc.want)
+		}
+	}
+	if n := testutil.CollectAndCount(c.metrics.ProvisioningUnboundTime) + testutil.CollectAndCount(c.metrics.ProvisioningUnstartedTime); n != 0 {
+		t.Errorf("%d provisioning gauges left for a running pod", n)
 	}
 
 	if err := kube.Delete(ctx, pod); err != nil {
