@@ -142,7 +142,7 @@ var implemented = []string{
 	"karpenter_nodes_allocatable", "karpenter_nodes_total_pod_requests", "karpenter_nodes_total_pod_limits",
 	"karpenter_nodes_total_daemon_requests", "karpenter_nodes_total_daemon_limits", "karpenter_nodes_system_overhead",
 	"karpenter_nodes_current_lifetime_seconds",
-	"karpenter_nodeclaims_disrupted_total", "karpenter_nodeclaims_termination_duration_seconds",
+	"karpenter_nodeclaims_created_total", "karpenter_nodeclaims_disrupted_total", "karpenter_nodeclaims_termination_duration_seconds",
 	"karpenter_nodes_created_total", "karpenter_nodes_termination_duration_seconds", "karpenter_nodes_lifetime_duration_seconds",
 	"karpenter_pods_state", "karpenter_pods_startup_duration_seconds", "karpenter_pods_bound_duration_seconds",
 	"karpenter_pods_unbound_time_seconds", "karpenter_pods_unstarted_time_seconds",
@@ -171,7 +171,6 @@ var drift = map[string]struct {
 	labels []string
 	why    string
 }{
-	"karpenter_nodeclaims_created_total":    {[]string{"nodepool", "reason"}, "no min_values_relaxed label yet (the provisioner writes it)"},
 	"karpenter_nodeclaims_terminated_total": {[]string{"capacity_type", "nodepool"}, "no zone label yet (termination writes it)"},
 	"karpenter_nodes_terminated_total":      {[]string{"nodepool"}, "no zone label yet (termination writes it)"},
 }

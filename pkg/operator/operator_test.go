@@ -159,7 +159,7 @@ func TestOperatorRunsTheMainJob(t *testing.T) {
 	code, body := get("http://" + opts.MetricsAddr + "/metrics")
 	for _, want := range []string{
 		"karpenter_cloudprovider_duration_seconds", "controller_runtime_reconcile_total", "go_goroutines",
-		`karpenter_nodeclaims_created_total{nodepool="operator",reason="provisioning"} 1`,
+		`karpenter_nodeclaims_created_total{min_values_relaxed="false",nodepool="operator",reason="provisioning"} 1`,
 		`karpenter_nodeclaims_launched_total{nodepool="operator"} 1`,
 		`karpenter_scheduler_scheduling_duration_seconds_count{controller="provisioner"}`,
 	} {

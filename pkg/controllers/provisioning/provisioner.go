@@ -135,7 +135,7 @@ func (c *Controller) createNodeClaim(ctx context.Context, np *v1.NodePool, plann
 	c.cluster.UpdateNodeClaim(nc.DeepCopy())
 	c.cluster.Nominate(nc.Name, planned.Pods)
 	c.recordNominated(planned.Pods, nc.Name)
-	c.created.WithLabelValues(metrics.ReasonProvisioning, np.Name).Inc()
+	metrics.NodeClaimCreated(c.created, metrics.ReasonProvisioning, np.Name, nc.Annotations[v1.NodeClaimMinValuesRelaxedAnnotationKey] == "true")
 	log.FromContext(ctx).Info("created nodeclaim", "nodeClaim", klog.KObj(nc), "nodePool", np.Name,
 		"pods", len(planned.Pods), "instanceTypes", len(planned.InstanceTypes),
 		"cheapest", planned.Cheapest.InstanceType, "price", planned.Cheapest.Price)
