@@ -53,7 +53,7 @@ type Deps struct {
 	Clock         clock.Clock
 	Options       Options
 	// Registerer receives karpenter_nodeclaims_created_total and
-	// karpenter_provisioner_scheduling_duration_seconds; nil leaves them unregistered.
+	// karpenter_scheduler_*; nil leaves them unregistered.
 	Registerer prometheus.Registerer
 }
 
