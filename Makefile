@@ -7,13 +7,16 @@ CP := hack/controlplane/cp.sh
 # envtest finds etcd and kube-apiserver here (built by $(CP) build).
 export KUBEBUILDER_ASSETS := $(BIN)
 
-.PHONY: help build controlplane up run demo down status test test-unit chaos bench generate docs verify clean
+.PHONY: help build image controlplane up run demo down status test test-unit chaos bench generate docs verify clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build bin/karpenter
 	go build -o $(BIN)/karpenter ./cmd/karpenter
+
+image: ## write bin/karpenter-image.tar, the controller image the chart's default values name (no Docker needed)
+	go run ./hack/image -o $(BIN)/karpenter-image.tar $(IMAGE_FLAGS)
 
 controlplane: ## build the local control plane binaries (cold ~10 min, then cached)
 	$(CP) build

@@ -55,7 +55,7 @@ type Deps struct {
 	Clock         clock.Clock
 	Options       Options
 	// Registerer receives karpenter_nodeclaims_created_total and
-	// karpenter_provisioner_scheduling_duration_seconds; nil leaves them unregistered.
+	// karpenter_scheduler_*; nil leaves them unregistered.
 	Registerer prometheus.Registerer
 }
 
@@ -72,7 +72,9 @@ type Controller struct {
 
 	created    *prometheus.CounterVec
 	scheduling *prometheus.HistogramVec
-	metricsErr error // a metrics registration conflict, reported by Register
+	// schedulerMetrics are the scheduler's gauges (schedulermetrics.go).
+	schedulerMetrics *metrics.SchedulerMetrics
+	metricsErr       error // a metrics registration conflict, reported by Register
 }
 
 var (
@@ -107,7 +109,9 @@ func NewController(deps Deps) *Controller {
 	if c.scheduling, errScheduling = metrics.SchedulingDuration(deps.Registerer); errScheduling != nil {
 		c.scheduling, _ = metrics.SchedulingDuration(nil)
 	}
-	c.metricsErr = errors.Join(errCreated, errScheduling)
+	var errScheduler error
+	c.schedulerMetrics, errScheduler = newSchedulerMetrics(deps.Registerer)
+	c.metricsErr = errors.Join(errCreated, errScheduling, errScheduler)
 	return c
 }
 
