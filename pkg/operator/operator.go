@@ -30,6 +30,7 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim/noderegistrar"
 	"github.com/gokarpenter/karpenter/pkg/controllers"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption"
 	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
@@ -128,6 +129,10 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	}
 	op.CloudProvider = decorated
 
+	gates, err := ParseFeatureGates(opts.FeatureGates)
+	if err != nil {
+		return nil, err
+	}
 	ctrls, err := controllers.NewControllers(controllers.Deps{
 		Client:        mgr.GetClient(),
 		Cluster:       op.Cluster,
@@ -136,6 +141,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		Clock:         clock.RealClock{},
 		Registerer:    op.Registry,
 		Provisioning:  provisioning.Options{BatchIdleDuration: opts.BatchIdleDuration, BatchMaxDuration: opts.BatchMaxDuration},
+		Disruption:    disruption.Options{SpotToSpotConsolidation: gates.SpotToSpotConsolidation},
 	})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
@@ -38,6 +40,9 @@ type Options struct {
 	CloudProvider string
 	// SimCatalog is an ec2-catalog.json file for the sim; empty means the built-in catalogue.
 	SimCatalog string
+	// FeatureGates is upstream's comma-separated Name=bool list; only
+	// SpotToSpotConsolidation is known (see ParseFeatureGates).
+	FeatureGates string
 	// SkipControllerNameValidation lets several operators run in one process (tests);
 	// controller-runtime otherwise insists on process-wide unique controller names. No flag.
 	SkipControllerNameValidation bool
@@ -69,6 +74,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.BatchMaxDuration, "batch-max-duration", o.BatchMaxDuration, "close a provisioning batch this long after it opened")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info or error")
 	fs.StringVar(&o.CloudProvider, "cloud-provider", o.CloudProvider, "cloud provider: sim or fake")
+	fs.StringVar(&o.FeatureGates, "feature-gates", o.FeatureGates, "feature gates, e.g. SpotToSpotConsolidation=true")
 	fs.StringVar(&o.SimCatalog, "sim-catalog", o.SimCatalog, "ec2-catalog.json file for the sim provider (default: the built-in catalogue)")
 }
 
@@ -91,8 +97,39 @@ func (o Options) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("cloud provider %q is not %s or %s", o.CloudProvider, CloudProviderSim, CloudProviderFake))
 	}
+	if _, err := ParseFeatureGates(o.FeatureGates); err != nil {
+		errs = append(errs, err)
+	}
 	if o.LeaderElection && o.LeaderElectionID == "" {
 		errs = append(errs, errors.New("leader election needs a lease name"))
 	}
 	return errors.Join(errs...)
+}
+
+// FeatureGates are the switches --feature-gates turns on.
+type FeatureGates struct {
+	SpotToSpotConsolidation bool
+}
+
+// ParseFeatureGates reads "Name=true,Other=false"; an unknown name or a value that is not a
+// bool is an error naming it.
+func ParseFeatureGates(s string) (FeatureGates, error) {
+	var g FeatureGates
+	for _, kv := range strings.Split(s, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(kv, "=")
+		on, err := strconv.ParseBool(value)
+		if !ok || err != nil {
+			return g, fmt.Errorf("feature gate %q: want Name=true or Name=false", kv)
+		}
+		switch name {
+		case "SpotToSpotConsolidation":
+			g.SpotToSpotConsolidation = on
+		default:
+			return g, fmt.Errorf("feature gate %q is not known (known: SpotToSpotConsolidation)", name)
+		}
+	}
+	return g, nil
 }
