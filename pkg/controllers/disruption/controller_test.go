@@ -308,3 +308,21 @@ func TestPDBBlocksConsolidation(t *testing.T) {
 		}
 	}
 }
+
+// TestDoNotDisruptDurationExpires: a pod's do-not-disrupt of 5m protects its node for five
+// minutes after the pod started, then consolidation takes the node.
+func TestDoNotDisruptDurationExpires(t *testing.T) {
+	h := newHarness(t, "100%", "0s")
+	_, a := h.node("small-a", "small")
+	_, big := h.node("large", "large")
+	h.pod("a", a.Name, "500m", fixtures.Annotated(v1.DoNotDisruptAnnotationKey, "5m"))
+	h.pod("big", big.Name, "1")
+	if res := h.reconcile(); res.Started != nil {
+		t.Fatalf("started %s while do-not-disrupt runs", res.Started.Why)
+	}
+	h.clock.Step(6 * time.Minute)
+	res := h.reconcile()
+	if res.Started == nil || res.Started.Candidates[0].Name() != fixtures.Name(t, "small-a") {
+		t.Fatalf("started %+v, want small-a once do-not-disrupt expired", res.Started)
+	}
+}

@@ -201,6 +201,11 @@ func (p *pass) consolidate(method, ctype string, cands []*Candidate) (*Command, 
 		total += c.Price
 	}
 	cmd := &Command{Method: method, Reason: v1.DisruptionReasonUnderutilized, ConsolidationType: ctype, Candidates: cands}
+	if len(sim.replacements) > 1 {
+		if merged, ok := p.mergeReplacements(cands, sim.replacements); ok {
+			sim.replacements = []scheduling.NewNodeClaim{merged}
+		}
+	}
 	switch len(sim.replacements) {
 	case 0:
 		cmd.Savings = total

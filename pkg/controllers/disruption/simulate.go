@@ -28,7 +28,10 @@ type simulation struct {
 // nodes (and without the nodes in-flight commands are removing): the candidates' pods and
 // the in-flight commands' pods must find a place; pending pods compete for the same
 // capacity but may need new NodeClaims (the provisioner launches those anyway).
-func (p *pass) simulate(cands []*Candidate) simulation {
+func (p *pass) simulate(cands []*Candidate) simulation { return p.solve(cands, nil) }
+
+// solve is simulate with an optional extra in-flight node (a replacement being checked).
+func (p *pass) solve(cands []*Candidate, extra *scheduling.ExistingNode) simulation {
 	gone := make(map[string]bool, len(cands)+len(p.goneNodes))
 	for name := range p.goneNodes {
 		gone[name] = true
@@ -48,11 +51,14 @@ func (p *pass) simulate(cands []*Candidate) simulation {
 	}
 	toPlace = append(toPlace, p.pending...)
 	snap := *p.snapshot
-	snap.Nodes = make([]scheduling.ExistingNode, 0, len(p.snapshot.Nodes))
+	snap.Nodes = make([]scheduling.ExistingNode, 0, len(p.snapshot.Nodes)+1)
 	for _, n := range p.snapshot.Nodes {
 		if !gone[n.Name] {
 			snap.Nodes = append(snap.Nodes, n)
 		}
+	}
+	if extra != nil {
+		snap.Nodes = append(snap.Nodes, *extra)
 	}
 	plan := scheduling.Solve(&snap, toPlace)
 	for _, u := range plan.Unschedulable {
