@@ -122,4 +122,3 @@ func sameRequirements(a, b []scheduling.Requirement) bool {
 		return x.Key == y.Key && x.Operator == y.Operator && slices.Equal(x.Values, y.Values)
 	})
 }
-
