@@ -15,6 +15,11 @@ func TestControllerAcceptsRenderedArgs(t *testing.T) {
 		"defaults":            nil,
 		"debug, no election":  {"logLevel": "debug", "replicas": 1, "leaderElection": map[string]any{"enabled": false}},
 		"custom batch window": {"batch": map[string]any{"idleDuration": "2s", "maxDuration": "20s"}},
+		"settings": {"settings": map[string]any{
+			"featureGates":     map[string]any{"spotToSpotConsolidation": true, "nodeRepair": true},
+			"preferencePolicy": "Ignore", "minValuesPolicy": "BestEffort", "kubeClientQPS": 50, "kubeClientBurst": 75,
+			"ignoreDRARequests": false, "enableProfiling": true,
+		}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := renderRelease(t, "karpenter", values).Deployment
@@ -34,6 +39,17 @@ func TestControllerAcceptsRenderedArgs(t *testing.T) {
 			}
 			if err := opts.Validate(); err != nil {
 				t.Errorf("controller options from the chart are invalid: %v", err)
+			}
+			if name == "defaults" && opts.FeatureGates != operator.DefaultFeatureGates() {
+				t.Errorf("the chart's default gates %+v differ from the controller's", opts.FeatureGates)
+			}
+			if name == "settings" {
+				want := operator.DefaultOptions()
+				want.FeatureGates.SpotToSpotConsolidation, want.FeatureGates.NodeRepair = true, true
+				if opts.FeatureGates != want.FeatureGates || opts.PreferencePolicy != "Ignore" || opts.MinValuesPolicy != "BestEffort" ||
+					opts.KubeClientQPS != 50 || opts.KubeClientBurst != 75 || opts.IgnoreDRARequests || !opts.EnableProfiling {
+					t.Errorf("the chart's settings did not reach the options: %+v", opts)
+				}
 			}
 		})
 	}

@@ -14,6 +14,9 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/conditions"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/podevents"
+	metricspod "github.com/gokarpenter/karpenter/pkg/controllers/metrics/pod"
+	metricsstate "github.com/gokarpenter/karpenter/pkg/controllers/metrics/state"
+	metricsstatus "github.com/gokarpenter/karpenter/pkg/controllers/metrics/status"
 	"github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/expiration"
 	"github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/garbagecollection"
 	"github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/lifecycle"
@@ -69,7 +72,11 @@ func NewControllers(deps Deps) ([]Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building disruption controller: %w", err)
 	}
-	return []Controller{
+	metricsCtrls, err := newMetricsControllers(deps)
+	if err != nil {
+		return nil, err
+	}
+	return append([]Controller{
 		provisioning.NewController(provisioning.Deps{
 			Client: deps.Client, Cluster: deps.Cluster, CloudProvider: deps.CloudProvider,
 			Recorder: deps.Recorder, Clock: deps.Clock, Options: deps.Provisioning, Registerer: deps.Registerer,
@@ -87,5 +94,29 @@ func NewControllers(deps Deps) ([]Controller, error) {
 		conditions.NewController(conditions.Deps{Client: deps.Client, CloudProvider: deps.CloudProvider, Clock: deps.Clock}),
 		disrupt,
 		status.NewController(status.Deps{Client: deps.Client, Clock: deps.Clock}),
-	}, nil
+	}, metricsCtrls...), nil
+}
+
+// newMetricsControllers builds the controllers that export state-derived metric families.
+func newMetricsControllers(deps Deps) ([]Controller, error) {
+	st, err := metricsstate.NewController(metricsstate.Deps{
+		Client: deps.Client, Cluster: deps.Cluster, CloudProvider: deps.CloudProvider, Registerer: deps.Registerer, Clock: deps.Clock,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building state metrics controller: %w", err)
+	}
+	pods, err := metricspod.NewController(metricspod.Deps{Client: deps.Client, Registerer: deps.Registerer, Clock: deps.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("building pod metrics controller: %w", err)
+	}
+	sdeps := metricsstatus.Deps{Client: deps.Client, Registerer: deps.Registerer, Clock: deps.Clock}
+	pools, err := metricsstatus.NewNodePoolController(sdeps)
+	if err != nil {
+		return nil, fmt.Errorf("building nodepool status metrics controller: %w", err)
+	}
+	claims, err := metricsstatus.NewNodeClaimController(sdeps)
+	if err != nil {
+		return nil, fmt.Errorf("building nodeclaim status metrics controller: %w", err)
+	}
+	return []Controller{st, pods, pools, claims}, nil
 }

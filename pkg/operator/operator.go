@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	goruntime "runtime"
+	"runtime/debug"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +34,7 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/controllers"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption"
 	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
+	"github.com/gokarpenter/karpenter/pkg/metrics"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
@@ -73,8 +76,10 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	if err != nil {
 		return nil, err
 	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = float32(opts.KubeClientQPS), opts.KubeClientBurst
 	leaseNamespace := opts.LeaderElectionNamespace
-	if opts.LeaderElection && leaseNamespace == "" {
+	if opts.LeaderElects() && leaseNamespace == "" {
 		if _, err := os.Stat(inClusterNamespaceFile); err != nil {
 			leaseNamespace = "kube-system" // out of cluster: a namespace every cluster has
 		}
@@ -83,8 +88,8 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		Scheme:                        scheme,
 		Logger:                        logger,
 		Metrics:                       metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress:        opts.HealthAddr,
-		LeaderElection:                opts.LeaderElection,
+		HealthProbeBindAddress:        opts.HealthAddress(),
+		LeaderElection:                opts.LeaderElects(),
 		LeaderElectionID:              opts.LeaderElectionID,
 		LeaderElectionNamespace:       leaseNamespace,
 		LeaderElectionReleaseOnCancel: true,
@@ -95,9 +100,12 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	}
 	op := &Operator{Manager: mgr, Registry: prometheus.NewRegistry()}
 	op.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if opts.MetricsAddr != "" && opts.MetricsAddr != "0" {
+	if err := metrics.BuildInfo(op.Registry, opts.Version, goruntime.Version(), vcsRevision()); err != nil {
+		return nil, fmt.Errorf("registering build info: %w", err)
+	}
+	if addr := opts.MetricsAddress(); addr != "0" {
 		gatherers := prometheus.Gatherers{op.Registry, crmetrics.Registry}
-		if err := mgr.Add(&metricsServer{addr: opts.MetricsAddr, gatherer: gatherers, logger: logger}); err != nil {
+		if err := mgr.Add(&metricsServer{addr: addr, gatherer: gatherers, logger: logger, profiling: opts.EnableProfiling}); err != nil {
 			return nil, fmt.Errorf("adding metrics server: %w", err)
 		}
 	}
@@ -129,10 +137,6 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	}
 	op.CloudProvider = decorated
 
-	gates, err := ParseFeatureGates(opts.FeatureGates)
-	if err != nil {
-		return nil, err
-	}
 	ctrls, err := controllers.NewControllers(controllers.Deps{
 		Client:        mgr.GetClient(),
 		Cluster:       op.Cluster,
@@ -141,7 +145,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		Clock:         clock.RealClock{},
 		Registerer:    op.Registry,
 		Provisioning:  provisioning.Options{BatchIdleDuration: opts.BatchIdleDuration, BatchMaxDuration: opts.BatchMaxDuration},
-		Disruption:    disruption.Options{SpotToSpotConsolidation: gates.SpotToSpotConsolidation},
+		Disruption:    disruption.Options{SpotToSpotConsolidation: opts.FeatureGates.SpotToSpotConsolidation},
 	})
 	if err != nil {
 		return nil, err
@@ -196,4 +200,16 @@ type registrarAdapter struct{ *noderegistrar.Controller }
 
 func (r registrarAdapter) Register(_ context.Context, mgr manager.Manager) error {
 	return r.Controller.Register(mgr)
+}
+
+// vcsRevision is the commit the binary was built from, when the build recorded it.
+func vcsRevision() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return ""
 }
