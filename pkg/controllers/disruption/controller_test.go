@@ -316,7 +316,7 @@ func TestDoNotDisruptDurationExpires(t *testing.T) {
 	_, a := h.node("small-a", "small")
 	_, big := h.node("large", "large")
 	h.pod("a", a.Name, "500m", fixtures.Annotated(v1.DoNotDisruptAnnotationKey, "5m"))
-	h.pod("big", big.Name, "1")
+	h.pod("big", big.Name, "5") // needs the large node: it stays
 	if res := h.reconcile(); res.Started != nil {
 		t.Fatalf("started %s while do-not-disrupt runs", res.Started.Why)
 	}

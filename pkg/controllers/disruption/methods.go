@@ -215,6 +215,11 @@ func (p *pass) consolidate(method, ctype string, cands []*Candidate) (*Command, 
 		if why != "" {
 			return nil, why
 		}
+		if len(cands) > 1 {
+			if r, price, why = sameTypeRule(cands, r); why != "" {
+				return nil, why
+			}
+		}
 		cmd.Replacements = []scheduling.NewNodeClaim{r}
 		cmd.Savings = total - price
 		cmd.Why = fmt.Sprintf("Underutilized: %d node(s) at $%.4f/h replaced by one %s at $%.4f/h", len(cands), total, r.Cheapest.InstanceType, price)

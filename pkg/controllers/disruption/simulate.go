@@ -187,3 +187,45 @@ func cmpFloat(a, b float64) int {
 	}
 	return 0
 }
+
+// sameTypeRule is upstream's rule for multi-node replacements: when the replacement could be
+// of the same type as one of the candidates, it must be strictly cheaper than the most
+// expensive such candidate; otherwise deleting the other candidates is the better move.
+func sameTypeRule(cands []*Candidate, r scheduling.NewNodeClaim) (scheduling.NewNodeClaim, float64, string) {
+	limit := math.Inf(1)
+	for _, c := range cands {
+		if c.InstanceType != nil && slices.ContainsFunc(r.InstanceTypes, func(it *cloudprovider.InstanceType) bool { return it.Name == c.InstanceType.Name }) {
+			if math.IsInf(limit, 1) || c.Price > limit {
+				limit = c.Price
+			}
+		}
+	}
+	if math.IsInf(limit, 1) {
+		return r, r.Cheapest.Price, ""
+	}
+	out := r
+	out.InstanceTypes = nil
+	best := math.Inf(1)
+	for _, it := range r.InstanceTypes {
+		price := cheapestAllowed(it, r.Requirements)
+		if price < limit {
+			out.InstanceTypes = append(out.InstanceTypes, it)
+			best = min(best, price)
+		}
+	}
+	if len(out.InstanceTypes) == 0 {
+		return r, 0, fmt.Sprintf("the replacement would be a %s like a candidate; deleting the others is better", r.Cheapest.InstanceType)
+	}
+	return out, best, ""
+}
+
+// cheapestAllowed is the type's cheapest available offering the requirements allow.
+func cheapestAllowed(it *cloudprovider.InstanceType, reqs []scheduling.Requirement) float64 {
+	best := math.Inf(1)
+	for _, o := range it.Offerings {
+		if o.Available && allows(reqs, v1.LabelTopologyZone, o.Zone) && allows(reqs, v1.CapacityTypeLabelKey, o.CapacityType) {
+			best = min(best, o.PricePerHour)
+		}
+	}
+	return best
+}
