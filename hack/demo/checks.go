@@ -58,15 +58,16 @@ func (d *demo) samplePDB(ctx context.Context) error {
 }
 
 // lowerBound is the LP lower bound of the price of nodes for the pods now running, over the
-// default NodePool's requirements and the simulated cloud's catalogue.
-func (d *demo) lowerBound(ctx context.Context) (float64, error) {
+// default NodePool's requirements and the simulated cloud's catalogue, and the price of the
+// plan the scheduler would make for them on an empty cluster.
+func (d *demo) lowerBound(ctx context.Context) (float64, float64, error) {
 	pool := &v1.NodePool{}
 	if err := d.c.Get(ctx, client.ObjectKey{Name: "default"}, pool); err != nil {
-		return 0, fmt.Errorf("getting nodepool default: %w", err)
+		return 0, 0, fmt.Errorf("getting nodepool default: %w", err)
 	}
 	pods := &corev1.PodList{}
 	if err := d.c.List(ctx, pods, client.InNamespace(d.ns), client.MatchingLabels{"demo": "flash-sale"}); err != nil {
-		return 0, fmt.Errorf("listing pods: %w", err)
+		return 0, 0, fmt.Errorf("listing pods: %w", err)
 	}
 	var running []*corev1.Pod
 	for i := range pods.Items {
@@ -77,7 +78,7 @@ func (d *demo) lowerBound(ctx context.Context) (float64, error) {
 		}
 	}
 	snap := &scheduling.Snapshot{NodePools: []scheduling.NodePool{scheduling.NodePoolFromAPI(pool, catalog.Default(), nil)}}
-	return scheduling.LowerBound(snap, running), nil
+	return scheduling.LowerBound(snap, running), scheduling.Solve(snap, running).Price, nil
 }
 
 // roll changes the SimNodeClass image and waits until every node launched before the change
