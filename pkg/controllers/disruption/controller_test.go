@@ -326,3 +326,29 @@ func TestDoNotDisruptDurationExpires(t *testing.T) {
 		t.Fatalf("started %+v, want small-a once do-not-disrupt expired", res.Started)
 	}
 }
+
+// TestDriftWithSeveralReplacements: a drifted large node whose three 1.5-CPU pods are
+// cheapest on three small nodes gets three replacements; once they initialized and the
+// TTL passed the drifted node is deleted, and no replacement is launched twice.
+func TestDriftWithSeveralReplacements(t *testing.T) {
+	h := newHarness(t, "100%", "Never")
+	old, node := h.node("old", "large")
+	for _, n := range []string{"p0", "p1", "p2"} {
+		h.pod(n, node.Name, "1500m")
+	}
+	h.setCondition(old.Name, v1.ConditionTypeDrifted, "NodePoolDrifted")
+	res := h.reconcile()
+	if res.Started == nil || len(res.Started.Replacements) != 3 {
+		t.Fatalf("started %+v, want a drift replace by 3 small nodes", res.Started)
+	}
+	for _, r := range h.replacements() {
+		h.initialize(r)
+	}
+	h.clock.Step(DefaultValidationTTL)
+	if res := h.reconcile(); len(res.Deleted) != 1 || len(res.Aborted) != 0 {
+		t.Fatalf("deleted %v aborted %v, want the drifted node deleted", res.Deleted, res.Aborted)
+	}
+	if n := len(h.replacements()); n != 3 {
+		t.Fatalf("%d replacements, want 3", n)
+	}
+}

@@ -19,8 +19,8 @@ import (
 // (pod anti-affinity, topology spread or host ports). The merged NodeClaim offers the
 // types every planned one offered that fit the summed requests, cheapest first, and is
 // checked by solving again with it as an in-flight node: every moving pod must land on an
-// existing node. It returns false when no merge holds.
-func (p *pass) mergeReplacements(cands []*Candidate, reps []scheduling.NewNodeClaim) (scheduling.NewNodeClaim, bool) {
+// existing node (check solves with the extra node). It returns false when no merge holds.
+func (p *pass) mergeReplacements(reps []scheduling.NewNodeClaim, check func(extra *scheduling.ExistingNode) simulation) (scheduling.NewNodeClaim, bool) {
 	first := reps[0]
 	var pods []*corev1.Pod
 	total := corev1.ResourceList{}
@@ -88,7 +88,7 @@ func (p *pass) mergeReplacements(cands []*Candidate, reps []scheduling.NewNodeCl
 	}
 	extra := scheduling.ExistingNode{Name: "merged-replacement", Labels: labels, Taints: first.Taints,
 		Allocatable: options[0].it.Allocatable(), InFlight: true, NodePool: first.NodePool}
-	sim := p.solve(cands, &extra)
+	sim := check(&extra)
 	if !sim.fits || len(sim.replacements) > 0 {
 		return first, false
 	}

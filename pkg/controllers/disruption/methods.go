@@ -202,7 +202,8 @@ func (p *pass) consolidate(method, ctype string, cands []*Candidate) (*Command, 
 	}
 	cmd := &Command{Method: method, Reason: v1.DisruptionReasonUnderutilized, ConsolidationType: ctype, Candidates: cands}
 	if len(sim.replacements) > 1 {
-		if merged, ok := p.mergeReplacements(cands, sim.replacements); ok {
+		check := func(extra *scheduling.ExistingNode) simulation { return p.solve(cands, extra) }
+		if merged, ok := p.mergeReplacements(sim.replacements, check); ok {
 			sim.replacements = []scheduling.NewNodeClaim{merged}
 		}
 	}

@@ -36,17 +36,26 @@ func (p *pass) solve(cands []*Candidate, extra *scheduling.ExistingNode) simulat
 	for name := range p.goneNodes {
 		gone[name] = true
 	}
-	movers := make(map[types.UID]bool, len(p.moving))
-	toPlace := make([]*corev1.Pod, 0, len(p.moving)+len(p.pending))
+	var movers []*corev1.Pod
 	for _, c := range cands {
 		gone[c.Node.Name] = true
-		for _, pod := range c.Pods {
-			movers[pod.UID] = true
-			toPlace = append(toPlace, p.unbound(pod))
-		}
+		movers = append(movers, c.Pods...)
 	}
-	for _, pod := range p.moving {
-		movers[pod.UID] = true
+	movers = append(movers, p.moving...)
+	return p.run(gone, movers, nil, extra)
+}
+
+// run solves the snapshot without the gone nodes (plus extra, if any): movers must find a
+// place on the remaining nodes or on new NodeClaims (returned as replacements); others
+// (and pending pods) compete for the capacity but may need new NodeClaims of their own.
+func (p *pass) run(gone map[string]bool, movers, others []*corev1.Pod, extra *scheduling.ExistingNode) simulation {
+	isMover := make(map[types.UID]bool, len(movers))
+	toPlace := make([]*corev1.Pod, 0, len(movers)+len(others)+len(p.pending))
+	for _, pod := range movers {
+		isMover[pod.UID] = true
+		toPlace = append(toPlace, p.unbound(pod))
+	}
+	for _, pod := range others {
 		toPlace = append(toPlace, p.unbound(pod))
 	}
 	toPlace = append(toPlace, p.pending...)
@@ -62,13 +71,13 @@ func (p *pass) solve(cands []*Candidate, extra *scheduling.ExistingNode) simulat
 	}
 	plan := scheduling.Solve(&snap, toPlace)
 	for _, u := range plan.Unschedulable {
-		if movers[u.Pod.UID] {
+		if isMover[u.Pod.UID] {
 			return simulation{why: fmt.Sprintf("pod %s/%s would fit nowhere: %s", u.Pod.Namespace, u.Pod.Name, u.Reason)}
 		}
 	}
 	sim := simulation{fits: true}
 	for _, nc := range plan.NewNodeClaims {
-		if slices.ContainsFunc(nc.Pods, func(pod *corev1.Pod) bool { return movers[pod.UID] }) {
+		if slices.ContainsFunc(nc.Pods, func(pod *corev1.Pod) bool { return isMover[pod.UID] }) {
 			sim.replacements = append(sim.replacements, nc)
 		}
 	}
