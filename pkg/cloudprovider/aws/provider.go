@@ -438,3 +438,8 @@ func tagValue(tags []ec2types.Tag, key string) string {
 	}
 	return ""
 }
+
+// DeleteInstanceProfile deletes the instance profile created for the class's role.
+func (p *Provider) DeleteInstanceProfile(ctx context.Context, class *awsv1.EC2NodeClass) error {
+	return DeleteInstanceProfile(ctx, p.clients.IAM, p.opts.ClusterName, p.clients.Region, class)
+}
