@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	awsprovider "github.com/gokarpenter/karpenter/pkg/cloudprovider/aws"
 	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
 )
 
@@ -13,6 +14,7 @@ import (
 const (
 	CloudProviderSim  = "sim"
 	CloudProviderFake = "fake"
+	CloudProviderAWS  = "aws"
 )
 
 // Options configure the controller process.
@@ -38,6 +40,8 @@ type Options struct {
 	CloudProvider string
 	// SimCatalog is an ec2-catalog.json file for the sim; empty means the built-in catalogue.
 	SimCatalog string
+	// AWS are the aws provider's settings (flags and environment variables of their own).
+	AWS awsprovider.Options
 	// SkipControllerNameValidation lets several operators run in one process (tests);
 	// controller-runtime otherwise insists on process-wide unique controller names. No flag.
 	SkipControllerNameValidation bool
@@ -54,6 +58,7 @@ func DefaultOptions() Options {
 		BatchMaxDuration:  provisioning.DefaultBatchMaxDuration,
 		LogLevel:          "info",
 		CloudProvider:     CloudProviderSim,
+		AWS:               awsprovider.DefaultOptions(),
 	}
 }
 
@@ -68,8 +73,9 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.BatchIdleDuration, "batch-idle-duration", o.BatchIdleDuration, "close a provisioning batch after this long without a new pending pod")
 	fs.DurationVar(&o.BatchMaxDuration, "batch-max-duration", o.BatchMaxDuration, "close a provisioning batch this long after it opened")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info or error")
-	fs.StringVar(&o.CloudProvider, "cloud-provider", o.CloudProvider, "cloud provider: sim or fake")
+	fs.StringVar(&o.CloudProvider, "cloud-provider", o.CloudProvider, "cloud provider: sim, fake or aws")
 	fs.StringVar(&o.SimCatalog, "sim-catalog", o.SimCatalog, "ec2-catalog.json file for the sim provider (default: the built-in catalogue)")
+	o.AWS.AddFlags(fs)
 }
 
 // Validate reports the first option that cannot work.
@@ -88,8 +94,12 @@ func (o Options) Validate() error {
 	}
 	switch o.CloudProvider {
 	case CloudProviderSim, CloudProviderFake:
+	case CloudProviderAWS:
+		if err := o.AWS.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	default:
-		errs = append(errs, fmt.Errorf("cloud provider %q is not %s or %s", o.CloudProvider, CloudProviderSim, CloudProviderFake))
+		errs = append(errs, fmt.Errorf("cloud provider %q is not %s, %s or %s", o.CloudProvider, CloudProviderSim, CloudProviderFake, CloudProviderAWS))
 	}
 	if o.LeaderElection && o.LeaderElectionID == "" {
 		errs = append(errs, errors.New("leader election needs a lease name"))
