@@ -15,6 +15,10 @@ func TestControllerAcceptsRenderedArgs(t *testing.T) {
 		"defaults":            nil,
 		"debug, no election":  {"logLevel": "debug", "replicas": 1, "leaderElection": map[string]any{"enabled": false}},
 		"custom batch window": {"batch": map[string]any{"idleDuration": "2s", "maxDuration": "20s"}},
+		"aws": {"cloudProvider": "aws", "settings": map[string]any{"aws": map[string]any{
+			"clusterName": "prod", "clusterEndpoint": "https://api.prod", "interruptionQueue": "prod-q",
+			"vmMemoryOverheadPercent": 0.05, "reservedENIs": 1, "isolatedVPC": true,
+		}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := renderRelease(t, "karpenter", values).Deployment
@@ -34,6 +38,13 @@ func TestControllerAcceptsRenderedArgs(t *testing.T) {
 			}
 			if err := opts.Validate(); err != nil {
 				t.Errorf("controller options from the chart are invalid: %v", err)
+			}
+			if name == "aws" {
+				a := opts.AWS
+				if opts.CloudProvider != "aws" || a.ClusterName != "prod" || a.ClusterEndpoint != "https://api.prod" || a.InterruptionQueue != "prod-q" ||
+					a.VMMemoryOverheadPercent != 0.05 || a.ReservedENIs != 1 || !a.IsolatedVPC {
+					t.Errorf("aws settings parsed from the chart's args: %+v (provider %s)", a, opts.CloudProvider)
+				}
 			}
 		})
 	}
