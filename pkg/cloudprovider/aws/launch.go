@@ -282,13 +282,25 @@ func capacityTypeOf(inst ec2types.Instance) string {
 }
 
 // toNodeClaim describes an instance as a NodeClaim, with the capacity its class allows.
-func (p *Provider) toNodeClaim(ctx context.Context, inst ec2types.Instance) (*v1.NodeClaim, error) {
+// classes memoizes class reads across the instances of one List.
+func (p *Provider) toNodeClaim(ctx context.Context, inst ec2types.Instance, classes map[string]*awsv1.EC2NodeClass) (*v1.NodeClaim, error) {
+	if _, err := p.typeInfos(ctx); err != nil {
+		return nil, err
+	}
 	var class *awsv1.EC2NodeClass
 	if name := tagValue(inst.Tags, awsv1.LabelNodeClass); name != "" {
-		c := &awsv1.EC2NodeClass{}
-		if err := p.kube.Get(ctx, client.ObjectKey{Name: name}, c); err == nil {
-			class = c
+		c, seen := classes[name]
+		if !seen {
+			c = &awsv1.EC2NodeClass{}
+			if err := p.kube.Get(ctx, client.ObjectKey{Name: name}, c); err != nil {
+				if client.IgnoreNotFound(err) != nil {
+					return nil, fmt.Errorf("getting EC2NodeClass %s: %w", name, err)
+				}
+				c = nil
+			}
+			classes[name] = c
 		}
+		class = c
 	}
 	return p.toNodeClaimWith(inst, nil, class)
 }

@@ -312,7 +312,7 @@ func (p *Provider) Get(ctx context.Context, providerID string) (*v1.NodeClaim, e
 	if err != nil {
 		return nil, err
 	}
-	return p.toNodeClaim(ctx, inst)
+	return p.toNodeClaim(ctx, inst, map[string]*awsv1.EC2NodeClass{})
 }
 
 // List returns a NodeClaim for every live instance of the cluster Karpenter launched.
@@ -323,6 +323,7 @@ func (p *Provider) List(ctx context.Context) ([]*v1.NodeClaim, error) {
 		{Name: aws.String("instance-state-name"), Values: liveStates},
 	}}
 	var out []*v1.NodeClaim
+	classes := map[string]*awsv1.EC2NodeClass{}
 	for {
 		resp, err := p.clients.EC2.DescribeInstances(ctx, in)
 		if err != nil {
@@ -333,7 +334,7 @@ func (p *Provider) List(ctx context.Context) ([]*v1.NodeClaim, error) {
 				if inst.State == nil || !isLive(string(inst.State.Name)) {
 					continue
 				}
-				nc, err := p.toNodeClaim(ctx, inst)
+				nc, err := p.toNodeClaim(ctx, inst, classes)
 				if err != nil {
 					return nil, err
 				}
