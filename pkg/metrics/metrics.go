@@ -82,12 +82,14 @@ func NodeClaimsLifecycle(reg prometheus.Registerer) (map[string]*prometheus.Coun
 	return out, nil
 }
 
-// SchedulingDuration returns karpenter_provisioner_scheduling_duration_seconds{controller}.
+// SchedulingDuration returns karpenter_scheduler_scheduling_duration_seconds{controller}, with
+// upstream's name and buckets (it was karpenter_provisioner_scheduling_duration_seconds before
+// upstream v1).
 func SchedulingDuration(reg prometheus.Registerer) (*prometheus.HistogramVec, error) {
 	hv := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: "karpenter", Subsystem: "provisioner", Name: "scheduling_duration_seconds",
-		Help:    "Duration of one scheduling simulation, by controller.",
-		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		Namespace: Namespace, Subsystem: "scheduler", Name: "scheduling_duration_seconds",
+		Help:    "Duration of scheduling simulations used for deprovisioning and provisioning in seconds, by controller.",
+		Buckets: DurationBuckets(),
 	}, []string{LabelController})
 	if reg == nil {
 		return hv, nil
@@ -99,7 +101,7 @@ func SchedulingDuration(reg prometheus.Registerer) (*prometheus.HistogramVec, er
 				return existing, nil
 			}
 		}
-		return nil, fmt.Errorf("registering karpenter_provisioner_scheduling_duration_seconds: %w", err)
+		return nil, fmt.Errorf("registering karpenter_scheduler_scheduling_duration_seconds: %w", err)
 	}
 	return hv, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	goruntime "runtime"
+	"runtime/debug"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +36,7 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim/noderegistrar"
 	"github.com/gokarpenter/karpenter/pkg/controllers"
 	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
+	"github.com/gokarpenter/karpenter/pkg/metrics"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
@@ -75,8 +78,10 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	if err != nil {
 		return nil, err
 	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = float32(opts.KubeClientQPS), opts.KubeClientBurst
 	leaseNamespace := opts.LeaderElectionNamespace
-	if opts.LeaderElection && leaseNamespace == "" {
+	if opts.LeaderElects() && leaseNamespace == "" {
 		if _, err := os.Stat(inClusterNamespaceFile); err != nil {
 			leaseNamespace = "kube-system" // out of cluster: a namespace every cluster has
 		}
@@ -85,8 +90,8 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		Scheme:                        scheme,
 		Logger:                        logger,
 		Metrics:                       metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress:        opts.HealthAddr,
-		LeaderElection:                opts.LeaderElection,
+		HealthProbeBindAddress:        opts.HealthAddress(),
+		LeaderElection:                opts.LeaderElects(),
 		LeaderElectionID:              opts.LeaderElectionID,
 		LeaderElectionNamespace:       leaseNamespace,
 		LeaderElectionReleaseOnCancel: true,
@@ -97,9 +102,12 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	}
 	op := &Operator{Manager: mgr, Registry: prometheus.NewRegistry()}
 	op.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if opts.MetricsAddr != "" && opts.MetricsAddr != "0" {
+	if err := metrics.BuildInfo(op.Registry, opts.Version, goruntime.Version(), vcsRevision()); err != nil {
+		return nil, fmt.Errorf("registering build info: %w", err)
+	}
+	if addr := opts.MetricsAddress(); addr != "0" {
 		gatherers := prometheus.Gatherers{op.Registry, crmetrics.Registry}
-		if err := mgr.Add(&metricsServer{addr: opts.MetricsAddr, gatherer: gatherers, logger: logger}); err != nil {
+		if err := mgr.Add(&metricsServer{addr: addr, gatherer: gatherers, logger: logger, profiling: opts.EnableProfiling}); err != nil {
 			return nil, fmt.Errorf("adding metrics server: %w", err)
 		}
 	}
@@ -209,4 +217,16 @@ type registrarAdapter struct{ *noderegistrar.Controller }
 
 func (r registrarAdapter) Register(_ context.Context, mgr manager.Manager) error {
 	return r.Controller.Register(mgr)
+}
+
+// vcsRevision is the commit the binary was built from, when the build recorded it.
+func vcsRevision() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return ""
 }

@@ -8,17 +8,25 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
 
 // DefaultNominationTTL is how long a nomination outlives the initialisation of the
 // NodeClaim it points at. A pod still pending that long after its node became usable is
 // scheduled again from scratch.
 const DefaultNominationTTL = 20 * time.Second
+
+// deletedClaimTTL is how long a deleted NodeClaim's UID is remembered. The provisioner
+// records the NodeClaim it created after the API server answered; if the NodeClaim was
+// deleted (and the informer told us) in between, that late record must not bring it back.
+// The window is the time one Create call takes, so minutes are plenty.
+const deletedClaimTTL = 5 * time.Minute
 
 // ConditionInitialized is the NodeClaim condition set once its node is usable.
 const ConditionInitialized = v1.ConditionTypeInitialized
@@ -45,6 +53,19 @@ type Cluster struct {
 	daemonSets  map[types.NamespacedName]*appsv1.DaemonSet
 	nominations map[types.NamespacedName]nomination
 	syncChecks  []func() bool
+
+	claims         map[types.NamespacedName]*corev1.PersistentVolumeClaim
+	volumes        map[string]*corev1.PersistentVolume
+	storageClasses map[string]*storagev1.StorageClass
+	csiNodes       map[string]*storagev1.CSINode
+	// deletedClaims remembers recently deleted NodeClaims by name, see deletedClaimTTL.
+	deletedClaims map[string]deletedClaim
+}
+
+// deletedClaim is the tombstone of a deleted NodeClaim.
+type deletedClaim struct {
+	uid types.UID
+	at  time.Time
 }
 
 // nomination records that a pending pod is expected to land on a NodeClaim.
@@ -71,6 +92,12 @@ func NewCluster(opts Options) *Cluster {
 		nodePools:     map[string]*v1.NodePool{},
 		daemonSets:    map[types.NamespacedName]*appsv1.DaemonSet{},
 		nominations:   map[types.NamespacedName]nomination{},
+
+		claims:         map[types.NamespacedName]*corev1.PersistentVolumeClaim{},
+		volumes:        map[string]*corev1.PersistentVolume{},
+		storageClasses: map[string]*storagev1.StorageClass{},
+		csiNodes:       map[string]*storagev1.CSINode{},
+		deletedClaims:  map[string]deletedClaim{},
 	}
 }
 
@@ -110,10 +137,17 @@ func (c *Cluster) DeleteNode(name string) {
 
 // UpdateNodeClaim records the latest version of a NodeClaim. The provisioner calls it with
 // the object the API server returned from Create, so the next batch sees the NodeClaim even
-// before the informer does.
+// before the informer does. A NodeClaim already seen deleted (same name and UID) is not
+// recorded again: its delete event will not come twice.
 func (c *Cluster) UpdateNodeClaim(nc *v1.NodeClaim) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if tomb, ok := c.deletedClaims[nc.Name]; ok {
+		if tomb.uid == nc.UID {
+			return
+		}
+		delete(c.deletedClaims, nc.Name)
+	}
 	if old, ok := c.nodeClaims[nc.Name]; ok && old.UID != "" && old.UID == nc.UID && olderVersion(nc.ResourceVersion, old.ResourceVersion) {
 		return
 	}
@@ -122,15 +156,87 @@ func (c *Cluster) UpdateNodeClaim(nc *v1.NodeClaim) {
 
 // DeleteNodeClaim forgets a NodeClaim and drops the nominations to it, so its pods are
 // scheduled again.
-func (c *Cluster) DeleteNodeClaim(name string) {
+func (c *Cluster) DeleteNodeClaim(name string) { c.deleteNodeClaim(name, "") }
+
+// deleteNodeClaim forgets a NodeClaim and remembers its UID (uid, or the recorded
+// NodeClaim's) so a late UpdateNodeClaim of the same object does not bring it back.
+func (c *Cluster) deleteNodeClaim(name string, uid types.UID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := c.clock.Now()
+	for n, tomb := range c.deletedClaims {
+		if now.Sub(tomb.at) > deletedClaimTTL {
+			delete(c.deletedClaims, n)
+		}
+	}
+	if nc, ok := c.nodeClaims[name]; ok && uid == "" {
+		uid = nc.UID
+	}
+	if uid != "" {
+		c.deletedClaims[name] = deletedClaim{uid: uid, at: now}
+	}
 	delete(c.nodeClaims, name)
 	for key, n := range c.nominations {
 		if n.nodeClaim == name {
 			delete(c.nominations, key)
 		}
 	}
+}
+
+// UpdatePersistentVolumeClaim records the latest version of a claim.
+func (c *Cluster) UpdatePersistentVolumeClaim(pvc *corev1.PersistentVolumeClaim) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.claims[types.NamespacedName{Namespace: pvc.Namespace, Name: pvc.Name}] = pvc
+}
+
+// DeletePersistentVolumeClaim forgets a claim.
+func (c *Cluster) DeletePersistentVolumeClaim(key types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.claims, key)
+}
+
+// UpdatePersistentVolume records the latest version of a PersistentVolume.
+func (c *Cluster) UpdatePersistentVolume(pv *corev1.PersistentVolume) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.volumes[pv.Name] = pv
+}
+
+// DeletePersistentVolume forgets a PersistentVolume.
+func (c *Cluster) DeletePersistentVolume(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.volumes, name)
+}
+
+// UpdateStorageClass records the latest version of a StorageClass.
+func (c *Cluster) UpdateStorageClass(sc *storagev1.StorageClass) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.storageClasses[sc.Name] = sc
+}
+
+// DeleteStorageClass forgets a StorageClass.
+func (c *Cluster) DeleteStorageClass(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.storageClasses, name)
+}
+
+// UpdateCSINode records the latest version of a CSINode.
+func (c *Cluster) UpdateCSINode(cn *storagev1.CSINode) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.csiNodes[cn.Name] = cn
+}
+
+// DeleteCSINode forgets a CSINode.
+func (c *Cluster) DeleteCSINode(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.csiNodes, name)
 }
 
 // UpdateNodePool records the latest version of a NodePool.
@@ -228,7 +334,8 @@ func (c *Cluster) nominationValid(n nomination, now time.Time) bool {
 	return true
 }
 
-// PendingPods returns the provisionable pods that are not validly nominated, oldest first.
+// PendingPods returns the provisionable pods that are not validly nominated, in the order
+// they are planned in (snapshot.ComparePods: oldest first).
 func (c *Cluster) PendingPods() []*corev1.Pod {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -243,10 +350,7 @@ func (c *Cluster) PendingPods() []*corev1.Pod {
 		}
 		out = append(out, p)
 	}
-	slices.SortFunc(out, func(a, b *corev1.Pod) int {
-		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
-			cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	slices.SortFunc(out, snapshot.ComparePods)
 	return out
 }
 

@@ -7,6 +7,12 @@ const (
 	ConditionTypeRegistered  = "Registered"
 	ConditionTypeInitialized = "Initialized"
 	ConditionTypeEmpty       = "Empty"
+	// ConditionTypeDrifted is True when the NodeClaim no longer matches its NodePool or
+	// node class; disruption replaces such nodes.
+	ConditionTypeDrifted = "Drifted"
+	// ConditionTypeConsolidatable is True once no pod has been bound to or removed from the
+	// node for the NodePool's consolidateAfter.
+	ConditionTypeConsolidatable = "Consolidatable"
 	// ConditionTypeReady is the root condition of NodeClaims and NodePools.
 	ConditionTypeReady = "Ready"
 )

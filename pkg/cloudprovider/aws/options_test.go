@@ -3,6 +3,7 @@ package aws
 import (
 	"flag"
 	"io"
+	"os"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,9 @@ func TestOptionsEnvironmentThenFlags(t *testing.T) {
 	t.Setenv(EnvAWSRegion, "eu-west-1")
 	t.Setenv(EnvAWSEndpoint, "http://127.0.0.1:5000")
 	o := DefaultOptions()
+	if err := o.ApplyEnv(os.LookupEnv); err != nil {
+		t.Fatal(err)
+	}
 	if o.ClusterName != "from-env" || o.ClusterEndpoint != "https://env" || o.InterruptionQueue != "env-queue" || o.VMMemoryOverheadPercent != 0.1 ||
 		o.ReservedENIs != 2 || !o.IsolatedVPC || o.Region != "eu-west-1" || o.Endpoint != "http://127.0.0.1:5000" {
 		t.Fatalf("from the environment: %+v", o)
@@ -34,6 +38,11 @@ func TestOptionsEnvironmentThenFlags(t *testing.T) {
 	}
 	if err := o.Validate(); err != nil {
 		t.Errorf("valid options: %v", err)
+	}
+	t.Setenv(EnvReservedENIs, "two")
+	other := DefaultOptions()
+	if err := other.ApplyEnv(os.LookupEnv); err == nil || !strings.Contains(err.Error(), EnvReservedENIs) {
+		t.Errorf("a bad RESERVED_ENIS: %v, want an error naming it", err)
 	}
 	bad := Options{VMMemoryOverheadPercent: 1.5, ReservedENIs: -1}
 	err := bad.Validate()

@@ -63,12 +63,15 @@ type Interruption struct {
 // until the instance is deleted. Interrupting twice keeps the first notice. The instance
 // keeps running: reacting (deleting the NodeClaim) is the controllers' job.
 func (p *Provider) Interrupt(ctx context.Context, providerID string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.loadLocked(ctx); err != nil {
+	if err := p.ensureLoaded(ctx); err != nil {
 		return err
 	}
+	p.mu.Lock()
 	inst, err := p.byProviderIDLocked(providerID)
+	if err == nil {
+		inst = inst.DeepCopy()
+	}
+	p.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("interrupting: %w", err)
 	}
@@ -81,18 +84,20 @@ func (p *Provider) Interrupt(ctx context.Context, providerID string) error {
 	if err := p.client.Update(ctx, updated); err != nil {
 		return fmt.Errorf("recording interruption of %s: %w", inst.Name, err)
 	}
-	p.instances[inst.Name] = updated
+	p.mu.Lock()
+	p.recordLocked(inst.Name, updated)
+	p.mu.Unlock()
 	return nil
 }
 
 // Interruptions lists the interruption notices of instances that still exist, oldest first.
 // A controller consumes them by deleting the NodeClaims; a deleted instance leaves the list.
 func (p *Provider) Interruptions(ctx context.Context) ([]Interruption, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.loadLocked(ctx); err != nil {
+	if err := p.ensureLoaded(ctx); err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var out []Interruption
 	for _, inst := range p.instances {
 		if inst.Status.InterruptedAt == nil {

@@ -2,10 +2,13 @@ package sim_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gokarpenter/karpenter/pkg/test"
 )
 
 // fakeClient stands in where no API call is made.
@@ -19,14 +22,13 @@ func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
 	return ctx, cancel
 }
 
-// waitFor polls cond for up to 10 seconds of real time.
+// waitFor polls cond until it holds (see test.Eventually).
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 10s")
+	test.Eventually(t, 10*time.Second, func() error {
+		if !cond() {
+			return errors.New("condition not met")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }

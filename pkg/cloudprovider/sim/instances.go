@@ -51,40 +51,76 @@ func randomInstanceID() (string, error) {
 	return "i-" + hex.EncodeToString(b)[:17], nil
 }
 
-// loadLocked reads every SimInstance from the API server the first time it is needed.
-func (p *Provider) loadLocked(ctx context.Context) error {
-	if p.loaded {
+// ensureLoaded reads every SimInstance from the API server the first time it is needed.
+func (p *Provider) ensureLoaded(ctx context.Context) error {
+	p.mu.Lock()
+	loaded := p.loaded
+	p.mu.Unlock()
+	if loaded {
 		return nil
 	}
-	list := &simv1alpha1.SimInstanceList{}
-	if err := p.client.List(ctx, list); err != nil {
-		return fmt.Errorf("loading sim instances: %w", err)
+	return p.Resync(ctx)
+}
+
+// recordLocked keeps a write this provider made to the API server (inst nil: a delete) in
+// memory, and remembers it so a Resync whose list began before it does not undo it.
+func (p *Provider) recordLocked(name string, inst *simv1alpha1.SimInstance) {
+	p.seq++
+	p.recent[name] = recentWrite{seq: p.seq, inst: inst}
+	if inst == nil {
+		delete(p.instances, name)
+		return
 	}
-	p.instances = make(map[string]*simv1alpha1.SimInstance, len(list.Items))
-	for i := range list.Items {
-		p.instances[list.Items[i].Name] = list.Items[i].DeepCopy()
-	}
-	p.loaded = true
-	return nil
+	p.instances[name] = inst
+}
+
+// recentWrite is a create, update (inst set) or delete (inst nil) of one instance.
+type recentWrite struct {
+	seq  uint64
+	inst *simv1alpha1.SimInstance
 }
 
 // Resync forgets the in-memory instances and reloads them from the API server, picking up
 // SimInstances deleted or added by hand (kubectl delete siminstance simulates an instance
-// terminated outside Karpenter).
+// terminated outside Karpenter). The list is read without holding the lock, so launches
+// and terminations go on meanwhile; the writes they make during the list win over it.
 func (p *Provider) Resync(ctx context.Context) error {
 	p.mu.Lock()
+	since := p.seq
+	p.mu.Unlock()
+	list := &simv1alpha1.SimInstanceList{}
+	if err := p.client.List(ctx, list); err != nil {
+		return fmt.Errorf("loading sim instances: %w", err)
+	}
+	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.loaded = false
-	return p.loadLocked(ctx)
+	instances := make(map[string]*simv1alpha1.SimInstance, len(list.Items))
+	for i := range list.Items {
+		instances[list.Items[i].Name] = list.Items[i].DeepCopy()
+	}
+	for name, w := range p.recent {
+		if w.seq <= since {
+			delete(p.recent, name) // the list saw it
+			continue
+		}
+		if w.inst == nil {
+			delete(instances, name)
+		} else {
+			instances[name] = w.inst
+		}
+	}
+	p.instances = instances
+	p.loaded = true
+	return nil
 }
 
 // Instances returns copies of every instance, ordered by instance ID.
 func (p *Provider) Instances(ctx context.Context) ([]*simv1alpha1.SimInstance, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.loadLocked(ctx); err != nil {
+	if err := p.ensureLoaded(ctx); err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	out := make([]*simv1alpha1.SimInstance, 0, len(p.instances))
 	for _, id := range slices.Sorted(maps.Keys(p.instances)) {
 		out = append(out, p.instances[id].DeepCopy())

@@ -77,6 +77,8 @@ type Provider struct {
 	launchDelay      time.Duration
 	bootDelay        time.Duration
 	failRegistration bool
+	seq              uint64                    // counts writes, see recordLocked
+	recent           map[string]recentWrite    // writes a running Resync may not have seen
 	exhausted        map[offeringKey]bool      // pools that answer "insufficient capacity"
 	unavailable      map[offeringKey]time.Time // pools skipped until the time
 }
@@ -93,7 +95,7 @@ func New(opts Options) (*Provider, error) {
 	p := &Provider{
 		client: opts.Client, clock: opts.Clock, instanceTypes: opts.InstanceTypes,
 		ttl: opts.UnavailableOfferingsTTL, launchDelay: opts.LaunchDelay, bootDelay: opts.BootDelay,
-		instances: map[string]*simv1alpha1.SimInstance{},
+		instances: map[string]*simv1alpha1.SimInstance{}, recent: map[string]recentWrite{},
 		exhausted: map[offeringKey]bool{}, unavailable: map[offeringKey]time.Time{},
 	}
 	if p.clock == nil {
@@ -143,16 +145,22 @@ func (p *Provider) Create(ctx context.Context, nodeClaim *v1.NodeClaim) (*v1.Nod
 	if err := p.wait(ctx, p.classLaunchDelay(class)); err != nil {
 		return nil, fmt.Errorf("launching %s: %w", nodeClaim.Name, err)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.loadLocked(ctx); err != nil {
+	if err := p.ensureLoaded(ctx); err != nil {
 		return nil, err
 	}
+	// Choose under the lock; write to the API server without it, so a slow or failing
+	// API server does not stall every other call of the provider.
+	p.mu.Lock()
 	chosen, err := p.chooseLocked(class, nodeClaim)
+	var inst *simv1alpha1.SimInstance
+	if err == nil {
+		inst = p.newInstance(class, nodeClaim, chosen)
+	}
+	p.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("launching %s: %w", nodeClaim.Name, err)
 	}
-	inst, err := p.persistLocked(ctx, p.newInstance(class, nodeClaim, chosen))
+	inst, err = p.persist(ctx, inst)
 	if err != nil {
 		return nil, err
 	}
@@ -165,11 +173,11 @@ func (p *Provider) launchedFor(ctx context.Context, nodeClaim *v1.NodeClaim) (*v
 	if nodeClaim.UID == "" {
 		return nil, nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.loadLocked(ctx); err != nil {
+	if err := p.ensureLoaded(ctx); err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if inst, ok := p.instances[instanceIDFor(string(nodeClaim.UID))]; ok && inst.Spec.NodeClaimUID == string(nodeClaim.UID) {
 		return launched(nodeClaim, inst), nil
 	}
@@ -241,9 +249,10 @@ func (p *Provider) newInstance(class *simv1alpha1.SimNodeClass, nodeClaim *v1.No
 	return inst
 }
 
-// persistLocked writes the instance to the API server under its instance ID and keeps it
-// in memory. A NodeClaim UID gives a fixed ID: if it exists already, that instance wins.
-func (p *Provider) persistLocked(ctx context.Context, inst *simv1alpha1.SimInstance) (*simv1alpha1.SimInstance, error) {
+// persist writes the instance to the API server under its instance ID and keeps it in
+// memory. A NodeClaim UID gives a fixed ID: if it exists already, that instance wins. The
+// caller does not hold the lock.
+func (p *Provider) persist(ctx context.Context, inst *simv1alpha1.SimInstance) (*simv1alpha1.SimInstance, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		if inst.Spec.NodeClaimUID != "" {
 			inst.Name = instanceIDFor(inst.Spec.NodeClaimUID)
@@ -257,7 +266,9 @@ func (p *Provider) persistLocked(ctx context.Context, inst *simv1alpha1.SimInsta
 		inst.Spec.Labels[v1.LabelHostname] = inst.Name
 		err := p.client.Create(ctx, inst)
 		if err == nil {
-			p.instances[inst.Name] = inst.DeepCopy()
+			p.mu.Lock()
+			p.recordLocked(inst.Name, inst.DeepCopy())
+			p.mu.Unlock()
 			return inst, nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
@@ -268,7 +279,9 @@ func (p *Provider) persistLocked(ctx context.Context, inst *simv1alpha1.SimInsta
 			return nil, fmt.Errorf("reading instance %s: %w", inst.Name, err)
 		}
 		if inst.Spec.NodeClaimUID != "" && existing.Spec.NodeClaimUID == inst.Spec.NodeClaimUID {
-			p.instances[existing.Name] = existing.DeepCopy()
+			p.mu.Lock()
+			p.recordLocked(existing.Name, existing.DeepCopy())
+			p.mu.Unlock()
 			return existing, nil
 		}
 	}
@@ -277,29 +290,34 @@ func (p *Provider) persistLocked(ctx context.Context, inst *simv1alpha1.SimInsta
 
 // Delete terminates the instance and forgets its interruption.
 func (p *Provider) Delete(ctx context.Context, nodeClaim *v1.NodeClaim) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.loadLocked(ctx); err != nil {
+	if err := p.ensureLoaded(ctx); err != nil {
 		return err
 	}
+	p.mu.Lock()
 	inst, err := p.byProviderIDLocked(nodeClaim.Status.ProviderID)
+	if err == nil {
+		inst = inst.DeepCopy()
+	}
+	p.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("deleting %s: %w", nodeClaim.Name, err)
 	}
 	if err := p.client.Delete(ctx, inst); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("deleting instance %s: %w", inst.Name, err)
 	}
-	delete(p.instances, inst.Name)
+	p.mu.Lock()
+	p.recordLocked(inst.Name, nil)
+	p.mu.Unlock()
 	return nil
 }
 
 // Get returns the NodeClaim of the instance with this provider ID.
 func (p *Provider) Get(ctx context.Context, providerID string) (*v1.NodeClaim, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.loadLocked(ctx); err != nil {
+	if err := p.ensureLoaded(ctx); err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	inst, err := p.byProviderIDLocked(providerID)
 	if err != nil {
 		return nil, err
@@ -309,11 +327,11 @@ func (p *Provider) Get(ctx context.Context, providerID string) (*v1.NodeClaim, e
 
 // List returns the NodeClaims of every instance, ordered by instance ID.
 func (p *Provider) List(ctx context.Context) ([]*v1.NodeClaim, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.loadLocked(ctx); err != nil {
+	if err := p.ensureLoaded(ctx); err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	out := make([]*v1.NodeClaim, 0, len(p.instances))
 	for _, id := range slices.Sorted(maps.Keys(p.instances)) {
 		out = append(out, nodeClaimOf(p.instances[id]))
@@ -343,11 +361,11 @@ func (p *Provider) IsDrifted(ctx context.Context, nodeClaim *v1.NodeClaim) (clou
 	if err != nil {
 		return "", err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.loadLocked(ctx); err != nil {
+	if err := p.ensureLoaded(ctx); err != nil {
 		return "", err
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	inst, err := p.byProviderIDLocked(nodeClaim.Status.ProviderID)
 	if err != nil {
 		return "", err

@@ -12,6 +12,7 @@ import (
 	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim/noderegistrar"
 	"github.com/gokarpenter/karpenter/pkg/test"
 )
 
@@ -36,6 +37,8 @@ func TestRegistrarNoticesAnInstanceDeletedByHand(t *testing.T) {
 	if err := env.Client.Delete(ctx, &simv1alpha1.SimInstance{ObjectMeta: metav1.ObjectMeta{Name: id}}); err != nil {
 		t.Fatal(err)
 	}
+	// Passes work from memory until the resync interval has passed.
+	f.clock.Step(noderegistrar.DefaultResyncInterval)
 	if _, err := registrar.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}

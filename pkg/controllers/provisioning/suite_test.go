@@ -2,6 +2,7 @@ package provisioning_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"sync"
@@ -15,9 +16,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
@@ -45,16 +44,8 @@ type harness struct {
 
 func instanceTypes() []*cloudprovider.InstanceType {
 	mk := func(name, cpu, mem string, price float64) *cloudprovider.InstanceType {
-		return &cloudprovider.InstanceType{
-			Name:     name,
-			Labels:   map[string]string{v1.LabelInstanceType: name, v1.LabelArch: v1.ArchitectureAmd64, v1.LabelOS: v1.OSLinux},
-			Capacity: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem), corev1.ResourcePods: resource.MustParse("110")},
-			Overhead: cloudprovider.Overhead{KubeReserved: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("256Mi")}},
-			Offerings: []cloudprovider.Offering{
-				{Zone: "zone-a", CapacityType: v1.CapacityTypeOnDemand, PricePerHour: price, Available: true},
-				{Zone: "zone-b", CapacityType: v1.CapacityTypeOnDemand, PricePerHour: price * 1.01, Available: true},
-			},
-		}
+		return test.InstanceType(name, cpu, mem, test.WithKubeReserved("100m", "256Mi"),
+			test.WithOfferings(test.Offering("zone-a", v1.CapacityTypeOnDemand, price), test.Offering("zone-b", v1.CapacityTypeOnDemand, price*1.01)))
 	}
 	return []*cloudprovider.InstanceType{mk("large", "8", "32Gi", 0.4), mk("small", "2", "8Gi", 0.1), mk("medium", "4", "16Gi", 0.2)}
 }
@@ -109,35 +100,16 @@ func (h *harness) restart() {
 // startManager runs the provisioner the way the operator does, batch loop included.
 func (h *harness) startManager() {
 	h.t.Helper()
-	mgr, err := manager.New(env.Config, manager.Options{
-		Scheme:                 env.Scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: new(true)},
-	})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.cluster = state.NewCluster(state.Options{Clock: h.clk})
-	if err := h.cluster.Register(h.ctx, mgr.GetCache()); err != nil {
-		h.t.Fatal(err)
-	}
-	h.ctrl = provisioning.NewController(provisioning.Deps{
-		Client: mgr.GetClient(), Cluster: h.cluster, CloudProvider: h.cloud, Recorder: h.recorder, Clock: h.clk,
-	})
-	if err := h.ctrl.Register(h.ctx, mgr); err != nil {
-		h.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(h.ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := mgr.Start(ctx); err != nil {
-			h.t.Errorf("manager: %v", err)
+	env.StartManager(h.t, func(ctx context.Context, mgr manager.Manager) error {
+		h.cluster = state.NewCluster(state.Options{Clock: h.clk})
+		if err := h.cluster.Register(h.ctx, mgr.GetCache()); err != nil {
+			return err
 		}
-	}()
-	h.t.Cleanup(func() { cancel(); wg.Wait() })
+		h.ctrl = provisioning.NewController(provisioning.Deps{
+			Client: mgr.GetClient(), Cluster: h.cluster, CloudProvider: h.cloud, Recorder: h.recorder, Clock: h.clk,
+		})
+		return h.ctrl.Register(h.ctx, mgr)
+	})
 }
 
 func (h *harness) cleanup() {
@@ -159,13 +131,12 @@ func (h *harness) cleanup() {
 
 func (h *harness) eventually(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out waiting for %s", what)
+	test.Eventually(h.t, 0, func() error {
+		if !cond() {
+			return errors.New("waiting for " + what)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func nodePool(name string, mutate ...func(*v1.NodePool)) *v1.NodePool {

@@ -34,6 +34,10 @@ const (
 // DefaultInterval is the longest Start waits between passes.
 const DefaultInterval = time.Second
 
+// DefaultResyncInterval is how often a pass reloads the instances from the API server to
+// notice SimInstances deleted by hand; the passes in between work from memory.
+const DefaultResyncInterval = 30 * time.Second
+
 // Cloud is what the registrar needs of the simulated cloud.
 type Cloud interface {
 	// Resync reloads the instances from the API server, so SimInstances deleted by hand
@@ -56,6 +60,12 @@ type Deps struct {
 	Clock clock.Clock
 	// Interval is the longest Start waits between passes; default DefaultInterval.
 	Interval time.Duration
+	// ResyncInterval is how often a pass reloads the instances from the API server;
+	// default DefaultResyncInterval.
+	ResyncInterval time.Duration
+	// NodeReader lists Nodes; Register sets it to the manager's cache when nil, and
+	// without Register Client is used.
+	NodeReader client.Reader
 	// Registerer receives karpenter_nodeclaims_disrupted_total{reason="interruption"}; nil
 	// leaves it unregistered.
 	Registerer prometheus.Registerer
@@ -64,12 +74,15 @@ type Deps struct {
 // Controller creates and removes the Nodes of sim instances and deletes the NodeClaims of
 // interrupted ones.
 type Controller struct {
-	client    client.Client
-	cloud     Cloud
-	recorder  record.EventRecorder
-	clock     clock.Clock
-	interval  time.Duration
-	disrupted *prometheus.CounterVec
+	client     client.Client
+	nodes      client.Reader
+	cloud      Cloud
+	recorder   record.EventRecorder
+	clock      clock.Clock
+	interval   time.Duration
+	resync     time.Duration
+	lastResync time.Time
+	disrupted  *prometheus.CounterVec
 }
 
 var (
@@ -79,7 +92,13 @@ var (
 
 // NewController builds the registrar.
 func NewController(deps Deps) (*Controller, error) {
-	c := &Controller{client: deps.Client, cloud: deps.Cloud, recorder: deps.Recorder, clock: deps.Clock, interval: deps.Interval}
+	c := &Controller{client: deps.Client, nodes: deps.NodeReader, cloud: deps.Cloud, recorder: deps.Recorder, clock: deps.Clock, interval: deps.Interval, resync: deps.ResyncInterval}
+	if c.nodes == nil && deps.Client != nil {
+		c.nodes = deps.Client
+	}
+	if c.resync <= 0 {
+		c.resync = DefaultResyncInterval
+	}
 	if c.recorder == nil {
 		c.recorder = &record.FakeRecorder{}
 	}
@@ -99,8 +118,12 @@ func NewController(deps Deps) (*Controller, error) {
 // Name names the controller in logs.
 func (c *Controller) Name() string { return "sim.noderegistrar" }
 
-// Register adds the controller to a manager; it runs on the leader only.
+// Register adds the controller to a manager; it runs on the leader only. Nodes are then
+// listed from the manager's cache unless Deps.NodeReader said otherwise.
 func (c *Controller) Register(mgr manager.Manager) error {
+	if c.nodes == c.client {
+		c.nodes = mgr.GetClient()
+	}
 	if err := mgr.Add(c); err != nil {
 		return fmt.Errorf("registering %s: %w", c.Name(), err)
 	}
@@ -130,20 +153,25 @@ func (c *Controller) Start(ctx context.Context) error {
 	}
 }
 
-// Reconcile makes one pass: it reloads the instances from the API server, creates the Node
-// of every booted instance that has none, deletes sim Nodes whose instance is gone and
-// deletes the NodeClaims of interrupted instances. It returns how long until the next
-// instance boots (0 when none is waiting).
+// Reconcile makes one pass: it reloads the instances from the API server when the resync
+// interval has passed (the provider keeps its own launches and terminations in memory, so
+// only SimInstances deleted by hand need it), creates the Node of every booted instance
+// that has none, deletes sim Nodes whose instance is gone and deletes the NodeClaims of
+// interrupted instances. It returns how long until the next instance boots (0 when none
+// is waiting).
 func (c *Controller) Reconcile(ctx context.Context) (time.Duration, error) {
-	if err := c.cloud.Resync(ctx); err != nil {
-		return 0, fmt.Errorf("resyncing sim instances: %w", err)
+	if now := c.clock.Now(); c.lastResync.IsZero() || now.Sub(c.lastResync) >= c.resync {
+		if err := c.cloud.Resync(ctx); err != nil {
+			return 0, fmt.Errorf("resyncing sim instances: %w", err)
+		}
+		c.lastResync = now
 	}
 	instances, err := c.cloud.Instances(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("listing sim instances: %w", err)
 	}
 	nodes := &corev1.NodeList{}
-	if err := c.client.List(ctx, nodes); err != nil {
+	if err := c.nodes.List(ctx, nodes); err != nil {
 		return 0, fmt.Errorf("listing nodes: %w", err)
 	}
 	existing := map[string]bool{}

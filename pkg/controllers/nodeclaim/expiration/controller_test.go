@@ -12,8 +12,6 @@ import (
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/controllers/internal/fixtures"
@@ -97,10 +95,7 @@ func TestExpiresAtTheExactTime(t *testing.T) {
 // TestRegister wires the controller into a manager (not started).
 func TestRegister(t *testing.T) {
 	test.RequireEnvironment(t, env)
-	mgr, err := manager.New(env.Config, manager.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := env.NewManager(t)
 	ctrl, err := NewController(Deps{Client: mgr.GetClient()})
 	if err != nil {
 		t.Fatal(err)

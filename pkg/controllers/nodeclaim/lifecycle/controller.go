@@ -189,6 +189,14 @@ func (c *Controller) Reconcile(ctx context.Context, nc *v1.NodeClaim) (reconcile
 		if err != nil {
 			errs = append(errs, err)
 		}
+		if nc.ResourceVersion != stored.ResourceVersion {
+			// The phase wrote the NodeClaim and nc is what the API server returned: the
+			// final write diffs against it, under its resource version. Diffing against
+			// the version read at the start would conflict with the phase's own write,
+			// and what the later phases change would never be persisted. (A phase whose
+			// later write failed returns the error and is retried from what is stored.)
+			stored = nc.DeepCopy()
+		}
 		result = lowestRequeue(result, res)
 	}
 	c.setReady(nc)
@@ -215,13 +223,20 @@ func allConflicts(errs []error) bool {
 	return true
 }
 
-// patchStatus writes nc's status if it differs from before's.
+// patchStatus writes nc's status if it differs from before's. A NodeClaim already gone is
+// not an error: its watch event ends the work.
 func (c *Controller) patchStatus(ctx context.Context, before, nc *v1.NodeClaim) error {
+	return client.IgnoreNotFound(c.patchStatusOrNotFound(ctx, before, nc))
+}
+
+// patchStatusOrNotFound is patchStatus that returns the API server's NotFound, for the
+// writes whose success another action depends on (the launch marker gates Create).
+func (c *Controller) patchStatusOrNotFound(ctx context.Context, before, nc *v1.NodeClaim) error {
 	if equality.Semantic.DeepEqual(before.Status, nc.Status) {
 		return nil
 	}
 	if err := c.kube.Status().Patch(ctx, nc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return client.IgnoreNotFound(fmt.Errorf("patching nodeclaim status: %w", err))
+		return fmt.Errorf("patching nodeclaim status: %w", err)
 	}
 	c.countTransitions(before, nc)
 	return nil

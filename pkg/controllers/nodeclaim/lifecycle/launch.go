@@ -2,10 +2,12 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,7 +50,13 @@ func (c *Controller) launch(ctx context.Context, nc *v1.NodeClaim) (reconcile.Re
 	if cond == nil || cond.Reason != ReasonLaunching {
 		before := nc.DeepCopy()
 		c.setCondition(nc, ConditionLaunched, metav1.ConditionUnknown, ReasonLaunching, "launching an instance")
-		if err := c.patchStatus(ctx, before, nc); err != nil {
+		// The marker must be stored before Create: termination waits for a launch in
+		// flight only if it sees it. A NodeClaim already gone must not launch at all.
+		if err := c.patchStatusOrNotFound(ctx, before, nc); err != nil {
+			if apierrors.IsNotFound(err) {
+				logger.Info("not launching: the nodeclaim is gone")
+				return reconcile.Result{}, errDeleted
+			}
 			return reconcile.Result{}, err
 		}
 	}
@@ -82,9 +90,14 @@ func (c *Controller) launchFailed(ctx context.Context, nc *v1.NodeClaim, err err
 	case ce != nil:
 		reason, message = ce.Reason, ce.Message
 	}
+	// Written here, not left to Reconcile's final write: the phase's own writes (the launch
+	// marker) leave nc as stored, and Reconcile only diffs against that after a phase that
+	// succeeded.
+	before := nc.DeepCopy()
 	c.setCondition(nc, ConditionLaunched, metav1.ConditionFalse, reason, message)
+	c.setReady(nc) // in the same write, so no reader sees Launched=False with Ready unchanged
 	c.recorder.Event(nc, corev1.EventTypeWarning, EventLaunchFailed, message)
-	return fmt.Errorf("launching nodeclaim: %w", err)
+	return errors.Join(fmt.Errorf("launching nodeclaim: %w", err), c.patchStatus(ctx, before, nc))
 }
 
 // recordLaunch writes the launched instance's facts: the labels it came with first, then
@@ -120,19 +133,27 @@ func (c *Controller) recordLaunch(ctx context.Context, nc *v1.NodeClaim, launche
 }
 
 // findLaunched returns the provider's instance launched for this NodeClaim, if any. It
-// relies on providers returning, from List, NodeClaims named after the NodeClaim they were
-// created for.
+// relies on providers returning, from List, NodeClaims named after, and with the UID of,
+// the NodeClaim they were created for. The UID decides: a NodeClaim deleted and recreated
+// under the same name must neither adopt nor, through termination, delete the instance of
+// its predecessor. An instance without a UID (a provider that records only the name) is
+// matched by name.
 func (c *Controller) findLaunched(ctx context.Context, nc *v1.NodeClaim) (*v1.NodeClaim, error) {
 	instances, err := c.cloud.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing instances to find an earlier launch: %w", err)
 	}
 	for _, inst := range instances {
-		if inst.Name == nc.Name && inst.Status.ProviderID != "" {
+		if inst.Name == nc.Name && inst.Status.ProviderID != "" && sameUID(inst, nc) {
 			return inst, nil
 		}
 	}
 	return nil, nil
+}
+
+// sameUID is false only when both carry a UID and they differ.
+func sameUID(inst, nc *v1.NodeClaim) bool {
+	return inst.UID == "" || nc.UID == "" || inst.UID == nc.UID
 }
 
 // releaseUnlaunched removes the finalizer of a deleted NodeClaim that has no instance, so

@@ -3,7 +3,6 @@ package lifecycle_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -13,13 +12,12 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/fake"
 	lc "github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/lifecycle"
+	"github.com/gokarpenter/karpenter/pkg/test"
 )
 
 // TestLaunchLabelsSurviveAFailedWrite: the write that puts the instance's labels
@@ -29,12 +27,8 @@ import (
 func TestLaunchLabelsSurviveAFailedWrite(t *testing.T) {
 	h := newHarness(t)
 	var failed atomic.Bool
-	mgr, err := manager.New(env.Config, manager.Options{
-		Scheme:                 env.Scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: new(true)},
-		NewClient: func(cfg *rest.Config, opts client.Options) (client.Client, error) {
+	mgr := env.NewManager(t, func(o *manager.Options) {
+		o.NewClient = func(cfg *rest.Config, opts client.Options) (client.Client, error) {
 			c, err := client.NewWithWatch(cfg, opts)
 			if err != nil {
 				return nil, err
@@ -47,25 +41,13 @@ func TestLaunchLabelsSurviveAFailedWrite(t *testing.T) {
 					return c.Patch(ctx, obj, patch, opts...)
 				},
 			}), nil
-		},
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctrl := lc.NewController(lc.Deps{Client: mgr.GetClient(), CloudProvider: h.cloud, Recorder: h.recorder, Clock: h.clk})
 	if err := ctrl.Register(h.ctx, mgr); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(h.ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	test.RunManager(t, mgr)
 
 	h.create(newNodeClaim("labelled"))
 	h.condition("labelled", lc.ConditionLaunched, metav1.ConditionTrue, lc.ReasonLaunched)

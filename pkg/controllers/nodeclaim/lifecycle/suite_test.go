@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,12 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
@@ -35,26 +31,14 @@ type harness struct {
 	ctx      context.Context
 	clk      *clocktesting.FakeClock
 	cloud    *fake.Provider
-	recorder *record.FakeRecorder
+	recorder *test.Recorder
 }
 
 func instanceTypes() []*cloudprovider.InstanceType {
-	gpuType := &cloudprovider.InstanceType{
-		Name:     "gpu",
-		Labels:   map[string]string{v1.LabelInstanceType: "gpu", v1.LabelArch: v1.ArchitectureAmd64, v1.LabelOS: v1.OSLinux},
-		Capacity: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"), corev1.ResourcePods: resource.MustParse("110"), "example.com/gpu": resource.MustParse("1")},
-		Offerings: []cloudprovider.Offering{
-			{Zone: "zone-a", CapacityType: v1.CapacityTypeOnDemand, PricePerHour: 1, Available: true},
-		},
+	return []*cloudprovider.InstanceType{
+		test.InstanceType("gpu", "4", "16Gi", test.WithResource("example.com/gpu", "1"), test.WithPrice(1)),
+		test.InstanceType("small", "2", "8Gi"),
 	}
-	return []*cloudprovider.InstanceType{gpuType, {
-		Name:     "small",
-		Labels:   map[string]string{v1.LabelInstanceType: "small", v1.LabelArch: v1.ArchitectureAmd64, v1.LabelOS: v1.OSLinux},
-		Capacity: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("8Gi"), corev1.ResourcePods: resource.MustParse("110")},
-		Offerings: []cloudprovider.Offering{
-			{Zone: "zone-a", CapacityType: v1.CapacityTypeOnDemand, PricePerHour: 0.1, Available: true},
-		},
-	}}
 }
 
 // newHarness builds a fake cloud and clock; start runs the controller under a manager.
@@ -66,71 +50,21 @@ func newHarness(t *testing.T) *harness {
 		ctx:      test.Context(t),
 		clk:      clocktesting.NewFakeClock(time.Now()),
 		cloud:    fake.New(fake.Options{InstanceTypes: instanceTypes()}),
-		recorder: record.NewFakeRecorder(1000),
+		recorder: test.NewRecorder(),
 	}
-	t.Cleanup(h.cleanup)
+	// No termination controller runs here: cleanup strips the finalizers.
+	t.Cleanup(func() { env.Cleanup(t, &v1.NodeClaimList{}, &corev1.NodeList{}) })
 	return h
 }
 
 // start runs a lifecycle controller under a manager until stop is called or the test ends.
 func (h *harness) start() (stop func()) {
 	h.t.Helper()
-	mgr, err := manager.New(env.Config, manager.Options{
-		Scheme:                 env.Scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: new(true)},
-	})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	ctrl := lifecycle.NewController(lifecycle.Deps{
-		Client: mgr.GetClient(), CloudProvider: h.cloud, Recorder: h.recorder, Clock: h.clk,
-	})
-	if err := ctrl.Register(h.ctx, mgr); err != nil {
-		h.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(h.ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := mgr.Start(ctx); err != nil {
-			h.t.Errorf("manager: %v", err)
-		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
-	h.t.Cleanup(stop)
-	return stop
-}
-
-// cleanup strips finalizers (no termination controller runs here) and deletes everything.
-func (h *harness) cleanup() {
-	ctx := context.Background()
-	var ncs v1.NodeClaimList
-	if env.Client.List(ctx, &ncs) == nil {
-		for i := range ncs.Items {
-			nc := &ncs.Items[i]
-			_ = env.Client.Patch(ctx, nc, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`)))
-			_ = env.Client.Delete(ctx, nc)
-		}
-	}
-	var nodes corev1.NodeList
-	if env.Client.List(ctx, &nodes) == nil {
-		for i := range nodes.Items {
-			n := &nodes.Items[i]
-			_ = env.Client.Patch(ctx, n, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`)))
-			_ = env.Client.Delete(ctx, n)
-		}
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if env.Client.List(ctx, &ncs) == nil && env.Client.List(ctx, &nodes) == nil && len(ncs.Items) == 0 && len(nodes.Items) == 0 {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return env.StartManager(h.t, func(ctx context.Context, mgr manager.Manager) error {
+		return lifecycle.NewController(lifecycle.Deps{
+			Client: mgr.GetClient(), CloudProvider: h.cloud, Recorder: h.recorder, Clock: h.clk,
+		}).Register(ctx, mgr)
+	}).Stop
 }
 
 func newNodeClaim(name string, mutate ...func(*v1.NodeClaim)) *v1.NodeClaim {
@@ -176,20 +110,10 @@ func (h *harness) getNode(name string) *corev1.Node {
 	return node
 }
 
-// eventually polls cond (which may fail with a description) for up to 20 seconds.
+// eventually polls cond (which may fail with a description) until it holds.
 func (h *harness) eventually(cond func() error) {
 	h.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out: %v", err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	test.Eventually(h.t, 0, cond)
 }
 
 // condition waits until the NodeClaim's condition has the status and reason ("" = any).
@@ -223,14 +147,4 @@ func (h *harness) touch(name string) {
 	}
 }
 
-func (h *harness) events() []string {
-	var out []string
-	for {
-		select {
-		case e := <-h.recorder.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
+func (h *harness) events() []string { return h.recorder.All() }

@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -81,7 +80,7 @@ type Controller struct {
 	cloud     cloudprovider.CloudProvider
 	recorder  record.EventRecorder
 	clock     clock.Clock
-	backoff   workqueue.TypedRateLimiter[types.UID]
+	backoff   *podBackoff
 
 	nodesTerminated      *prometheus.CounterVec
 	nodeClaimsTerminated *prometheus.CounterVec
@@ -98,7 +97,7 @@ func NewController(deps Deps) (*Controller, error) {
 		cloud:     deps.CloudProvider,
 		recorder:  deps.Recorder,
 		clock:     deps.Clock,
-		backoff:   workqueue.NewTypedItemExponentialFailureRateLimiter[types.UID](evictionBaseDelay, evictionMaxDelay),
+		backoff:   newPodBackoff(evictionBaseDelay, evictionMaxDelay),
 	}
 	if c.recorder == nil {
 		c.recorder = &record.FakeRecorder{}

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -38,15 +39,16 @@ func (c *Controller) drain(ctx context.Context, nc *v1.NodeClaim, node *corev1.N
 		return drainResult{}, err
 	}
 	var waiting []*corev1.Pod
+	present := map[types.UID]bool{}
 	for _, p := range all {
 		if pods.MustDrain(p, now) {
 			waiting = append(waiting, p)
+			present[p.UID] = true
 		}
 	}
+	// Pods gone from the node (or no longer waited for) lose their backoff entries.
+	c.backoff.Prune(node.Name, present, now)
 	if len(waiting) == 0 {
-		for _, p := range all {
-			c.backoff.Forget(p.UID)
-		}
 		return drainResult{done: true}, nil
 	}
 	requeue := DrainPollInterval
@@ -111,8 +113,14 @@ func (c *Controller) deleteExpiring(ctx context.Context, nc *v1.NodeClaim, waiti
 			left = 0
 		}
 		log.FromContext(ctx).Info("deleting pod before the termination grace period ends", "pod", klog.KObj(p), "gracePeriodSeconds", left)
-		err := c.kube.Delete(ctx, p, &client.DeleteOptions{GracePeriodSeconds: &left})
-		if err = client.IgnoreNotFound(err); err != nil {
+		// The UID precondition keeps a pod recreated under the same name (a StatefulSet's)
+		// since the list from being deleted in its place.
+		err := c.kube.Delete(ctx, p, &client.DeleteOptions{GracePeriodSeconds: &left, Preconditions: &metav1.Preconditions{UID: &p.UID}})
+		if podGone(err) {
+			c.backoff.Forget(p.UID)
+			continue
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("deleting pod %s/%s: %w", p.Namespace, p.Name, err))
 			continue
 		}
@@ -124,35 +132,51 @@ func (c *Controller) deleteExpiring(ctx context.Context, nc *v1.NodeClaim, waiti
 }
 
 // evict asks the Eviction API to evict every evictable pod of one drain group. A 429 (a
-// PodDisruptionBudget forbids it) backs the pod off exponentially. It returns the soonest
-// backoff (0 when nothing was refused).
+// PodDisruptionBudget forbids it) backs the pod off exponentially. Any other refusal (a 500
+// for a pod under two PodDisruptionBudgets, a webhook's 403, a timeout) is treated as
+// blocked too and retried on the drain poll: as a reconcile error it would back the whole
+// NodeClaim off exponentially, to about 16 minutes, past its termination grace period's
+// deadline. It returns the soonest retry (0 when nothing was refused); its error is only
+// for a missing Evictor.
 func (c *Controller) evict(ctx context.Context, node *corev1.Node, group []*corev1.Pod) (time.Duration, error) {
 	if c.evictor == nil {
 		return 0, errors.New("evicting pods: no Evictor configured")
 	}
 	var next time.Duration
-	var errs []error
 	for _, p := range group {
 		if pods.IsTerminating(p) || pods.HasDoNotDisrupt(p) {
 			continue // already going, or only the grace period may remove it
 		}
-		eviction := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace}}
+		uid := p.UID
+		eviction := &policyv1.Eviction{
+			ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace},
+			// Evict this pod, not one recreated under its name since the list.
+			DeleteOptions: &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}},
+		}
 		err := c.evictor.Evict(ctx, eviction)
 		switch {
 		case err == nil:
 			log.FromContext(ctx).Info("evicted pod", "pod", klog.KObj(p), "node", klog.KObj(node))
 			c.backoff.Forget(p.UID)
 			c.recorder.Event(p, corev1.EventTypeNormal, ReasonEvicted, "Evicted pod: node "+node.Name+" is terminating")
-		case apierrors.IsNotFound(err):
+		case podGone(err):
 			c.backoff.Forget(p.UID)
 		case apierrors.IsTooManyRequests(err):
-			wait := c.backoff.When(p.UID)
+			wait := c.backoff.When(p.UID, node.Name, c.clock.Now())
 			next = minPositive(next, wait)
 			log.FromContext(ctx).V(1).Info("eviction refused, retrying later", "pod", klog.KObj(p), "retryAfter", wait, "reason", err.Error())
 			c.recorder.Eventf(node, corev1.EventTypeWarning, ReasonEvictionBlocked, "Evicting pod %s/%s: %v", p.Namespace, p.Name, err)
 		default:
-			errs = append(errs, fmt.Errorf("evicting pod %s/%s: %w", p.Namespace, p.Name, err))
+			next = minPositive(next, DrainPollInterval)
+			log.FromContext(ctx).Info("eviction failed, retrying on the next drain poll", "pod", klog.KObj(p), "retryAfter", DrainPollInterval, "error", err.Error())
+			c.recorder.Eventf(node, corev1.EventTypeWarning, ReasonEvictionBlocked, "Evicting pod %s/%s: %v", p.Namespace, p.Name, err)
 		}
 	}
-	return next, errors.Join(errs...)
+	return next, nil
+}
+
+// podGone reports whether a pod write found the pod gone, or replaced by another of the
+// same name (its UID precondition failed, a 409).
+func podGone(err error) bool {
+	return apierrors.IsNotFound(err) || apierrors.IsConflict(err)
 }

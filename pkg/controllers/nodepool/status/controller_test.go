@@ -13,8 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/fake"
@@ -183,10 +181,7 @@ func TestNodeClassReadiness(t *testing.T) {
 // TestRegister wires the controller into a manager (not started).
 func TestRegister(t *testing.T) {
 	test.RequireEnvironment(t, env)
-	mgr, err := manager.New(env.Config, manager.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := env.NewManager(t)
 	if err := NewController(Deps{Client: mgr.GetClient()}).Register(test.Context(t), mgr); err != nil {
 		t.Fatal(err)
 	}

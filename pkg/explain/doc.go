@@ -1,0 +1,18 @@
+// Package explain answers "why": why a pod is pending (per NodePool, the first rule that
+// blocks it, where it is nominated and what would be launched for it now), why a node is
+// kept (the first rule that makes it no disruption candidate, and its price against the
+// cheapest type its pods fit), and how much a NodePool uses of its limits and budgets.
+//
+// It reads the cluster once into a World (plain object lists plus each NodePool's
+// instance types), then every explanation is a pure function of that World and a time,
+// computed with the same scheduler the controller runs (pkg/scheduling.Solve). Two small
+// seams keep it independent of how the controller builds its input:
+//
+//   - Planner turns the World into a scheduling.Snapshot (DefaultPlanner does it from the
+//     object lists; the controller's own adapter can be plugged in instead);
+//   - Eligibility gives the first reason a node is not a disruption candidate
+//     (DefaultEligibility applies the rules in reason's order).
+//
+// Reasons come from the shared vocabulary in pkg/explain/reason, the same codes and
+// messages the controllers' events carry.
+package explain

@@ -1,0 +1,150 @@
+package explain
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/explain/reason"
+)
+
+// TestNodeReasons gives each node one rule that keeps it, and checks that explain names it.
+func TestNodeReasons(t *testing.T) {
+	c := newCluster(t)
+	old := c.now.Add(-2 * time.Hour)
+	c.create(nodePool("general"))
+	c.create(nodePool("frozen", func(np *v1.NodePool) { np.Spec.Disruption.Budgets = []v1.Budget{{Nodes: "0"}} }))
+	c.create(nodePool("empty-only", func(np *v1.NodePool) { np.Spec.Disruption.ConsolidationPolicy = v1.ConsolidationPolicyWhenEmpty }))
+	c.create(nodePool("slow", func(np *v1.NodePool) { np.Spec.Disruption.ConsolidateAfter = v1.MustParseNillableDuration("10m") }))
+
+	// Rule by rule, on m5.2xlarge nodes (8 vCPU) whose one 1-CPU pod could go elsewhere.
+	c.managedNode("dnd", "general", "m5.2xlarge", old)
+	c.boundPod("dnd-pod", "1", "dnd", old, func(p *corev1.Pod) { p.Annotations = map[string]string{v1.DoNotDisruptAnnotationKey: "true"} })
+	c.managedNode("guarded", "general", "m5.2xlarge", old)
+	c.boundPod("guarded-pod", "1", "guarded", old)
+	pdb := &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Namespace: c.ns, Name: "guard"},
+		Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: ptrIntStr(1),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "guarded-pod"}}},
+	}
+	c.create(pdb)
+	pdb.Status = policyv1.PodDisruptionBudgetStatus{DisruptionsAllowed: 0, ObservedGeneration: pdb.Generation}
+	if err := c.c.Status().Update(c.ctx, pdb); err != nil {
+		t.Fatal(err)
+	}
+	c.managedNode("bare", "general", "m5.2xlarge", old)
+	c.boundPod("bare-pod", "1", "bare", old, func(p *corev1.Pod) { p.OwnerReferences = nil })
+	c.managedNode("awaited", "general", "m5.2xlarge", old)
+	c.boundPod("awaited-pod", "1", "awaited", old)
+	waiting := c.pendingPod("waiting", "1")
+	c.event(waiting, reason.EventNominated, reason.NominatedMessage("awaited"), c.now.Add(-5*time.Second))
+	c.managedNode("fresh", "slow", "m5.2xlarge", old)
+	c.boundPod("fresh-pod", "1", "fresh", c.now.Add(-time.Minute))
+	c.managedNode("budgeted", "frozen", "m5.2xlarge", old)
+	c.boundPod("budgeted-pod", "1", "budgeted", old)
+	c.managedNode("policy", "empty-only", "m5.2xlarge", old)
+	c.boundPod("policy-pod", "1", "policy", old)
+	c.managedNode("leaving", "general", "m5.2xlarge", old, func(_ *v1.NodeClaim, n *corev1.Node) {
+		n.Spec.Taints = []corev1.Taint{v1.DisruptedNoScheduleTaint}
+	})
+	c.managedNode("booting", "general", "m5.2xlarge", time.Time{})
+	c.create(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "unmanaged"}})
+	c.managedNode("unregistered", "general", "m5.2xlarge", old)
+	if err := c.c.Delete(c.ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "unregistered"}}); err != nil {
+		t.Fatal(err)
+	}
+	c.managedNode("annotated", "general", "m5.2xlarge", old, func(nc *v1.NodeClaim, _ *corev1.Node) {
+		nc.Annotations = map[string]string{v1.DoNotDisruptAnnotationKey: "true"}
+	})
+	c.managedNode("orphan", "gone", "m5.2xlarge", old)
+	// Its own pool: a NodeClaim being deleted uses up its pool's budget (see "budgeted").
+	c.create(nodePool("doomed"))
+	c.managedNode("deleted", "doomed", "m5.2xlarge", old, func(nc *v1.NodeClaim, _ *corev1.Node) {
+		nc.Finalizers = []string{v1.TerminationFinalizer}
+	})
+	if err := c.c.Delete(c.ctx, &v1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "deleted"}}); err != nil {
+		t.Fatal(err)
+	}
+	// A pod pinned to its node by hostname fits nowhere else.
+	c.managedNode("pinned", "general", "m5.2xlarge", old)
+	c.boundPod("pinned-pod", "1", "pinned", old, func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{corev1.LabelHostname: "pinned"} })
+	w := c.world()
+
+	for _, tc := range []struct {
+		kind, name string
+		want       reason.Code
+		message    string
+	}{
+		{"node", "dnd", reason.DoNotDisruptPod, "dnd-pod"},
+		{"node", "guarded", reason.PDB, c.ns + "/guard"},
+		{"node", "bare", reason.Unowned, "bare-pod"},
+		{"node", "awaited", reason.Nominated, "1 pending pod"},
+		{"nodeclaim", "fresh", reason.NotConsolidatable, "consolidatable in 9m"},
+		{"node", "budgeted", reason.Budget, `"frozen"`},
+		{"node", "policy", reason.NotConsolidatable, "only empty nodes"},
+		{"node", "leaving", reason.BeingDisrupted, "disrupted"},
+		{"nodeclaim", "booting", reason.NotInitialized, "not initialized"},
+		{"node", "unmanaged", reason.NotManaged, "no NodeClaim"},
+		{"nodeclaim", "unregistered", reason.NotRegistered, "no registered node"},
+		{"node", "annotated", reason.DoNotDisruptNode, "NodeClaim annotated"},
+		{"node", "orphan", reason.NotManaged, `"gone" does not exist`},
+		{"nodeclaim", "deleted", reason.Deleting, "being deleted"},
+		{"node", "pinned", reason.NoCheaperReplacement, "fit nowhere else"},
+	} {
+		r := must[*NodeReport](t)(Node(w, DefaultPlanner{}, DefaultEligibility{}, tc.kind, tc.name, c.now))
+		if r.Reason != tc.want || r.Candidate || !strings.Contains(r.Message, tc.message) {
+			t.Errorf("%s %s: got %s %q (candidate %v), want %s containing %q", tc.kind, tc.name, r.Reason, r.Message, r.Candidate, tc.want, tc.message)
+		}
+	}
+
+	// The kept nodes' price is read from the catalogue, and the cheapest type one CPU fits
+	// is smaller than the m5.2xlarge it holds.
+	r := must[*NodeReport](t)(Node(w, DefaultPlanner{}, DefaultEligibility{}, "node", "guarded", c.now))
+	if r.PricePerHour <= 0 || r.Cheapest == nil || r.Cheapest.PricePerHour >= r.PricePerHour || r.Pods != 1 {
+		t.Errorf("guarded: price %v cheapest %+v pods %d", r.PricePerHour, r.Cheapest, r.Pods)
+	}
+}
+
+// TestNodeCandidate: a node whose pod fits on another node is a candidate for deletion,
+// and the pods the other node already runs stay counted.
+func TestNodeCandidate(t *testing.T) {
+	c := newCluster(t)
+	old := c.now.Add(-2 * time.Hour)
+	c.create(nodePool("general"))
+	c.managedNode("roomy", "general", "m5.2xlarge", old)
+	c.boundPod("roomy-pod", "1", "roomy", old)
+	c.managedNode("idle", "general", "m5.2xlarge", old)
+	c.boundPod("idle-pod", "1", "idle", old)
+	w := c.world()
+	r := must[*NodeReport](t)(Node(w, DefaultPlanner{}, DefaultEligibility{}, "node", "idle", c.now))
+	if !r.Candidate || r.Reason != reason.Candidate || r.Replacement == nil || !r.Replacement.Fits || len(r.Replacement.NodeClaims) != 0 {
+		t.Errorf("idle: %+v replacement %+v, want a candidate whose pod fits on roomy", r, r.Replacement)
+	}
+	// An over-sized node holding a small pod alone is replaced by a cheaper one.
+	c2 := newCluster(t)
+	c2.create(nodePool("general"))
+	c2.managedNode("oversized", "general", "m5.4xlarge", old)
+	c2.boundPod("small", "500m", "oversized", old)
+	r = must[*NodeReport](t)(Node(c2.world(), DefaultPlanner{}, DefaultEligibility{}, "nodeclaim", "oversized", c2.now))
+	if !r.Candidate || r.Replacement == nil || len(r.Replacement.NodeClaims) != 1 || r.Replacement.PricePerHour >= r.PricePerHour {
+		t.Errorf("oversized: %+v replacement %+v, want a cheaper replacement", r, r.Replacement)
+	}
+	// The cheapest type its pod fits, alone: nothing cheaper replaces it.
+	c3 := newCluster(t)
+	c3.create(nodePool("general"))
+	c3.managedNode("snug", "general", "t3a.micro", old)
+	c3.boundPod("snug-pod", "1500m", "snug", old)
+	r = must[*NodeReport](t)(Node(c3.world(), DefaultPlanner{}, DefaultEligibility{}, "node", "snug", c3.now))
+	if r.Candidate || r.Reason != reason.NoCheaperReplacement || r.Cheapest == nil || r.Cheapest.InstanceType != "t3a.micro" ||
+		r.Replacement.PricePerHour != r.PricePerHour {
+		t.Errorf("snug: %+v replacement %+v cheapest %+v, want kept for no cheaper replacement", r, r.Replacement, r.Cheapest)
+	}
+}
+
+func ptrIntStr(i int) *intstr.IntOrString { v := intstr.FromInt(i); return &v }

@@ -1,0 +1,209 @@
+package explain
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+)
+
+// InstanceTypeSource lists the instance types a NodePool may launch; a CloudProvider is one.
+type InstanceTypeSource interface {
+	GetInstanceTypes(ctx context.Context, nodePool *v1.NodePool) ([]*cloudprovider.InstanceType, error)
+}
+
+// World is what explain knows of the cluster: every object it reads, as plain lists sorted
+// by namespace and name, and each NodePool's instance types.
+type World struct {
+	Pods                   []*corev1.Pod
+	Nodes                  []*corev1.Node
+	NodeClaims             []*v1.NodeClaim
+	NodePools              []*v1.NodePool
+	DaemonSets             []*appsv1.DaemonSet
+	PDBs                   []*policyv1.PodDisruptionBudget
+	PersistentVolumeClaims []*corev1.PersistentVolumeClaim
+	PersistentVolumes      []*corev1.PersistentVolume
+	StorageClasses         []*storagev1.StorageClass
+	// Events are the core/v1 events on pods, nodes and NodeClaims (nominations, failures).
+	Events []*corev1.Event
+	// InstanceTypes holds each NodePool's instance types by NodePool name.
+	InstanceTypes map[string][]*cloudprovider.InstanceType
+	// InstanceTypeErrors holds, by NodePool name, why its instance types could not be listed.
+	InstanceTypeErrors map[string]error
+}
+
+// Read lists the objects explain needs through the reader and asks its for each NodePool's
+// instance types. A NodePool whose instance types cannot be listed is kept, with the error.
+func Read(ctx context.Context, r client.Reader, its InstanceTypeSource) (*World, error) {
+	w := &World{InstanceTypes: map[string][]*cloudprovider.InstanceType{}, InstanceTypeErrors: map[string]error{}}
+	var (
+		pods   corev1.PodList
+		nodes  corev1.NodeList
+		claims v1.NodeClaimList
+		pools  v1.NodePoolList
+		dss    appsv1.DaemonSetList
+		pdbs   policyv1.PodDisruptionBudgetList
+		pvcs   corev1.PersistentVolumeClaimList
+		pvs    corev1.PersistentVolumeList
+		scs    storagev1.StorageClassList
+		events corev1.EventList
+	)
+	for _, l := range []struct {
+		what string
+		list client.ObjectList
+	}{
+		{"pods", &pods}, {"nodes", &nodes}, {"nodeclaims", &claims}, {"nodepools", &pools},
+		{"daemonsets", &dss}, {"poddisruptionbudgets", &pdbs}, {"persistentvolumeclaims", &pvcs},
+		{"persistentvolumes", &pvs}, {"storageclasses", &scs}, {"events", &events},
+	} {
+		if err := r.List(ctx, l.list); err != nil {
+			return nil, fmt.Errorf("listing %s: %w", l.what, err)
+		}
+	}
+	w.Pods = sorted(ptrs(pods.Items))
+	w.Nodes = sorted(ptrs(nodes.Items))
+	w.NodeClaims = sorted(ptrs(claims.Items))
+	w.NodePools = sorted(ptrs(pools.Items))
+	w.DaemonSets = sorted(ptrs(dss.Items))
+	w.PDBs = sorted(ptrs(pdbs.Items))
+	w.PersistentVolumeClaims = sorted(ptrs(pvcs.Items))
+	w.PersistentVolumes = sorted(ptrs(pvs.Items))
+	w.StorageClasses = sorted(ptrs(scs.Items))
+	for _, e := range ptrs(events.Items) {
+		switch e.InvolvedObject.Kind {
+		case "Pod", "Node", "NodeClaim":
+			w.Events = append(w.Events, e)
+		}
+	}
+	slices.SortStableFunc(w.Events, func(a, b *corev1.Event) int { return lastSeen(a).Compare(lastSeen(b)) })
+	for _, np := range w.NodePools {
+		list, err := its.GetInstanceTypes(ctx, np)
+		if err != nil {
+			w.InstanceTypeErrors[np.Name] = fmt.Errorf("listing instance types: %w", err)
+			continue
+		}
+		w.InstanceTypes[np.Name] = list
+	}
+	return w, nil
+}
+
+// Pod returns the pod namespace/name, or nil.
+func (w *World) Pod(namespace, name string) *corev1.Pod {
+	for _, p := range w.Pods {
+		if p.Namespace == namespace && p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Node returns the node, or nil.
+func (w *World) Node(name string) *corev1.Node {
+	for _, n := range w.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// NodeClaim returns the NodeClaim, or nil.
+func (w *World) NodeClaim(name string) *v1.NodeClaim {
+	for _, nc := range w.NodeClaims {
+		if nc.Name == name {
+			return nc
+		}
+	}
+	return nil
+}
+
+// NodePool returns the NodePool, or nil.
+func (w *World) NodePool(name string) *v1.NodePool {
+	for _, np := range w.NodePools {
+		if np.Name == name {
+			return np
+		}
+	}
+	return nil
+}
+
+// NodeFor returns the node of a NodeClaim (matched by provider ID), or nil.
+func (w *World) NodeFor(nc *v1.NodeClaim) *corev1.Node {
+	if nc == nil || nc.Status.ProviderID == "" {
+		return nil
+	}
+	for _, n := range w.Nodes {
+		if n.Spec.ProviderID == nc.Status.ProviderID {
+			return n
+		}
+	}
+	return nil
+}
+
+// NodeClaimFor returns the NodeClaim of a node (matched by provider ID), or nil.
+func (w *World) NodeClaimFor(n *corev1.Node) *v1.NodeClaim {
+	if n == nil || n.Spec.ProviderID == "" {
+		return nil
+	}
+	for _, nc := range w.NodeClaims {
+		if nc.Status.ProviderID == n.Spec.ProviderID {
+			return nc
+		}
+	}
+	return nil
+}
+
+// PodsOn returns the pods bound to the node that have not finished.
+func (w *World) PodsOn(node string) []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, p := range w.Pods {
+		if p.Spec.NodeName == node && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// AllInstanceTypes is the union of every NodePool's instance types, by name.
+func (w *World) AllInstanceTypes() []*cloudprovider.InstanceType {
+	seen := map[string]bool{}
+	var out []*cloudprovider.InstanceType
+	for _, np := range w.NodePools {
+		for _, it := range w.InstanceTypes[np.Name] {
+			if !seen[it.Name] {
+				seen[it.Name] = true
+				out = append(out, it)
+			}
+		}
+	}
+	return out
+}
+
+func ptrs[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
+}
+
+type named interface {
+	GetNamespace() string
+	GetName() string
+}
+
+func sorted[T named](items []T) []T {
+	slices.SortFunc(items, func(a, b T) int {
+		return cmp.Or(cmp.Compare(a.GetNamespace(), b.GetNamespace()), cmp.Compare(a.GetName(), b.GetName()))
+	})
+	return items
+}
