@@ -1,0 +1,79 @@
+package aws
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/aws/internal/testdata"
+)
+
+// TestAliasParameters checks the SSM paths against ../shared/data/ami-ssm-paths.json.
+func TestAliasParameters(t *testing.T) {
+	path, err := testdata.File("ami-ssm-paths.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var facts struct {
+		AL2023 struct {
+			Latest  string `json:"latest"`
+			Example string `json:"example"`
+		} `json:"al2023"`
+		Bottlerocket struct {
+			Example string `json:"example"`
+		} `json:"bottlerocket"`
+	}
+	if err := json.Unmarshal(b, &facts); err != nil {
+		t.Fatal(err)
+	}
+	paths := func(family, version string) []string {
+		qs, err := AliasParameters(family, version, "1.33")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, q := range qs {
+			out = append(out, q.path)
+		}
+		return out
+	}
+	contains := func(list []string, want string) bool {
+		for _, p := range list {
+			if p == want {
+				return true
+			}
+		}
+		return false
+	}
+	if al := paths("al2023", "latest"); !contains(al, facts.AL2023.Example) {
+		t.Errorf("al2023@latest paths %v lack the shared example %s", al, facts.AL2023.Example)
+	}
+	if br := paths("bottlerocket", "latest"); !contains(br, facts.Bottlerocket.Example) {
+		t.Errorf("bottlerocket@latest paths %v lack the shared example %s", br, facts.Bottlerocket.Example)
+	}
+	if pinned := paths("al2023", "v20240625"); !contains(pinned, "/aws/service/eks/optimized-ami/1.33/amazon-linux-2023/x86_64/standard/amazon-eks-node-al2023-x86_64-standard-1.33-v20240625/image_id") {
+		t.Errorf("pinned al2023 paths %v", pinned)
+	}
+	if br := paths("bottlerocket", "v1.10.0"); !contains(br, "/aws/service/bottlerocket/aws-k8s-1.33/x86_64/1.10.0/image_id") || !contains(br, "/aws/service/bottlerocket/aws-k8s-1.33-nvidia/arm64/1.10.0/image_id") {
+		t.Errorf("pinned bottlerocket paths %v (the v is stripped)", br)
+	}
+	if _, err := AliasParameters("windows2022", "latest", "1.33"); err == nil || !strings.Contains(err.Error(), "windows2022") {
+		t.Errorf("windows alias: %v", err)
+	}
+	if _, err := AliasParameters("al2023", "latest", ""); err == nil {
+		t.Error("an alias without a Kubernetes version resolved")
+	}
+	// The GPU variants require a GPU, the standard ones its absence.
+	qs, _ := AliasParameters("al2023", "latest", "1.33")
+	for _, q := range qs {
+		gpu := strings.Contains(q.path, "/nvidia/")
+		if op := string(q.requirements[1].Operator); (gpu && op != "Exists") || (!gpu && op != "DoesNotExist") {
+			t.Errorf("%s: GPU requirement %s", q.path, op)
+		}
+	}
+}
