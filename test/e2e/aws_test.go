@@ -142,6 +142,19 @@ func TestAWS(t *testing.T) {
 		return gone && strings.HasPrefix(line, "Running i-") && !strings.Contains(line, node), fmt.Sprintf("old NodeClaim gone=%v; pods: %s", gone, out)
 	})
 	t.Logf("replacement Running %v after the interruption message", time.Since(interrupted).Round(100*time.Millisecond))
+	// The interrupted offering is unavailable for 3 minutes: the replacement is elsewhere.
+	if err := kube.List(ctx, claims); err != nil || len(claims.Items) != 1 {
+		t.Fatalf("NodeClaims after the interruption: %v %d", err, len(claims.Items))
+	}
+	repl := claims.Items[0]
+	was := first.Labels[v1.LabelInstanceType] + "/" + first.Labels[v1.LabelTopologyZone]
+	now := repl.Labels[v1.LabelInstanceType] + "/" + repl.Labels[v1.LabelTopologyZone]
+	if now == was || repl.Labels[v1.CapacityTypeLabelKey] != "spot" {
+		t.Errorf("replacement %s launched as %s %s; the interrupted spot offering %s should be unavailable", repl.Name, now, repl.Labels[v1.CapacityTypeLabelKey], was)
+	}
+	if fleets := proxy.Fleets(); len(fleets) != 2 || slices.Contains(fleetOverrides(fleets[1]), was) {
+		t.Errorf("%d CreateFleet calls; the replacement's overrides must leave out %s", len(fleets), was)
+	}
 	if state := instanceState(t, ctx, mc, node); state != "terminated" && state != "shutting-down" {
 		t.Errorf("interrupted instance %s is %s, want terminated", node, state)
 	}
