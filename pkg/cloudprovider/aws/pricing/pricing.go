@@ -81,11 +81,19 @@ func (p *Provider) Stale(maxAge time.Duration) bool {
 	return now.Sub(p.spotAt) > maxAge || (p.products != nil && now.Sub(p.odAt) > maxAge)
 }
 
-// Refresh fetches on-demand (unless isolated) and spot prices. A failure keeps the previous
-// prices (at worst the embedded table) and is returned.
+// OnDemandRefreshInterval is how often Refresh asks the Pricing API again: on-demand prices
+// change rarely and the price list is large.
+const OnDemandRefreshInterval = 12 * time.Hour
+
+// Refresh fetches spot prices, and on-demand ones (unless isolated) when they are older
+// than OnDemandRefreshInterval. A failure keeps the previous prices (at worst the embedded
+// table) and is returned.
 func (p *Provider) Refresh(ctx context.Context) error {
 	var errs []error
-	if p.products != nil {
+	p.mu.RLock()
+	odDue := p.clock.Since(p.odAt) > OnDemandRefreshInterval
+	p.mu.RUnlock()
+	if p.products != nil && odDue {
 		if err := p.UpdateOnDemand(ctx); err != nil {
 			errs = append(errs, err)
 		}

@@ -68,9 +68,17 @@ func TestOnDemandFromPricingAPI(t *testing.T) {
 	if p.Stale(time.Hour) {
 		t.Error("fresh prices reported stale")
 	}
+	calls := api.calls
+	if err := p.Refresh(context.Background()); err != nil || api.calls != calls {
+		t.Errorf("a second refresh within 12h asked the Pricing API again (%d → %d calls): %v", calls, api.calls, err)
+	}
 	clk.Step(2 * time.Hour)
 	if !p.Stale(time.Hour) {
 		t.Error("old prices not stale")
+	}
+	clk.Step(OnDemandRefreshInterval)
+	if err := p.Refresh(context.Background()); err != nil || api.calls == calls {
+		t.Errorf("the Pricing API was not asked again after 12h: %v", err)
 	}
 }
 
