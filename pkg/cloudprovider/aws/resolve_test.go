@@ -1,11 +1,18 @@
 package aws
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	awsv1 "github.com/gokarpenter/karpenter/pkg/apis/aws/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/aws/internal/testdata"
 )
 
@@ -75,5 +82,50 @@ func TestAliasParameters(t *testing.T) {
 		if op := string(q.requirements[1].Operator); (gpu && op != "Exists") || (!gpu && op != "DoesNotExist") {
 			t.Errorf("%s: GPU requirement %s", q.path, op)
 		}
+	}
+}
+
+// imagesOnly answers DescribeImages from a fixed list (by owner/name filter it returns all).
+type imagesOnly struct {
+	EC2API
+	images []ec2types.Image
+}
+
+func (f imagesOnly) DescribeImages(context.Context, *ec2.DescribeImagesInput, ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error) {
+	return &ec2.DescribeImagesOutput{Images: f.images}, nil
+}
+
+// TestNewestNonDeprecatedPerArch: per architecture the newest image that is not deprecated
+// wins; a deprecated one is used only when nothing else is left.
+func TestNewestNonDeprecatedPerArch(t *testing.T) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	img := func(id, arch, created, deprecated string) ec2types.Image {
+		i := ec2types.Image{ImageId: aws.String(id), Architecture: ec2types.ArchitectureValues(arch), CreationDate: aws.String(created)}
+		if deprecated != "" {
+			i.DeprecationTime = aws.String(deprecated)
+		}
+		return i
+	}
+	api := imagesOnly{images: []ec2types.Image{
+		img("ami-old", "x86_64", "2026-01-01T00:00:00.000Z", ""),
+		img("ami-new", "x86_64", "2026-03-01T00:00:00.000Z", ""),
+		img("ami-newest-deprecated", "x86_64", "2026-04-01T00:00:00.000Z", "2026-05-01T00:00:00Z"),
+		img("ami-arm-deprecated", "arm64", "2026-02-01T00:00:00.000Z", "2026-05-01T00:00:00Z"),
+		img("ami-future-deprecation", "x86_64", "2026-02-15T00:00:00.000Z", "2027-01-01T00:00:00Z"),
+	}}
+	class := &awsv1.EC2NodeClass{Spec: awsv1.EC2NodeClassSpec{AMISelectorTerms: []awsv1.AMISelectorTerm{{Name: "eks-*", Owner: "self"}}}}
+	amis, err := ResolveAMIs(context.Background(), api, nil, class, "1.33", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range amis {
+		got[a.Requirements[0].Values[0]] = a.ID
+		if a.ID == "ami-arm-deprecated" && !a.Deprecated {
+			t.Error("a deprecated image is not marked deprecated")
+		}
+	}
+	if got["amd64"] != "ami-new" || got["arm64"] != "ami-arm-deprecated" || len(amis) != 2 {
+		t.Errorf("AMIs = %+v, want ami-new for amd64 and the deprecated arm64 one as the last resort", amis)
 	}
 }
