@@ -186,3 +186,24 @@ func TestBuildOfferings(t *testing.T) {
 		t.Errorf("labels = %v", l)
 	}
 }
+
+// TestInstanceStoreRAID0: with instanceStorePolicy RAID0 a type with local disks offers their
+// size as ephemeral storage; without disks, or without the policy, the root volume's.
+func TestInstanceStoreRAID0(t *testing.T) {
+	withDisks := TypeInfo{Name: "m6id.large", VCPU: 2, MemoryMiB: 8192, Arch: "amd64", InstanceStorageGB: 118, UsageOD: true, Zones: []string{"z"}}
+	noDisks := withDisks
+	noDisks.Name, noDisks.InstanceStorageGB = "m6i.large", 0
+	eph := func(info TypeInfo, raid bool) int64 {
+		it := Build(info, fixedPrices{od: 1}, nil, BuildOptions{InstanceStoreRAID0: raid, EphemeralBytes: 50 << 30})
+		return it.Capacity.StorageEphemeral().Value()
+	}
+	if got := eph(withDisks, true); got != 118e9 {
+		t.Errorf("RAID0 with disks: %d, want 118 GB", got)
+	}
+	if got := eph(withDisks, false); got != 50<<30 {
+		t.Errorf("no policy: %d, want the root volume", got)
+	}
+	if got := eph(noDisks, true); got != 50<<30 {
+		t.Errorf("RAID0 without disks: %d, want the root volume", got)
+	}
+}

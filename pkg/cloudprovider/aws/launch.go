@@ -247,7 +247,7 @@ func (p *Provider) ensureTemplate(ctx context.Context, class *awsv1.EC2NodeClass
 		ClusterName: p.opts.ClusterName, Endpoint: p.opts.ClusterEndpoint, CABundle: p.opts.ClusterCABundle,
 		MaxPods: int32(c.InstanceType.Capacity.Pods().Value()), Labels: labels,
 		Taints: append(slices.Clone(nc.Spec.Taints), nc.Spec.StartupTaints...), Kubelet: class.Spec.Kubelet,
-		Custom: aws.ToString(class.Spec.UserData),
+		Custom: aws.ToString(class.Spec.UserData), InstanceStorePolicy: instanceStorePolicy(class),
 	})
 	if err != nil {
 		return "", cloudprovider.NewCreateError(err, "InvalidUserData", err.Error())
@@ -260,12 +260,24 @@ func (p *Provider) ensureTemplate(ctx context.Context, class *awsv1.EC2NodeClass
 	if len(bdms) == 0 {
 		bdms = DefaultBlockDeviceMappings(class.AMIFamily())
 	}
+	metadata := class.Spec.MetadataOptions
+	if metadata == nil { // the API server defaults it; a class from elsewhere gets the same
+		metadata = &awsv1.MetadataOptions{HTTPEndpoint: aws.String("enabled"), HTTPProtocolIPv6: aws.String("disabled"),
+			HTTPPutResponseHopLimit: aws.Int64(1), HTTPTokens: aws.String("required")}
+	}
 	return p.templates.Ensure(ctx, LaunchTemplateSpec{
 		ClusterName: p.opts.ClusterName, NodeClassName: class.Name, ImageID: ami.ID, UserData: ud,
-		SecurityGroupIDs: groups, InstanceProfile: class.Status.InstanceProfile, MetadataOptions: class.Spec.MetadataOptions,
+		SecurityGroupIDs: groups, InstanceProfile: class.Status.InstanceProfile, MetadataOptions: metadata,
 		BlockDeviceMappings: bdms, DetailedMonitoring: aws.ToBool(class.Spec.DetailedMonitoring),
 		AssociatePublicIP: class.Spec.AssociatePublicIPAddress, Tags: class.Spec.Tags,
 	})
+}
+
+func instanceStorePolicy(class *awsv1.EC2NodeClass) string {
+	if class.Spec.InstanceStorePolicy == nil {
+		return ""
+	}
+	return string(*class.Spec.InstanceStorePolicy)
 }
 
 // DeleteLaunchTemplates deletes the class's launch templates (the termination finalizer).

@@ -176,6 +176,7 @@ func (p *Provider) buildOptions(class *awsv1.EC2NodeClass) BuildOptions {
 		return o
 	}
 	o.Kubelet = class.Spec.Kubelet
+	o.InstanceStoreRAID0 = class.Spec.InstanceStorePolicy != nil && *class.Spec.InstanceStorePolicy == awsv1.InstanceStorePolicyRAID0
 	bdms := class.Spec.BlockDeviceMappings
 	if len(bdms) == 0 {
 		bdms = DefaultBlockDeviceMappings(class.AMIFamily())
