@@ -92,17 +92,19 @@ func fleetOverrides(form url.Values) []string {
 	return out
 }
 
-// startAWSController runs `karpenter controller --cloud-provider aws` with extra arguments.
-func (c *cluster) startAWSController(t *testing.T, bin string, env []string, args ...string) *controller {
+// startAWSController runs `karpenter controller --cloud-provider aws` with extra arguments
+// and returns it with the URL of its /metrics.
+func (c *cluster) startAWSController(t *testing.T, bin string, env []string, args ...string) (*controller, string) {
 	t.Helper()
 	ctl := &controller{log: filepath.Join(c.run, "karpenter.log"), health: freePort(t)}
+	metricsPort := freePort(t)
 	logFile, err := os.Create(ctl.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctl.cmd = exec.Command(bin, append([]string{"controller", "--cloud-provider=aws", "--leader-elect=false",
 		"--kubeconfig", filepath.Join(c.run, "admin.kubeconfig"),
-		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", freePort(t)),
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort),
 		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", ctl.health),
 		"--batch-idle-duration=1s", "--batch-max-duration=10s"}, args...)...)
 	ctl.cmd.Env = append(os.Environ(), env...)
@@ -127,7 +129,26 @@ func (c *cluster) startAWSController(t *testing.T, bin string, env []string, arg
 			t.Logf("controller log (last 60 lines):\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
 		}
 	})
-	return ctl
+	return ctl, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
+}
+
+// scrape returns the lines of /metrics that start with prefix.
+func scrape(t *testing.T, url, prefix string) []string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Logf("scraping %s: %v", url, err)
+		return nil
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // kubeClient is a client of the test cluster.

@@ -83,7 +83,7 @@ func TestAWS(t *testing.T) {
 	}
 
 	bin := buildKarpenter(t, c.root)
-	c.startAWSController(t, bin,
+	_, metricsURL := c.startAWSController(t, bin,
 		[]string{"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_REGION=" + mototest.Region, "INTERRUPTION_QUEUE=" + awsQueue, "AWS_EC2_METADATA_DISABLED=true"},
 		"--cluster-name="+awsCluster, "--aws-endpoint-url="+proxy.server.URL, "--isolated-vpc")
 
@@ -142,6 +142,13 @@ func TestAWS(t *testing.T) {
 		return gone && strings.HasPrefix(line, "Running i-") && !strings.Contains(line, node), fmt.Sprintf("old NodeClaim gone=%v; pods: %s", gone, out)
 	})
 	t.Logf("replacement Running %v after the interruption message", time.Since(interrupted).Round(100*time.Millisecond))
+	// The message was counted and deleted, under upstream's metric names.
+	eventually(t, 30*time.Second, "the interruption metrics", func() (bool, string) {
+		got := strings.Join(scrape(t, metricsURL, "karpenter_interruption_"), "\n")
+		return strings.Contains(got, `karpenter_interruption_received_messages_total{message_type="spot_interrupted"} 1`) &&
+			strings.Contains(got, "karpenter_interruption_deleted_messages_total 1") &&
+			strings.Contains(got, "karpenter_interruption_message_queue_duration_seconds_count 1"), got
+	})
 	// The interrupted offering is unavailable for 3 minutes: the replacement is elsewhere.
 	if err := kube.List(ctx, claims); err != nil || len(claims.Items) != 1 {
 		t.Fatalf("NodeClaims after the interruption: %v %d", err, len(claims.Items))
