@@ -378,3 +378,52 @@ func TestListFindsTaggedInstances(t *testing.T) {
 		t.Errorf("List = %v, want only %s", ids, launched.Status.ProviderID)
 	}
 }
+
+// TestBottlerocket resolves a bottlerocket@latest alias through SSM and launches with TOML
+// user data that joins the cluster and keeps the user's settings, on the family's volumes.
+func TestBottlerocket(t *testing.T) {
+	s := newSetup(t, "bottlerocket", setupOptions{})
+	ctx := t.Context()
+	_, f := env(t)
+	class := s.class.DeepCopy()
+	class.Spec.AMISelectorTerms = []awsv1.AMISelectorTerm{{Alias: "bottlerocket@latest"}}
+	class.Spec.UserData = aws.String("[settings.host-containers.admin]\nenabled = true\n")
+	if err := s.provider.ResolveStatus(ctx, class); err != nil {
+		t.Fatal(err)
+	}
+	if class.AMIFamily() != awsv1.AMIFamilyBottlerocket || len(class.Status.AMIs) != 2 || class.Status.AMIs[0].ID != f.ImageAMD64 && class.Status.AMIs[0].ID != f.ImageARM64 {
+		t.Fatalf("bottlerocket images = %+v", class.Status.AMIs)
+	}
+	status := class.Status
+	if err := s.kube.Update(ctx, class); err != nil {
+		t.Fatal(err)
+	}
+	class.Status = status
+	if err := s.kube.Status().Update(ctx, class); err != nil {
+		t.Fatal(err)
+	}
+	launched, err := s.provider.Create(ctx, nodeClaim("br-1", "bottlerocket", conformance.In(v1.LabelArch, "arm64")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	terminate(t, s.provider, launched)
+	if launched.Status.ImageID != f.ImageARM64 {
+		t.Errorf("arm64 NodeClaim booted %s, want the arm64 image %s", launched.Status.ImageID, f.ImageARM64)
+	}
+	fleets := s.ec2.Fleets()
+	name := fleets[len(fleets)-1].LaunchTemplateConfigs[0].LaunchTemplateSpecification.LaunchTemplateName
+	lts, err := moto.Clients().EC2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateName: name})
+	if err != nil || len(lts.LaunchTemplateVersions) == 0 {
+		t.Fatalf("launch template %s: %v", aws.ToString(name), err)
+	}
+	data := lts.LaunchTemplateVersions[0].LaunchTemplateData
+	ud, _ := base64.StdEncoding.DecodeString(aws.ToString(data.UserData))
+	for _, want := range []string{`cluster-name = "` + cluster + `"`, `api-server = "https://api.test"`, "[settings.host-containers.admin]", "max-pods = "} {
+		if !strings.Contains(string(ud), want) {
+			t.Errorf("Bottlerocket user data lacks %q:\n%s", want, ud)
+		}
+	}
+	if len(data.BlockDeviceMappings) != 2 {
+		t.Errorf("Bottlerocket volumes = %+v, want an OS and a data volume", data.BlockDeviceMappings)
+	}
+}
