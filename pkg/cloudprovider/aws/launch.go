@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -184,6 +185,9 @@ func (p *Provider) instanceTags(class *awsv1.EC2NodeClass, nc *v1.NodeClaim, has
 	if hash != "" {
 		tags[TagNodeClassHash] = hash
 	}
+	if nc.UID != "" {
+		tags[TagNodeClaimUID] = string(nc.UID)
+	}
 	out := make([]ec2types.Tag, 0, len(tags))
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		out = append(out, ec2types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
@@ -330,6 +334,7 @@ func (p *Provider) toNodeClaimWith(inst ec2types.Instance, base *v1.NodeClaim, c
 		nc = base.DeepCopy()
 	} else {
 		nc.Name = tagValue(inst.Tags, awsv1.TagNodeClaim)
+		nc.UID = types.UID(tagValue(inst.Tags, TagNodeClaimUID))
 		nc.Labels = map[string]string{v1.NodePoolLabelKey: tagValue(inst.Tags, awsv1.TagNodePool)}
 		if inst.LaunchTime != nil {
 			nc.CreationTimestamp = metav1.NewTime(*inst.LaunchTime)

@@ -348,7 +348,9 @@ func TestListFindsTaggedInstances(t *testing.T) {
 	s := newSetup(t, "list", setupOptions{})
 	ctx := t.Context()
 	_, f := env(t)
-	launched, err := s.provider.Create(ctx, nodeClaim("list-1", "list"))
+	nc := nodeClaim("list-1", "list")
+	nc.UID = "uid-list-1"
+	launched, err := s.provider.Create(ctx, nc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,6 +378,13 @@ func TestListFindsTaggedInstances(t *testing.T) {
 	}
 	if !slices.Contains(ids, launched.Status.ProviderID) || len(ids) != 1 {
 		t.Errorf("List = %v, want only %s", ids, launched.Status.ProviderID)
+	}
+	if all[0].UID != "uid-list-1" {
+		t.Errorf("listed UID %q, want the launching NodeClaim's", all[0].UID)
+	}
+	// A class that does not exist is not ready; nothing is launched.
+	if _, err := s.provider.Create(ctx, nodeClaim("no-class", "missing")); !cloudprovider.IsNodeClassNotReadyError(err) {
+		t.Errorf("Create with a missing class: %v, want NodeClassNotReadyError", err)
 	}
 }
 

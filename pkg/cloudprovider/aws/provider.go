@@ -39,6 +39,10 @@ const (
 // TagNodeClassHash is the instance tag holding the class hash at launch.
 const TagNodeClassHash = awsv1.AnnotationNodeClassHash
 
+// TagNodeClaimUID is the instance tag holding the UID of the NodeClaim it was launched for,
+// so that a NodeClaim recreated under the same name never adopts its predecessor's instance.
+const TagNodeClaimUID = awsv1.Group + "/nodeclaim-uid"
+
 // NodeClassGVK is the kind of the provider's node class.
 var NodeClassGVK = awsv1.SchemeGroupVersion.WithKind(awsv1.KindEC2NodeClass)
 
