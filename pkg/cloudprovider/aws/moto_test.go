@@ -436,3 +436,25 @@ func TestBottlerocket(t *testing.T) {
 		t.Errorf("Bottlerocket volumes = %+v, want an OS and a data volume", data.BlockDeviceMappings)
 	}
 }
+
+// TestInstanceProfileGiven: spec.instanceProfile is used as it is when it exists, and a
+// missing one makes InstanceProfileReady False.
+func TestInstanceProfileGiven(t *testing.T) {
+	s := newSetup(t, "given-profile", setupOptions{})
+	ctx := t.Context()
+	iamc := moto.Clients().IAM
+	if _, err := iamc.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String("existing-profile")}); err != nil {
+		t.Fatal(err)
+	}
+	class := newClass("given-profile")
+	class.Spec.Role = ""
+	class.Spec.InstanceProfile = aws.String("existing-profile")
+	if err := s.provider.ResolveStatus(ctx, class); err != nil || class.Status.InstanceProfile != "existing-profile" || !class.IsReady() {
+		t.Errorf("existing profile: %v, status %q, conditions %+v", err, class.Status.InstanceProfile, class.Status.Conditions)
+	}
+	class.Spec.InstanceProfile = aws.String("no-such-profile")
+	_ = s.provider.ResolveStatus(ctx, class)
+	if class.IsReady() || conditionMessage(class, awsv1.ConditionTypeInstanceProfileReady) == "" {
+		t.Errorf("missing profile: conditions %+v", class.Status.Conditions)
+	}
+}

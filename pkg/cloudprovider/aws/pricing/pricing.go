@@ -45,11 +45,19 @@ func New(products ProductsAPI, spotAPI SpotPriceAPI, region string, clk clock.Cl
 		clk = clock.RealClock{}
 	}
 	od := map[string]float64{}
-	for k, v := range fallbackOnDemand[region] {
+	table, ok := fallbackOnDemand[region]
+	if !ok { // the public facts cover few regions: us-east-1's prices rank types the same way
+		table = fallbackOnDemand[FallbackRegion]
+	}
+	for k, v := range table {
 		od[k] = v
 	}
 	return &Provider{products: products, spotAPI: spotAPI, region: region, clock: clk, onDemand: od, spot: map[string]map[string]float64{}}
 }
+
+// FallbackRegion's embedded prices stand in for a region the table lacks, until the Pricing
+// API answers.
+const FallbackRegion = "us-east-1"
 
 // Fallback returns the embedded on-demand price of an instance type in a region.
 func Fallback(region, instanceType string) (float64, bool) {

@@ -124,3 +124,11 @@ func TestParseProductErrors(t *testing.T) {
 		t.Error("bad price accepted")
 	}
 }
+
+func TestUnknownRegionFallsBackToUSEast1(t *testing.T) {
+	p := New(nil, &fakeSpot{}, "ap-south-2", nil)
+	want, _ := Fallback(FallbackRegion, "m5.large")
+	if got, ok := p.OnDemand("m5.large"); !ok || got != want {
+		t.Errorf("m5.large in a region without embedded prices = %v %v, want us-east-1's %v", got, ok, want)
+	}
+}
