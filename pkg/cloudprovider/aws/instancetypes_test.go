@@ -207,3 +207,35 @@ func TestInstanceStoreRAID0(t *testing.T) {
 		t.Errorf("RAID0 without disks: %d, want the root volume", got)
 	}
 }
+
+// BenchmarkBuildCatalogue builds every catalogue type, what GetInstanceTypes does per call.
+func BenchmarkBuildCatalogue(b *testing.B) {
+	path, err := testdata.File("ec2-catalog.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var f struct {
+		InstanceTypes []catalogueRecord `json:"instanceTypes"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		b.Fatal(err)
+	}
+	var infos []TypeInfo
+	for _, r := range f.InstanceTypes {
+		if r.VCPU != nil && r.MemoryMiB != nil && r.Arch != nil && len(r.Zones["us-east-1"]) > 0 {
+			infos = append(infos, infoOf(r))
+		}
+	}
+	o := BuildOptions{VMMemoryOverheadPercent: DefaultVMMemoryOverheadPercent}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, info := range infos {
+			_ = Build(info, fixedPrices{od: 1, spot: 0.5}, nil, o)
+		}
+	}
+	b.ReportMetric(float64(len(infos)), "types")
+}

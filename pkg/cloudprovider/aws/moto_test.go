@@ -458,3 +458,26 @@ func TestInstanceProfileGiven(t *testing.T) {
 		t.Errorf("missing profile: conditions %+v", class.Status.Conditions)
 	}
 }
+
+// TestInstanceTypesCache: repeated calls reuse the built types, yet each answer has its own
+// availability flags and an earlier answer is never changed behind the caller's back.
+func TestInstanceTypesCache(t *testing.T) {
+	s := newSetup(t, "cache", setupOptions{})
+	ctx := t.Context()
+	first, err := s.provider.GetInstanceTypes(ctx, nil)
+	if err != nil || len(first) < 100 {
+		t.Fatalf("%d types: %v", len(first), err)
+	}
+	it, off := first[0], first[0].Offerings[0]
+	s.provider.Unavailable().MarkUnavailable(it.Name, off.Zone, off.CapacityType)
+	second, err := s.provider.GetInstanceTypes(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first[0].Offerings[0].Available {
+		t.Error("marking an offering unavailable changed an earlier answer")
+	}
+	if second[0].Name != it.Name || second[0].Offerings[0].Available {
+		t.Errorf("the second answer does not show %s/%s/%s unavailable", it.Name, off.Zone, off.CapacityType)
+	}
+}
