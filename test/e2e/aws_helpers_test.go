@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/fnv"
+	"math"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -30,11 +33,16 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	awsprovider "github.com/gokarpenter/karpenter/pkg/cloudprovider/aws"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/aws/mototest"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/aws/pricing"
 	"github.com/gokarpenter/karpenter/pkg/test"
 )
 
 // recordingProxy sits between the controller and moto_server and keeps the form of every
-// CreateFleet request, so the test sees exactly what the controller asked EC2 for.
+// CreateFleet request, so the test sees exactly what the controller asked EC2 for. It also
+// stands in for EC2's spot price history, which moto answers with one flat price for every
+// type: each (type, zone) gets a deterministic price between 25 % and 75 % of the type's
+// on-demand price (spotPrice), so "cheapest" means something.
 type recordingProxy struct {
 	server *httptest.Server
 	mu     sync.Mutex
@@ -49,13 +57,42 @@ func newRecordingProxy(t *testing.T, target string) *recordingProxy {
 	}
 	rp := &recordingProxy{}
 	proxy := httputil.NewSingleHostReverseProxy(u)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.Header.Get(spotHeader) == "" {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		body = spotItem.ReplaceAllFunc(body, func(item []byte) []byte {
+			m := spotItem.FindSubmatch(item)
+			price, ok := spotPrice(string(m[3]), string(m[2]))
+			if !ok {
+				return item
+			}
+			return []byte(fmt.Sprintf("%s<spotPrice>%.5f</spotPrice>", m[1], price))
+		})
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.ContentLength = int64(len(body))
+		resp.Header.Set("Content-Length", fmt.Sprint(len(body)))
+		return nil
+	}
 	rp.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		_ = r.Body.Close()
-		if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") == "CreateFleet" {
-			rp.mu.Lock()
-			rp.fleets = append(rp.fleets, form)
-			rp.mu.Unlock()
+		r.Header.Del(spotHeader)
+		if form, err := url.ParseQuery(string(body)); err == nil {
+			switch form.Get("Action") {
+			case "CreateFleet":
+				rp.mu.Lock()
+				rp.fleets = append(rp.fleets, form)
+				rp.mu.Unlock()
+			case "DescribeSpotPriceHistory":
+				r.Header.Set(spotHeader, "1")
+				r.Header.Del("Accept-Encoding")
+			}
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
@@ -63,6 +100,23 @@ func newRecordingProxy(t *testing.T, target string) *recordingProxy {
 	}))
 	t.Cleanup(rp.server.Close)
 	return rp
+}
+
+const spotHeader = "X-E2e-Spot-History"
+
+// spotItem matches one item of moto's DescribeSpotPriceHistory answer up to its price.
+var spotItem = regexp.MustCompile(`(?s)(<item><availabilityZone>([^<]+)</availabilityZone><instanceType>([^<]+)</instanceType>.*?)<spotPrice>[^<]*</spotPrice>`)
+
+// spotPrice is the test's spot price of a type in a zone: 25-75 % of its on-demand price,
+// varying by type and zone.
+func spotPrice(instanceType, zone string) (float64, bool) {
+	od, ok := pricing.Fallback(mototest.Region, instanceType)
+	if !ok {
+		return 0, false
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(instanceType + "/" + zone))
+	return math.Round(od*(0.25+0.5*float64(h.Sum32()%1000)/1000)*1e5) / 1e5, true // as written: 5 decimals
 }
 
 func (rp *recordingProxy) Fleets() []url.Values {

@@ -123,7 +123,7 @@ func TestAWS(t *testing.T) {
 		t.Fatalf("NodeClaims: %v %d", err, len(claims.Items))
 	}
 	first := claims.Items[0]
-	checkOverrides(t, ctx, mc, kube, f, &first, fleets[0])
+	checkOverrides(t, ctx, moto, proxy.server.URL, kube, &first, fleets[0])
 	if first.Labels[v1.CapacityTypeLabelKey] != "spot" || !strings.HasSuffix(first.Status.ProviderID, "/"+node) {
 		t.Errorf("NodeClaim %s: labels %v providerID %s, want a spot instance %s", first.Name, first.Labels, first.Status.ProviderID, node)
 	}
@@ -185,7 +185,7 @@ func TestAWS(t *testing.T) {
 
 // checkOverrides compares the CreateFleet overrides with the cheapest offerings an in-test
 // provider (same moto, same class, same settings) computes for the NodeClaim.
-func checkOverrides(t *testing.T, ctx context.Context, mc mototest.Clients, kube client.Client, f *mototest.Fixture, nc *v1.NodeClaim, form map[string][]string) {
+func checkOverrides(t *testing.T, ctx context.Context, moto *mototest.Server, proxyURL string, kube client.Client, nc *v1.NodeClaim, form map[string][]string) {
 	t.Helper()
 	if got := first(form, "Type"); got != "instant" {
 		t.Errorf("fleet type %q, want instant", got)
@@ -204,6 +204,11 @@ func checkOverrides(t *testing.T, ctx context.Context, mc mototest.Clients, kube
 	if err := kube.Get(ctx, client.ObjectKey{Name: "e2e"}, class); err != nil {
 		t.Fatal(err)
 	}
+	// The in-test provider reads spot prices through the proxy, as the controller does.
+	cfg := moto.Config()
+	cfg.BaseEndpoint = aws.String(proxyURL)
+	mc := moto.Clients()
+	mc.EC2 = ec2.NewFromConfig(cfg)
 	scheme, _ := test.NewScheme()
 	fk := fake.NewClientBuilder().WithScheme(scheme).WithObjects(class).WithStatusSubresource(class).Build()
 	p, err := awsprovider.New(awsprovider.Deps{
@@ -226,8 +231,42 @@ func checkOverrides(t *testing.T, ctx context.Context, mc mototest.Clients, kube
 	if !slices.Equal(got, want) {
 		t.Errorf("CreateFleet overrides (by priority):\n%v\nwant the cheapest compatible offerings:\n%v", got, want)
 	}
-	t.Logf("CreateFleet: %d overrides, cheapest %s, NodeClaim lists %d instance types", len(got), got[0], len(requirementValues(nc, v1.LabelInstanceType)))
-	_ = f
+	// Independently of the provider's code: the test's own spot prices never go down along
+	// the overrides, and the first is the cheapest of the types the NodeClaim allows.
+	prev := 0.0
+	for i, o := range got {
+		typ, zone, _ := strings.Cut(o, "/")
+		price, _ := spotPrice(typ, zone)
+		if price < prev {
+			t.Errorf("override %d (%s) costs %.5f, less than the one before (%.5f)", i, o, price, prev)
+		}
+		prev = price
+	}
+	firstType, firstZone, _ := strings.Cut(got[0], "/")
+	cheapest, _ := spotPrice(firstType, firstZone)
+	for _, typ := range requirementValues(nc, v1.LabelInstanceType) {
+		for _, zone := range mototest.Zones {
+			if p, ok := spotPrice(typ, zone); ok && p < cheapest-1e-9 && offeredIn(its, typ, zone) {
+				t.Errorf("%s/%s at %.5f is cheaper than the first override %s at %.5f", typ, zone, p, got[0], cheapest)
+			}
+		}
+	}
+	t.Logf("CreateFleet: %d overrides, cheapest %s at $%.5f/h spot, NodeClaim lists %d instance types", len(got), got[0], cheapest, len(requirementValues(nc, v1.LabelInstanceType)))
+}
+
+// offeredIn reports whether the type has a spot offering in the zone.
+func offeredIn(its []*cloudprovider.InstanceType, typ, zone string) bool {
+	for _, it := range its {
+		if it.Name != typ {
+			continue
+		}
+		for _, o := range it.Offerings {
+			if o.Zone == zone && o.CapacityType == "spot" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func first(form map[string][]string, key string) string {
