@@ -39,7 +39,8 @@ import (
 )
 
 // recordingProxy sits between the controller and moto_server and keeps the form of every
-// CreateFleet request, so the test sees exactly what the controller asked EC2 for. It also
+// CreateFleet request, so the test sees exactly what the controller asked EC2 for. It reads
+// SSM's /aws/service/ parameters from where the fixture put them (mototest.SSMPrefix). It also
 // stands in for EC2's spot price history, which moto answers with one flat price for every
 // type: each (type, zone) gets a deterministic price between 25 % and 75 % of the type's
 // on-demand price (spotPrice), so "cheapest" means something.
@@ -83,6 +84,10 @@ func newRecordingProxy(t *testing.T, target string) *recordingProxy {
 		body, _ := io.ReadAll(r.Body)
 		_ = r.Body.Close()
 		r.Header.Del(spotHeader)
+		if r.Header.Get("X-Amz-Target") == "AmazonSSM.GetParameter" {
+			// moto refuses parameters under /aws/: the fixture keeps EKS's under /moto/aws/.
+			body = bytes.Replace(body, []byte(`"Name":"/aws/`), []byte(`"Name":"`+mototest.SSMPrefix+`/aws/`), 1)
+		}
 		if form, err := url.ParseQuery(string(body)); err == nil {
 			switch form.Get("Action") {
 			case "CreateFleet":

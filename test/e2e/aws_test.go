@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -35,8 +36,7 @@ func awsManifests(f *mototest.Fixture) string {
 kind: EC2NodeClass
 metadata: {name: e2e}
 spec:
-  amiFamily: AL2023
-  amiSelectorTerms: [{id: %s}]
+  amiSelectorTerms: [{alias: al2023@latest}]
   role: %s
   subnetSelectorTerms: [{tags: {%s: %s}}]
   securityGroupSelectorTerms: [{tags: {%s: %s}}]
@@ -54,7 +54,7 @@ spec:
         - {key: karpenter.k8s.aws/instance-category, operator: In, values: [c, m, r]}
   limits: {cpu: "100"}
   disruption: {consolidateAfter: Never}
-`, f.ImageAMD64, awsRole, f.DiscoveryKey, f.DiscoveryValue, f.DiscoveryKey, f.DiscoveryValue)
+`, awsRole, f.DiscoveryKey, f.DiscoveryValue, f.DiscoveryKey, f.DiscoveryValue)
 }
 
 // TestAWS runs the controller with --cloud-provider aws against moto_server and a local
@@ -70,7 +70,15 @@ func TestAWS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	mc := moto.Clients()
-	f, err := mototest.NewFixture(ctx, mc, awsCluster, "1.37")
+	// The alias's SSM paths name the cluster's Kubernetes minor version.
+	var version struct {
+		Server struct{ Major, Minor string } `json:"serverVersion"`
+	}
+	if err := json.Unmarshal([]byte(c.kubectl(t, "", "version", "-o", "json")), &version); err != nil {
+		t.Fatal(err)
+	}
+	k8s := version.Server.Major + "." + strings.TrimSuffix(version.Server.Minor, "+")
+	f, err := mototest.NewFixture(ctx, mc, awsCluster, k8s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +107,11 @@ func TestAWS(t *testing.T) {
 		out, _ := c.tryKubectl("", "get", "ec2nodeclass", "e2e", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.instanceProfile}`)
 		return strings.HasPrefix(out, "True "), out
 	})
+	// The alias resolved through SSM to the fixture's image of each architecture.
+	amis := c.kubectl(t, "", "get", "ec2nodeclass", "e2e", "-o", `jsonpath={range .status.amis[*]}{.id} {.requirements[0].values[0]}{"\n"}{end}`)
+	if !strings.Contains(amis, f.ImageAMD64+" amd64") || !strings.Contains(amis, f.ImageARM64+" arm64") {
+		t.Errorf("status.amis from al2023@latest:\n%s\nwant %s (amd64) and %s (arm64)", amis, f.ImageAMD64, f.ImageARM64)
+	}
 	t.Logf("EC2NodeClass Ready after %v", time.Since(start).Round(100*time.Millisecond))
 
 	// A pending pod → one NodeClaim, one CreateFleet of the cheapest compatible offerings.
