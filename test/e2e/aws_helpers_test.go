@@ -48,6 +48,33 @@ type recordingProxy struct {
 	server *httptest.Server
 	mu     sync.Mutex
 	fleets []url.Values
+	// failNext answers the next CreateFleet itself with InsufficientInstanceCapacity for its
+	// first override, as EC2 does when a pool is out of capacity; failed records which.
+	failNext bool
+	failed   string
+}
+
+// FailNextFleet arms a capacity error for the next CreateFleet.
+func (rp *recordingProxy) FailNextFleet() {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	rp.failNext = true
+}
+
+// Failed is the type/zone the armed capacity error named, once it fired.
+func (rp *recordingProxy) Failed() string {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return rp.failed
+}
+
+// capacityError is EC2's CreateFleet answer when the first override has no capacity.
+func capacityError(form url.Values) (string, []byte) {
+	first := fleetOverrides(form)[0]
+	typ, zone, _ := strings.Cut(first, "/")
+	body := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<CreateFleetResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>e2e</requestId><fleetId>fleet-e2e</fleetId><errorSet><item><errorCode>InsufficientInstanceCapacity</errorCode><errorMessage>We currently do not have sufficient %s capacity in the Availability Zone you requested (%s).</errorMessage><launchTemplateAndOverrides><overrides><instanceType>%s</instanceType><availabilityZone>%s</availabilityZone></overrides></launchTemplateAndOverrides><lifecycle>spot</lifecycle></item></errorSet><fleetInstanceSet/></CreateFleetResponse>`, typ, zone, typ, zone)
+	return first, []byte(body)
 }
 
 func newRecordingProxy(t *testing.T, target string) *recordingProxy {
@@ -93,6 +120,16 @@ func newRecordingProxy(t *testing.T, target string) *recordingProxy {
 			case "CreateFleet":
 				rp.mu.Lock()
 				rp.fleets = append(rp.fleets, form)
+				fail := rp.failNext
+				rp.failNext = false
+				if fail {
+					var answer []byte
+					rp.failed, answer = capacityError(form)
+					rp.mu.Unlock()
+					w.Header().Set("Content-Type", "text/xml")
+					_, _ = w.Write(answer)
+					return
+				}
 				rp.mu.Unlock()
 			case "DescribeSpotPriceHistory":
 				r.Header.Set(spotHeader, "1")

@@ -179,6 +179,34 @@ func TestAWS(t *testing.T) {
 		t.Errorf("interrupted instance %s is %s, want terminated", node, state)
 	}
 
+	// A pool out of capacity: the next launch's first override answers
+	// InsufficientInstanceCapacity; the controller marks it unavailable and launches on the
+	// rest at once (a second CreateFleet without it), and the new pod runs.
+	fleetsBefore := len(proxy.Fleets())
+	proxy.FailNextFleet()
+	c.kubectl(t, "", "scale", "deployment", "aws", "--replicas=2") // 1 CPU each: no room on the first node
+	eventually(t, 3*time.Minute, "both pods Running", func() (bool, string) {
+		out, _ := c.tryKubectl("", "get", "pods", "-l", "app=aws", "-o", "jsonpath={range .items[*]}{.status.phase} {.spec.nodeName}{\"\\n\"}{end}")
+		return strings.Count(out, "Running i-") == 2, out
+	})
+	failed := proxy.Failed()
+	fleets = proxy.Fleets()[fleetsBefore:]
+	if failed == "" || len(fleets) != 2 {
+		t.Fatalf("capacity error fired for %q, %d CreateFleet calls after it was armed; want it fired and one retry", failed, len(fleets))
+	}
+	if slices.Contains(fleetOverrides(fleets[1]), failed) {
+		t.Errorf("the retry still offers %s, which had no capacity", failed)
+	}
+	if err := kube.List(ctx, claims); err != nil || len(claims.Items) != 2 {
+		t.Fatalf("NodeClaims: %v %d", err, len(claims.Items))
+	}
+	for _, nc := range claims.Items {
+		if got := nc.Labels[v1.LabelInstanceType] + "/" + nc.Labels[v1.LabelTopologyZone]; nc.Name != repl.Name && got == failed {
+			t.Errorf("NodeClaim %s launched on %s, which had no capacity", nc.Name, got)
+		}
+	}
+	t.Logf("capacity error on %s: relaunched on the rest", failed)
+
 	// Tear down: no instance left running, the class's launch templates and profile gone.
 	c.kubectl(t, "", "delete", "deployment", "aws")
 	c.kubectl(t, "", "delete", "nodepool", "e2e")
