@@ -177,9 +177,9 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	var report any
 	switch kind {
 	case "pod":
-		report, err = explain.Pod(w, explain.DefaultPlanner{}, namespace, name)
+		report, err = explain.Pod(w, namespace, name, now)
 	case "node", "nodeclaim":
-		report, err = explain.Node(w, explain.DefaultPlanner{}, explain.DefaultEligibility{}, kind, name, now)
+		report, err = explain.Node(w, explain.DefaultEligibility{}, kind, name, now)
 	case "nodepool":
 		report, err = explain.NodePool(w, name, now)
 	}

@@ -14,7 +14,6 @@ import (
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/budget"
 	"github.com/gokarpenter/karpenter/pkg/explain/reason"
-	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
 // Eligibility gives the first rule that keeps a node from being a voluntary disruption
@@ -52,7 +51,7 @@ func (DefaultEligibility) Check(w *World, nc *v1.NodeClaim, node *corev1.Node, n
 	if slices.ContainsFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.MatchTaint(&v1.DisruptedNoScheduleTaint) }) {
 		return reason.BeingDisrupted, fmt.Sprintf("node %s carries the %s taint: a disruption is in progress", node.Name, v1.DisruptedTaintKey)
 	}
-	if n := nominatedPods(w, nc, node, now); n > 0 {
+	if n := len(w.Nominations(now)[nc.Name]); n > 0 {
 		return reason.Nominated, reason.NominatedNodeMessage(n)
 	}
 	for _, obj := range []metav1.Object{node, nc} {
@@ -137,41 +136,6 @@ func blockingPDB(w *World, p *corev1.Pod) *policyv1.PodDisruptionBudget {
 		}
 	}
 	return nil
-}
-
-// nominatedPods counts pending pods whose latest Nominated event names the NodeClaim or its
-// node, while the nomination holds (until DefaultNominationTTL after the event and after
-// the NodeClaim's initialisation).
-func nominatedPods(w *World, nc *v1.NodeClaim, node *corev1.Node, now time.Time) int {
-	var initialized time.Time
-	if c := meta.FindStatusCondition(nc.Status.Conditions, v1.ConditionTypeInitialized); c != nil {
-		initialized = c.LastTransitionTime.Time
-	}
-	latest := map[string]*corev1.Event{}
-	for _, e := range w.Events {
-		if e.Reason == reason.EventNominated && e.InvolvedObject.Kind == "Pod" {
-			latest[e.InvolvedObject.Namespace+"/"+e.InvolvedObject.Name] = e
-		}
-	}
-	n := 0
-	for _, e := range latest {
-		target, ok := reason.ParseNominated(e.Message)
-		if !ok || (target != nc.Name && target != node.Name) {
-			continue
-		}
-		p := w.Pod(e.InvolvedObject.Namespace, e.InvolvedObject.Name)
-		if p == nil || p.Spec.NodeName != "" || isTerminal(p) {
-			continue
-		}
-		since := lastSeen(e)
-		if initialized.After(since) {
-			since = initialized
-		}
-		if now.Before(since.Add(state.DefaultNominationTTL)) {
-			n++
-		}
-	}
-	return n
 }
 
 // lastPodEvent is the latest of the NodeClaim's initialisation, its lastPodEventTime and

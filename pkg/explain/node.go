@@ -48,7 +48,7 @@ type Replacement struct {
 }
 
 // Node explains the node (kind "node") or NodeClaim (kind "nodeclaim") of that name.
-func Node(w *World, planner Planner, elig Eligibility, kind, name string, now time.Time) (*NodeReport, error) {
+func Node(w *World, elig Eligibility, kind, name string, now time.Time) (*NodeReport, error) {
 	var node *corev1.Node
 	var nc *v1.NodeClaim
 	r := &NodeReport{Name: name}
@@ -92,7 +92,7 @@ func Node(w *World, planner Planner, elig Eligibility, kind, name string, now ti
 	if node == nil || nc == nil {
 		return r, nil
 	}
-	snap := planner.Snapshot(w)
+	snap := w.Snapshot(now, nil)
 	moved := make([]*corev1.Pod, len(pods))
 	for i, p := range pods {
 		moved[i] = p.DeepCopy()

@@ -97,7 +97,7 @@ func TestNodeReasons(t *testing.T) {
 		{"nodeclaim", "deleted", reason.Deleting, "being deleted"},
 		{"node", "pinned", reason.NoCheaperReplacement, "fit nowhere else"},
 	} {
-		r := must[*NodeReport](t)(Node(w, DefaultPlanner{}, DefaultEligibility{}, tc.kind, tc.name, c.now))
+		r := must[*NodeReport](t)(Node(w, DefaultEligibility{}, tc.kind, tc.name, c.now))
 		if r.Reason != tc.want || r.Candidate || !strings.Contains(r.Message, tc.message) {
 			t.Errorf("%s %s: got %s %q (candidate %v), want %s containing %q", tc.kind, tc.name, r.Reason, r.Message, r.Candidate, tc.want, tc.message)
 		}
@@ -105,7 +105,7 @@ func TestNodeReasons(t *testing.T) {
 
 	// The kept nodes' price is read from the catalogue, and the cheapest type one CPU fits
 	// is smaller than the m5.2xlarge it holds.
-	r := must[*NodeReport](t)(Node(w, DefaultPlanner{}, DefaultEligibility{}, "node", "guarded", c.now))
+	r := must[*NodeReport](t)(Node(w, DefaultEligibility{}, "node", "guarded", c.now))
 	if r.PricePerHour <= 0 || r.Cheapest == nil || r.Cheapest.PricePerHour >= r.PricePerHour || r.Pods != 1 {
 		t.Errorf("guarded: price %v cheapest %+v pods %d", r.PricePerHour, r.Cheapest, r.Pods)
 	}
@@ -122,7 +122,7 @@ func TestNodeCandidate(t *testing.T) {
 	c.managedNode("idle", "general", "m5.2xlarge", old)
 	c.boundPod("idle-pod", "1", "idle", old)
 	w := c.world()
-	r := must[*NodeReport](t)(Node(w, DefaultPlanner{}, DefaultEligibility{}, "node", "idle", c.now))
+	r := must[*NodeReport](t)(Node(w, DefaultEligibility{}, "node", "idle", c.now))
 	if !r.Candidate || r.Reason != reason.Candidate || r.Replacement == nil || !r.Replacement.Fits || len(r.Replacement.NodeClaims) != 0 {
 		t.Errorf("idle: %+v replacement %+v, want a candidate whose pod fits on roomy", r, r.Replacement)
 	}
@@ -131,7 +131,7 @@ func TestNodeCandidate(t *testing.T) {
 	c2.create(nodePool("general"))
 	c2.managedNode("oversized", "general", "m5.4xlarge", old)
 	c2.boundPod("small", "500m", "oversized", old)
-	r = must[*NodeReport](t)(Node(c2.world(), DefaultPlanner{}, DefaultEligibility{}, "nodeclaim", "oversized", c2.now))
+	r = must[*NodeReport](t)(Node(c2.world(), DefaultEligibility{}, "nodeclaim", "oversized", c2.now))
 	if !r.Candidate || r.Replacement == nil || len(r.Replacement.NodeClaims) != 1 || r.Replacement.PricePerHour >= r.PricePerHour {
 		t.Errorf("oversized: %+v replacement %+v, want a cheaper replacement", r, r.Replacement)
 	}
@@ -140,7 +140,7 @@ func TestNodeCandidate(t *testing.T) {
 	c3.create(nodePool("general"))
 	c3.managedNode("snug", "general", "t3a.micro", old)
 	c3.boundPod("snug-pod", "1500m", "snug", old)
-	r = must[*NodeReport](t)(Node(c3.world(), DefaultPlanner{}, DefaultEligibility{}, "node", "snug", c3.now))
+	r = must[*NodeReport](t)(Node(c3.world(), DefaultEligibility{}, "node", "snug", c3.now))
 	if r.Candidate || r.Reason != reason.NoCheaperReplacement || r.Cheapest == nil || r.Cheapest.InstanceType != "t3a.micro" ||
 		r.Replacement.PricePerHour != r.PricePerHour {
 		t.Errorf("snug: %+v replacement %+v cheapest %+v, want kept for no cheaper replacement", r, r.Replacement, r.Cheapest)

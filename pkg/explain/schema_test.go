@@ -60,10 +60,10 @@ func TestJSONMatchesSchema(t *testing.T) {
 	c.pendingPod("json-huge", "500", func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{v1.LabelArch: "arm64"} })
 	w := c.world()
 	for _, name := range []string{"json-pending", "json-huge", "json-running"} {
-		validateJSON(t, s, must[*PodReport](t)(Pod(w, DefaultPlanner{}, c.ns, name)))
+		validateJSON(t, s, must[*PodReport](t)(Pod(w, c.ns, name, c.now)))
 	}
-	validateJSON(t, s, must[*NodeReport](t)(Node(w, DefaultPlanner{}, DefaultEligibility{}, "node", "json-node", c.now)))
-	validateJSON(t, s, must[*NodeReport](t)(Node(w, DefaultPlanner{}, DefaultEligibility{}, "nodeclaim", "json-node", c.now)))
+	validateJSON(t, s, must[*NodeReport](t)(Node(w, DefaultEligibility{}, "node", "json-node", c.now)))
+	validateJSON(t, s, must[*NodeReport](t)(Node(w, DefaultEligibility{}, "nodeclaim", "json-node", c.now)))
 	validateJSON(t, s, must[*NodePoolReport](t)(NodePool(w, "general", c.now)))
 	validateJSON(t, s, must[*NodePoolReport](t)(NodePool(w, "broken", c.now)))
 
