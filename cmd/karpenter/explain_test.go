@@ -117,6 +117,13 @@ func TestExplainCommand(t *testing.T) {
 		t.Errorf("api: launch %+v verdicts %+v, want a launch in us-east-1b", r.Launch, r.NodePools)
 	}
 
+	// A pod named without a namespace is looked up in -n, else the context's namespace.
+	if code, out, errOut = runCmd("explain", "--kubeconfig", kubeconfig, "pod", "api"); code != 0 || !strings.Contains(out, "default/api") {
+		t.Errorf("pod in the context's namespace: exit %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut = runCmd("explain", "--kubeconfig", kubeconfig, "-n", "other", "pod", "api"); code != 1 || !strings.Contains(errOut, `pod "other/api" not found`) {
+		t.Errorf("pod in -n other: exit %d %s", code, errOut)
+	}
 	code, out, _ = runCmd("explain", "--kubeconfig", kubeconfig, "nodepool", "default")
 	if code != 0 || !strings.Contains(out, "DISRUPTION REASON") {
 		t.Errorf("nodepool: exit %d\n%s", code, out)
