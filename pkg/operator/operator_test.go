@@ -199,7 +199,7 @@ func TestOperatorBuildsTheSimProvider(t *testing.T) {
 	for _, c := range op.Controllers {
 		names = append(names, c.Name())
 	}
-	if got := strings.Join(names, ","); got != "provisioner,nodeclaim.lifecycle,nodeclaim.termination,nodeclaim.garbagecollection,nodeclaim.expiration,disruption.emptiness,disruption.consolidation,nodepool.status,metrics.state,metrics.pod,metrics.status.nodepool,metrics.status.nodeclaim,sim.noderegistrar" {
+	if got := strings.Join(names, ","); got != "provisioner,nodeclaim.lifecycle,nodeclaim.termination,nodeclaim.garbagecollection,nodeclaim.expiration,disruption.podevents,disruption.conditions,disruption,nodepool.status,metrics.state,metrics.pod,metrics.status.nodepool,metrics.status.nodeclaim,sim.noderegistrar" {
 		t.Errorf("controllers = %s", got)
 	}
 }
