@@ -191,7 +191,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	case "pod":
 		report, err = explain.Pod(w, namespace, name, now)
 	case "node", "nodeclaim":
-		report, err = explain.Node(w, explain.DefaultEligibility{}, kind, name, now)
+		report, err = explain.Node(w, explain.ControllerEligibility{}, kind, name, now)
 	case "nodepool":
 		report, err = explain.NodePool(w, name, now)
 	}

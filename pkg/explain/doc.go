@@ -7,9 +7,9 @@
 // instance types), then every explanation is a pure function of that World and a time,
 // computed with the same scheduler the controller runs (pkg/scheduling.Solve) on a snapshot
 // built by the controller's own adapter (pkg/snapshot). Nominations, which the controller
-// keeps in memory, are read back from its Nominated events. Eligibility gives the first
-// reason a node is not a disruption candidate; DefaultEligibility applies the rules in
-// reason's order.
+// keeps in memory, are read back from its Nominated events. Why a node is kept comes from
+// the disruption controller itself (ControllerEligibility: disruption.Explain and its
+// budget Ledger), then from the scheduler: what its pods would cost without it.
 //
 // Reasons come from the shared vocabulary in pkg/explain/reason, the same codes and
 // messages the controllers' events carry.

@@ -120,6 +120,11 @@ func Node(w *World, elig Eligibility, kind, name string, now time.Time) (*NodeRe
 	if r.Reason != reason.Candidate {
 		return r, nil
 	}
+	if isDrifted(nc) {
+		r.Candidate = true
+		r.Message = "it has drifted from its NodePool or node class: disruption replaces it whatever the price"
+		return r, nil
+	}
 	switch {
 	case !rep.Fits:
 		r.Reason, r.Message = reason.NoCheaperReplacement, "some of its pods would fit nowhere else: "+plan.Unschedulable[0].Reason

@@ -38,8 +38,10 @@ const (
 
 // Why a node (or NodeClaim) is not a voluntary disruption candidate, in the order they are
 // checked. The eligibility codes (NotManaged through NotConsolidatable) are the strings of
-// the disruption controller's BlockReason, which emits them in its events; Budget,
-// NoCheaperReplacement and Candidate are explain's own last steps.
+// the disruption controller's BlockReason (pkg/controllers/disruption), which its events
+// carry, and explain takes them from disruption.Explain; a test keeps them equal. Budget,
+// NoCheaperReplacement and Candidate are explain's last steps: the controller's budget
+// ledger, then the scheduler's price for the node's pods without it.
 const (
 	// NotManaged: the node has no NodeClaim, or its NodePool does not exist.
 	NotManaged Code = "NotManaged"
@@ -59,8 +61,6 @@ const (
 	DoNotDisruptPod Code = "DoNotDisruptPod"
 	// PDB: a PodDisruptionBudget allows no eviction of one of its pods.
 	PDB Code = "PodDisruptionBudget"
-	// Unowned: one of its pods has no controller to recreate it elsewhere.
-	Unowned Code = "Unowned"
 	// NotConsolidatable: its NodePool does not consolidate it (consolidateAfter Never, or
 	// only empty nodes), or its pods changed less than consolidateAfter ago.
 	NotConsolidatable Code = "NotConsolidatable"
@@ -129,28 +129,8 @@ func TopologyMessage(pool string) string {
 
 // Messages for node reasons.
 
-func DoNotDisruptMessage(what string) string {
-	return fmt.Sprintf("%s carries %s", what, v1.DoNotDisruptAnnotationKey)
-}
-
-func PDBMessage(namespace, name, pod string) string {
-	return fmt.Sprintf("PodDisruptionBudget %s/%s allows no disruption of pod %s", namespace, name, pod)
-}
-
-func UnownedMessage(namespace, name string) string {
-	return fmt.Sprintf("pod %s/%s has no controller to recreate it", namespace, name)
-}
-
-func NominatedNodeMessage(pods int) string {
-	return fmt.Sprintf("%d pending pod(s) are nominated to it", pods)
-}
-
 func BudgetMessage(pool string, reason v1.DisruptionReason) string {
 	return fmt.Sprintf("NodePool %q allows no more %s disruptions now", pool, reason)
-}
-
-func NotConsolidatableYetMessage(wait string) string {
-	return fmt.Sprintf("its pods changed recently; consolidatable in %s", wait)
 }
 
 func NoCheaperReplacementMessage(price, replacement float64) string {
