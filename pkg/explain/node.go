@@ -131,6 +131,9 @@ func Node(w *World, elig Eligibility, kind, name string, now time.Time) (*NodeRe
 	case len(rep.NodeClaims) == 0:
 		r.Candidate = true
 		r.Message = "its pods fit on other nodes: consolidation may delete it"
+	case len(rep.NodeClaims) > 1:
+		// Consolidation replaces one node by at most one.
+		r.Reason, r.Message = reason.NoCheaperReplacement, fmt.Sprintf("its pods would need %d new nodes", len(rep.NodeClaims))
 	case r.PricePerHour > 0 && rep.PricePerHour < r.PricePerHour:
 		r.Candidate = true
 		r.Message = fmt.Sprintf("a cheaper replacement exists ($%.4f/h against $%.4f/h): consolidation may replace it", rep.PricePerHour, r.PricePerHour)

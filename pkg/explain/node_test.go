@@ -150,6 +150,18 @@ func TestNodeCandidate(t *testing.T) {
 	if !r.Candidate || r.Reason != reason.Candidate || !strings.Contains(r.Message, "drifted") {
 		t.Errorf("drifted snug: %s %q candidate %v", r.Reason, r.Message, r.Candidate)
 	}
+	// Two cheaper nodes are not a replacement: consolidation swaps one node for at most one.
+	c4 := newCluster(t)
+	c4.create(nodePool("narrow", func(np *v1.NodePool) {
+		np.Spec.Template.Spec.Requirements = append(np.Spec.Template.Spec.Requirements, requirement(v1.LabelInstanceType, "m5.xlarge"))
+	}))
+	c4.managedNode("wide", "narrow", "m5.4xlarge", old)
+	c4.boundPod("wide-a", "3", "wide", old)
+	c4.boundPod("wide-b", "3", "wide", old)
+	r = must[*NodeReport](t)(Node(c4.world(), ControllerEligibility{}, "node", "wide", c4.now))
+	if r.Candidate || r.Reason != reason.NoCheaperReplacement || len(r.Replacement.NodeClaims) != 2 || r.Replacement.PricePerHour >= r.PricePerHour {
+		t.Errorf("wide: %s %q, replacement %+v, want kept: two m5.xlarge are cheaper but two", r.Reason, r.Message, r.Replacement)
+	}
 }
 
 func ptrIntStr(i int) *intstr.IntOrString { v := intstr.FromInt(i); return &v }
