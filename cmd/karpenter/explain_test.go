@@ -136,7 +136,7 @@ func TestExplainCommand(t *testing.T) {
 	}
 	// Not a terminal: `nodes` prints one plain frame.
 	if code, out, errOut = runCmd("nodes", "--kubeconfig", kubeconfig, "--width", "90"); code != 0 ||
-		!strings.HasPrefix(out, "karpenter nodes  0 nodes  $0.0000/h") || strings.Contains(out, "\x1b") {
+		!strings.HasPrefix(out, "karpenter nodes  0 nodes  0 launching  2 pending pods  $0.0000/h") || strings.Contains(out, "\x1b") {
 		t.Errorf("nodes: exit %d %q %s", code, out, errOut)
 	}
 	if code, _, _ = runCmd("explain", "--kubeconfig", filepath.Join(t.TempDir(), "nope"), "nodepool", "default"); code != 1 {
