@@ -37,7 +37,7 @@ type World struct {
 }
 
 // Read lists the objects explain needs through the reader (snapshot.List for what the
-// scheduler reads, then PodDisruptionBudgets and events) and asks its for each NodePool's
+// scheduler reads, then PodDisruptionBudgets and events) and asks the source for each NodePool's
 // instance types. A NodePool whose instance types cannot be listed is kept, with the error.
 func Read(ctx context.Context, r client.Reader, its InstanceTypeSource) (*World, error) {
 	objs, pools, err := snapshot.List(ctx, r)

@@ -103,36 +103,44 @@ func FailedSchedulingMessage(schedulerReason string) string {
 
 // Messages for pod/NodePool reasons.
 
+// TaintMessage names the taint the pod does not tolerate.
 func TaintMessage(pool string, t corev1.Taint) string {
 	return fmt.Sprintf("NodePool %q: does not tolerate taint %s", pool, taintString(t))
 }
 
+// RequirementMessage names the pod requirement the NodePool cannot meet.
 func RequirementMessage(pool, requirement string) string {
 	return fmt.Sprintf("NodePool %q: requirement %s is not met", pool, requirement)
 }
 
+// NotLaunchingMessage says why the NodePool launches nothing.
 func NotLaunchingMessage(pool, why string) string {
 	return fmt.Sprintf("NodePool %q: launches nothing: %s", pool, why)
 }
 
+// LimitMessage is the Limit reason's message.
 func LimitMessage(pool string) string {
 	return fmt.Sprintf("NodePool %q: launching for the pod would exceed its limits", pool)
 }
 
+// VolumeZoneMessage is the VolumeZone reason's message.
 func VolumeZoneMessage(pool string) string {
 	return fmt.Sprintf("NodePool %q: the pod's volumes need a zone the NodePool cannot launch in", pool)
 }
 
+// TopologyMessage is the Topology reason's message.
 func TopologyMessage(pool string) string {
 	return fmt.Sprintf("NodePool %q: topology spread, pod affinity or anti-affinity, or host ports cannot be satisfied", pool)
 }
 
 // Messages for node reasons.
 
+// BudgetMessage names the NodePool and disruption reason whose budget is used up.
 func BudgetMessage(pool string, reason v1.DisruptionReason) string {
 	return fmt.Sprintf("NodePool %q allows no more %s disruptions now", pool, reason)
 }
 
+// NoCheaperReplacementMessage compares the node's price with its cheapest replacement's.
 func NoCheaperReplacementMessage(price, replacement float64) string {
 	return fmt.Sprintf("its pods cannot move to other nodes and the cheapest replacement costs $%.4f/h against $%.4f/h", replacement, price)
 }
