@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -105,6 +107,25 @@ func TestExplainCommand(t *testing.T) {
 	code, out, errOut = runCmd("explain", "--kubeconfig", kubeconfig, "-o", "json", "pod", "default/api")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	schemaDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(explain.Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiler := jsonschema.NewCompiler()
+	if err := compiler.AddResource("explain.json", schemaDoc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := compiler.Compile("explain.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Validate(inst); err != nil {
+		t.Errorf("-o json does not match pkg/explain/schema.json: %v", err)
 	}
 	var r explain.PodReport
 	dec := json.NewDecoder(strings.NewReader(out))
