@@ -11,6 +11,7 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/catalog"
@@ -74,9 +75,13 @@ func TestReadsWhatTheProvisionerWrites(t *testing.T) {
 	var failed *corev1.Event
 	test.Eventually(t, 0, func() error {
 		w, failed = c.world(), nil
-		for _, e := range w.Events {
-			if e.Reason == reason.EventFailedScheduling && e.InvolvedObject.Name == "arm" && e.InvolvedObject.Namespace == c.ns {
-				failed = e
+		var events corev1.EventList
+		if err := env.Client.List(c.ctx, &events, client.InNamespace(c.ns), client.MatchingFields{"reason": reason.EventFailedScheduling}); err != nil {
+			return err
+		}
+		for i, e := range events.Items {
+			if e.InvolvedObject.Name == "arm" {
+				failed = &events.Items[i]
 			}
 		}
 		if failed == nil || len(w.Nominations(failed.LastTimestamp.Time)[created]) == 0 {

@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/explain/reason"
 	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
 
@@ -27,8 +28,7 @@ type World struct {
 	snapshot.Objects
 	NodePools []*v1.NodePool
 	PDBs      []*policyv1.PodDisruptionBudget
-	// Events are the core/v1 events on pods, nodes and NodeClaims (nominations, failures),
-	// oldest first.
+	// Events are the provisioner's Nominated events on pods, oldest first.
 	Events []*corev1.Event
 	// InstanceTypes holds each NodePool's instance types by NodePool name.
 	InstanceTypes map[string][]*cloudprovider.InstanceType
@@ -52,13 +52,13 @@ func Read(ctx context.Context, r client.Reader, its InstanceTypeSource) (*World,
 		return nil, fmt.Errorf("listing poddisruptionbudgets: %w", err)
 	}
 	w.PDBs = sorted(ptrs(pdbs.Items))
+	// Only the nominations are read back; the API server filters by reason.
 	var events corev1.EventList
-	if err := r.List(ctx, &events); err != nil {
+	if err := r.List(ctx, &events, client.MatchingFields{"reason": reason.EventNominated}); err != nil {
 		return nil, fmt.Errorf("listing events: %w", err)
 	}
 	for _, e := range ptrs(events.Items) {
-		switch e.InvolvedObject.Kind {
-		case "Pod", "Node", "NodeClaim":
+		if e.InvolvedObject.Kind == "Pod" {
 			w.Events = append(w.Events, e)
 		}
 	}
