@@ -30,6 +30,12 @@ func TestPodReasons(t *testing.T) {
 		np.Spec.Limits = v1.Limits{corev1.ResourceCPU: resource.MustParse("2")}
 	}))
 	c.create(nodePool("broken"))
+	// A pool with 10 CPUs, 8 of which its one node already holds.
+	c.create(nodePool("full", func(np *v1.NodePool) {
+		np.Spec.Limits = v1.Limits{corev1.ResourceCPU: resource.MustParse("10")}
+	}))
+	c.managedNode("full-1", "full", "m5.2xlarge", c.now.Add(-time.Hour))
+	c.boundPod("filler", "7500m", "full-1", c.now.Add(-time.Hour))
 	// An unmanaged node holding the database the "affine" pod wants to share a host with.
 	c.create(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "static-1", Labels: map[string]string{corev1.LabelHostname: "static-1"}}})
 	db := c.boundPod("db", "100m", "static-1", c.now.Add(-time.Hour))
@@ -62,6 +68,7 @@ func TestPodReasons(t *testing.T) {
 	})
 	c.pendingPod("huge", "1000")
 	c.pendingPod("big", "4")
+	c.pendingPod("three", "3")
 	c.pendingPod("zoned", "100m", func(p *corev1.Pod) {
 		p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}}
 	})
@@ -86,6 +93,9 @@ func TestPodReasons(t *testing.T) {
 		{"big", "general", reason.Fits, ""},
 		{"big", "tiny", reason.Limit, "limits"},
 		{"zoned", "general", reason.VolumeZone, "volumes"},
+		{"plain", "full", reason.Fits, ""},        // a 2-CPU node still fits in the 2 CPUs left
+		{"three", "full", reason.Limit, "limits"}, // a 4-CPU node does not
+		{"three", "general", reason.Fits, ""},
 		{"zoned", "tiny", reason.Fits, ""},
 		{"affine", "general", reason.Topology, "affinity"},
 	} {
