@@ -87,7 +87,7 @@ func TestPodReasons(t *testing.T) {
 		{"plain", "general", reason.Fits, "would launch"},
 		{"plain", "gpu", reason.Taint, "nvidia.com/gpu=true:NoSchedule"},
 		{"plain", "broken", reason.NodePoolNotLaunching, "broken-class not found"},
-		{"arm", "general", reason.Requirement, "kubernetes.io/arch=arm64 (nodeSelector)"},
+		{"arm", "general", reason.Requirement, "kubernetes.io/arch=arm64 (nodeSelector) is not met: requires kubernetes.io/arch In [arm64], NodePool allows kubernetes.io/arch In [amd64]"},
 		{"arm", "gpu", reason.Taint, "nvidia.com/gpu"},
 		{"huge", "general", reason.Resources, "cpu"},
 		{"big", "general", reason.Fits, ""},
