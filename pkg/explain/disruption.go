@@ -42,7 +42,7 @@ func (ControllerEligibility) Check(w *World, nc *v1.NodeClaim, node *corev1.Node
 		why = v1.DisruptionReasonDrifted
 	case len(reschedulable(pods)) == 0:
 		why = v1.DisruptionReasonEmpty
-	case pool.Spec.Disruption.ConsolidationPolicy != v1.ConsolidationPolicyWhenEmptyOrUnderutilized:
+	case pool.Spec.Disruption.ConsolidationPolicy == v1.ConsolidationPolicyWhenEmpty:
 		return reason.NotConsolidatable, fmt.Sprintf("NodePool %q consolidates only empty nodes (consolidationPolicy: %s)", pool.Name, pool.Spec.Disruption.ConsolidationPolicy)
 	}
 	ledger := w.Ledger(now)
