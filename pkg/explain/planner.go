@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,7 +37,7 @@ func (w *World) Snapshot(now time.Time, skip *corev1.Pod) *scheduling.Snapshot {
 }
 
 // Pending are the pods the provisioner would plan for now: provisionable and not validly
-// nominated, in its order.
+// nominated, in its order (snapshot.ComparePods).
 func (w *World) Pending(now time.Time) []*corev1.Pod {
 	nominated := map[*corev1.Pod]bool{}
 	for _, pods := range w.Nominations(now) {
@@ -50,6 +51,7 @@ func (w *World) Pending(now time.Time) []*corev1.Pod {
 			out = append(out, p)
 		}
 	}
+	slices.SortFunc(out, snapshot.ComparePods)
 	return out
 }
 

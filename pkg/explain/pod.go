@@ -10,6 +10,7 @@ import (
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/explain/reason"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
+	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
 
 // PodReport explains where a pod is or would go.
@@ -97,6 +98,7 @@ func Pod(w *World, namespace, name string, now time.Time) (*PodReport, error) {
 			pending = append(pending, p)
 		}
 	}
+	slices.SortFunc(pending, snapshot.ComparePods)
 	plan := scheduling.Solve(snap, pending)
 	r.Summary = "no NodePool can launch capacity and no existing node fits"
 	for _, e := range plan.ExistingNodes {
