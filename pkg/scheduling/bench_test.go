@@ -14,7 +14,8 @@ type workload struct {
 }
 
 var benchWorkloads = []workload{{"diverse", diversePods}, {"web", webPods}, {"batch", batchPods},
-	{"batch-stranded", batchStrandedPods}}
+	{"batch-stranded", batchStrandedPods}, {"anti", antiPods}, {"hostport", hostPortPods},
+	{"hostspread", spreadPods}}
 
 // BenchmarkSolve reports pods/s, price / lower bound and price / first-fit-decreasing.
 func BenchmarkSolve(b *testing.B) {

@@ -210,7 +210,7 @@ func (s *solver) chooseTarget(c *class, p *pool, cs *compatSet, zm uint64, cm ui
 		}
 		var score float64
 		switch s.pol {
-		case policyLargest:
+		case policyLargest, policyFewest:
 			score = o.price
 		default:
 			free := t.alloc

@@ -70,6 +70,9 @@ func (s *solver) placeVariant(c *class, level, remaining int) int {
 			return k
 		}
 	}
+	if s.pol == policyFewest {
+		remaining = 1
+	}
 	for _, p := range s.pools {
 		for ai := range v.alts {
 			if k := s.openClaim(c, v, ai, p, remaining); k > 0 {
@@ -97,6 +100,9 @@ func (s *solver) tryNodes(c *class, level, ai, remaining int) int {
 	}
 	v := c.variants[level]
 	zones := s.allowedZones(c, v)
+	if s.pol == policyFewest {
+		return s.tryFewest(c, v, ai, own, shared, zones)
+	}
 	for i := nextAlive(own, shared, 0); i < len(s.nodes); i = nextAlive(own, shared, i+1) {
 		if n := s.nodes[i]; !n.existing && zones != allZones && s.claimZones(n, v, ai)&zones == 0 {
 			continue // no zone of this NodeClaim may take the class now (transient)
@@ -109,6 +115,55 @@ func (s *solver) tryNodes(c *class, level, ai, remaining int) int {
 			shared.kill(i)
 		case why != failTransient:
 			own.kill(i)
+		}
+	}
+	return 0
+}
+
+// tryFewest is tryNodes for policyFewest: one pod, on the first existing node that takes
+// it, else on the NodeClaim holding the fewest pods that takes it. Like upstream, the
+// NodeClaims are kept in one list, sorted in place by pod count before every pod (new ones
+// appended), so ties keep the order the previous sorts left.
+//
+// The list stays sorted between calls: a NodeClaim that takes a pod moves right past those
+// with fewer pods, a new one moves left past those with more, which is what a stable sort
+// would do, in time proportional to the move.
+func (s *solver) tryFewest(c *class, v *variant, ai int, own, shared *skipList, zones uint64) int {
+	count := func(pos int) int { return len(s.nodes[s.fewest[pos]].pods) }
+	for i := s.existing + len(s.fewest); i < len(s.nodes); i++ {
+		s.fewest = append(s.fewest, i)
+		for p := len(s.fewest) - 1; p > 0 && count(p-1) > count(p); p-- {
+			s.fewest[p-1], s.fewest[p] = s.fewest[p], s.fewest[p-1]
+		}
+	}
+	try := func(i int) int {
+		if n := s.nodes[i]; !n.existing && zones != allZones && s.claimZones(n, v, ai)&zones == 0 {
+			return 0
+		}
+		k, why := s.fitNode(c, v, ai, s.nodes[i], 1)
+		switch {
+		case k > 0:
+		case why == failShared && shared != nil:
+			shared.kill(i)
+		case why != failTransient:
+			own.kill(i)
+		}
+		return k
+	}
+	for i := nextAlive(own, shared, 0); i < s.existing; i = nextAlive(own, shared, i+1) {
+		if k := try(i); k > 0 {
+			return k
+		}
+	}
+	for pos, i := range s.fewest {
+		if nextAlive(own, shared, i) != i {
+			continue
+		}
+		if k := try(i); k > 0 {
+			for p := pos; p+1 < len(s.fewest) && count(p+1) < count(p); p++ {
+				s.fewest[p], s.fewest[p+1] = s.fewest[p+1], s.fewest[p]
+			}
+			return k
 		}
 	}
 	return 0
@@ -154,7 +209,7 @@ const (
 // fitNode places up to remaining pods of c on n and returns how many it placed, or 0 and
 // whether n can never take the class under this variant and alternative.
 func (s *solver) fitNode(c *class, v *variant, ai int, n *node, remaining int) (int, int) {
-	if !n.free.fits(&c.req) {
+	if !n.free.fits(&c.req) && (s.pol != policyFewest || n.existing || !s.retarget(n, &c.req)) {
 		return 0, failShared
 	}
 	if portsConflict(n.ports, c.ports) {
@@ -199,6 +254,29 @@ func (s *solver) fitNode(c *class, v *variant, ai int, n *node, remaining int) (
 		n.addVolumes(c.vols, k)
 	}
 	return k, failTransient
+}
+
+// retarget moves NodeClaim n to another type it may still launch as whose room holds req
+// on top of its pods (upstream keeps every type that fits a NodeClaim's pods, not one
+// target). It reports whether it found one.
+func (s *solver) retarget(n *node, req *vec) bool {
+	need := n.used
+	need.add(&n.pool.dsOverhead)
+	need.add(req)
+	for j := range n.pool.types {
+		if j == n.target || !bitTest(n.bits, j) {
+			continue
+		}
+		t := &s.u.types[n.pool.types[j]]
+		if t.alloc.fits(&need) && t.hasOffering(n.zm, n.cm) && n.pool.withinLimits(&t.capacity) {
+			n.target = j
+			n.free = t.alloc
+			n.free.sub(&n.pool.dsOverhead)
+			n.free.sub(&n.used)
+			return true
+		}
+	}
+	return false
 }
 
 func portsConflict(used, want []hostPort) bool {

@@ -24,36 +24,56 @@ func (s *solver) repack() {
 	}
 	var parts []*part
 	index := map[*compatSet]*part{}
+	partOf := func(p *pool, cs *compatSet) *part {
+		pt := index[cs]
+		if pt == nil {
+			pt = &part{p: p, cs: cs}
+			index[cs] = pt
+			parts = append(parts, pt)
+		}
+		return pt
+	}
+	// pinned NodeClaims per pool: they hold pods that cannot move (see pinned.go).
+	pinned := map[*pool][]*node{}
 	for _, n := range s.nodes[s.existing:] {
 		if n.pool.err != nil || n.pool.limitedAny() || len(n.runs) == 0 {
 			continue
 		}
 		cs := s.movableSet(n)
 		if cs == nil {
+			pinned[n.pool] = append(pinned[n.pool], n)
+			for _, r := range n.runs {
+				if x := s.movableCompat(r.c, n.pool); x != nil {
+					partOf(n.pool, x)
+				}
+			}
 			continue
 		}
-		pt := index[cs]
-		if pt == nil {
-			pt = &part{p: n.pool, cs: cs}
-			index[cs] = pt
-			parts = append(parts, pt)
-		}
+		pt := partOf(n.pool, cs)
 		pt.nodes = append(pt.nodes, n)
 	}
 	removed := map[*node]bool{}
 	var added []*node
+	changed := false
 	for _, pt := range parts {
-		if len(pt.nodes) < 2 {
+		var fresh []*node
+		if pins := pinned[pt.p]; len(pins) > 0 {
+			var ok bool
+			if fresh, ok = s.repackPinned(pt.p, pt.cs, pt.nodes, pins); !ok {
+				continue
+			}
+		} else if len(pt.nodes) < 2 {
+			continue
+		} else if fresh = s.repackPart(pt.p, pt.cs, pt.nodes); fresh == nil {
 			continue
 		}
-		if fresh := s.repackPart(pt.p, pt.cs, pt.nodes); fresh != nil {
-			for _, n := range pt.nodes {
-				removed[n] = true
-			}
-			added = append(added, fresh...)
+		changed = true
+		for _, n := range pt.nodes {
+			removed[n] = true
 		}
+		added = append(added, fresh...)
 	}
-	if len(removed) == 0 {
+	if !changed {
 		return
 	}
 	kept := s.nodes[:s.existing:s.existing]
@@ -75,24 +95,33 @@ func (s *solver) repack() {
 func (s *solver) movableSet(n *node) *compatSet {
 	var cs *compatSet
 	for _, r := range n.runs {
-		c := r.c
-		if !c.free || len(c.owns) > 0 || len(c.variants[0].owns) > 0 {
+		x := s.movableCompat(r.c, n.pool)
+		if x == nil || (cs != nil && x != cs) {
 			return nil
-		}
-		x := s.altCompat(c.variants[0], 0, n.pool)
-		if x.reason != "" || x.custom || (cs != nil && x != cs) {
-			return nil
-		}
-		// minValues is checked when a NodeClaim is sized; re-packed ones are not sized
-		// that way, so requirements with minValues stay as the greedy placed them.
-		for i := range x.reqs {
-			if x.reqs[i].minValues > 0 {
-				return nil
-			}
 		}
 		cs = x
 	}
 	return cs
+}
+
+// movableCompat returns the compatible-type set of class c's pods on pool p when they are
+// movable (a free class owning no anti-affinity, with plain requirements), else nil.
+func (s *solver) movableCompat(c *class, p *pool) *compatSet {
+	if !c.free || len(c.owns) > 0 || len(c.variants[0].owns) > 0 {
+		return nil
+	}
+	x := s.altCompat(c.variants[0], 0, p)
+	if x.reason != "" || x.custom {
+		return nil
+	}
+	// minValues is checked when a NodeClaim is sized; re-packed ones are not sized
+	// that way, so requirements with minValues stay as the greedy placed them.
+	for i := range x.reqs {
+		if x.reqs[i].minValues > 0 {
+			return nil
+		}
+	}
+	return x
 }
 
 // shape is the pods of one request vector within a repacked partition.
@@ -131,10 +160,16 @@ func (s *solver) repackPart(p *pool, cs *compatSet, nodes []*node) []*node {
 			i += r.k
 		}
 	}
-	pats := s.packShapes(p, cs, offs, shapes, old)
+	pats, _ := s.packShapes(p, cs, offs, shapes, old)
 	if pats == nil {
 		return nil
 	}
+	return s.freshClaims(p, cs, shapes, pats)
+}
+
+// freshClaims builds the NodeClaims of the patterns pats over shapes (pods taken from each
+// shape in order).
+func (s *solver) freshClaims(p *pool, cs *compatSet, shapes []*shape, pats []packed) []*node {
 	var out []*node
 	next := make([]int, len(shapes))
 	for _, pt := range pats {
@@ -168,7 +203,7 @@ func (s *solver) repackPart(p *pool, cs *compatSet, nodes []*node) []*node {
 // so the filler that closes the gap decides), and the residual duals re-value the
 // resources as the mix left changes. It returns nil when the packing is not cheaper than
 // limit (the price of the NodeClaims it would replace).
-func (s *solver) packShapes(p *pool, cs *compatSet, offs []offering, shapes []*shape, limit float64) []packed {
+func (s *solver) packShapes(p *pool, cs *compatSet, offs []offering, shapes []*shape, limit float64) ([]packed, float64) {
 	rem := make([]int64, len(shapes))
 	left := int64(0)
 	for i, sh := range shapes {
@@ -234,7 +269,7 @@ func (s *solver) packShapes(p *pool, cs *compatSet, offs []offering, shapes []*s
 		}
 	}
 	if total >= limit-1e-9 {
-		return nil
+		return nil, 0
 	}
 	bounds := make([]cand, 0, len(cands))
 	for left > 0 {
@@ -282,7 +317,7 @@ func (s *solver) packShapes(p *pool, cs *compatSet, offs []offering, shapes []*s
 			}
 		}
 		if bestJ < 0 {
-			return nil // some pod fits no candidate: keep the plan as it is
+			return nil, 0 // some pod fits no candidate: keep the plan as it is
 		}
 		m := int64(1 << 62)
 		for i, k := range bestX {
@@ -293,7 +328,7 @@ func (s *solver) packShapes(p *pool, cs *compatSet, offs []offering, shapes []*s
 		price := patPrice(bestJ, bestX)
 		total += float64(m) * price
 		if total >= limit-1e-9 {
-			return nil
+			return nil, 0
 		}
 		for i, k := range bestX {
 			rem[i] -= m * k
@@ -301,7 +336,7 @@ func (s *solver) packShapes(p *pool, cs *compatSet, offs []offering, shapes []*s
 		}
 		pats = append(pats, packed{j: bestJ, x: slices.Clone(bestX), m: m})
 	}
-	return pats
+	return pats, total
 }
 
 // fillByValue fills capv with shapes in decreasing value, as many of each as fit.

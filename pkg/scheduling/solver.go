@@ -16,7 +16,16 @@ const (
 	policyEfficient policy = iota
 	// policyLargest is first-fit-decreasing into the largest type, shrunk at the end.
 	policyLargest
+	// policyFewest is upstream's first fit: pods by CPU then memory, decreasing, one at a
+	// time onto the NodeClaim holding the fewest pods that takes it, sized to the largest
+	// type and shrunk at the end. It spreads ordinary pods over the NodeClaims opened for
+	// one-per-node pods, and it lets one-per-node pods of different workloads share a
+	// NodeClaim; it runs only when such pods are present (see fewestWorthIt).
+	policyFewest
 )
+
+// fewestMaxPods bounds policyFewest, whose every placement scans and sorts the NodeClaims.
+const fewestMaxPods = 3000
 
 // solver holds the state of one solve. It is built, run once and thrown away.
 type solver struct {
@@ -40,6 +49,7 @@ type solver struct {
 	free       []*class // free classes (isFree) in value order, for mixFill
 	simRem     []int64  // simulateMix's scratch: pods left per bucket
 	targets    map[targetKey]targetMemo
+	fewest     []int // policyFewest: NodeClaim indices, in tryFewest's order
 }
 
 // targetKey identifies a sizing decision; targetMemo remembers it with the queue length it
@@ -65,7 +75,10 @@ func Solve(s *Snapshot, pods []*corev1.Pod) *Plan {
 	var bestUnsched int
 	var bestPrice float64
 	var shared *solver
-	for _, pol := range []policy{policyEfficient, policyLargest} {
+	for _, pol := range []policy{policyEfficient, policyLargest, policyFewest} {
+		if pol == policyFewest && !shared.fewestWorthIt(len(pods)) {
+			continue
+		}
 		sv := newSolverFrom(s, pol, pods, shared)
 		shared = sv
 		sv.solve(pods)
@@ -167,6 +180,28 @@ func (s *solver) solve(pods []*corev1.Pod) {
 	}
 }
 
+// fewestWorthIt reports whether policyFewest may find a cheaper plan than the others: some
+// class is one-per-node (host ports, or a hostname rule) and the batch is small enough
+// for its quadratic scan.
+func (s *solver) fewestWorthIt(pods int) bool {
+	if pods > fewestMaxPods {
+		return false
+	}
+	for _, c := range s.classes {
+		if len(c.ports) > 0 {
+			return true
+		}
+		for _, v := range c.variants {
+			for _, con := range v.topo {
+				if s.groups[con.group].key == labelHostname {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // matchClasses records, for each class, the groups its pods count in.
 func (s *solver) matchClasses() {
 	for _, c := range s.classes {
@@ -200,9 +235,15 @@ func (s *solver) orderClasses() {
 			s.minReq[d] = min(s.minReq[d], c.req[d])
 		}
 	}
-	slices.SortStableFunc(s.order, func(a, b *class) int {
-		return cmp.Or(cmpFloat(b.size, a.size), cmp.Compare(a.id, b.id))
-	})
+	if s.pol == policyFewest {
+		slices.SortStableFunc(s.order, func(a, b *class) int {
+			return cmp.Or(cmp.Compare(b.req[dimCPU], a.req[dimCPU]), cmp.Compare(b.req[dimMemory], a.req[dimMemory]), cmp.Compare(a.id, b.id))
+		})
+	} else {
+		slices.SortStableFunc(s.order, func(a, b *class) int {
+			return cmp.Or(cmpFloat(b.size, a.size), cmp.Compare(a.id, b.id))
+		})
+	}
 	for _, c := range s.order {
 		if c.free = s.isFree(c); c.free {
 			s.free = append(s.free, c)
