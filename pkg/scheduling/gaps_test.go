@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/catalog"
 )
 
 func antiHostname(p *corev1.Pod) {
@@ -244,5 +246,27 @@ func TestCSIVolumeLimits(t *testing.T) {
 				t.Errorf("%d pods on the existing node (want %d), %d unschedulable", got, tc.onExisting, len(plan.Unschedulable))
 			}
 		})
+	}
+}
+
+// TestRegionSelector: catalogue types carry topology.kubernetes.io/region, so a pod that
+// selects its region (or the deprecated alias) is planned and one that selects another
+// region is not.
+func TestRegionSelector(t *testing.T) {
+	snap := &Snapshot{NodePools: []NodePool{{Name: "default", InstanceTypes: catalog.Default()}}}
+	for _, tc := range []struct {
+		key, region string
+		ok          bool
+	}{
+		{corev1.LabelTopologyRegion, catalog.DefaultRegion, true},
+		{corev1.LabelFailureDomainBetaRegion, catalog.DefaultRegion, true},
+		{corev1.LabelTopologyRegion, "eu-west-1", false},
+	} {
+		p := mkPod("p", "1", "1Gi", nil)
+		p.Spec.NodeSelector = map[string]string{tc.key: tc.region}
+		plan := Solve(snap, []*corev1.Pod{p})
+		if got := len(plan.Unschedulable) == 0; got != tc.ok {
+			t.Errorf("%s=%s: scheduled %v, want %v (%+v)", tc.key, tc.region, got, tc.ok, plan.Unschedulable)
+		}
 	}
 }

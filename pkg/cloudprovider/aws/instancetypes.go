@@ -179,6 +179,8 @@ type BuildOptions struct {
 	// InstanceStoreRAID0: the kubelet's storage is the RAID-0 of the instance-store disks
 	// (instanceStorePolicy RAID0), so a type with such disks has their size as ephemeral storage.
 	InstanceStoreRAID0 bool
+	// Region, when set, is the topology.kubernetes.io/region label of every type built.
+	Region string
 }
 
 // Pods is the max pods of a type under the class's kubelet settings: maxPods when set,
@@ -350,8 +352,12 @@ func Build(info TypeInfo, prices Prices, zones map[string]bool, o BuildOptions) 
 		return nil
 	}
 	capacity := Capacity(info, o)
+	labels := Labels(info)
+	if o.Region != "" {
+		labels[corev1.LabelTopologyRegion] = o.Region
+	}
 	return &cloudprovider.InstanceType{
-		Name: info.Name, Labels: Labels(info), Capacity: capacity,
+		Name: info.Name, Labels: labels, Capacity: capacity,
 		Overhead: Overhead(info, capacity, o), Offerings: offerings,
 	}
 }

@@ -187,6 +187,19 @@ func TestBuildOfferings(t *testing.T) {
 	}
 }
 
+// TestBuildRegionLabel: the region of the build options becomes the type's
+// topology.kubernetes.io/region label; without one no region label is invented.
+func TestBuildRegionLabel(t *testing.T) {
+	info := TypeInfo{Name: "c5.large", VCPU: 2, MemoryMiB: 4096, Arch: "amd64", UsageOD: true, Zones: []string{"eu-west-1a"}}
+	it := Build(info, fixedPrices{od: 0.1}, nil, BuildOptions{Region: "eu-west-1"})
+	if got := it.Labels["topology.kubernetes.io/region"]; got != "eu-west-1" {
+		t.Errorf("region label = %q, want eu-west-1", got)
+	}
+	if _, ok := Build(info, fixedPrices{od: 0.1}, nil, BuildOptions{}).Labels["topology.kubernetes.io/region"]; ok {
+		t.Error("a region label without a region")
+	}
+}
+
 // TestInstanceStoreRAID0: with instanceStorePolicy RAID0 a type with local disks offers their
 // size as ephemeral storage; without disks, or without the policy, the root volume's.
 func TestInstanceStoreRAID0(t *testing.T) {

@@ -186,6 +186,9 @@ func (p *Provider) nodeClass(ctx context.Context, ref *v1.NodeClassReference) (*
 // buildOptions are the class's settings that shape capacity.
 func (p *Provider) buildOptions(class *awsv1.EC2NodeClass) BuildOptions {
 	o := BuildOptions{VMMemoryOverheadPercent: p.opts.VMMemoryOverheadPercent, ReservedENIs: p.opts.ReservedENIs}
+	if p.clients != nil {
+		o.Region = p.clients.Region
+	}
 	if class == nil {
 		return o
 	}

@@ -175,9 +175,11 @@ func (rec *record) instanceType(region string) (*cloudprovider.InstanceType, err
 	if rec.GPUs > 0 && rec.GPUManufacturer == "nvidia" {
 		capacity[ResourceNvidiaGPU] = *resource.NewQuantity(rec.GPUs, resource.DecimalSI)
 	}
+	labels := rec.labels()
+	labels[corev1.LabelTopologyRegion] = region
 	return &cloudprovider.InstanceType{
 		Name:      rec.Name,
-		Labels:    rec.labels(),
+		Labels:    labels,
 		Capacity:  capacity,
 		Overhead:  overhead(*rec.VCPU, *rec.MemoryMiB, pods),
 		Offerings: offerings,

@@ -134,13 +134,14 @@ func TestLabels(t *testing.T) {
 			"kubernetes.io/os": "linux", LabelInstanceFamily: "g4dn", LabelInstanceCategory: "g",
 			LabelInstanceGeneration: "4", LabelInstanceSize: "xlarge", LabelInstanceCPU: "4",
 			LabelInstanceMemory: "16384", LabelInstanceGPUCount: "1", LabelInstanceGPUName: "t4",
-			LabelInstanceHypervisor: "nitro",
+			LabelInstanceHypervisor: "nitro", "topology.kubernetes.io/region": DefaultRegion,
 		},
 		// Null category and generation leave their labels out; "" hypervisor is kept.
 		"x9.metal": {
 			"node.kubernetes.io/instance-type": "x9.metal", "kubernetes.io/arch": "arm64",
 			"kubernetes.io/os": "linux", LabelInstanceFamily: "x9", LabelInstanceSize: "metal",
 			LabelInstanceCPU: "5", LabelInstanceMemory: "1000", LabelInstanceHypervisor: "",
+			"topology.kubernetes.io/region": DefaultRegion,
 		},
 	}
 	for name, labels := range want {
@@ -156,6 +157,21 @@ func TestLabels(t *testing.T) {
 	}
 	if _, ok := types["m5.large"].Labels[LabelInstanceGPUCount]; ok {
 		t.Errorf("m5.large has a GPU count label")
+	}
+}
+
+// TestRegionLabel: every type carries the region its offerings are in, from a file (the
+// region asked for) and in the built-in catalogue.
+func TestRegionLabel(t *testing.T) {
+	for _, it := range parseSample(t, "us-east-1") {
+		if got := it.Labels["topology.kubernetes.io/region"]; got != "us-east-1" {
+			t.Errorf("%s: region label %q, want us-east-1", it.Name, got)
+		}
+	}
+	for _, it := range Default() {
+		if got := it.Labels["topology.kubernetes.io/region"]; got != DefaultRegion {
+			t.Errorf("default %s: region label %q, want %s", it.Name, got, DefaultRegion)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
 )
 
@@ -50,6 +51,13 @@ func NodeClaimFor(np *v1.NodePool, planned scheduling.NewNodeClaim) *v1.NodeClai
 	maps.Copy(labels, tmpl.ObjectMeta.Labels)
 	maps.Copy(labels, planned.Labels)
 	labels[v1.NodePoolLabelKey] = np.Name
+	// Instance types carry their region; when every option shares one, the node will be
+	// there whichever is launched.
+	if _, set := labels[v1.LabelTopologyRegion]; !set {
+		if region, ok := commonLabel(planned.InstanceTypes, v1.LabelTopologyRegion); ok {
+			labels[v1.LabelTopologyRegion] = region
+		}
+	}
 	// Pods may still select on the deprecated aliases of well-known labels; the node carries
 	// both names.
 	for _, alias := range scheduling.DeprecatedKeys() {
@@ -95,6 +103,20 @@ func NodeClaimFor(np *v1.NodePool, planned scheduling.NewNodeClaim) *v1.NodeClai
 			ExpireAfter:            tmpl.Spec.ExpireAfter,
 		},
 	}
+}
+
+// commonLabel is the value of key that every instance type carries, when they all carry
+// the same one.
+func commonLabel(its []*cloudprovider.InstanceType, key string) (string, bool) {
+	value := ""
+	for i, it := range its {
+		v, ok := it.Labels[key]
+		if !ok || (i > 0 && v != value) {
+			return "", false
+		}
+		value = v
+	}
+	return value, value != ""
 }
 
 // allowedKeys may be used in NodeClaim requirements although their domain is restricted

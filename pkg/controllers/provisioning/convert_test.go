@@ -55,6 +55,39 @@ func TestNodeClaimForLabelsDeprecatedAliases(t *testing.T) {
 	}
 }
 
+// TestNodeClaimForLabelsRegion: when every instance type option is in one region the
+// NodeClaim carries topology.kubernetes.io/region (and its deprecated alias); options in
+// different regions, or without the label, leave it out.
+func TestNodeClaimForLabelsRegion(t *testing.T) {
+	np := &v1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "np"}}
+	typ := func(name, region string) *cloudprovider.InstanceType {
+		it := &cloudprovider.InstanceType{Name: name, Labels: map[string]string{}}
+		if region != "" {
+			it.Labels[v1.LabelTopologyRegion] = region
+		}
+		return it
+	}
+	for _, tc := range []struct {
+		name  string
+		types []*cloudprovider.InstanceType
+		want  string
+	}{
+		{"one region", []*cloudprovider.InstanceType{typ("m7i.large", "us-east-1"), typ("c7i.large", "us-east-1")}, "us-east-1"},
+		{"two regions", []*cloudprovider.InstanceType{typ("m7i.large", "us-east-1"), typ("c7i.large", "us-west-2")}, ""},
+		{"one unlabelled", []*cloudprovider.InstanceType{typ("m7i.large", "us-east-1"), typ("c7i.large", "")}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nc := provisioning.NodeClaimFor(np, scheduling.NewNodeClaim{NodePool: "np", InstanceTypes: tc.types})
+			if got := nc.Labels[v1.LabelTopologyRegion]; got != tc.want {
+				t.Errorf("region label = %q, want %q", got, tc.want)
+			}
+			if got := nc.Labels["failure-domain.beta.kubernetes.io/region"]; got != tc.want {
+				t.Errorf("deprecated region label = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestInitializedNow(t *testing.T) {
 	pending := &v1.NodeClaim{}
 	ready := &v1.NodeClaim{Status: v1.NodeClaimStatus{Conditions: []metav1.Condition{{Type: v1.ConditionTypeInitialized, Status: metav1.ConditionTrue}}}}
