@@ -14,6 +14,8 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/conditions"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/podevents"
+	metricsnode "github.com/gokarpenter/karpenter/pkg/controllers/metrics/node"
+	metricsnodeclaim "github.com/gokarpenter/karpenter/pkg/controllers/metrics/nodeclaim"
 	metricspod "github.com/gokarpenter/karpenter/pkg/controllers/metrics/pod"
 	metricsstate "github.com/gokarpenter/karpenter/pkg/controllers/metrics/state"
 	metricsstatus "github.com/gokarpenter/karpenter/pkg/controllers/metrics/status"
@@ -93,7 +95,7 @@ func NewControllers(deps Deps) ([]Controller, error) {
 		podevents.NewController(podevents.Deps{Client: deps.Client, Clock: deps.Clock}),
 		conditions.NewController(conditions.Deps{Client: deps.Client, CloudProvider: deps.CloudProvider, Clock: deps.Clock}),
 		disrupt,
-		status.NewController(status.Deps{Client: deps.Client, Clock: deps.Clock}),
+		status.NewController(status.Deps{Client: deps.Client, Clock: deps.Clock, CloudProvider: deps.CloudProvider}),
 	}, metricsCtrls...), nil
 }
 
@@ -118,5 +120,13 @@ func newMetricsControllers(deps Deps) ([]Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building nodeclaim status metrics controller: %w", err)
 	}
-	return []Controller{st, pods, pools, claims}, nil
+	nodes, err := metricsnode.NewController(metricsnode.Deps{Client: deps.Client, Registerer: deps.Registerer, Clock: deps.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("building node metrics controller: %w", err)
+	}
+	claimTerminations, err := metricsnodeclaim.NewController(metricsnodeclaim.Deps{Client: deps.Client, Registerer: deps.Registerer, Clock: deps.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("building nodeclaim metrics controller: %w", err)
+	}
+	return []Controller{st, pods, pools, claims, nodes, claimTerminations}, nil
 }

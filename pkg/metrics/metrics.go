@@ -3,6 +3,7 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -57,12 +58,21 @@ func CounterVec(reg prometheus.Registerer, opts prometheus.CounterOpts, labels .
 	return cv, nil
 }
 
-// NodeClaimsCreated returns karpenter_nodeclaims_created_total{reason,nodepool}.
+// LabelMinValuesRelaxed says whether minValues were relaxed to launch a NodeClaim.
+const LabelMinValuesRelaxed = "min_values_relaxed"
+
+// NodeClaimsCreated returns karpenter_nodeclaims_created_total{reason,nodepool,
+// min_values_relaxed}; count with NodeClaimCreated.
 func NodeClaimsCreated(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
 	return CounterVec(reg, prometheus.CounterOpts{
 		Namespace: "karpenter", Subsystem: "nodeclaims", Name: "created_total",
-		Help: "Number of NodeClaims created, by reason and nodepool.",
-	}, LabelReason, LabelNodePool)
+		Help: "Number of NodeClaims created, by reason, nodepool and whether min values were relaxed (min_values_relaxed).",
+	}, LabelReason, LabelNodePool, LabelMinValuesRelaxed)
+}
+
+// NodeClaimCreated counts one NodeClaim on NodeClaimsCreated's counter.
+func NodeClaimCreated(created *prometheus.CounterVec, reason, nodePool string, minValuesRelaxed bool) {
+	created.With(prometheus.Labels{LabelReason: reason, LabelNodePool: nodePool, LabelMinValuesRelaxed: strconv.FormatBool(minValuesRelaxed)}).Inc()
 }
 
 // NodeClaimsLifecycle returns karpenter_nodeclaims_{launched,registered,initialized}_total

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -54,4 +56,55 @@ func NewNodeMetrics(reg prometheus.Registerer) (*NodeMetrics, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// lifetimeBuckets are upstream's buckets for node lifetimes: 15 minutes to 30 days.
+func lifetimeBuckets() []float64 {
+	day := 24 * time.Hour
+	var out []float64
+	for _, d := range []time.Duration{15 * time.Minute, 30 * time.Minute, 45 * time.Minute, time.Hour, 2 * time.Hour, 4 * time.Hour,
+		6 * time.Hour, 8 * time.Hour, 10 * time.Hour, 12 * time.Hour, 16 * time.Hour, 20 * time.Hour,
+		day, 2 * day, 3 * day, 5 * day, 10 * day, 15 * day, 20 * day, 25 * day, 30 * day} {
+		out = append(out, d.Seconds())
+	}
+	return out
+}
+
+// NodeLifecycleMetrics count managed nodes coming and going.
+type NodeLifecycleMetrics struct {
+	// Created counts managed nodes that appeared, by nodepool and zone.
+	Created *prometheus.CounterVec
+	// TerminationDuration observes a managed node's deletion request → gone, by nodepool.
+	TerminationDuration *prometheus.SummaryVec
+	// LifetimeDuration observes a managed node's creation → gone, by nodepool.
+	LifetimeDuration *prometheus.HistogramVec
+}
+
+// NewNodeLifecycleMetrics registers the families on reg (or returns those already there).
+func NewNodeLifecycleMetrics(reg prometheus.Registerer) (*NodeLifecycleMetrics, error) {
+	m := &NodeLifecycleMetrics{
+		Created: counterVec("nodes", "created_total", "Number of nodes created in total by Karpenter, by nodepool and zone.", LabelNodePool, LabelZone),
+		TerminationDuration: prometheus.NewSummaryVec(prometheus.SummaryOpts{Namespace: Namespace, Subsystem: "nodes", Name: "termination_duration_seconds",
+			Help: "The time taken between a node's deletion request and the removal of its finalizer, by nodepool.", Objectives: SummaryObjectives()}, []string{LabelNodePool}),
+		LifetimeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Subsystem: "nodes", Name: "lifetime_duration_seconds",
+			Help: "The lifetime duration of the nodes since creation, by nodepool.", Buckets: lifetimeBuckets()}, []string{LabelNodePool}),
+	}
+	var err error
+	if m.Created, err = Register(reg, m.Created); err != nil {
+		return nil, err
+	}
+	if m.TerminationDuration, err = Register(reg, m.TerminationDuration); err != nil {
+		return nil, err
+	}
+	if m.LifetimeDuration, err = Register(reg, m.LifetimeDuration); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// NodeClaimTerminationDuration returns karpenter_nodeclaims_termination_duration_seconds
+// {nodepool}: a NodeClaim's deletion request → gone.
+func NodeClaimTerminationDuration(reg prometheus.Registerer) (*prometheus.SummaryVec, error) {
+	return Register(reg, prometheus.NewSummaryVec(prometheus.SummaryOpts{Namespace: Namespace, Subsystem: "nodeclaims", Name: "termination_duration_seconds",
+		Help: "Duration of NodeClaim termination in seconds, by nodepool.", Objectives: SummaryObjectives()}, []string{LabelNodePool}))
 }

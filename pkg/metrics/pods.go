@@ -29,6 +29,12 @@ type PodMetrics struct {
 	// seconds since its creation.
 	UnboundTime   *prometheus.GaugeVec
 	UnstartedTime *prometheus.GaugeVec
+	// The provisioning_* families measure from when Karpenter first saw the pod waiting for
+	// capacity (kube-scheduler said Unschedulable), a point in memory, not the pod's creation.
+	ProvisioningBoundDuration   prometheus.Histogram
+	ProvisioningStartupDuration prometheus.Histogram
+	ProvisioningUnboundTime     *prometheus.GaugeVec
+	ProvisioningUnstartedTime   *prometheus.GaugeVec
 }
 
 // NewPodMetrics registers the pod families on reg (or returns those already there).
@@ -45,9 +51,27 @@ func NewPodMetrics(reg prometheus.Registerer) (*PodMetrics, error) {
 		}),
 		UnboundTime:   gaugeVec("pods", "unbound_time_seconds", "The time from pod creation until the pod is bound, for pods not bound yet, by name and namespace.", LabelName, LabelNamespace),
 		UnstartedTime: gaugeVec("pods", "unstarted_time_seconds", "The time from pod creation until the pod is running, for pods not running yet, by name and namespace.", LabelName, LabelNamespace),
+		ProvisioningBoundDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace, Subsystem: "pods", Name: "provisioning_bound_duration_seconds", Buckets: DurationBuckets(),
+			Help: "The time from when Karpenter first thinks the pod can schedule until it binds. Note: this calculated from a point in memory, not by the pod creation timestamp.",
+		}),
+		ProvisioningStartupDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace, Subsystem: "pods", Name: "provisioning_startup_duration_seconds", Buckets: DurationBuckets(),
+			Help: "The time from when Karpenter first thinks the pod can schedule until the pod is running. Note: this calculated from a point in memory, not by the pod creation timestamp.",
+		}),
+		ProvisioningUnboundTime: gaugeVec("pods", "provisioning_unbound_time_seconds",
+			"The time from when Karpenter first thinks the pod can schedule until it binds, for pods not bound yet, by name and namespace.", LabelName, LabelNamespace),
+		ProvisioningUnstartedTime: gaugeVec("pods", "provisioning_unstarted_time_seconds",
+			"The time from when Karpenter first thinks the pod can schedule until the pod is running, for pods not running yet, by name and namespace.", LabelName, LabelNamespace),
 	}
 	var err error
-	if err = registerGauges(reg, &m.State, &m.UnboundTime, &m.UnstartedTime); err != nil {
+	if err = registerGauges(reg, &m.State, &m.UnboundTime, &m.UnstartedTime, &m.ProvisioningUnboundTime, &m.ProvisioningUnstartedTime); err != nil {
+		return nil, err
+	}
+	if m.ProvisioningBoundDuration, err = Register(reg, m.ProvisioningBoundDuration); err != nil {
+		return nil, err
+	}
+	if m.ProvisioningStartupDuration, err = Register(reg, m.ProvisioningStartupDuration); err != nil {
 		return nil, err
 	}
 	if m.StartupDuration, err = Register(reg, m.StartupDuration); err != nil {

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -72,7 +73,7 @@ func (s *Store) ReplaceAll(byKey map[string][]Sample) {
 	}
 }
 
-// seriesID identifies a series: its gauge and label values in label-name order.
+// seriesID identifies a series: its gauge (by identity) and label values in label-name order.
 func seriesID(s Sample) string {
 	names := make([]string, 0, len(s.Labels))
 	for n := range s.Labels {
@@ -80,15 +81,9 @@ func seriesID(s Sample) string {
 	}
 	slices.Sort(names)
 	var b strings.Builder
-	b.WriteString(prometheusDescString(s.Gauge))
+	fmt.Fprintf(&b, "%p", s.Gauge)
 	for _, n := range names {
 		b.WriteString("\x00" + n + "=" + s.Labels[n])
 	}
 	return b.String()
-}
-
-func prometheusDescString(g *prometheus.GaugeVec) string {
-	ch := make(chan *prometheus.Desc, 1)
-	g.Describe(ch)
-	return (<-ch).String()
 }

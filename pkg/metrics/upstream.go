@@ -112,6 +112,9 @@ func Upstream() []Family {
 		fam("karpenter_voluntary_disruption_decision_evaluation_duration_seconds", "method", "consolidation_type"),
 		fam("karpenter_voluntary_disruption_queue_failures_total", "decision", "reason", "consolidation_type"),
 		fam("karpenter_voluntary_disruption_consolidation_timeouts_total", "consolidation_type"),
+		// In the reference page from v1.14 on, for the Balanced consolidation policy.
+		fam("karpenter_consolidation_score", "decision", "nodepool", "policy"),
+		fam("karpenter_consolidation_moves_total", "decision", "nodepool", "policy"),
 
 		fam("karpenter_interruption_received_messages_total", "message_type"),
 		fam("karpenter_interruption_deleted_messages_total"),
@@ -139,16 +142,27 @@ var implemented = []string{
 	"karpenter_nodes_allocatable", "karpenter_nodes_total_pod_requests", "karpenter_nodes_total_pod_limits",
 	"karpenter_nodes_total_daemon_requests", "karpenter_nodes_total_daemon_limits", "karpenter_nodes_system_overhead",
 	"karpenter_nodes_current_lifetime_seconds",
-	"karpenter_nodeclaims_disrupted_total",
+	"karpenter_nodeclaims_created_total", "karpenter_nodeclaims_disrupted_total", "karpenter_nodeclaims_termination_duration_seconds",
+	"karpenter_nodes_created_total", "karpenter_nodes_termination_duration_seconds", "karpenter_nodes_lifetime_duration_seconds",
 	"karpenter_pods_state", "karpenter_pods_startup_duration_seconds", "karpenter_pods_bound_duration_seconds",
 	"karpenter_pods_unbound_time_seconds", "karpenter_pods_unstarted_time_seconds",
-	"karpenter_scheduler_scheduling_duration_seconds",
+	"karpenter_pods_provisioning_bound_duration_seconds", "karpenter_pods_provisioning_startup_duration_seconds",
+	"karpenter_pods_provisioning_unbound_time_seconds", "karpenter_pods_provisioning_unstarted_time_seconds",
+	"karpenter_scheduler_scheduling_duration_seconds", "karpenter_scheduler_queue_depth",
+	"karpenter_scheduler_unfinished_work_seconds", "karpenter_scheduler_unschedulable_pods_count",
 	"karpenter_nodepools_usage", "karpenter_nodepools_limit",
 	"karpenter_cluster_utilization_percent", "karpenter_cluster_state_node_count", "karpenter_cluster_state_synced",
 	"karpenter_cluster_state_unsynced_time_seconds",
 	"karpenter_cloudprovider_duration_seconds", "karpenter_cloudprovider_errors_total",
 	"karpenter_cloudprovider_instance_type_cpu_cores", "karpenter_cloudprovider_instance_type_memory_bytes",
 	"karpenter_cloudprovider_instance_type_offering_available", "karpenter_cloudprovider_instance_type_offering_price_estimate",
+	// pkg/metrics/disruption.go, written by the disruption engine
+	"karpenter_voluntary_disruption_decisions_total", "karpenter_voluntary_disruption_eligible_nodes",
+	"karpenter_voluntary_disruption_decision_evaluation_duration_seconds", "karpenter_nodepools_allowed_disruptions",
+	"karpenter_consolidation_score", "karpenter_consolidation_moves_total",
+	// pkg/metrics/interruption.go, written by the AWS interruption controller
+	"karpenter_interruption_received_messages_total", "karpenter_interruption_deleted_messages_total",
+	"karpenter_interruption_message_queue_duration_seconds",
 }
 
 // drift are families served under upstream's name with other labels: the label set served
@@ -157,7 +171,6 @@ var drift = map[string]struct {
 	labels []string
 	why    string
 }{
-	"karpenter_nodeclaims_created_total":    {[]string{"nodepool", "reason"}, "no min_values_relaxed label yet (the provisioner writes it)"},
 	"karpenter_nodeclaims_terminated_total": {[]string{"capacity_type", "nodepool"}, "no zone label yet (termination writes it)"},
 	"karpenter_nodes_terminated_total":      {[]string{"nodepool"}, "no zone label yet (termination writes it)"},
 }

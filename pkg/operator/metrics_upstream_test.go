@@ -43,6 +43,18 @@ var notExercised = map[string]string{
 	"operator_nodeclaim_termination_current_time_seconds":    "nothing terminates in the scenario",
 	"operator_nodeclaim_termination_duration_seconds":        "nothing terminates in the scenario",
 	"karpenter_pods_unbound_time_seconds":                    "the pod is bound by the time the pass runs",
+	"karpenter_nodes_termination_duration_seconds":           "the deletion request and the removal of the node may reach the controller as one event",
+	"karpenter_nodeclaims_termination_duration_seconds":      "no NodeClaim is deleted in the scenario",
+	"karpenter_voluntary_disruption_decisions_total":         "nothing is disrupted in the scenario",
+	"karpenter_scheduler_queue_depth":                        "served only while a scheduling run is in flight",
+	"karpenter_pods_provisioning_unbound_time_seconds":       "the pod is bound by the time the pass runs",
+	"karpenter_pods_provisioning_unstarted_time_seconds":     "the pod is running by the time the pass runs",
+	"karpenter_scheduler_unfinished_work_seconds":            "served only while a scheduling run is in flight",
+	"karpenter_consolidation_score":                          "the scenario's NodePools are not Balanced",
+	"karpenter_consolidation_moves_total":                    "the scenario's NodePools are not Balanced",
+	"karpenter_interruption_received_messages_total":         "the fake cloud has no interruption queue",
+	"karpenter_interruption_deleted_messages_total":          "the fake cloud has no interruption queue",
+	"karpenter_interruption_message_queue_duration_seconds":  "the fake cloud has no interruption queue",
 	"karpenter_pods_unstarted_time_seconds":                  "the pod is running by the time the pass runs",
 }
 
@@ -135,6 +147,26 @@ func TestMetricsMatchUpstream(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A managed node that comes and goes: created, deletion requested, gone.
+	gone := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "metrics-gone", Finalizers: []string{"test/hold"},
+		Labels: map[string]string{v1.NodePoolLabelKey: np.Name, v1.LabelTopologyZone: "test-zone"}}}
+	if err := env.Client.Create(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyWithin(t, 90*time.Second, "the node counted as created", func() error {
+		if _, body := get("http://" + opts.MetricsAddr + "/metrics"); !strings.Contains(body, `karpenter_nodes_created_total{nodepool="metrics",zone="test-zone"} 1`) {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	if err := env.Client.Delete(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // let the deletion request be seen before the node goes
+	if err := env.Client.Patch(ctx, gone, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))); err != nil {
+		t.Fatal(err)
+	}
+
 	var families map[string]*dto.MetricFamily
 	eventuallyWithin(t, 90*time.Second, "node, pod and status families in /metrics", func() error {
 		code, body := get("http://" + opts.MetricsAddr + "/metrics")
@@ -147,7 +179,8 @@ func TestMetricsMatchUpstream(t *testing.T) {
 			return fmt.Errorf("parsing /metrics: %w", err)
 		}
 		families = fams
-		for _, want := range []string{"karpenter_nodes_allocatable", "karpenter_nodes_total_daemon_limits", "karpenter_nodepools_usage", "karpenter_cloudprovider_instance_type_offering_price_estimate",
+		for _, want := range []string{"karpenter_nodes_allocatable", "karpenter_nodes_total_daemon_limits", "karpenter_nodes_lifetime_duration_seconds",
+			"karpenter_nodepools_allowed_disruptions", "karpenter_voluntary_disruption_eligible_nodes", "karpenter_nodepools_usage", "karpenter_cloudprovider_instance_type_offering_price_estimate",
 			"operator_nodeclaim_status_condition_count", "karpenter_pods_state"} {
 			if _, ok := fams[want]; !ok {
 				return fmt.Errorf("%s not served yet", want)

@@ -35,7 +35,6 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim/noderegistrar"
 	"github.com/gokarpenter/karpenter/pkg/controllers"
-	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
 	"github.com/gokarpenter/karpenter/pkg/metrics"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
@@ -146,7 +145,8 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		Recorder:      recorder,
 		Clock:         clock.RealClock{},
 		Registerer:    op.Registry,
-		Provisioning:  provisioning.Options{BatchIdleDuration: opts.BatchIdleDuration, BatchMaxDuration: opts.BatchMaxDuration},
+		Provisioning:  opts.ProvisioningOptions(),
+		Disruption:    opts.DisruptionOptions(),
 	})
 	if err != nil {
 		return nil, err

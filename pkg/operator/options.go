@@ -8,6 +8,7 @@ import (
 	"time"
 
 	awsprovider "github.com/gokarpenter/karpenter/pkg/cloudprovider/aws"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption"
 	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
 )
 
@@ -127,6 +128,17 @@ func (o Options) HealthAddress() string {
 		return o.HealthAddr
 	}
 	return ":" + strconv.Itoa(o.HealthProbePort)
+}
+
+// ProvisioningOptions are the provisioner's settings: the batch window. (PREFERENCE_POLICY
+// and MIN_VALUES_POLICY are validated but the scheduler does not take them yet.)
+func (o Options) ProvisioningOptions() provisioning.Options {
+	return provisioning.Options{BatchIdleDuration: o.BatchIdleDuration, BatchMaxDuration: o.BatchMaxDuration}
+}
+
+// DisruptionOptions are the disruption engine's settings: the SpotToSpotConsolidation gate.
+func (o Options) DisruptionOptions() disruption.Options {
+	return disruption.Options{SpotToSpotConsolidation: o.FeatureGates.SpotToSpotConsolidation}
 }
 
 // LeaderElects reports whether leader election runs.

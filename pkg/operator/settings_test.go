@@ -190,3 +190,21 @@ func TestSettingsExtraGroups(t *testing.T) {
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// TestSettingsReachTheControllers: the batch window and the SpotToSpotConsolidation gate
+// become the provisioner's and the disruption engine's options.
+func TestSettingsReachTheControllers(t *testing.T) {
+	o, err := parse(t, map[string]string{"FEATURE_GATES": "SpotToSpotConsolidation=true"}, "--batch-idle-duration=2s", "--batch-max-duration=20s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := o.ProvisioningOptions(); p.BatchIdleDuration != 2*time.Second || p.BatchMaxDuration != 20*time.Second {
+		t.Errorf("provisioning options %+v", p)
+	}
+	if !o.DisruptionOptions().SpotToSpotConsolidation {
+		t.Error("the SpotToSpotConsolidation gate did not reach the disruption engine")
+	}
+	if operator.DefaultOptions().DisruptionOptions().SpotToSpotConsolidation {
+		t.Error("SpotToSpotConsolidation is on by default")
+	}
+}

@@ -20,3 +20,8 @@ const (
 // ConditionReasonLaunching is the Launched condition's reason while CloudProvider.Create is in
 // flight: an instance may exist that the NodeClaim does not record yet.
 const ConditionReasonLaunching = "Launching"
+
+// ConditionReasonRegistrationTimeout is the Registered condition's reason (status False) on a
+// NodeClaim whose node did not register within the registration TTL; the NodeClaim is deleted
+// right after, and its NodePool's NodeRegistrationHealthy turns False.
+const ConditionReasonRegistrationTimeout = "RegistrationTimeout"

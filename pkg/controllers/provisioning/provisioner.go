@@ -59,8 +59,10 @@ func (c *Controller) Provision(ctx context.Context) (Result, error) {
 	pools, nodePools, instanceTypes := c.nodePools(ctx, objs)
 	logger.V(1).Info("scheduling pending pods", "pods", len(pods), "nodePools", len(pools))
 	start := c.clock.Now()
+	done := c.startScheduling(len(pods))
 	plan := scheduling.Solve(snapshot.Build(objs, pools, instanceTypes), pods)
 	c.scheduling.WithLabelValues(Name).Observe(c.clock.Since(start).Seconds())
+	done(len(plan.Unschedulable))
 
 	var res Result
 	for _, placed := range plan.ExistingNodes {
@@ -85,9 +87,10 @@ func (c *Controller) Provision(ctx context.Context) (Result, error) {
 
 // nodePools converts the NodePools that may launch capacity for the scheduler with
 // snapshot.NodePools, and indexes the API objects by name. A NodePool whose instance types
-// cannot be listed is skipped and logged.
+// cannot be listed is skipped and logged; one whose Ready is False is skipped with a Warning
+// (see readiness.go).
 func (c *Controller) nodePools(ctx context.Context, objs snapshot.Objects) ([]scheduling.NodePool, map[string]*v1.NodePool, []*cloudprovider.InstanceType) {
-	nps := c.cluster.NodePools()
+	nps := slices.DeleteFunc(c.cluster.NodePools(), c.notReady)
 	pools, all, err := snapshot.NodePools(nps, func(np *v1.NodePool) ([]*cloudprovider.InstanceType, error) {
 		return c.cloud.GetInstanceTypes(ctx, np)
 	}, objs)
@@ -132,7 +135,7 @@ func (c *Controller) createNodeClaim(ctx context.Context, np *v1.NodePool, plann
 	c.cluster.UpdateNodeClaim(nc.DeepCopy())
 	c.cluster.Nominate(nc.Name, planned.Pods)
 	c.recordNominated(planned.Pods, nc.Name)
-	c.created.WithLabelValues(metrics.ReasonProvisioning, np.Name).Inc()
+	metrics.NodeClaimCreated(c.created, metrics.ReasonProvisioning, np.Name, nc.Annotations[v1.NodeClaimMinValuesRelaxedAnnotationKey] == "true")
 	log.FromContext(ctx).Info("created nodeclaim", "nodeClaim", klog.KObj(nc), "nodePool", np.Name,
 		"pods", len(planned.Pods), "instanceTypes", len(planned.InstanceTypes),
 		"cheapest", planned.Cheapest.InstanceType, "price", planned.Cheapest.Price)

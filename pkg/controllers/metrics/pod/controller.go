@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -17,6 +18,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/metrics"
+	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
 // Name is the controller's name.
@@ -41,6 +43,9 @@ type Controller struct {
 	// pending are the pods seen unbound (for bound duration) or not running (for startup
 	// duration), by namespace/name; each duration is observed once.
 	unbound, unstarted map[string]bool
+	// waiting is when each pod was first seen waiting for capacity (Unschedulable), until it
+	// runs: the start of the provisioning_* durations.
+	waiting map[string]time.Time
 }
 
 var _ reconcile.Reconciler = (*Controller)(nil)
@@ -52,7 +57,7 @@ func NewController(deps Deps) (*Controller, error) {
 		return nil, err
 	}
 	c := &Controller{kube: deps.Client, clock: deps.Clock, metrics: m, store: metrics.NewStore(),
-		unbound: map[string]bool{}, unstarted: map[string]bool{}}
+		unbound: map[string]bool{}, unstarted: map[string]bool{}, waiting: map[string]time.Time{}}
 	if c.clock == nil {
 		c.clock = clock.RealClock{}
 	}
@@ -97,9 +102,31 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if !running && pod.Status.Phase == corev1.PodPending {
 		samples = append(samples, metrics.Sample{Gauge: c.metrics.UnstartedTime, Labels: id, Value: age})
 	}
+	if since, ok := c.waitingSince(key, pod); ok {
+		waited := c.clock.Since(since).Seconds()
+		if !bound {
+			samples = append(samples, metrics.Sample{Gauge: c.metrics.ProvisioningUnboundTime, Labels: id, Value: waited})
+		}
+		if pod.Status.Phase == corev1.PodPending {
+			samples = append(samples, metrics.Sample{Gauge: c.metrics.ProvisioningUnstartedTime, Labels: id, Value: waited})
+		}
+	}
 	c.store.Update(key, samples)
 	c.observeDurations(key, pod, bound)
 	return reconcile.Result{}, nil
+}
+
+// waitingSince returns when the pod was first seen waiting for capacity, recording now if it
+// waits for the first time.
+func (c *Controller) waitingSince(key string, pod *corev1.Pod) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	since, ok := c.waiting[key]
+	if !ok && state.IsProvisionable(pod) {
+		since, ok = c.clock.Now(), true
+		c.waiting[key] = since
+	}
+	return since, ok
 }
 
 // observeDurations observes creation → bound and creation → ready once per pod that was
@@ -108,11 +135,15 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 func (c *Controller) observeDurations(key string, pod *corev1.Pod, bound bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	since, waited := c.waiting[key]
 	if !bound {
 		c.unbound[key] = true
 	} else if c.unbound[key] {
 		if cond := condition(pod, corev1.PodScheduled); cond != nil && cond.Status == corev1.ConditionTrue {
 			c.metrics.BoundDuration.Observe(cond.LastTransitionTime.Sub(pod.CreationTimestamp.Time).Seconds())
+			if waited {
+				c.metrics.ProvisioningBoundDuration.Observe(nonNegative(cond.LastTransitionTime.Sub(since)))
+			}
 			delete(c.unbound, key)
 		}
 	}
@@ -123,10 +154,17 @@ func (c *Controller) observeDurations(key string, pod *corev1.Pod, bound bool) {
 	if c.unstarted[key] {
 		if cond := condition(pod, corev1.PodReady); cond != nil && cond.Status == corev1.ConditionTrue {
 			c.metrics.StartupDuration.Observe(cond.LastTransitionTime.Sub(pod.CreationTimestamp.Time).Seconds())
+			if waited {
+				c.metrics.ProvisioningStartupDuration.Observe(nonNegative(cond.LastTransitionTime.Sub(since)))
+			}
 			delete(c.unstarted, key)
+			delete(c.waiting, key)
 		}
 	}
 }
+
+// nonNegative is d in seconds, at least 0: condition times have second precision.
+func nonNegative(d time.Duration) float64 { return max(d.Seconds(), 0) }
 
 func (c *Controller) forget(key string) {
 	c.store.Delete(key)
@@ -134,6 +172,7 @@ func (c *Controller) forget(key string) {
 	defer c.mu.Unlock()
 	delete(c.unbound, key)
 	delete(c.unstarted, key)
+	delete(c.waiting, key)
 }
 
 // StateLabels are the karpenter_pods_state labels of a pod on node (an empty Node when unbound).
