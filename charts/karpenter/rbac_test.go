@@ -26,25 +26,36 @@ var controllerNeeds = []grant{
 	{"patch", "karpenter.sh", "nodeclaims/status", true},
 	{"update", "karpenter.sh", "nodeclaims/finalizers", true},
 	{"watch", "", "nodes", true},
-	{"create", "", "nodes", true},
+	{"create", "", "nodes", true}, // sim mode: the registrar plays the kubelets
 	{"patch", "", "nodes", true},
 	{"delete", "", "nodes", true},
 	{"list", "", "pods", true},
 	{"delete", "", "pods", true},
 	{"create", "", "pods/eviction", true},
 	{"create", "", "events", true},
-	{"patch", "events.k8s.io", "events", true},
+	{"patch", "", "events", true},
 	{"watch", "apps", "daemonsets", true},
-	{"list", "apps", "replicasets", true},
-	{"list", "apps", "statefulsets", true},
 	{"list", "policy", "poddisruptionbudgets", true},
+	{"get", "karpenter.sim.sh", "simnodeclasses", true},
 	{"watch", "", "persistentvolumeclaims", true},
 	{"list", "", "persistentvolumes", true},
 	{"list", "storage.k8s.io", "storageclasses", true},
 	{"watch", "storage.k8s.io", "csinodes", true},
-	{"list", "karpenter.sim.sh", "simnodeclasses", true},
-	{"patch", "karpenter.sim.sh", "simnodeclasses/status", true},
+	{"watch", "", "namespaces", true},
 	{"create", "karpenter.sim.sh", "siminstances", true},
+
+	// Granted once, never used (test/e2e/rbac_usage_test.go records what is).
+	{"get", "", "nodes", false},
+	{"update", "", "nodes", false},
+	{"get", "", "pods", false},
+	{"get", "karpenter.sh", "nodeclaims", false},
+	{"update", "karpenter.sh", "nodepools", false},
+	{"update", "karpenter.sh", "nodeclaims/status", false},
+	{"patch", "events.k8s.io", "events", false},
+	{"list", "apps", "replicasets", false},
+	{"list", "apps", "statefulsets", false},
+	{"patch", "karpenter.sim.sh", "simnodeclasses/status", false},
+	{"update", "karpenter.sim.sh", "siminstances", false},
 
 	{"delete", "karpenter.sh", "nodepools", false},
 	{"create", "karpenter.sh", "nodepools", false},
@@ -97,6 +108,8 @@ func TestLeaderElectionRoleIsNamespaced(t *testing.T) {
 		{"get", "coordination.k8s.io", "leases", true},
 		{"create", "coordination.k8s.io", "leases", true},
 		{"update", "coordination.k8s.io", "leases", true},
+		{"patch", "coordination.k8s.io", "leases", false},
+		{"watch", "coordination.k8s.io", "leases", false},
 		{"delete", "coordination.k8s.io", "leases", false},
 		{"get", "", "configmaps", false},
 		{"get", "", "secrets", false},
@@ -118,4 +131,22 @@ func subjectNames(subjects []rbacv1.Subject) []string {
 		}
 	}
 	return out
+}
+
+// TestOnlyTheSimCreatesNodes: nodes are created by kubelets; only the simulated cloud plays
+// them, so only its ClusterRole may create Nodes.
+func TestOnlyTheSimCreatesNodes(t *testing.T) {
+	aws := renderRelease(t, "karpenter", map[string]any{
+		"cloudProvider": "aws",
+		"settings":      map[string]any{"aws": map[string]any{"clusterName": "prod-eks"}},
+	})
+	if allows(aws.ClusterRole.Rules, "create", "", "nodes") {
+		t.Error("the aws ClusterRole grants create on nodes")
+	}
+	if allows(aws.ClusterRole.Rules, "list", "karpenter.sim.sh", "siminstances") {
+		t.Error("the aws ClusterRole grants the sim's API")
+	}
+	if sim := renderRelease(t, "karpenter", nil); !allows(sim.ClusterRole.Rules, "create", "", "nodes") {
+		t.Error("the sim ClusterRole cannot create the Nodes of its instances")
+	}
 }

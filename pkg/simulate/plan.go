@@ -22,6 +22,7 @@ func Objects(in *Input) snapshot.Objects {
 		PersistentVolumeClaims: in.PersistentVolumeClaims,
 		PersistentVolumes:      in.PersistentVolumes,
 		StorageClasses:         in.StorageClasses,
+		Namespaces:             in.Namespaces,
 	}
 	for _, n := range in.Nodes {
 		if !slices.ContainsFunc(n.Status.Conditions, func(c corev1.NodeCondition) bool { return c.Type == corev1.NodeReady }) {

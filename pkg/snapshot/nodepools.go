@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
@@ -50,7 +51,8 @@ func NodePools(nodePools []*v1.NodePool, instanceTypes InstanceTypesFunc, objs O
 	return pools, all, errors.Join(errs...)
 }
 
-// Usage is the capacity a NodePool holds, counted against its limits: each of its
+// Usage is the capacity a NodePool holds, counted against its limits, "nodes" included
+// (one per NodeClaim or Node): each of its
 // NodeClaims' status.capacity once launched, before that the capacity of its cheapest
 // option in instanceTypes; and the status.capacity of each Node labelled with the pool that
 // no NodeClaim owns (a simulate input, or a NodeClaim already gone).
@@ -71,13 +73,22 @@ func Usage(nodePool string, instanceTypes []*cloudprovider.InstanceType, nodeCla
 			}
 		}
 		add(used, capacity)
+		addNode(used)
 	}
 	for _, n := range nodes {
 		if n.Labels[v1.NodePoolLabelKey] == nodePool && (n.Spec.ProviderID == "" || !owned[n.Spec.ProviderID]) {
 			add(used, n.Status.Capacity)
+			addNode(used)
 		}
 	}
 	return used
+}
+
+// addNode counts one node against a "nodes" limit.
+func addNode(sum corev1.ResourceList) {
+	total := sum[scheduling.ResourceNodes]
+	total.Add(*resource.NewQuantity(1, resource.DecimalSI))
+	sum[scheduling.ResourceNodes] = total
 }
 
 func add(sum, more corev1.ResourceList) {

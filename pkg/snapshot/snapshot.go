@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
 )
 
@@ -33,6 +34,8 @@ type Objects struct {
 	PersistentVolumes      []*corev1.PersistentVolume
 	StorageClasses         []*storagev1.StorageClass
 	CSINodes               []*storagev1.CSINode
+	// Namespaces give the labels pod affinity namespaceSelectors match.
+	Namespaces []*corev1.Namespace
 }
 
 // ephemeralTaintKeys are put on nodes by Kubernetes itself while they start; they go away
@@ -53,7 +56,7 @@ var ephemeralTaintKeys = []string{
 func Build(objs Objects, nodePools []scheduling.NodePool, instanceTypes []*cloudprovider.InstanceType) *scheduling.Snapshot {
 	bound := map[string][]*corev1.Pod{}
 	for _, p := range objs.Pods {
-		if p.Spec.NodeName != "" && !isTerminal(p) {
+		if p.Spec.NodeName != "" && !pods.IsTerminal(p) {
 			bound[p.Spec.NodeName] = append(bound[p.Spec.NodeName], p)
 		}
 	}
@@ -71,12 +74,14 @@ func Build(objs Objects, nodePools []scheduling.NodePool, instanceTypes []*cloud
 	}
 
 	snap := &scheduling.Snapshot{NodePools: nodePools}
+	volumeLimits := VolumeLimits(objs.CSINodes)
 	for _, node := range sortedByName(objs.Nodes) {
 		var nc *v1.NodeClaim
 		if node.Spec.ProviderID != "" {
 			nc = claimByProviderID[node.Spec.ProviderID]
 		}
 		if en, ok := existingFromNode(node, nc); ok {
+			en.VolumeLimits = volumeLimits[node.Name]
 			en.Pods = append(sortPods(bound[node.Name]), nominatedFor(nc, objs.Nominated)...)
 			snap.Nodes = append(snap.Nodes, en)
 		}
@@ -94,6 +99,13 @@ func Build(objs Objects, nodePools []scheduling.NodePool, instanceTypes []*cloud
 		snap.DaemonSets = append(snap.DaemonSets, DaemonSetPod(ds))
 	}
 	snap.Volumes = Volumes(objs.PersistentVolumeClaims, objs.PersistentVolumes, objs.StorageClasses)
+	snap.Namespaces = make(map[string]map[string]string, len(objs.Namespaces))
+	for _, ns := range objs.Namespaces {
+		l := make(map[string]string, len(ns.Labels)+1)
+		maps.Copy(l, ns.Labels)
+		l[corev1.LabelMetadataName] = ns.Name // the API server sets it; manifests may not
+		snap.Namespaces[ns.Name] = l
+	}
 	return snap
 }
 
@@ -242,8 +254,4 @@ func withoutTaints(taints, startup []corev1.Taint) []corev1.Taint {
 		out = append(out, t)
 	}
 	return out
-}
-
-func isTerminal(pod *corev1.Pod) bool {
-	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 }

@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/scheduling"
 	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
 
@@ -55,6 +56,7 @@ func pod(name, nodeName string) *corev1.Pod {
 func TestBuild(t *testing.T) {
 	its := []*cloudprovider.InstanceType{instanceType("large", "8", 0.4), instanceType("small", "2", 0.1)}
 	managed := node("managed", false, func(n *corev1.Node) { n.Spec.ProviderID = "sim:///i-1" })
+	count := int32(25)
 	cordoned := node("cordoned", true, func(n *corev1.Node) { n.Spec.Unschedulable = true })
 	claimOfManaged := &v1.NodeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: "nc-managed"},
@@ -79,7 +81,9 @@ func TestBuild(t *testing.T) {
 		DaemonSets:             []*appsv1.DaemonSet{{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "logs"}}},
 		PersistentVolumeClaims: []*corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "data"}}},
 		PersistentVolumes:      []*corev1.PersistentVolume{{ObjectMeta: metav1.ObjectMeta{Name: "pv-1"}}},
-		StorageClasses:         []*storagev1.StorageClass{{ObjectMeta: metav1.ObjectMeta{Name: "zonal"}}},
+		StorageClasses:         []*storagev1.StorageClass{{ObjectMeta: metav1.ObjectMeta{Name: "zonal"}, Provisioner: "ebs.csi.aws.com"}},
+		CSINodes: []*storagev1.CSINode{{ObjectMeta: metav1.ObjectMeta{Name: "ready"}, Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{
+			{Name: "ebs.csi.aws.com", Allocatable: &storagev1.VolumeNodeResources{Count: &count}}, {Name: "unlimited.csi"}}}}},
 	}
 	snap := snapshot.Build(objs, nil, its)
 
@@ -114,6 +118,15 @@ func TestBuild(t *testing.T) {
 		metav1.GetControllerOf(snap.DaemonSets[0]).Kind != "DaemonSet" {
 		t.Errorf("daemonset pods = %+v", snap.DaemonSets)
 	}
+	if got := readyNode.VolumeLimits; len(got) != 1 || got["ebs.csi.aws.com"] != 25 {
+		t.Errorf("ready node volume limits = %v, want ebs 25 from its CSINode", got)
+	}
+	if managedNode.VolumeLimits != nil {
+		t.Errorf("node without a CSINode has limits %v", managedNode.VolumeLimits)
+	}
+	if sc := snap.Volumes.StorageClasses["zonal"]; sc == nil || sc.Provisioner != "ebs.csi.aws.com" {
+		t.Errorf("storage class provisioner not carried: %+v", sc)
+	}
 	if snap.Volumes.Claims["default/data"] == nil || snap.Volumes.Volumes["pv-1"] == nil || snap.Volumes.StorageClasses["zonal"] == nil {
 		t.Errorf("volumes not indexed: %+v", snap.Volumes)
 	}
@@ -140,6 +153,9 @@ func TestUsage(t *testing.T) {
 	// NodeClaim's and is not counted twice.
 	if got := used.Cpu().Value(); got != 22 {
 		t.Errorf("used cpu = %d, want 22", got)
+	}
+	if got := used[scheduling.ResourceNodes]; got.Value() != 3 {
+		t.Errorf("used nodes = %s, want 3 (two NodeClaims, one orphan Node)", got.String())
 	}
 }
 
@@ -177,11 +193,24 @@ func TestListReadsEveryKind(t *testing.T) {
 		&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "sc"}},
 		&storagev1.CSINode{ObjectMeta: metav1.ObjectMeta{Name: "n"}},
 	).Build()
+	pending := pod("pending", "")
+	pending.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}
+	if err := c.Create(context.Background(), pending); err != nil {
+		t.Fatal(err)
+	}
+	snap, waiting, err := snapshot.FromClient(context.Background(), c, func(*v1.NodePool) ([]*cloudprovider.InstanceType, error) {
+		return []*cloudprovider.InstanceType{instanceType("small", "2", 0.1)}, nil
+	})
+	// Nodes: the Node and the NodeClaim in flight (sized as its cheapest option).
+	if err != nil || len(snap.NodePools) != 1 || len(snap.NodePools[0].InstanceTypes) != 1 || len(snap.Nodes) != 2 ||
+		len(waiting) != 1 || waiting[0].Name != "pending" {
+		t.Fatalf("FromClient: err %v, %d pools, %d nodes, waiting %v", err, len(snap.NodePools), len(snap.Nodes), podNames(waiting))
+	}
 	objs, nps, err := snapshot.List(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(nps) != 1 || len(objs.Nodes) != 1 || len(objs.Pods) != 1 || len(objs.NodeClaims) != 1 || len(objs.DaemonSets) != 1 ||
+	if len(nps) != 1 || len(objs.Nodes) != 1 || len(objs.Pods) != 2 || len(objs.NodeClaims) != 1 || len(objs.DaemonSets) != 1 ||
 		len(objs.PersistentVolumeClaims) != 1 || len(objs.PersistentVolumes) != 1 || len(objs.StorageClasses) != 1 || len(objs.CSINodes) != 1 {
 		t.Errorf("List missed a kind: nodepools=%d %+v", len(nps), objs)
 	}

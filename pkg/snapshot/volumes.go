@@ -23,7 +23,25 @@ func Volumes(claims []*corev1.PersistentVolumeClaim, volumes []*corev1.Persisten
 		v.Volumes[pv.Name] = pv
 	}
 	for _, sc := range classes {
-		v.StorageClasses[sc.Name] = &scheduling.StorageClass{Name: sc.Name, AllowedTopologies: sc.AllowedTopologies}
+		v.StorageClasses[sc.Name] = &scheduling.StorageClass{Name: sc.Name, Provisioner: sc.Provisioner, AllowedTopologies: sc.AllowedTopologies}
 	}
 	return v
+}
+
+// VolumeLimits maps node names to the attachable volume count of each CSI driver their
+// CSINode reports; drivers without a count are unlimited.
+func VolumeLimits(csiNodes []*storagev1.CSINode) map[string]map[string]int64 {
+	out := map[string]map[string]int64{}
+	for _, cn := range csiNodes {
+		limits := map[string]int64{}
+		for _, d := range cn.Spec.Drivers {
+			if d.Allocatable != nil && d.Allocatable.Count != nil {
+				limits[d.Name] = int64(*d.Allocatable.Count)
+			}
+		}
+		if len(limits) > 0 {
+			out[cn.Name] = limits
+		}
+	}
+	return out
 }

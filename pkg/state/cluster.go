@@ -14,6 +14,8 @@ import (
 	"k8s.io/utils/clock"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
 
@@ -58,6 +60,9 @@ type Cluster struct {
 	volumes        map[string]*corev1.PersistentVolume
 	storageClasses map[string]*storagev1.StorageClass
 	csiNodes       map[string]*storagev1.CSINode
+	namespaces     map[string]*corev1.Namespace
+	// claimByNode indexes NodeClaims by the Node they registered as (status.nodeName).
+	claimByNode map[string]string
 	// deletedClaims remembers recently deleted NodeClaims by name, see deletedClaimTTL.
 	deletedClaims map[string]deletedClaim
 }
@@ -97,7 +102,9 @@ func NewCluster(opts Options) *Cluster {
 		volumes:        map[string]*corev1.PersistentVolume{},
 		storageClasses: map[string]*storagev1.StorageClass{},
 		csiNodes:       map[string]*storagev1.CSINode{},
+		namespaces:     map[string]*corev1.Namespace{},
 		deletedClaims:  map[string]deletedClaim{},
+		claimByNode:    map[string]string{},
 	}
 }
 
@@ -108,7 +115,7 @@ func (c *Cluster) UpdatePod(pod *corev1.Pod) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.pods[key] = pod
-	if n, ok := c.nominations[key]; ok && (n.uid != pod.UID || !IsProvisionable(pod)) {
+	if n, ok := c.nominations[key]; ok && (n.uid != pod.UID || !pods.IsProvisionable(pod)) {
 		delete(c.nominations, key)
 	}
 }
@@ -151,6 +158,12 @@ func (c *Cluster) UpdateNodeClaim(nc *v1.NodeClaim) {
 	if old, ok := c.nodeClaims[nc.Name]; ok && old.UID != "" && old.UID == nc.UID && olderVersion(nc.ResourceVersion, old.ResourceVersion) {
 		return
 	}
+	if old, ok := c.nodeClaims[nc.Name]; ok && old.Status.NodeName != "" && old.Status.NodeName != nc.Status.NodeName {
+		delete(c.claimByNode, old.Status.NodeName)
+	}
+	if nc.Status.NodeName != "" {
+		c.claimByNode[nc.Status.NodeName] = nc.Name
+	}
 	c.nodeClaims[nc.Name] = nc
 }
 
@@ -174,6 +187,9 @@ func (c *Cluster) deleteNodeClaim(name string, uid types.UID) {
 	}
 	if uid != "" {
 		c.deletedClaims[name] = deletedClaim{uid: uid, at: now}
+	}
+	if nc, ok := c.nodeClaims[name]; ok && nc.Status.NodeName != "" && c.claimByNode[nc.Status.NodeName] == name {
+		delete(c.claimByNode, nc.Status.NodeName)
 	}
 	delete(c.nodeClaims, name)
 	for key, n := range c.nominations {
@@ -239,6 +255,20 @@ func (c *Cluster) DeleteCSINode(name string) {
 	delete(c.csiNodes, name)
 }
 
+// UpdateNamespace records the latest version of a Namespace.
+func (c *Cluster) UpdateNamespace(ns *corev1.Namespace) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.namespaces[ns.Name] = ns
+}
+
+// DeleteNamespace forgets a Namespace.
+func (c *Cluster) DeleteNamespace(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.namespaces, name)
+}
+
 // UpdateNodePool records the latest version of a NodePool.
 func (c *Cluster) UpdateNodePool(np *v1.NodePool) {
 	c.mu.Lock()
@@ -296,8 +326,8 @@ func (c *Cluster) Nominate(target string, pods []*corev1.Pod) int {
 func (c *Cluster) Nomination(key types.NamespacedName) (string, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	n, ok := c.nominations[key]
-	if !ok || !c.nominationValid(n, c.clock.Now()) {
+	n, ok := c.validNominations(c.clock.Now())[key]
+	if !ok {
 		return "", false
 	}
 	return n.nodeClaim, true
@@ -309,8 +339,8 @@ func (c *Cluster) resolveNodeClaim(target string) (string, bool) {
 	if nc, ok := c.nodeClaims[target]; ok && nc.DeletionTimestamp == nil {
 		return target, true
 	}
-	for name, nc := range c.nodeClaims {
-		if nc.DeletionTimestamp == nil && nc.Status.NodeName == target {
+	if name, ok := c.claimByNode[target]; ok {
+		if nc := c.nodeClaims[name]; nc != nil && nc.DeletionTimestamp == nil {
 			return name, true
 		}
 	}
@@ -341,11 +371,12 @@ func (c *Cluster) PendingPods() []*corev1.Pod {
 	defer c.mu.RUnlock()
 	now := c.clock.Now()
 	var out []*corev1.Pod
+	valid := c.validNominations(now)
 	for key, p := range c.pods {
-		if !IsProvisionable(p) {
+		if !pods.IsProvisionable(p) {
 			continue
 		}
-		if n, ok := c.nominations[key]; ok && n.uid == p.UID && c.nominationValid(n, now) {
+		if _, ok := valid[key]; ok {
 			continue
 		}
 		out = append(out, p)
@@ -353,6 +384,73 @@ func (c *Cluster) PendingPods() []*corev1.Pod {
 	slices.SortFunc(out, snapshot.ComparePods)
 	return out
 }
+
+// validNominations are the nominations of provisionable pods that still hold: their
+// NodeClaim is live and not initialised for longer than the TTL, and, once it is
+// initialised, the pod still fits what its Node has left. kube-scheduler may have filled
+// the node with other pods; waiting out the TTL would leave such a pod pending for nothing,
+// so it is planned again at once. Nominated pods claim a node's room oldest nomination
+// first. The caller holds c.mu.
+func (c *Cluster) validNominations(now time.Time) map[types.NamespacedName]nomination {
+	valid := map[types.NamespacedName]nomination{}
+	onNode := map[string][]types.NamespacedName{} // initialised NodeClaims' Node names
+	for key, n := range c.nominations {
+		p, ok := c.pods[key]
+		if !ok || p.UID != n.uid || !pods.IsProvisionable(p) || !c.nominationValid(n, now) {
+			continue
+		}
+		valid[key] = n
+		if nc := c.nodeClaims[n.nodeClaim]; isInitialized(nc) && nc.Status.NodeName != "" && c.nodes[nc.Status.NodeName] != nil {
+			onNode[nc.Status.NodeName] = append(onNode[nc.Status.NodeName], key)
+		}
+	}
+	if len(onNode) == 0 {
+		return valid
+	}
+	used := map[string]corev1.ResourceList{}
+	for _, p := range c.pods {
+		if _, ok := onNode[p.Spec.NodeName]; ok && !pods.IsTerminal(p) {
+			if used[p.Spec.NodeName] == nil {
+				used[p.Spec.NodeName] = corev1.ResourceList{}
+			}
+			addResources(used[p.Spec.NodeName], pods.Requests(p))
+		}
+	}
+	for nodeName, keys := range onNode {
+		free := c.nodes[nodeName].Status.Allocatable.DeepCopy()
+		for name, q := range used[nodeName] {
+			left := free[name]
+			left.Sub(q)
+			free[name] = left
+		}
+		slices.SortFunc(keys, func(a, b types.NamespacedName) int {
+			return cmp.Or(valid[a].at.Compare(valid[b].at), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+		})
+		for _, key := range keys {
+			req := pods.Requests(c.pods[key])
+			if !cloudprovider.Fits(free, req) {
+				delete(valid, key)
+				continue
+			}
+			for name, q := range req {
+				left := free[name]
+				left.Sub(q)
+				free[name] = left
+			}
+		}
+	}
+	return valid
+}
+
+func addResources(sum, more corev1.ResourceList) {
+	for name, q := range more {
+		total := sum[name]
+		total.Add(q)
+		sum[name] = total
+	}
+}
+
+func isInitialized(nc *v1.NodeClaim) bool { return nc != nil && snapshot.Initialized(nc) }
 
 // NodePools returns every NodePool, by name.
 func (c *Cluster) NodePools() []*v1.NodePool {

@@ -17,7 +17,7 @@ import (
 
 // Register feeds the Cluster from the informers of c (usually mgr.GetCache()): pods,
 // Nodes, NodeClaims, NodePools, DaemonSets, PersistentVolumeClaims, PersistentVolumes,
-// StorageClasses and CSINodes. Synced reports true once every handler has
+// StorageClasses, CSINodes and Namespaces. Synced reports true once every handler has
 // seen its informer's initial list.
 func (c *Cluster) Register(ctx context.Context, informers cache.Informers) error {
 	feeds := []struct {
@@ -34,6 +34,7 @@ func (c *Cluster) Register(ctx context.Context, informers cache.Informers) error
 		{&corev1.PersistentVolume{}, typed(c.UpdatePersistentVolume), keyed(func(pv *corev1.PersistentVolume) { c.DeletePersistentVolume(pv.Name) })},
 		{&storagev1.StorageClass{}, typed(c.UpdateStorageClass), keyed(func(sc *storagev1.StorageClass) { c.DeleteStorageClass(sc.Name) })},
 		{&storagev1.CSINode{}, typed(c.UpdateCSINode), keyed(func(cn *storagev1.CSINode) { c.DeleteCSINode(cn.Name) })},
+		{&corev1.Namespace{}, typed(c.UpdateNamespace), keyed(func(ns *corev1.Namespace) { c.DeleteNamespace(ns.Name) })},
 	}
 	for _, f := range feeds {
 		inf, err := informers.GetInformer(ctx, f.obj)

@@ -26,6 +26,7 @@ func (c *Cluster) Objects() snapshot.Objects {
 		PersistentVolumes:      slices.Collect(maps.Values(c.volumes)),
 		StorageClasses:         slices.Collect(maps.Values(c.storageClasses)),
 		CSINodes:               slices.Collect(maps.Values(c.csiNodes)),
+		Namespaces:             slices.Collect(maps.Values(c.namespaces)),
 		Nominated:              map[string][]*corev1.Pod{},
 	}
 	for _, p := range c.pods {
@@ -33,11 +34,8 @@ func (c *Cluster) Objects() snapshot.Objects {
 			objs.Pods = append(objs.Pods, p)
 		}
 	}
-	for key, n := range c.nominations {
-		p, ok := c.pods[key]
-		if ok && p.UID == n.uid && IsProvisionable(p) && c.nominationValid(n, now) {
-			objs.Nominated[n.nodeClaim] = append(objs.Nominated[n.nodeClaim], p)
-		}
+	for key, n := range c.validNominations(now) {
+		objs.Nominated[n.nodeClaim] = append(objs.Nominated[n.nodeClaim], c.pods[key])
 	}
 	return objs
 }

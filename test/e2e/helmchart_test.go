@@ -21,6 +21,7 @@ var chartAccess = []access{
 	{"delete", "pods", "", "", true},
 	{"list", "pods", "", "", true},
 	{"patch", "nodes", "", "", true},
+	{"create", "nodes", "", "", true},
 	{"delete", "nodes", "", "", true},
 	{"list", "nodeclaims.karpenter.sh", "", "", true},
 	{"create", "nodeclaims.karpenter.sh", "", "", true},
@@ -29,8 +30,7 @@ var chartAccess = []access{
 	{"create", "events", "", "", true},
 	{"list", "poddisruptionbudgets.policy", "", "", true},
 	{"watch", "daemonsets.apps", "", "", true},
-	{"list", "csinodes.storage.k8s.io", "", "", true},
-	{"list", "simnodeclasses.karpenter.sim.sh", "", "", true},
+	{"get", "simnodeclasses.karpenter.sim.sh", "", "", true},
 	{"create", "siminstances.karpenter.sim.sh", "", "", true},
 	{"create", "leases.coordination.k8s.io", "", "karpenter", true},
 	{"update", "leases.coordination.k8s.io", "", "karpenter", true},
@@ -44,6 +44,8 @@ var chartAccess = []access{
 	{"list", "ec2nodeclasses.karpenter.k8s.aws", "", "", false},
 	{"create", "leases.coordination.k8s.io", "", "default", false},
 	{"get", "configmaps", "", "karpenter", false},
+	{"list", "csinodes.storage.k8s.io", "", "", false},
+	{"get", "nodes", "", "", false},
 }
 
 // TestHelmChart renders the chart with the Helm Go library, installs it for real on a local

@@ -123,7 +123,7 @@ type Controller struct {
 	commands  map[string]*inflight
 	recovered bool
 	seq       int
-	events    map[string]string // deduplicated events: object/reason -> message
+	events    map[eventKey]string // the last message of each deduplicated event
 }
 
 var (
@@ -138,7 +138,7 @@ func NewController(deps Deps) (*Controller, error) {
 		return nil, fmt.Errorf("building %s: %w", Name, err)
 	}
 	c := &Controller{kube: deps.Client, cluster: deps.Cluster, cloud: deps.CloudProvider, recorder: deps.Recorder,
-		clock: deps.Clock, opts: deps.Options, metrics: m, commands: map[string]*inflight{}, events: map[string]string{}}
+		clock: deps.Clock, opts: deps.Options, metrics: m, commands: map[string]*inflight{}, events: map[eventKey]string{}}
 	if c.recorder == nil {
 		c.recorder = &record.FakeRecorder{}
 	}
@@ -324,12 +324,31 @@ func (c *Controller) explainBlocked(p *pass) {
 			c.event(node, "Normal", reason, b.Message)
 		}
 	}
+	// Forget the objects that are gone, so the memory stays bounded.
+	live := map[string]bool{}
+	for _, nc := range p.claims {
+		live[nc.Name] = true
+		if node := p.nodeOf[nc.Name]; node != nil {
+			live[node.Name] = true
+		}
+	}
+	for name := range p.pools {
+		live[name] = true
+	}
+	for k := range c.events {
+		if !live[k.name] {
+			delete(c.events, k)
+		}
+	}
 }
+
+// eventKey identifies a deduplicated event.
+type eventKey struct{ kind, name, reason string }
 
 // event records an event unless the same one was the last recorded for the object and
 // reason.
 func (c *Controller) event(obj client.Object, kind, reason, msg string) {
-	key := fmt.Sprintf("%T/%s/%s", obj, obj.GetName(), reason)
+	key := eventKey{fmt.Sprintf("%T", obj), obj.GetName(), reason}
 	if c.events[key] == msg {
 		return
 	}

@@ -308,3 +308,47 @@ func TestPDBBlocksConsolidation(t *testing.T) {
 		}
 	}
 }
+
+// TestDoNotDisruptDurationExpires: a pod's do-not-disrupt of 5m protects its node for five
+// minutes after the pod started, then consolidation takes the node.
+func TestDoNotDisruptDurationExpires(t *testing.T) {
+	h := newHarness(t, "100%", "0s")
+	_, a := h.node("small-a", "small")
+	_, big := h.node("large", "large")
+	h.pod("a", a.Name, "500m", fixtures.Annotated(v1.DoNotDisruptAnnotationKey, "5m"))
+	h.pod("big", big.Name, "5") // needs the large node: it stays
+	if res := h.reconcile(); res.Started != nil {
+		t.Fatalf("started %s while do-not-disrupt runs", res.Started.Why)
+	}
+	h.clock.Step(6 * time.Minute)
+	res := h.reconcile()
+	if res.Started == nil || res.Started.Candidates[0].Name() != fixtures.Name(t, "small-a") {
+		t.Fatalf("started %+v, want small-a once do-not-disrupt expired", res.Started)
+	}
+}
+
+// TestDriftWithSeveralReplacements: a drifted large node whose three 1.5-CPU pods are
+// cheapest on three small nodes gets three replacements; once they initialized and the
+// TTL passed the drifted node is deleted, and no replacement is launched twice.
+func TestDriftWithSeveralReplacements(t *testing.T) {
+	h := newHarness(t, "100%", "Never")
+	old, node := h.node("old", "large")
+	for _, n := range []string{"p0", "p1", "p2"} {
+		h.pod(n, node.Name, "1500m")
+	}
+	h.setCondition(old.Name, v1.ConditionTypeDrifted, "NodePoolDrifted")
+	res := h.reconcile()
+	if res.Started == nil || len(res.Started.Replacements) != 3 {
+		t.Fatalf("started %+v, want a drift replace by 3 small nodes", res.Started)
+	}
+	for _, r := range h.replacements() {
+		h.initialize(r)
+	}
+	h.clock.Step(DefaultValidationTTL)
+	if res := h.reconcile(); len(res.Deleted) != 1 || len(res.Aborted) != 0 {
+		t.Fatalf("deleted %v aborted %v, want the drifted node deleted", res.Deleted, res.Aborted)
+	}
+	if n := len(h.replacements()); n != 3 {
+		t.Fatalf("%d replacements, want 3", n)
+	}
+}

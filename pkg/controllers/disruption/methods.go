@@ -201,6 +201,12 @@ func (p *pass) consolidate(method, ctype string, cands []*Candidate) (*Command, 
 		total += c.Price
 	}
 	cmd := &Command{Method: method, Reason: v1.DisruptionReasonUnderutilized, ConsolidationType: ctype, Candidates: cands}
+	if len(sim.replacements) > 1 {
+		check := func(extra *scheduling.ExistingNode) simulation { return p.solve(cands, extra) }
+		if merged, ok := p.mergeReplacements(sim.replacements, check); ok {
+			sim.replacements = []scheduling.NewNodeClaim{merged}
+		}
+	}
 	switch len(sim.replacements) {
 	case 0:
 		cmd.Savings = total
@@ -209,6 +215,11 @@ func (p *pass) consolidate(method, ctype string, cands []*Candidate) (*Command, 
 		r, price, why := p.cheaperReplacement(cands, sim.replacements[0])
 		if why != "" {
 			return nil, why
+		}
+		if len(cands) > 1 {
+			if r, price, why = sameTypeRule(cands, r); why != "" {
+				return nil, why
+			}
 		}
 		cmd.Replacements = []scheduling.NewNodeClaim{r}
 		cmd.Savings = total - price

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -19,6 +20,7 @@ import (
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/controllers/internal/pods"
 	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
+	"github.com/gokarpenter/karpenter/pkg/scheduling"
 )
 
 // Annotations a command leaves on its NodeClaims, so that a restarted controller finds it
@@ -230,11 +232,56 @@ func (c *Controller) validate(p *pass, f *inflight, byName map[string]*v1.NodeCl
 			return fmt.Sprintf("node %s is no longer empty", node.Name)
 		}
 	}
-	if sim := p.simulate(nil); !sim.fits || len(sim.replacements) > 0 {
-		if !sim.fits {
-			return "the pods no longer fit: " + sim.why
+	return c.resimulate(p, f, byName)
+}
+
+// resimulate decides again, as when the command was computed, without counting on the
+// replacements it launched: the candidates' pods must fit on the other nodes (a delete),
+// need one new node at most (a consolidation replace), or fit with new nodes (drift). The
+// launched replacements then take them, or the provisioner launches what is missing. Pods
+// of other in-flight commands compete for capacity but do not decide.
+func (c *Controller) resimulate(p *pass, f *inflight, byName map[string]*v1.NodeClaim) string {
+	gone := maps.Clone(p.goneNodes)
+	mine := map[types.UID]bool{}
+	var movers []*corev1.Pod
+	for _, name := range f.candidates {
+		if node := p.nodeOf[name]; node != nil {
+			for _, pod := range p.podsByNode[node.Name] {
+				if podNeedsPlace(pod) {
+					movers = append(movers, pod)
+					mine[pod.UID] = true
+				}
+			}
 		}
-		return "the pods would need new nodes beyond the replacements"
+	}
+	for _, name := range f.replacements {
+		gone[name] = true
+		if node := p.nodeOf[name]; node != nil {
+			gone[node.Name] = true
+		}
+	}
+	var others []*corev1.Pod
+	for _, pod := range p.moving {
+		if !mine[pod.UID] {
+			others = append(others, pod)
+		}
+	}
+	sim := p.run(gone, movers, others, nil)
+	if sim.fits && f.reason != v1.DisruptionReasonDrifted && len(sim.replacements) > 1 {
+		check := func(extra *scheduling.ExistingNode) simulation { return p.run(gone, movers, others, extra) }
+		if merged, ok := p.mergeReplacements(sim.replacements, check); ok {
+			sim.replacements = []scheduling.NewNodeClaim{merged}
+		}
+	}
+	switch {
+	case !sim.fits:
+		return "the pods no longer fit: " + sim.why
+	case f.reason == v1.DisruptionReasonDrifted:
+		return ""
+	case len(sim.replacements) > len(f.replacements) && len(sim.replacements) > 1:
+		return fmt.Sprintf("the pods would now need %d new nodes, the command launched %d", len(sim.replacements), len(f.replacements))
+	case len(f.replacements) == 0 && len(sim.replacements) > 0:
+		return "the pods no longer fit on the other nodes"
 	}
 	return ""
 }

@@ -28,41 +28,56 @@ type simulation struct {
 // nodes (and without the nodes in-flight commands are removing): the candidates' pods and
 // the in-flight commands' pods must find a place; pending pods compete for the same
 // capacity but may need new NodeClaims (the provisioner launches those anyway).
-func (p *pass) simulate(cands []*Candidate) simulation {
+func (p *pass) simulate(cands []*Candidate) simulation { return p.solve(cands, nil) }
+
+// solve is simulate with an optional extra in-flight node (a replacement being checked).
+func (p *pass) solve(cands []*Candidate, extra *scheduling.ExistingNode) simulation {
 	gone := make(map[string]bool, len(cands)+len(p.goneNodes))
 	for name := range p.goneNodes {
 		gone[name] = true
 	}
-	movers := make(map[types.UID]bool, len(p.moving))
-	toPlace := make([]*corev1.Pod, 0, len(p.moving)+len(p.pending))
+	var movers []*corev1.Pod
 	for _, c := range cands {
 		gone[c.Node.Name] = true
-		for _, pod := range c.Pods {
-			movers[pod.UID] = true
-			toPlace = append(toPlace, p.unbound(pod))
-		}
+		movers = append(movers, c.Pods...)
 	}
-	for _, pod := range p.moving {
-		movers[pod.UID] = true
+	movers = append(movers, p.moving...)
+	return p.run(gone, movers, nil, extra)
+}
+
+// run solves the snapshot without the gone nodes (plus extra, if any): movers must find a
+// place on the remaining nodes or on new NodeClaims (returned as replacements); others
+// (and pending pods) compete for the capacity but may need new NodeClaims of their own.
+func (p *pass) run(gone map[string]bool, movers, others []*corev1.Pod, extra *scheduling.ExistingNode) simulation {
+	isMover := make(map[types.UID]bool, len(movers))
+	toPlace := make([]*corev1.Pod, 0, len(movers)+len(others)+len(p.pending))
+	for _, pod := range movers {
+		isMover[pod.UID] = true
+		toPlace = append(toPlace, p.unbound(pod))
+	}
+	for _, pod := range others {
 		toPlace = append(toPlace, p.unbound(pod))
 	}
 	toPlace = append(toPlace, p.pending...)
 	snap := *p.snapshot
-	snap.Nodes = make([]scheduling.ExistingNode, 0, len(p.snapshot.Nodes))
+	snap.Nodes = make([]scheduling.ExistingNode, 0, len(p.snapshot.Nodes)+1)
 	for _, n := range p.snapshot.Nodes {
 		if !gone[n.Name] {
 			snap.Nodes = append(snap.Nodes, n)
 		}
 	}
+	if extra != nil {
+		snap.Nodes = append(snap.Nodes, *extra)
+	}
 	plan := scheduling.Solve(&snap, toPlace)
 	for _, u := range plan.Unschedulable {
-		if movers[u.Pod.UID] {
+		if isMover[u.Pod.UID] {
 			return simulation{why: fmt.Sprintf("pod %s/%s would fit nowhere: %s", u.Pod.Namespace, u.Pod.Name, u.Reason)}
 		}
 	}
 	sim := simulation{fits: true}
 	for _, nc := range plan.NewNodeClaims {
-		if slices.ContainsFunc(nc.Pods, func(pod *corev1.Pod) bool { return movers[pod.UID] }) {
+		if slices.ContainsFunc(nc.Pods, func(pod *corev1.Pod) bool { return isMover[pod.UID] }) {
 			sim.replacements = append(sim.replacements, nc)
 		}
 	}
@@ -180,4 +195,46 @@ func cmpFloat(a, b float64) int {
 		return 1
 	}
 	return 0
+}
+
+// sameTypeRule is upstream's rule for multi-node replacements: when the replacement could be
+// of the same type as one of the candidates, it must be strictly cheaper than the most
+// expensive such candidate; otherwise deleting the other candidates is the better move.
+func sameTypeRule(cands []*Candidate, r scheduling.NewNodeClaim) (scheduling.NewNodeClaim, float64, string) {
+	limit := math.Inf(1)
+	for _, c := range cands {
+		if c.InstanceType != nil && slices.ContainsFunc(r.InstanceTypes, func(it *cloudprovider.InstanceType) bool { return it.Name == c.InstanceType.Name }) {
+			if math.IsInf(limit, 1) || c.Price > limit {
+				limit = c.Price
+			}
+		}
+	}
+	if math.IsInf(limit, 1) {
+		return r, r.Cheapest.Price, ""
+	}
+	out := r
+	out.InstanceTypes = nil
+	best := math.Inf(1)
+	for _, it := range r.InstanceTypes {
+		price := cheapestAllowed(it, r.Requirements)
+		if price < limit {
+			out.InstanceTypes = append(out.InstanceTypes, it)
+			best = min(best, price)
+		}
+	}
+	if len(out.InstanceTypes) == 0 {
+		return r, 0, fmt.Sprintf("the replacement would be a %s like a candidate; deleting the others is better", r.Cheapest.InstanceType)
+	}
+	return out, best, ""
+}
+
+// cheapestAllowed is the type's cheapest available offering the requirements allow.
+func cheapestAllowed(it *cloudprovider.InstanceType, reqs []scheduling.Requirement) float64 {
+	best := math.Inf(1)
+	for _, o := range it.Offerings {
+		if o.Available && allows(reqs, v1.LabelTopologyZone, o.Zone) && allows(reqs, v1.CapacityTypeLabelKey, o.CapacityType) {
+			best = min(best, o.PricePerHour)
+		}
+	}
+	return best
 }

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 )
 
@@ -81,7 +79,7 @@ func isActive(b v1.Budget, now time.Time) (bool, error) {
 	if b.Duration == nil {
 		return false, fmt.Errorf("schedule %q without duration", *b.Schedule)
 	}
-	sched, err := cron.ParseStandard(*b.Schedule)
+	sched, err := parseSchedule(*b.Schedule)
 	if err != nil {
 		return false, fmt.Errorf("parsing schedule %q: %w", *b.Schedule, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
@@ -75,5 +76,37 @@ func TestHasDoNotDisrupt(t *testing.T) {
 	}
 	if !HasDoNotDisrupt(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{v1.DoNotDisruptAnnotationKey: "true"}}}) {
 		t.Error("true must count")
+	}
+}
+
+func TestRequests(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	rl := func(cpu, mem string) corev1.ResourceList {
+		l := corev1.ResourceList{}
+		if cpu != "" {
+			l[corev1.ResourceCPU] = resource.MustParse(cpu)
+		}
+		if mem != "" {
+			l[corev1.ResourceMemory] = resource.MustParse(mem)
+		}
+		return l
+	}
+	pod := &corev1.Pod{Spec: corev1.PodSpec{
+		Containers: []corev1.Container{
+			{Name: "a", Resources: corev1.ResourceRequirements{Requests: rl("500m", "1Gi")}},
+			{Name: "b", Resources: corev1.ResourceRequirements{Limits: rl("250m", "")}}, // request defaults to the limit
+		},
+		InitContainers: []corev1.Container{
+			{Name: "sidecar", RestartPolicy: &always, Resources: corev1.ResourceRequirements{Requests: rl("100m", "")}},
+			{Name: "big-init", Resources: corev1.ResourceRequirements{Requests: rl("2", "512Mi")}},
+		},
+		Overhead: rl("50m", ""),
+	}}
+	got := Requests(pod)
+	// cpu: max(500m+250m+100m, 2+100m) + 50m = 2150m; memory: max(1Gi, 512Mi) = 1Gi.
+	for name, want := range map[corev1.ResourceName]string{corev1.ResourceCPU: "2150m", corev1.ResourceMemory: "1Gi", corev1.ResourcePods: "1"} {
+		if q := got[name]; q.Cmp(resource.MustParse(want)) != 0 {
+			t.Errorf("%s = %s, want %s", name, q.String(), want)
+		}
 	}
 }

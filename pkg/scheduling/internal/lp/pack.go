@@ -1,11 +1,11 @@
-package scheduling
+package lp
 
-// packLP solves the packing LP max c·x s.t. A·x ≤ 1 (every row; scale rows beforehand),
+// Pack solves the packing LP max c·x s.t. A·x ≤ 1 (every row; scale rows beforehand),
 // 0 ≤ x ≤ u, with c, A, u ≥ 0, by the bounded-variable primal simplex on a dense tableau
 // (m rows, n structural columns plus m slacks). It returns the optimum and the row duals.
 // The knapsack oracle's LP has one row per resource (≤ 8) and one column per shape, so a
 // tableau is tiny and the solve takes microseconds. tab is scratch of any length.
-func packLP(a [][]float64, c, u []float64, tab []float64) (float64, []float64, []float64) {
+func Pack(a [][]float64, c, u []float64, tab []float64) (float64, []float64, []float64) {
 	m, n := len(a), len(c)
 	w := n + m + 1 // structural, slack, right-hand side
 	tab = append(tab[:0], make([]float64, (m+1)*w)...)

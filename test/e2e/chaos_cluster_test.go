@@ -1,0 +1,263 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/test"
+)
+
+// chaos is a control plane with karpenter replicas that the suite kills and restarts, and
+// a client that reads what the invariants need.
+type chaos struct {
+	*cluster
+	bin    string
+	kube   client.Client
+	mu     sync.Mutex
+	procs  map[string]*exec.Cmd // replica name -> running process
+	logs   map[string]string    // replica name -> its current log file
+	starts int
+}
+
+const chaosLease = "karpenter-chaos"
+
+func newChaos(t *testing.T) *chaos {
+	t.Helper()
+	c := startCluster(t)
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(c.run, "admin.kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Timeout = 10 * time.Second
+	scheme, err := test.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := &chaos{cluster: c, bin: buildKarpenter(t, c.root), kube: kube, procs: map[string]*exec.Cmd{}, logs: map[string]string{}}
+	t.Cleanup(func() {
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		for name, p := range ch.procs {
+			_ = p.Process.Signal(os.Interrupt)
+			done := make(chan struct{})
+			go func() { _ = p.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				_ = p.Process.Kill()
+				<-done
+			}
+			delete(ch.procs, name)
+		}
+		if t.Failed() {
+			// Keep the replicas' logs: the run folder goes with the test.
+			keep, err := os.MkdirTemp("", "chaos-logs-")
+			if err == nil {
+				logs, _ := filepath.Glob(filepath.Join(c.run, "karpenter-*.log"))
+				for _, l := range logs {
+					if b, err := os.ReadFile(l); err == nil {
+						_ = os.WriteFile(filepath.Join(keep, filepath.Base(l)), b, 0o600)
+					}
+				}
+				t.Logf("controller logs kept in %s", keep)
+			}
+		}
+	})
+	return ch
+}
+
+// start runs one karpenter replica with leader election on the chaos lease.
+func (ch *chaos) start(t *testing.T, name string) {
+	t.Helper()
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	ch.starts++
+	path := filepath.Join(ch.run, fmt.Sprintf("karpenter-%s-%d.log", name, ch.starts))
+	ch.logs[name] = path
+	logFile, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(ch.bin, "controller", "--cloud-provider=sim", "--leader-elect=true",
+		"--leader-election-namespace=default", "--leader-election-id="+chaosLease,
+		"--kubeconfig", filepath.Join(ch.run, "admin.kubeconfig"),
+		"--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--batch-idle-duration=1s", "--batch-max-duration=5s")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = append(os.Environ(), "POD_NAME="+name)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); logFile.Close() }()
+	ch.procs[name] = cmd
+}
+
+// kill SIGKILLs a replica: no lease release, no cleanup, as a node crash would.
+func (ch *chaos) kill(t *testing.T, name string) {
+	t.Helper()
+	ch.mu.Lock()
+	p := ch.procs[name]
+	delete(ch.procs, name)
+	ch.mu.Unlock()
+	if p == nil {
+		t.Fatalf("no replica %s to kill", name)
+	}
+	_ = p.Process.Kill()
+}
+
+// signal sends sig to a control-plane component by its recorded PID.
+func (ch *chaos) signal(t *testing.T, component string, sig syscall.Signal) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(ch.run, component+".pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		t.Fatalf("signalling %s: %v", component, err)
+	}
+}
+
+// leaderReplica is the running replica whose log says it acquired the lease ("" if none).
+func (ch *chaos) leaderReplica() string {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	for name := range ch.procs {
+		if b, err := os.ReadFile(ch.logs[name]); err == nil && strings.Contains(strings.ToLower(string(b)), "successfully acquired lease") {
+			return name
+		}
+	}
+	return ""
+}
+
+// leader is the holder of the chaos lease ("" when none or unreadable).
+func (ch *chaos) leader(ctx context.Context) string {
+	lease := &coordinationv1.Lease{}
+	if err := ch.kube.Get(ctx, client.ObjectKey{Namespace: "default", Name: chaosLease}, lease); err != nil || lease.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *lease.Spec.HolderIdentity
+}
+
+// world is one read of everything the invariants look at.
+type world struct {
+	claims    []v1.NodeClaim
+	instances []simv1alpha1.SimInstance
+	nodes     []corev1.Node
+	pods      []corev1.Pod
+	pdbs      []policyv1.PodDisruptionBudget
+}
+
+func (ch *chaos) read(ctx context.Context, app string) (*world, error) {
+	w := &world{}
+	var claims v1.NodeClaimList
+	var instances simv1alpha1.SimInstanceList
+	var nodes corev1.NodeList
+	var pods corev1.PodList
+	var pdbs policyv1.PodDisruptionBudgetList
+	for _, l := range []client.ObjectList{&claims, &instances, &nodes, &pdbs} {
+		if err := ch.kube.List(ctx, l); err != nil {
+			return nil, err
+		}
+	}
+	if err := ch.kube.List(ctx, &pods, client.InNamespace("default"), client.MatchingLabels{"app": app}); err != nil {
+		return nil, err
+	}
+	w.claims, w.instances, w.nodes, w.pods, w.pdbs = claims.Items, instances.Items, nodes.Items, pods.Items, pdbs.Items
+	return w, nil
+}
+
+// leaked counts instances that no NodeClaim claims (by provider ID, or a launch in flight
+// for the NodeClaim UID the instance records).
+func (w *world) leaked() []string {
+	claimed := map[string]bool{}
+	uids := map[string]bool{}
+	for _, nc := range w.claims {
+		claimed[nc.Status.ProviderID] = true
+		uids[string(nc.UID)] = true
+	}
+	var out []string
+	for _, inst := range w.instances {
+		if !claimed["sim:///"+inst.Spec.Zone+"/"+inst.Name] && !uids[inst.Spec.NodeClaimUID] {
+			out = append(out, inst.Name)
+		}
+	}
+	return out
+}
+
+// orphans counts NodeClaims whose recorded instance is gone.
+func (w *world) orphans() []string {
+	live := map[string]bool{}
+	for _, inst := range w.instances {
+		live["sim:///"+inst.Spec.Zone+"/"+inst.Name] = true
+	}
+	var out []string
+	for _, nc := range w.claims {
+		if nc.Status.ProviderID != "" && !live[nc.Status.ProviderID] && nc.DeletionTimestamp == nil {
+			out = append(out, nc.Name)
+		}
+	}
+	return out
+}
+
+// stuck counts NodeClaims and Nodes deleted more than grace ago and still there.
+func (w *world) stuck(grace time.Duration) []string {
+	var out []string
+	for _, nc := range w.claims {
+		if nc.DeletionTimestamp != nil && time.Since(nc.DeletionTimestamp.Time) > grace {
+			out = append(out, "nodeclaim/"+nc.Name)
+		}
+	}
+	for _, n := range w.nodes {
+		if n.DeletionTimestamp != nil && time.Since(n.DeletionTimestamp.Time) > grace {
+			out = append(out, "node/"+n.Name)
+		}
+	}
+	return out
+}
+
+// running counts the app's pods Running on a node.
+func (w *world) running() int {
+	n := 0
+	for _, p := range w.pods {
+		if p.Status.Phase == corev1.PodRunning && p.Spec.NodeName != "" && p.DeletionTimestamp == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// deleting counts NodeClaims being deleted.
+func (w *world) deleting() int {
+	n := 0
+	for _, nc := range w.claims {
+		if nc.DeletionTimestamp != nil {
+			n++
+		}
+	}
+	return n
+}
