@@ -20,6 +20,10 @@ func TestControllerAcceptsRenderedArgs(t *testing.T) {
 			"preferencePolicy": "Ignore", "minValuesPolicy": "BestEffort", "kubeClientQPS": 50, "kubeClientBurst": 75,
 			"ignoreDRARequests": false, "enableProfiling": true,
 		}},
+		"aws": {"cloudProvider": "aws", "settings": map[string]any{"aws": map[string]any{
+			"clusterName": "prod", "clusterEndpoint": "https://api.prod", "interruptionQueue": "prod-q",
+			"vmMemoryOverheadPercent": 0.05, "reservedENIs": 1, "isolatedVPC": true,
+		}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := renderRelease(t, "karpenter", values).Deployment
@@ -31,6 +35,9 @@ func TestControllerAcceptsRenderedArgs(t *testing.T) {
 			fs := flag.NewFlagSet("controller", flag.ContinueOnError)
 			fs.SetOutput(io.Discard)
 			opts.AddFlags(fs)
+			for _, g := range opts.ProviderSettings() {
+				g.AddFlags(fs)
+			}
 			if err := fs.Parse(args[1:]); err != nil {
 				t.Fatalf("controller rejects the chart's args %v: %v", args[1:], err)
 			}
@@ -42,6 +49,13 @@ func TestControllerAcceptsRenderedArgs(t *testing.T) {
 			}
 			if name == "defaults" && opts.FeatureGates != operator.DefaultFeatureGates() {
 				t.Errorf("the chart's default gates %+v differ from the controller's", opts.FeatureGates)
+			}
+			if name == "aws" {
+				a := opts.AWS
+				if opts.CloudProvider != "aws" || a.ClusterName != "prod" || a.ClusterEndpoint != "https://api.prod" || a.InterruptionQueue != "prod-q" ||
+					a.VMMemoryOverheadPercent != 0.05 || a.ReservedENIs != 1 || !a.IsolatedVPC {
+					t.Errorf("aws settings parsed from the chart's args: %+v (provider %s)", a, opts.CloudProvider)
+				}
 			}
 			if name == "settings" {
 				want := operator.DefaultOptions()

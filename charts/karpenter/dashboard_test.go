@@ -9,6 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gokarpenter/karpenter/pkg/metrics"
 )
 
 // grafanaDashboard is the part of a Grafana dashboard the test reads.
@@ -99,8 +101,8 @@ func TestDashboardsShipAsConfigMaps(t *testing.T) {
 	used := map[string]bool{}
 	for _, e := range exprs {
 		for _, m := range metricUse.FindAllStringSubmatch(e, -1) {
-			name, labels := family(m[1], families)
-			if labels == nil {
+			name, labels, ok := family(m[1], families)
+			if !ok {
 				t.Errorf("query %q uses %s, which is not an upstream metric family", e, m[1])
 				continue
 			}
@@ -112,6 +114,15 @@ func TestDashboardsShipAsConfigMaps(t *testing.T) {
 			}
 		}
 	}
+	// Panels on families the controller does not serve yet stay empty until it does.
+	var missing []string
+	for name := range used {
+		if metrics.Status(name) == metrics.Missing {
+			missing = append(missing, name)
+		}
+	}
+	slices.Sort(missing)
+	t.Logf("dashboard families not served yet: %v", missing)
 	// What the issue asks the dashboard to show.
 	for _, want := range []string{"karpenter_nodes_allocatable", "karpenter_cloudprovider_instance_type_offering_price_estimate",
 		"karpenter_pods_state", "karpenter_voluntary_disruption_decisions_total", "karpenter_scheduler_scheduling_duration_seconds"} {
@@ -128,19 +139,19 @@ func TestDashboardsShipAsConfigMaps(t *testing.T) {
 }
 
 // family maps a series name to its family (histograms and summaries serve name_bucket,
-// name_sum and name_count) and that family's labels; nil labels when it is none.
-func family(series string, families map[string][]string) (string, []string) {
+// name_sum and name_count) and that family's labels; ok is false when it is none.
+func family(series string, families map[string][]string) (string, []string, bool) {
 	if l, ok := families[series]; ok {
-		return series, l
+		return series, l, true
 	}
 	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
 		if base, ok := strings.CutSuffix(series, suffix); ok {
 			if l, ok := families[base]; ok {
-				return base, l
+				return base, l, true
 			}
 		}
 	}
-	return series, nil
+	return series, nil, false
 }
 
 // TestDashboardsOffByDefault: no ConfigMap unless asked for.

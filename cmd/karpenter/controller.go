@@ -21,7 +21,7 @@ import (
 
 // providerSettings are the settings groups parsed with the core settings: a cloud
 // provider's own (CLUSTER_NAME, ...) plug in here.
-func providerSettings() []operator.Settings { return nil }
+func providerSettings(opts *operator.Options) []operator.Settings { return opts.ProviderSettings() }
 
 // parseControllerOptions reads the controller's settings from the environment and args. A
 // flag beats its environment variable, which beats the default; errors name the setting.
@@ -30,13 +30,13 @@ func parseControllerOptions(args []string, lookup operator.LookupEnv, stderr io.
 	opts.Version = version
 	fs := flag.NewFlagSet("karpenter controller", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	err := opts.Parse(fs, args, lookup, extra...)
+	err := opts.Parse(fs, args, lookup, append(providerSettings(&opts), extra...)...)
 	return opts, err
 }
 
 // runController runs the controller until SIGINT or SIGTERM and returns the exit code.
 func runController(args []string, stdout, stderr io.Writer) int {
-	opts, err := parseControllerOptions(args, os.LookupEnv, stderr, providerSettings()...)
+	opts, err := parseControllerOptions(args, os.LookupEnv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

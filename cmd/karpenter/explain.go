@@ -25,7 +25,7 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/explain"
 )
 
-const explainUsage = `Usage: karpenter explain [flags] pod NAMESPACE/NAME | node NAME | nodeclaim NAME | nodepool NAME
+const explainUsage = `Usage: karpenter explain [flags] pod [NAMESPACE/]NAME | node NAME | nodeclaim NAME | nodepool NAME
 
 Reads the cluster (kubeconfig as kubectl finds it: --kubeconfig, $KUBECONFIG, ~/.kube/config)
 and says why:
@@ -66,7 +66,7 @@ func (f *clusterFlags) add(fs *flag.FlagSet) {
 
 // connect builds a client and the instance-type source from the flags.
 func (f *clusterFlags) connect() (client.Client, explain.InstanceTypeSource, error) {
-	cfg, err := kubectlConfig(f.kubeconfig, f.context)
+	cfg, _, err := kubectlConfig(f.kubeconfig, f.context)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -96,15 +96,20 @@ func (f *clusterFlags) connect() (client.Client, explain.InstanceTypeSource, err
 	return c, instanceTypes{sim: simp, catalogue: its}, nil
 }
 
-// kubectlConfig loads the kubeconfig the way kubectl does.
-func kubectlConfig(path, context string) (*rest.Config, error) {
+// kubectlConfig loads the kubeconfig the way kubectl does, and the context's namespace.
+func kubectlConfig(path, context string) (*rest.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = path
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context})
+	cfg, err := loader.ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("loading kubeconfig: %w", err)
+		return nil, "", fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	return cfg, nil
+	ns, _, err := loader.Namespace()
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the kubeconfig's namespace: %w", err)
+	}
+	return cfg, ns, nil
 }
 
 // instanceTypes asks the simulated cloud for NodePools of its node class (it narrows the
@@ -128,6 +133,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	var cf clusterFlags
 	cf.add(fs)
 	output := fs.String("o", "table", "output format: table or json")
+	namespaceFlag := fs.String("n", "", "namespace of a pod named without one (default: the kubeconfig context's)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, explainUsage)
 		fs.PrintDefaults()
@@ -147,9 +153,8 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	switch kind {
 	case "pod", "pods", "po":
 		kind = "pod"
-		var ok bool
-		if namespace, name, ok = strings.Cut(name, "/"); !ok {
-			namespace, name = "default", namespace
+		if ns, n, ok := strings.Cut(name, "/"); ok {
+			namespace, name = ns, n
 		}
 	case "node", "nodes", "no":
 		kind = "node"
@@ -165,6 +170,13 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if kind == "pod" && namespace == "" {
+		if namespace = *namespaceFlag; namespace == "" {
+			if _, namespace, err = kubectlConfig(cf.kubeconfig, cf.context); err != nil {
+				return err
+			}
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -177,9 +189,9 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	var report any
 	switch kind {
 	case "pod":
-		report, err = explain.Pod(w, explain.DefaultPlanner{}, namespace, name)
+		report, err = explain.Pod(w, namespace, name, now)
 	case "node", "nodeclaim":
-		report, err = explain.Node(w, explain.DefaultPlanner{}, explain.DefaultEligibility{}, kind, name, now)
+		report, err = explain.Node(w, explain.ControllerEligibility{}, kind, name, now)
 	case "nodepool":
 		report, err = explain.NodePool(w, name, now)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -106,6 +108,25 @@ func TestExplainCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
+	schemaDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(explain.Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiler := jsonschema.NewCompiler()
+	if err := compiler.AddResource("explain.json", schemaDoc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := compiler.Compile("explain.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Validate(inst); err != nil {
+		t.Errorf("-o json does not match pkg/explain/schema.json: %v", err)
+	}
 	var r explain.PodReport
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
@@ -117,6 +138,13 @@ func TestExplainCommand(t *testing.T) {
 		t.Errorf("api: launch %+v verdicts %+v, want a launch in us-east-1b", r.Launch, r.NodePools)
 	}
 
+	// A pod named without a namespace is looked up in -n, else the context's namespace.
+	if code, out, errOut = runCmd("explain", "--kubeconfig", kubeconfig, "pod", "api"); code != 0 || !strings.Contains(out, "default/api") {
+		t.Errorf("pod in the context's namespace: exit %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut = runCmd("explain", "--kubeconfig", kubeconfig, "-n", "other", "pod", "api"); code != 1 || !strings.Contains(errOut, `pod "other/api" not found`) {
+		t.Errorf("pod in -n other: exit %d %s", code, errOut)
+	}
 	code, out, _ = runCmd("explain", "--kubeconfig", kubeconfig, "nodepool", "default")
 	if code != 0 || !strings.Contains(out, "DISRUPTION REASON") {
 		t.Errorf("nodepool: exit %d\n%s", code, out)
@@ -129,7 +157,7 @@ func TestExplainCommand(t *testing.T) {
 	}
 	// Not a terminal: `nodes` prints one plain frame.
 	if code, out, errOut = runCmd("nodes", "--kubeconfig", kubeconfig, "--width", "90"); code != 0 ||
-		!strings.HasPrefix(out, "karpenter nodes  0 nodes  $0.0000/h") || strings.Contains(out, "\x1b") {
+		!strings.HasPrefix(out, "karpenter nodes  0 nodes  0 launching  2 pending pods  $0.0000/h") || strings.Contains(out, "\x1b") {
 		t.Errorf("nodes: exit %d %q %s", code, out, errOut)
 	}
 	if code, _, _ = runCmd("explain", "--kubeconfig", filepath.Join(t.TempDir(), "nope"), "nodepool", "default"); code != 1 {

@@ -66,7 +66,7 @@ func nodesCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	prices := nodesview.NewCatalogPrices(its)
-	source := func(ctx context.Context) ([]nodesview.Row, error) {
+	source := func(ctx context.Context) (nodesview.Frame, error) {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		return nodesview.Read(ctx, c, prices)
@@ -90,11 +90,11 @@ func nodesCmd(args []string, stdout, stderr io.Writer) error {
 		return 100
 	}
 	if *once || !tty {
-		rows, err := source(ctx)
+		frame, err := source(ctx)
 		if err != nil {
 			return err
 		}
-		return nodesview.Once(stdout, rows, widthOf(), time.Now())
+		return nodesview.Once(stdout, frame, widthOf(), time.Now())
 	}
 	return nodesview.Run(ctx, nodesview.Options{Out: stdout, Source: source, Clock: clock.RealClock{}, Interval: *interval, Width: widthOf})
 }

@@ -5,13 +5,11 @@
 //
 // It reads the cluster once into a World (plain object lists plus each NodePool's
 // instance types), then every explanation is a pure function of that World and a time,
-// computed with the same scheduler the controller runs (pkg/scheduling.Solve). Two small
-// seams keep it independent of how the controller builds its input:
-//
-//   - Planner turns the World into a scheduling.Snapshot (DefaultPlanner does it from the
-//     object lists; the controller's own adapter can be plugged in instead);
-//   - Eligibility gives the first reason a node is not a disruption candidate
-//     (DefaultEligibility applies the rules in reason's order).
+// computed with the same scheduler the controller runs (pkg/scheduling.Solve) on a snapshot
+// built by the controller's own adapter (pkg/snapshot). Nominations, which the controller
+// keeps in memory, are read back from its Nominated events. Why a node is kept comes from
+// the disruption controller itself (ControllerEligibility: disruption.Explain and its
+// budget Ledger), then from the scheduler: what its pods would cost without it.
 //
 // Reasons come from the shared vocabulary in pkg/explain/reason, the same codes and
 // messages the controllers' events carry.

@@ -261,3 +261,30 @@ func must[T any](t *testing.T) func(T, error) T {
 		return v
 	}
 }
+
+// lastPodEvent sets the NodeClaim's status.lastPodEventTime, as the controller's pod-event
+// tracking does when a pod is bound to or leaves its node.
+func (c *cluster) lastPodEvent(name string, at time.Time) {
+	c.t.Helper()
+	nc := &v1.NodeClaim{}
+	if err := c.c.Get(c.ctx, client.ObjectKey{Name: name}, nc); err != nil {
+		c.t.Fatal(err)
+	}
+	nc.Status.LastPodEventTime = metav1.NewTime(at)
+	if err := c.c.Status().Update(c.ctx, nc); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// setCondition sets a True condition on the NodeClaim.
+func (c *cluster) setCondition(name, condition string) {
+	c.t.Helper()
+	nc := &v1.NodeClaim{}
+	if err := c.c.Get(c.ctx, client.ObjectKey{Name: name}, nc); err != nil {
+		c.t.Fatal(err)
+	}
+	meta.SetStatusCondition(&nc.Status.Conditions, metav1.Condition{Type: condition, Status: metav1.ConditionTrue, Reason: condition})
+	if err := c.c.Status().Update(c.ctx, nc); err != nil {
+		c.t.Fatal(err)
+	}
+}

@@ -48,7 +48,7 @@ type Replacement struct {
 }
 
 // Node explains the node (kind "node") or NodeClaim (kind "nodeclaim") of that name.
-func Node(w *World, planner Planner, elig Eligibility, kind, name string, now time.Time) (*NodeReport, error) {
+func Node(w *World, elig Eligibility, kind, name string, now time.Time) (*NodeReport, error) {
 	var node *corev1.Node
 	var nc *v1.NodeClaim
 	r := &NodeReport{Name: name}
@@ -92,7 +92,7 @@ func Node(w *World, planner Planner, elig Eligibility, kind, name string, now ti
 	if node == nil || nc == nil {
 		return r, nil
 	}
-	snap := planner.Snapshot(w)
+	snap := w.Snapshot(now, nil)
 	moved := make([]*corev1.Pod, len(pods))
 	for i, p := range pods {
 		moved[i] = p.DeepCopy()
@@ -120,12 +120,20 @@ func Node(w *World, planner Planner, elig Eligibility, kind, name string, now ti
 	if r.Reason != reason.Candidate {
 		return r, nil
 	}
+	if isDrifted(nc) {
+		r.Candidate = true
+		r.Message = "it has drifted from its NodePool or node class: disruption replaces it whatever the price"
+		return r, nil
+	}
 	switch {
 	case !rep.Fits:
 		r.Reason, r.Message = reason.NoCheaperReplacement, "some of its pods would fit nowhere else: "+plan.Unschedulable[0].Reason
 	case len(rep.NodeClaims) == 0:
 		r.Candidate = true
 		r.Message = "its pods fit on other nodes: consolidation may delete it"
+	case len(rep.NodeClaims) > 1:
+		// Consolidation replaces one node by at most one.
+		r.Reason, r.Message = reason.NoCheaperReplacement, fmt.Sprintf("its pods would need %d new nodes", len(rep.NodeClaims))
 	case r.PricePerHour > 0 && rep.PricePerHour < r.PricePerHour:
 		r.Candidate = true
 		r.Message = fmt.Sprintf("a cheaper replacement exists ($%.4f/h against $%.4f/h): consolidation may replace it", rep.PricePerHour, r.PricePerHour)

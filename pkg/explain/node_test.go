@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption"
 	"github.com/gokarpenter/karpenter/pkg/explain/reason"
 )
 
@@ -38,19 +39,20 @@ func TestNodeReasons(t *testing.T) {
 	if err := c.c.Status().Update(c.ctx, pdb); err != nil {
 		t.Fatal(err)
 	}
-	c.managedNode("bare", "general", "m5.2xlarge", old)
-	c.boundPod("bare-pod", "1", "bare", old, func(p *corev1.Pod) { p.OwnerReferences = nil })
 	c.managedNode("awaited", "general", "m5.2xlarge", old)
 	c.boundPod("awaited-pod", "1", "awaited", old)
 	waiting := c.pendingPod("waiting", "1")
 	c.event(waiting, reason.EventNominated, reason.NominatedMessage("awaited"), c.now.Add(-5*time.Second))
 	c.managedNode("fresh", "slow", "m5.2xlarge", old)
 	c.boundPod("fresh-pod", "1", "fresh", c.now.Add(-time.Minute))
+	c.lastPodEvent("fresh", c.now.Add(-time.Minute))
 	c.managedNode("budgeted", "frozen", "m5.2xlarge", old)
 	c.boundPod("budgeted-pod", "1", "budgeted", old)
 	c.managedNode("policy", "empty-only", "m5.2xlarge", old)
 	c.boundPod("policy-pod", "1", "policy", old)
-	c.managedNode("leaving", "general", "m5.2xlarge", old, func(_ *v1.NodeClaim, n *corev1.Node) {
+	// Its own pool: a node being disrupted uses up its pool's budget (see "budgeted").
+	c.create(nodePool("doomed"))
+	c.managedNode("leaving", "doomed", "m5.2xlarge", old, func(_ *v1.NodeClaim, n *corev1.Node) {
 		n.Spec.Taints = []corev1.Taint{v1.DisruptedNoScheduleTaint}
 	})
 	c.managedNode("booting", "general", "m5.2xlarge", time.Time{})
@@ -63,8 +65,6 @@ func TestNodeReasons(t *testing.T) {
 		nc.Annotations = map[string]string{v1.DoNotDisruptAnnotationKey: "true"}
 	})
 	c.managedNode("orphan", "gone", "m5.2xlarge", old)
-	// Its own pool: a NodeClaim being deleted uses up its pool's budget (see "budgeted").
-	c.create(nodePool("doomed"))
 	c.managedNode("deleted", "doomed", "m5.2xlarge", old, func(nc *v1.NodeClaim, _ *corev1.Node) {
 		nc.Finalizers = []string{v1.TerminationFinalizer}
 	})
@@ -83,21 +83,20 @@ func TestNodeReasons(t *testing.T) {
 	}{
 		{"node", "dnd", reason.DoNotDisruptPod, "dnd-pod"},
 		{"node", "guarded", reason.PDB, c.ns + "/guard"},
-		{"node", "bare", reason.Unowned, "bare-pod"},
-		{"node", "awaited", reason.Nominated, "1 pending pod"},
-		{"nodeclaim", "fresh", reason.NotConsolidatable, "consolidatable in 9m"},
+		{"node", "awaited", reason.Nominated, "nominated to node awaited"},
+		{"nodeclaim", "fresh", reason.NotConsolidatable, "consolidateAfter 10m"},
 		{"node", "budgeted", reason.Budget, `"frozen"`},
 		{"node", "policy", reason.NotConsolidatable, "only empty nodes"},
 		{"node", "leaving", reason.BeingDisrupted, "disrupted"},
 		{"nodeclaim", "booting", reason.NotInitialized, "not initialized"},
 		{"node", "unmanaged", reason.NotManaged, "no NodeClaim"},
 		{"nodeclaim", "unregistered", reason.NotRegistered, "no registered node"},
-		{"node", "annotated", reason.DoNotDisruptNode, "NodeClaim annotated"},
-		{"node", "orphan", reason.NotManaged, `"gone" does not exist`},
+		{"node", "annotated", reason.DoNotDisruptNode, "nodeclaim annotated carries karpenter.sh/do-not-disrupt"},
+		{"node", "orphan", reason.NotManaged, "nodepool gone of nodeclaim orphan does not exist"},
 		{"nodeclaim", "deleted", reason.Deleting, "being deleted"},
 		{"node", "pinned", reason.NoCheaperReplacement, "fit nowhere else"},
 	} {
-		r := must[*NodeReport](t)(Node(w, DefaultPlanner{}, DefaultEligibility{}, tc.kind, tc.name, c.now))
+		r := must[*NodeReport](t)(Node(w, ControllerEligibility{}, tc.kind, tc.name, c.now))
 		if r.Reason != tc.want || r.Candidate || !strings.Contains(r.Message, tc.message) {
 			t.Errorf("%s %s: got %s %q (candidate %v), want %s containing %q", tc.kind, tc.name, r.Reason, r.Message, r.Candidate, tc.want, tc.message)
 		}
@@ -105,7 +104,7 @@ func TestNodeReasons(t *testing.T) {
 
 	// The kept nodes' price is read from the catalogue, and the cheapest type one CPU fits
 	// is smaller than the m5.2xlarge it holds.
-	r := must[*NodeReport](t)(Node(w, DefaultPlanner{}, DefaultEligibility{}, "node", "guarded", c.now))
+	r := must[*NodeReport](t)(Node(w, ControllerEligibility{}, "node", "guarded", c.now))
 	if r.PricePerHour <= 0 || r.Cheapest == nil || r.Cheapest.PricePerHour >= r.PricePerHour || r.Pods != 1 {
 		t.Errorf("guarded: price %v cheapest %+v pods %d", r.PricePerHour, r.Cheapest, r.Pods)
 	}
@@ -122,7 +121,7 @@ func TestNodeCandidate(t *testing.T) {
 	c.managedNode("idle", "general", "m5.2xlarge", old)
 	c.boundPod("idle-pod", "1", "idle", old)
 	w := c.world()
-	r := must[*NodeReport](t)(Node(w, DefaultPlanner{}, DefaultEligibility{}, "node", "idle", c.now))
+	r := must[*NodeReport](t)(Node(w, ControllerEligibility{}, "node", "idle", c.now))
 	if !r.Candidate || r.Reason != reason.Candidate || r.Replacement == nil || !r.Replacement.Fits || len(r.Replacement.NodeClaims) != 0 {
 		t.Errorf("idle: %+v replacement %+v, want a candidate whose pod fits on roomy", r, r.Replacement)
 	}
@@ -131,7 +130,7 @@ func TestNodeCandidate(t *testing.T) {
 	c2.create(nodePool("general"))
 	c2.managedNode("oversized", "general", "m5.4xlarge", old)
 	c2.boundPod("small", "500m", "oversized", old)
-	r = must[*NodeReport](t)(Node(c2.world(), DefaultPlanner{}, DefaultEligibility{}, "nodeclaim", "oversized", c2.now))
+	r = must[*NodeReport](t)(Node(c2.world(), ControllerEligibility{}, "nodeclaim", "oversized", c2.now))
 	if !r.Candidate || r.Replacement == nil || len(r.Replacement.NodeClaims) != 1 || r.Replacement.PricePerHour >= r.PricePerHour {
 		t.Errorf("oversized: %+v replacement %+v, want a cheaper replacement", r, r.Replacement)
 	}
@@ -140,11 +139,45 @@ func TestNodeCandidate(t *testing.T) {
 	c3.create(nodePool("general"))
 	c3.managedNode("snug", "general", "t3a.micro", old)
 	c3.boundPod("snug-pod", "1500m", "snug", old)
-	r = must[*NodeReport](t)(Node(c3.world(), DefaultPlanner{}, DefaultEligibility{}, "node", "snug", c3.now))
+	r = must[*NodeReport](t)(Node(c3.world(), ControllerEligibility{}, "node", "snug", c3.now))
 	if r.Candidate || r.Reason != reason.NoCheaperReplacement || r.Cheapest == nil || r.Cheapest.InstanceType != "t3a.micro" ||
 		r.Replacement.PricePerHour != r.PricePerHour {
 		t.Errorf("snug: %+v replacement %+v cheapest %+v, want kept for no cheaper replacement", r, r.Replacement, r.Cheapest)
 	}
+	// Drifted, the same node is replaced whatever the price.
+	c3.setCondition("snug", v1.ConditionTypeDrifted)
+	r = must[*NodeReport](t)(Node(c3.world(), ControllerEligibility{}, "node", "snug", c3.now))
+	if !r.Candidate || r.Reason != reason.Candidate || !strings.Contains(r.Message, "drifted") {
+		t.Errorf("drifted snug: %s %q candidate %v", r.Reason, r.Message, r.Candidate)
+	}
+	// Two cheaper nodes are not a replacement: consolidation swaps one node for at most one.
+	c4 := newCluster(t)
+	c4.create(nodePool("narrow", func(np *v1.NodePool) {
+		np.Spec.Template.Spec.Requirements = append(np.Spec.Template.Spec.Requirements, requirement(v1.LabelInstanceType, "m5.xlarge"))
+	}))
+	c4.managedNode("wide", "narrow", "m5.4xlarge", old)
+	c4.boundPod("wide-a", "3", "wide", old)
+	c4.boundPod("wide-b", "3", "wide", old)
+	r = must[*NodeReport](t)(Node(c4.world(), ControllerEligibility{}, "node", "wide", c4.now))
+	if r.Candidate || r.Reason != reason.NoCheaperReplacement || len(r.Replacement.NodeClaims) != 2 || r.Replacement.PricePerHour >= r.PricePerHour {
+		t.Errorf("wide: %s %q, replacement %+v, want kept: two m5.xlarge are cheaper but two", r.Reason, r.Message, r.Replacement)
+	}
 }
 
 func ptrIntStr(i int) *intstr.IntOrString { v := intstr.FromInt(i); return &v }
+
+// TestVocabularyIsTheControllers keeps the node codes equal to the disruption controller's
+// BlockReason strings, which its events carry.
+func TestVocabularyIsTheControllers(t *testing.T) {
+	for code, block := range map[reason.Code]disruption.BlockReason{
+		reason.NotManaged: disruption.BlockNotManaged, reason.Deleting: disruption.BlockDeleting,
+		reason.NotRegistered: disruption.BlockNotRegistered, reason.NotInitialized: disruption.BlockNotInitialized,
+		reason.BeingDisrupted: disruption.BlockBeingDisrupted, reason.Nominated: disruption.BlockNominated,
+		reason.DoNotDisruptNode: disruption.BlockDoNotDisruptNode, reason.DoNotDisruptPod: disruption.BlockDoNotDisruptPod,
+		reason.PDB: disruption.BlockPDB, reason.NotConsolidatable: disruption.BlockNoMethod,
+	} {
+		if string(code) != string(block) {
+			t.Errorf("explain says %s where the controller says %s", code, block)
+		}
+	}
+}

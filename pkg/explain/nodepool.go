@@ -1,7 +1,6 @@
 package explain
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -55,7 +54,9 @@ type Condition struct {
 	Message string `json:"message,omitempty"`
 }
 
-// NodePool explains the NodePool of that name.
+// NodePool explains the NodePool of that name. Its budgets are the disruption controller's
+// ledger: nodes being deleted, tainted karpenter.sh/disrupted or NotReady count as being
+// disrupted.
 func NodePool(w *World, name string, now time.Time) (*NodePoolReport, error) {
 	np := w.NodePool(name)
 	if np == nil {
@@ -85,14 +86,17 @@ func NodePool(w *World, name string, now time.Time) (*NodePoolReport, error) {
 		}
 		r.Resources = append(r.Resources, row)
 	}
-	total, disrupting := poolCounts(w, name)
-	r.NodeClaims = total
+	for _, nc := range w.NodeClaims {
+		if nc.Labels[v1.NodePoolLabelKey] == name {
+			r.NodeClaims++
+		}
+	}
+	ledger := w.Ledger(now)
 	for _, why := range []v1.DisruptionReason{v1.DisruptionReasonEmpty, v1.DisruptionReasonUnderutilized, v1.DisruptionReasonDrifted} {
 		b := BudgetNow{Reason: string(why)}
-		n, err := budget.AllowedDisruptions(np, why, total, disrupting, now)
-		switch {
-		case err != nil:
-			b.Error = fmt.Sprintf("%v", err)
+		switch n := ledger.Allowed(name, why); {
+		case ledger.PoolError(name) != nil:
+			b.Error = ledger.PoolError(name).Error()
 		case n == budget.Unlimited:
 			b.Allowed = -1
 		default:

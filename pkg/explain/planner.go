@@ -1,68 +1,101 @@
 package explain
 
 import (
-	"cmp"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/explain/reason"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
-	"github.com/gokarpenter/karpenter/pkg/simulate"
+	"github.com/gokarpenter/karpenter/pkg/snapshot"
+	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
-// Planner builds the scheduler's input from what explain read of the cluster. Its NodePools
-// must be the ones that may launch now, highest weight first.
-type Planner interface {
-	Snapshot(w *World) *scheduling.Snapshot
+// Snapshot builds the scheduler's input with pkg/snapshot, the adapter the controller's
+// provisioner and consolidation use, so explain's plan is the controller's plan. Pods
+// validly nominated to a NodeClaim (see Nominations) count on it, except skip, the pod being
+// explained, which is planned afresh.
+func (w *World) Snapshot(now time.Time, skip *corev1.Pod) *scheduling.Snapshot {
+	objs := w.Objects
+	objs.Nominated = w.Nominations(now)
+	if skip != nil {
+		for nc, pods := range objs.Nominated {
+			objs.Nominated[nc] = slicesDelete(pods, skip)
+		}
+	}
+	pools, all, _ := snapshot.NodePools(w.NodePools, func(np *v1.NodePool) ([]*cloudprovider.InstanceType, error) {
+		if err := w.InstanceTypeErrors[np.Name]; err != nil {
+			return nil, err
+		}
+		return w.InstanceTypes[np.Name], nil
+	}, objs)
+	return snapshot.Build(objs, pools, all)
 }
 
-// DefaultPlanner builds the snapshot from the World's object lists as the controller's
-// state does: schedulable nodes with their bound pods, in-flight NodeClaims (no Node yet)
-// sized by their status or cheapest option, DaemonSet overhead, volume topology, and each
-// launching NodePool with its instance types and what its NodeClaims already use.
-type DefaultPlanner struct{}
-
-var _ Planner = DefaultPlanner{}
-
-// Snapshot implements Planner.
-func (DefaultPlanner) Snapshot(w *World) *scheduling.Snapshot {
-	in := &simulate.Input{
-		DaemonSets: w.DaemonSets, PersistentVolumeClaims: w.PersistentVolumeClaims,
-		PersistentVolumes: w.PersistentVolumes, StorageClasses: w.StorageClasses,
-	}
-	for _, n := range w.Nodes {
-		if schedulable(n, w.NodeClaimFor(n)) {
-			in.Nodes = append(in.Nodes, n)
+// Pending are the pods the provisioner would plan for now: provisionable and not validly
+// nominated, in its order (snapshot.ComparePods).
+func (w *World) Pending(now time.Time) []*corev1.Pod {
+	nominated := map[*corev1.Pod]bool{}
+	for _, pods := range w.Nominations(now) {
+		for _, p := range pods {
+			nominated[p] = true
 		}
 	}
+	var out []*corev1.Pod
 	for _, p := range w.Pods {
-		if p.Spec.NodeName != "" && !isTerminal(p) {
-			in.BoundPods = append(in.BoundPods, p)
+		if state.IsProvisionable(p) && !nominated[p] {
+			out = append(out, p)
 		}
 	}
-	snap := simulate.Snapshot(in, nil)
-	for _, nc := range w.NodeClaims {
-		if nc.DeletionTimestamp != nil || w.NodeFor(nc) != nil {
+	slices.SortFunc(out, snapshot.ComparePods)
+	return out
+}
+
+// Nominations are, by NodeClaim name, the pending pods whose latest Nominated event names
+// that NodeClaim (or its Node) while the nomination holds, by the controller's rule: the
+// NodeClaim exists and is not being deleted, and, once it is initialised, for
+// state.DefaultNominationTTL after the later of the event and the initialisation. The
+// controller keeps nominations in memory; its events are what a reader outside can see.
+func (w *World) Nominations(now time.Time) map[string][]*corev1.Pod {
+	latest := map[[2]string]*corev1.Event{}
+	for _, e := range w.Events {
+		if e.Reason == reason.EventNominated && e.InvolvedObject.Kind == "Pod" {
+			latest[[2]string{e.InvolvedObject.Namespace, e.InvolvedObject.Name}] = e
+		}
+	}
+	out := map[string][]*corev1.Pod{}
+	for key, e := range latest {
+		p := w.Pod(key[0], key[1])
+		if p == nil || p.Spec.NodeName != "" || isTerminal(p) || (e.InvolvedObject.UID != "" && e.InvolvedObject.UID != p.UID) {
 			continue
 		}
-		if en, ok := inFlight(nc, w.InstanceTypes[nc.Labels[v1.NodePoolLabelKey]]); ok {
-			snap.Nodes = append(snap.Nodes, en)
-		}
-	}
-	for _, np := range w.NodePools {
-		if !launches(w, np) {
+		target, ok := reason.ParseNominated(e.Message)
+		if !ok {
 			continue
 		}
-		its := w.InstanceTypes[np.Name]
-		snap.NodePools = append(snap.NodePools, scheduling.NodePoolFromAPI(np, its, Usage(w, np.Name)))
+		nc := w.NodeClaim(target)
+		if nc == nil {
+			nc = w.NodeClaimFor(w.Node(target))
+		}
+		if nc == nil || nc.DeletionTimestamp != nil {
+			continue
+		}
+		if c := meta.FindStatusCondition(nc.Status.Conditions, v1.ConditionTypeInitialized); c != nil && c.Status == "True" {
+			since := lastSeen(e)
+			if c.LastTransitionTime.After(since) {
+				since = c.LastTransitionTime.Time
+			}
+			if now.Sub(since) >= state.DefaultNominationTTL {
+				continue
+			}
+		}
+		out[nc.Name] = append(out[nc.Name], p)
 	}
-	slices.SortStableFunc(snap.NodePools, func(a, b scheduling.NodePool) int {
-		return cmp.Or(cmp.Compare(b.Weight, a.Weight), cmp.Compare(a.Name, b.Name))
-	})
-	return snap
+	return out
 }
 
 // launches reports whether the NodePool may launch capacity now.
@@ -71,87 +104,23 @@ func launches(w *World, np *v1.NodePool) bool {
 	return np.DeletionTimestamp == nil && np.Spec.Replicas == nil && !failed
 }
 
-// Usage is the capacity a NodePool's NodeClaims hold, counted against its limits: each
-// NodeClaim's status.capacity once launched, before that its cheapest option's capacity.
+// Usage is the capacity a NodePool holds, counted against its limits (snapshot.Usage).
 func Usage(w *World, nodePool string) corev1.ResourceList {
-	used := corev1.ResourceList{}
-	for _, nc := range w.NodeClaims {
-		if nc.Labels[v1.NodePoolLabelKey] != nodePool {
-			continue
-		}
-		capacity := nc.Status.Capacity
-		if len(capacity) == 0 {
-			if it, ok := cheapestFor(nc, w.InstanceTypes[nodePool]); ok {
-				capacity = it.InstanceType.Capacity
-			}
-		}
-		for name, q := range capacity {
-			sum := used[name]
-			sum.Add(q)
-			used[name] = sum
-		}
-	}
-	return used
+	return snapshot.Usage(nodePool, w.InstanceTypes[nodePool], w.NodeClaims, w.Nodes)
 }
 
-// schedulable reports whether pods may go to the node: not being deleted or cordoned, and
-// either Karpenter's (with a live NodeClaim) or Ready.
-func schedulable(n *corev1.Node, nc *v1.NodeClaim) bool {
-	if n.DeletionTimestamp != nil || n.Spec.Unschedulable {
-		return false
-	}
-	if nc != nil {
-		return nc.DeletionTimestamp == nil
-	}
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
+func slicesDelete(pods []*corev1.Pod, p *corev1.Pod) []*corev1.Pod {
+	out := make([]*corev1.Pod, 0, len(pods))
+	for _, q := range pods {
+		if q != p {
+			out = append(out, q)
 		}
 	}
-	return false
-}
-
-func inFlight(nc *v1.NodeClaim, its []*cloudprovider.InstanceType) (scheduling.ExistingNode, bool) {
-	labels := map[string]string{}
-	for _, r := range nc.Spec.Requirements {
-		if r.Operator == v1.NodeSelectorOpIn && len(r.Values) == 1 {
-			labels[r.Key] = r.Values[0]
-		}
-	}
-	for k, v := range nc.Labels {
-		labels[k] = v
-	}
-	alloc := nc.Status.Allocatable
-	if len(alloc) == 0 {
-		c, ok := cheapestFor(nc, its)
-		if !ok {
-			return scheduling.ExistingNode{}, false
-		}
-		alloc = c.InstanceType.Allocatable()
-	}
-	return scheduling.ExistingNode{
-		Name: nc.Name, Labels: labels, Taints: nc.Spec.Taints, Allocatable: alloc,
-		InFlight: true, NodePool: nc.Labels[v1.NodePoolLabelKey],
-	}, true
-}
-
-// cheapestFor is the offering a NodeClaim most likely got or gets: the cheapest available
-// candidate, else the cheapest.
-func cheapestFor(nc *v1.NodeClaim, its []*cloudprovider.InstanceType) (cloudprovider.Candidate, bool) {
-	cands := cloudprovider.Candidates(its, nc)
-	if len(cands) == 0 {
-		return cloudprovider.Candidate{}, false
-	}
-	if c, err := cloudprovider.Cheapest(cands); err == nil {
-		return c, true
-	}
-	return cands[0], true
+	return out
 }
 
 func isTerminal(p *corev1.Pod) bool {
 	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 }
 
-func isInitialized(nc *v1.NodeClaim) bool {
-	return meta.IsStatusConditionTrue(nc.Status.Conditions, v1.ConditionTypeInitialized)
-}
+func isInitialized(nc *v1.NodeClaim) bool { return snapshot.Initialized(nc) }

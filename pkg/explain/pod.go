@@ -10,7 +10,7 @@ import (
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/explain/reason"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
-	"github.com/gokarpenter/karpenter/pkg/state"
+	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
 
 // PodReport explains where a pod is or would go.
@@ -25,7 +25,8 @@ type PodReport struct {
 	// Summary is one sentence: where it runs, where it would go, or the scheduler's reason
 	// (the text of its FailedScheduling event).
 	Summary string `json:"summary"`
-	// NominatedTo is the node or NodeClaim the controller's last Nominated event names.
+	// NominatedTo is the NodeClaim the controller's last Nominated event names, while that
+	// nomination holds.
 	NominatedTo *Target `json:"nominatedTo,omitempty"`
 	// Placement is where the scheduler would put it now among existing and in-flight capacity.
 	Placement *Target `json:"placement,omitempty"`
@@ -68,7 +69,7 @@ type ErrNotFound struct{ Kind, Name string }
 func (e ErrNotFound) Error() string { return fmt.Sprintf("%s %q not found", e.Kind, e.Name) }
 
 // Pod explains the pod namespace/name.
-func Pod(w *World, planner Planner, namespace, name string) (*PodReport, error) {
+func Pod(w *World, namespace, name string, now time.Time) (*PodReport, error) {
 	pod := w.Pod(namespace, name)
 	if pod == nil {
 		return nil, ErrNotFound{Kind: "pod", Name: namespace + "/" + name}
@@ -83,16 +84,21 @@ func Pod(w *World, planner Planner, namespace, name string) (*PodReport, error) 
 		return r, nil
 	}
 	r.Pending = true
-	r.NominatedTo = nominatedTo(w, pod)
-	snap := planner.Snapshot(w)
+	for nc, pods := range w.Nominations(now) {
+		if slices.Contains(pods, pod) {
+			r.NominatedTo = &Target{Kind: "NodeClaim", Name: nc}
+		}
+	}
+	snap := w.Snapshot(now, pod)
 
-	// The whole batch, as the provisioner would plan it now.
+	// The whole batch, as the provisioner would plan it now, with this pod in it.
 	pending := []*corev1.Pod{pod}
-	for _, p := range w.Pods {
-		if p != pod && state.IsProvisionable(p) {
+	for _, p := range w.Pending(now) {
+		if p != pod {
 			pending = append(pending, p)
 		}
 	}
+	slices.SortFunc(pending, snapshot.ComparePods)
 	plan := scheduling.Solve(snap, pending)
 	r.Summary = "no NodePool can launch capacity and no existing node fits"
 	for _, e := range plan.ExistingNodes {
@@ -155,29 +161,6 @@ func launchOf(nc *scheduling.NewNodeClaim) *Launch {
 		NodePool: nc.NodePool, InstanceType: nc.Cheapest.InstanceType, CapacityType: nc.Cheapest.CapacityType,
 		Zone: nc.Cheapest.Zone, PricePerHour: nc.Cheapest.Price, InstanceTypeOptions: len(nc.InstanceTypes), Pods: len(nc.Pods),
 	}
-}
-
-// nominatedTo reads the pod's most recent Nominated event, if its target still exists.
-func nominatedTo(w *World, pod *corev1.Pod) *Target {
-	var out *Target
-	for _, e := range w.Events {
-		if e.Reason != reason.EventNominated || e.InvolvedObject.Kind != "Pod" ||
-			e.InvolvedObject.Namespace != pod.Namespace || e.InvolvedObject.Name != pod.Name ||
-			(e.InvolvedObject.UID != "" && e.InvolvedObject.UID != pod.UID) {
-			continue
-		}
-		name, ok := reason.ParseNominated(e.Message)
-		if !ok {
-			continue
-		}
-		switch {
-		case w.NodeClaim(name) != nil:
-			out = &Target{Kind: "NodeClaim", Name: name}
-		case w.Node(name) != nil:
-			out = &Target{Kind: "Node", Name: name}
-		}
-	}
-	return out
 }
 
 func lastSeen(e *corev1.Event) time.Time {

@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,12 @@ func TestPodReasons(t *testing.T) {
 		np.Spec.Limits = v1.Limits{corev1.ResourceCPU: resource.MustParse("2")}
 	}))
 	c.create(nodePool("broken"))
+	// A pool with 10 CPUs, 8 of which its one node already holds.
+	c.create(nodePool("full", func(np *v1.NodePool) {
+		np.Spec.Limits = v1.Limits{corev1.ResourceCPU: resource.MustParse("10")}
+	}))
+	c.managedNode("full-1", "full", "m5.2xlarge", c.now.Add(-time.Hour))
+	c.boundPod("filler", "7500m", "full-1", c.now.Add(-time.Hour))
 	// An unmanaged node holding the database the "affine" pod wants to share a host with.
 	c.create(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "static-1", Labels: map[string]string{corev1.LabelHostname: "static-1"}}})
 	db := c.boundPod("db", "100m", "static-1", c.now.Add(-time.Hour))
@@ -61,6 +68,7 @@ func TestPodReasons(t *testing.T) {
 	})
 	c.pendingPod("huge", "1000")
 	c.pendingPod("big", "4")
+	c.pendingPod("three", "3")
 	c.pendingPod("zoned", "100m", func(p *corev1.Pod) {
 		p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}}
 	})
@@ -79,16 +87,19 @@ func TestPodReasons(t *testing.T) {
 		{"plain", "general", reason.Fits, "would launch"},
 		{"plain", "gpu", reason.Taint, "nvidia.com/gpu=true:NoSchedule"},
 		{"plain", "broken", reason.NodePoolNotLaunching, "broken-class not found"},
-		{"arm", "general", reason.Requirement, "kubernetes.io/arch=arm64 (nodeSelector)"},
+		{"arm", "general", reason.Requirement, "kubernetes.io/arch=arm64 (nodeSelector) is not met: requires kubernetes.io/arch In [arm64], NodePool allows kubernetes.io/arch In [amd64]"},
 		{"arm", "gpu", reason.Taint, "nvidia.com/gpu"},
 		{"huge", "general", reason.Resources, "cpu"},
 		{"big", "general", reason.Fits, ""},
 		{"big", "tiny", reason.Limit, "limits"},
 		{"zoned", "general", reason.VolumeZone, "volumes"},
+		{"plain", "full", reason.Fits, ""},        // a 2-CPU node still fits in the 2 CPUs left
+		{"three", "full", reason.Limit, "limits"}, // a 4-CPU node does not
+		{"three", "general", reason.Fits, ""},
 		{"zoned", "tiny", reason.Fits, ""},
 		{"affine", "general", reason.Topology, "affinity"},
 	} {
-		r := must[*PodReport](t)(Pod(w, DefaultPlanner{}, c.ns, tc.pod))
+		r := must[*PodReport](t)(Pod(w, c.ns, tc.pod, c.now))
 		v := verdictFor(t, r, tc.pool)
 		if v.Reason != tc.want || !strings.Contains(v.Message, tc.message) {
 			t.Errorf("pod %s on NodePool %s: got %s %q, want %s containing %q", tc.pod, tc.pool, v.Reason, v.Message, tc.want, tc.message)
@@ -100,18 +111,18 @@ func TestPodReasons(t *testing.T) {
 
 	// The whole-batch answer agrees with the per-pool verdicts: "big" goes to general
 	// (tiny's limit is too small), "huge" fits nowhere and says so with the scheduler's reason.
-	big := must[*PodReport](t)(Pod(w, DefaultPlanner{}, c.ns, "big"))
+	big := must[*PodReport](t)(Pod(w, c.ns, "big", c.now))
 	if big.Launch == nil || big.Launch.NodePool != "general" || big.Launch.Zone != "us-east-1a" {
 		t.Errorf("big: launch %+v, want one from general in us-east-1a", big.Launch)
 	}
-	huge := must[*PodReport](t)(Pod(w, DefaultPlanner{}, c.ns, "huge"))
+	huge := must[*PodReport](t)(Pod(w, c.ns, "huge", c.now))
 	if huge.Launch != nil || huge.Placement != nil || !strings.Contains(huge.Summary, "incompatible with NodePool") {
 		t.Errorf("huge: %+v", huge)
 	}
-	if bound := must[*PodReport](t)(Pod(w, DefaultPlanner{}, c.ns, "db")); bound.Pending || bound.Node != "static-1" || len(bound.NodePools) != 0 {
+	if bound := must[*PodReport](t)(Pod(w, c.ns, "db", c.now)); bound.Pending || bound.Node != "static-1" || len(bound.NodePools) != 0 {
 		t.Errorf("db: %+v", bound)
 	}
-	if _, err := Pod(w, DefaultPlanner{}, c.ns, "nope"); err == nil {
+	if _, err := Pod(w, c.ns, "nope", c.now); err == nil {
 		t.Error("explaining a missing pod: no error")
 	}
 
@@ -129,11 +140,39 @@ func TestPodNominated(t *testing.T) {
 	}
 	p := c.pendingPod("web", "500m")
 	c.event(p, reason.EventNominated, reason.NominatedMessage(nc.Name), c.now.Add(-5*time.Second))
-	r := must[*PodReport](t)(Pod(c.world(), DefaultPlanner{}, c.ns, "web"))
+	r := must[*PodReport](t)(Pod(c.world(), c.ns, "web", c.now))
 	if r.NominatedTo == nil || *r.NominatedTo != (Target{Kind: "NodeClaim", Name: nc.Name}) {
 		t.Errorf("nominatedTo %+v, want NodeClaim %s", r.NominatedTo, nc.Name)
 	}
 	if r.Placement == nil || *r.Placement != (Target{Kind: "NodeClaim", Name: nc.Name}) || r.Launch != nil {
 		t.Errorf("placement %+v launch %+v, want the in-flight NodeClaim and no launch", r.Placement, r.Launch)
 	}
+
+	// A nomination to an initialised NodeClaim lapses DefaultNominationTTL after the later of
+	// the event and the initialisation, as in the controller's state.
+	ready, _ := c.managedNode("ready-1", "general", "m5.xlarge", c.now.Add(-time.Hour))
+	late := c.pendingPod("late", "500m")
+	c.event(late, reason.EventNominated, reason.NominatedMessage(ready.Name), c.now.Add(-time.Minute))
+	fresh := c.pendingPod("fresh", "500m")
+	c.event(fresh, reason.EventNominated, reason.NominatedMessage(ready.Name), c.now.Add(-time.Second))
+	w := c.world()
+	if got := w.Nominations(c.now)[ready.Name]; len(got) != 1 || got[0].Name != "fresh" {
+		t.Errorf("nominations to %s: %v, want only fresh", ready.Name, got)
+	}
+	if r := must[*PodReport](t)(Pod(w, c.ns, "late", c.now)); r.NominatedTo != nil {
+		t.Errorf("late: nominated to %+v after the nomination lapsed", r.NominatedTo)
+	}
+	pending := w.Pending(c.now)
+	if slices.ContainsFunc(pending, func(p *corev1.Pod) bool { return p.Name == "fresh" || p.Name == "web" }) ||
+		!slices.ContainsFunc(pending, func(p *corev1.Pod) bool { return p.Name == "late" }) {
+		t.Errorf("pending %v: want late, and not the validly nominated fresh and web", podNames(pending))
+	}
+}
+
+func podNames(pods []*corev1.Pod) []string {
+	out := make([]string, len(pods))
+	for i, p := range pods {
+		out[i] = p.Name
+	}
+	return out
 }

@@ -60,10 +60,10 @@ func TestJSONMatchesSchema(t *testing.T) {
 	c.pendingPod("json-huge", "500", func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{v1.LabelArch: "arm64"} })
 	w := c.world()
 	for _, name := range []string{"json-pending", "json-huge", "json-running"} {
-		validateJSON(t, s, must[*PodReport](t)(Pod(w, DefaultPlanner{}, c.ns, name)))
+		validateJSON(t, s, must[*PodReport](t)(Pod(w, c.ns, name, c.now)))
 	}
-	validateJSON(t, s, must[*NodeReport](t)(Node(w, DefaultPlanner{}, DefaultEligibility{}, "node", "json-node", c.now)))
-	validateJSON(t, s, must[*NodeReport](t)(Node(w, DefaultPlanner{}, DefaultEligibility{}, "nodeclaim", "json-node", c.now)))
+	validateJSON(t, s, must[*NodeReport](t)(Node(w, ControllerEligibility{}, "node", "json-node", c.now)))
+	validateJSON(t, s, must[*NodeReport](t)(Node(w, ControllerEligibility{}, "nodeclaim", "json-node", c.now)))
 	validateJSON(t, s, must[*NodePoolReport](t)(NodePool(w, "general", c.now)))
 	validateJSON(t, s, must[*NodePoolReport](t)(NodePool(w, "broken", c.now)))
 
@@ -94,7 +94,7 @@ func TestSchemaListsEveryReason(t *testing.T) {
 	}
 	pod := []reason.Code{reason.NodePoolNotLaunching, reason.Taint, reason.Requirement, reason.Resources, reason.Limit, reason.VolumeZone, reason.Topology, reason.Fits}
 	node := []reason.Code{reason.NotManaged, reason.Deleting, reason.NotRegistered, reason.NotInitialized, reason.BeingDisrupted, reason.Nominated,
-		reason.DoNotDisruptNode, reason.DoNotDisruptPod, reason.PDB, reason.Unowned, reason.NotConsolidatable, reason.Budget, reason.NoCheaperReplacement, reason.Candidate}
+		reason.DoNotDisruptNode, reason.DoNotDisruptPod, reason.PDB, reason.NotConsolidatable, reason.Budget, reason.NoCheaperReplacement, reason.Candidate}
 	for def, codes := range map[string][]reason.Code{"podReason": pod, "nodeReason": node} {
 		got := doc.Defs[def].Enum
 		if len(got) != len(codes) {

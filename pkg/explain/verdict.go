@@ -58,8 +58,18 @@ func poolVerdict(snap *scheduling.Snapshot, i int, pod *corev1.Pod) PoolVerdict 
 		return v
 	}
 	if _, ok := solveOne(s, unlimited, variant(pod, layerRequirements)); !ok {
+		requirement, plan := firstUnmet(s, unlimited, pod)
 		v.Reason = reason.Requirement
-		v.Message = reason.RequirementMessage(name, firstUnmet(s, unlimited, pod))
+		v.Message = reason.RequirementMessage(name, requirement)
+		if plan != nil {
+			// The scheduler's own words for that requirement, without its NodePool prefix.
+			detail := unschedulableReason(plan)
+			_, after, found := strings.Cut(detail, ": ")
+			if found {
+				detail = after
+			}
+			v.Message += ": " + detail
+		}
 		return v
 	}
 	if plan, ok := solveOne(s, unlimited, variant(pod, layerResources)); !ok {
@@ -87,14 +97,15 @@ func poolVerdict(snap *scheduling.Snapshot, i int, pod *corev1.Pod) PoolVerdict 
 }
 
 // firstUnmet finds the first single node selector entry or node affinity expression that
-// alone makes the pod unschedulable on the pool.
-func firstUnmet(s *scheduling.Snapshot, pool scheduling.NodePool, pod *corev1.Pod) string {
+// alone makes the pod unschedulable on the pool, with the scheduler's plan for it alone;
+// the plan is nil when only the requirements together fail.
+func firstUnmet(s *scheduling.Snapshot, pool scheduling.NodePool, pod *corev1.Pod) (string, *scheduling.Plan) {
 	base := variant(pod, layerTaints)
 	for _, k := range slices.Sorted(maps.Keys(pod.Spec.NodeSelector)) {
 		p := base.DeepCopy()
 		p.Spec.NodeSelector = map[string]string{k: pod.Spec.NodeSelector[k]}
-		if _, ok := solveOne(s, pool, p); !ok {
-			return fmt.Sprintf("%s=%s (nodeSelector)", k, pod.Spec.NodeSelector[k])
+		if plan, ok := solveOne(s, pool, p); !ok {
+			return fmt.Sprintf("%s=%s (nodeSelector)", k, pod.Spec.NodeSelector[k]), plan
 		}
 	}
 	if a := pod.Spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
@@ -106,13 +117,13 @@ func firstUnmet(s *scheduling.Snapshot, pool scheduling.NodePool, pod *corev1.Po
 						NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{e}}},
 					},
 				}}
-				if _, ok := solveOne(s, pool, p); !ok {
-					return fmt.Sprintf("%s %s [%s] (node affinity)", e.Key, e.Operator, strings.Join(e.Values, ","))
+				if plan, ok := solveOne(s, pool, p); !ok {
+					return fmt.Sprintf("%s %s [%s] (node affinity)", e.Key, e.Operator, strings.Join(e.Values, ",")), plan
 				}
 			}
 		}
 	}
-	return "the node selector and node affinity taken together"
+	return "the node selector and node affinity taken together", nil
 }
 
 // isolated copies the snapshot with existing nodes that can take no pod.

@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"slices"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	storagev1 "k8s.io/api/storage/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/explain/reason"
+	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
 
 // InstanceTypeSource lists the instance types a NodePool may launch; a CloudProvider is one.
@@ -21,19 +21,14 @@ type InstanceTypeSource interface {
 	GetInstanceTypes(ctx context.Context, nodePool *v1.NodePool) ([]*cloudprovider.InstanceType, error)
 }
 
-// World is what explain knows of the cluster: every object it reads, as plain lists sorted
-// by namespace and name, and each NodePool's instance types.
+// World is what explain knows of the cluster: the objects the scheduler's adapter
+// (pkg/snapshot) reads, plus PodDisruptionBudgets and events, and each NodePool's instance
+// types.
 type World struct {
-	Pods                   []*corev1.Pod
-	Nodes                  []*corev1.Node
-	NodeClaims             []*v1.NodeClaim
-	NodePools              []*v1.NodePool
-	DaemonSets             []*appsv1.DaemonSet
-	PDBs                   []*policyv1.PodDisruptionBudget
-	PersistentVolumeClaims []*corev1.PersistentVolumeClaim
-	PersistentVolumes      []*corev1.PersistentVolume
-	StorageClasses         []*storagev1.StorageClass
-	// Events are the core/v1 events on pods, nodes and NodeClaims (nominations, failures).
+	snapshot.Objects
+	NodePools []*v1.NodePool
+	PDBs      []*policyv1.PodDisruptionBudget
+	// Events are the provisioner's Nominated events on pods, oldest first.
 	Events []*corev1.Event
 	// InstanceTypes holds each NodePool's instance types by NodePool name.
 	InstanceTypes map[string][]*cloudprovider.InstanceType
@@ -41,46 +36,29 @@ type World struct {
 	InstanceTypeErrors map[string]error
 }
 
-// Read lists the objects explain needs through the reader and asks its for each NodePool's
+// Read lists the objects explain needs through the reader (snapshot.List for what the
+// scheduler reads, then PodDisruptionBudgets and events) and asks the source for each NodePool's
 // instance types. A NodePool whose instance types cannot be listed is kept, with the error.
 func Read(ctx context.Context, r client.Reader, its InstanceTypeSource) (*World, error) {
-	w := &World{InstanceTypes: map[string][]*cloudprovider.InstanceType{}, InstanceTypeErrors: map[string]error{}}
-	var (
-		pods   corev1.PodList
-		nodes  corev1.NodeList
-		claims v1.NodeClaimList
-		pools  v1.NodePoolList
-		dss    appsv1.DaemonSetList
-		pdbs   policyv1.PodDisruptionBudgetList
-		pvcs   corev1.PersistentVolumeClaimList
-		pvs    corev1.PersistentVolumeList
-		scs    storagev1.StorageClassList
-		events corev1.EventList
-	)
-	for _, l := range []struct {
-		what string
-		list client.ObjectList
-	}{
-		{"pods", &pods}, {"nodes", &nodes}, {"nodeclaims", &claims}, {"nodepools", &pools},
-		{"daemonsets", &dss}, {"poddisruptionbudgets", &pdbs}, {"persistentvolumeclaims", &pvcs},
-		{"persistentvolumes", &pvs}, {"storageclasses", &scs}, {"events", &events},
-	} {
-		if err := r.List(ctx, l.list); err != nil {
-			return nil, fmt.Errorf("listing %s: %w", l.what, err)
-		}
+	objs, pools, err := snapshot.List(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("reading the cluster: %w", err)
 	}
-	w.Pods = sorted(ptrs(pods.Items))
-	w.Nodes = sorted(ptrs(nodes.Items))
-	w.NodeClaims = sorted(ptrs(claims.Items))
-	w.NodePools = sorted(ptrs(pools.Items))
-	w.DaemonSets = sorted(ptrs(dss.Items))
+	w := &World{Objects: objs, NodePools: sorted(pools),
+		InstanceTypes: map[string][]*cloudprovider.InstanceType{}, InstanceTypeErrors: map[string]error{}}
+	w.Pods, w.Nodes, w.NodeClaims = sorted(w.Pods), sorted(w.Nodes), sorted(w.NodeClaims)
+	var pdbs policyv1.PodDisruptionBudgetList
+	if err := r.List(ctx, &pdbs); err != nil {
+		return nil, fmt.Errorf("listing poddisruptionbudgets: %w", err)
+	}
 	w.PDBs = sorted(ptrs(pdbs.Items))
-	w.PersistentVolumeClaims = sorted(ptrs(pvcs.Items))
-	w.PersistentVolumes = sorted(ptrs(pvs.Items))
-	w.StorageClasses = sorted(ptrs(scs.Items))
+	// Only the nominations are read back; the API server filters by reason.
+	var events corev1.EventList
+	if err := r.List(ctx, &events, client.MatchingFields{"reason": reason.EventNominated}); err != nil {
+		return nil, fmt.Errorf("listing events: %w", err)
+	}
 	for _, e := range ptrs(events.Items) {
-		switch e.InvolvedObject.Kind {
-		case "Pod", "Node", "NodeClaim":
+		if e.InvolvedObject.Kind == "Pod" {
 			w.Events = append(w.Events, e)
 		}
 	}
@@ -168,21 +146,6 @@ func (w *World) PodsOn(node string) []*corev1.Pod {
 	for _, p := range w.Pods {
 		if p.Spec.NodeName == node && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
 			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// AllInstanceTypes is the union of every NodePool's instance types, by name.
-func (w *World) AllInstanceTypes() []*cloudprovider.InstanceType {
-	seen := map[string]bool{}
-	var out []*cloudprovider.InstanceType
-	for _, np := range w.NodePools {
-		for _, it := range w.InstanceTypes[np.Name] {
-			if !seen[it.Name] {
-				seen[it.Name] = true
-				out = append(out, it)
-			}
 		}
 	}
 	return out

@@ -35,24 +35,29 @@ var columns = []column{
 		return fmt.Sprintf("%.4f", r.PricePerHour)
 	}},
 	{"PODS", 4, func(r *Row, _ time.Time) string { return fmt.Sprint(r.Pods) }},
-	{"STATUS", 8, func(r *Row, _ time.Time) string { return r.Status }},
+	{"STATUS", 9, func(r *Row, _ time.Time) string { return r.Status }},
 	{"AGE", 5, func(r *Row, now time.Time) string { return age(now.Sub(r.Created)) }},
 }
 
-// Render draws one frame: a summary line, a header, and a line per row with CPU and memory
-// requested against allocatable as bars. Every line is at most width cells wide. It reads
+// Render draws one frame: a summary line (nodes, pending pods, price, totals), a header,
+// and a line per row with CPU and memory requested against allocatable as bars. Every line is at most width cells wide. It reads
 // nothing but its arguments.
-func Render(rows []Row, width int, now time.Time) []string {
+func Render(f Frame, width int, now time.Time) []string {
+	rows := f.Rows
 	width = max(width, MinWidth)
 	var price float64
 	var cpuReq, cpuAlloc, memReq, memAlloc int64
+	launching := 0
 	for _, r := range rows {
+		if r.Status == "Launching" {
+			launching++
+		}
 		price += r.PricePerHour
 		cpuReq, cpuAlloc = cpuReq+r.CPURequested, cpuAlloc+r.CPUAllocatable
 		memReq, memAlloc = memReq+r.MemRequested, memAlloc+r.MemAllocatable
 	}
-	summary := fmt.Sprintf("karpenter nodes  %d nodes  $%.4f/h  cpu %s/%s (%s)  memory %s/%s (%s)",
-		len(rows), price, cores(cpuReq), cores(cpuAlloc), pct(cpuReq, cpuAlloc), gib(memReq), gib(memAlloc), pct(memReq, memAlloc))
+	summary := fmt.Sprintf("karpenter nodes  %d nodes  %d launching  %d pending pods  $%.4f/h  cpu %s/%s (%s)  memory %s/%s (%s)",
+		len(rows)-launching, launching, f.Pending, price, cores(cpuReq), cores(cpuAlloc), pct(cpuReq, cpuAlloc), gib(memReq), gib(memAlloc), pct(memReq, memAlloc))
 	clock := now.UTC().Format("15:04:05 UTC")
 	lines := []string{fit(padBetween(summary, clock, width), width)}
 

@@ -36,7 +36,7 @@ func TestRenderFitsWidth(t *testing.T) {
 			CPURequested: 1000, CPUAllocatable: 2000, MemRequested: 1 << 30, MemAllocatable: 4 << 30, Status: "Deleting", Created: now.Add(-90 * time.Second)},
 	}
 	for width := 40; width <= 220; width += 7 {
-		lines := Render(rows, width, now)
+		lines := Render(Frame{Rows: rows, Pending: 7}, width, now)
 		for _, l := range lines {
 			if n := utf8.RuneCountInString(l); n > max(width, MinWidth) {
 				t.Fatalf("width %d: line of %d cells: %q", width, n, l)
@@ -46,14 +46,14 @@ func TestRenderFitsWidth(t *testing.T) {
 			t.Fatalf("width %d: %d lines", width, len(lines))
 		}
 	}
-	lines := Render(rows, 200, now)
-	if !strings.Contains(lines[0], "2 nodes  $0.2192/h  cpu 3.0/6.0 (50%)  memory 2.0Gi/8.0Gi (25%)") || !strings.HasSuffix(lines[0], "12:00:00 UTC") {
+	lines := Render(Frame{Rows: rows, Pending: 7}, 200, now)
+	if !strings.Contains(lines[0], "2 nodes  0 launching  7 pending pods  $0.2192/h  cpu 3.0/6.0 (50%)  memory 2.0Gi/8.0Gi (25%)") || !strings.HasSuffix(lines[0], "12:00:00 UTC") {
 		t.Errorf("summary %q", lines[0])
 	}
 	if !strings.Contains(lines[2], "a-very-long-node-name-that-~") || !strings.Contains(lines[2], " 3d ") || !strings.Contains(lines[3], " 90s ") {
 		t.Errorf("rows:\n%s\n%s", lines[2], lines[3])
 	}
-	if got := Render(nil, 80, now); got[len(got)-1] != "no nodes" {
+	if got := Render(Frame{}, 80, now); got[len(got)-1] != "no nodes" {
 		t.Errorf("empty: %q", got)
 	}
 }

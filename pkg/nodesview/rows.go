@@ -26,7 +26,8 @@ type Row struct {
 	CPURequested, CPUAllocatable int64
 	MemRequested, MemAllocatable int64
 	Pods                         int
-	// Status is Ready, NotReady, Cordoned or Deleting.
+	// Status is Ready, NotReady, Cordoned, Deleting, or Launching for a NodeClaim with no
+	// node yet.
 	Status  string
 	Created time.Time
 }
@@ -36,29 +37,72 @@ type Pricer interface {
 	Price(instanceType, zone, capacityType string) (float64, bool)
 }
 
-// Read lists nodes and their pods into rows, sorted by NodePool then name.
-func Read(ctx context.Context, r client.Reader, prices Pricer) ([]Row, error) {
+// Frame is what one frame shows.
+type Frame struct {
+	// Rows are the nodes, then the NodeClaims launching without a node yet (Status
+	// "Launching"), sorted by NodePool then name.
+	Rows []Row
+	// Pending counts the pods no node runs yet (not finished, not being deleted).
+	Pending int
+}
+
+// Read lists nodes, NodeClaims and pods into a frame.
+func Read(ctx context.Context, r client.Reader, prices Pricer) (Frame, error) {
 	var nodes corev1.NodeList
 	if err := r.List(ctx, &nodes); err != nil {
-		return nil, fmt.Errorf("listing nodes: %w", err)
+		return Frame{}, fmt.Errorf("listing nodes: %w", err)
+	}
+	var claims v1.NodeClaimList
+	if err := r.List(ctx, &claims); err != nil {
+		return Frame{}, fmt.Errorf("listing nodeclaims: %w", err)
 	}
 	var pods corev1.PodList
 	if err := r.List(ctx, &pods); err != nil {
-		return nil, fmt.Errorf("listing pods: %w", err)
+		return Frame{}, fmt.Errorf("listing pods: %w", err)
 	}
+	var f Frame
 	byNode := map[string][]*corev1.Pod{}
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if p.Spec.NodeName != "" && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+		switch {
+		case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
+		case p.Spec.NodeName != "":
 			byNode[p.Spec.NodeName] = append(byNode[p.Spec.NodeName], p)
+		case p.DeletionTimestamp == nil:
+			f.Pending++
 		}
 	}
-	rows := make([]Row, 0, len(nodes.Items))
+	providerIDs := map[string]bool{}
 	for i := range nodes.Items {
-		rows = append(rows, rowOf(&nodes.Items[i], byNode[nodes.Items[i].Name], prices))
+		n := &nodes.Items[i]
+		providerIDs[n.Spec.ProviderID] = true
+		f.Rows = append(f.Rows, rowOf(n, byNode[n.Name], prices))
 	}
-	slices.SortFunc(rows, func(a, b Row) int { return cmp.Or(cmp.Compare(a.NodePool, b.NodePool), cmp.Compare(a.Name, b.Name)) })
-	return rows, nil
+	for i := range claims.Items {
+		if nc := &claims.Items[i]; nc.Status.ProviderID == "" || !providerIDs[nc.Status.ProviderID] {
+			f.Rows = append(f.Rows, launchingRow(nc, prices))
+		}
+	}
+	slices.SortFunc(f.Rows, func(a, b Row) int { return cmp.Or(cmp.Compare(a.NodePool, b.NodePool), cmp.Compare(a.Name, b.Name)) })
+	return f, nil
+}
+
+// launchingRow describes a NodeClaim that has no node yet: its type, zone and capacity type
+// once launched (labels), its allocatable once known.
+func launchingRow(nc *v1.NodeClaim, prices Pricer) Row {
+	r := Row{
+		Name: nc.Name, NodePool: nc.Labels[v1.NodePoolLabelKey], InstanceType: nc.Labels[v1.LabelInstanceType],
+		CapacityType: nc.Labels[v1.CapacityTypeLabelKey], Zone: nc.Labels[v1.LabelTopologyZone],
+		CPUAllocatable: milli(nc.Status.Allocatable, corev1.ResourceCPU), MemAllocatable: value(nc.Status.Allocatable, corev1.ResourceMemory),
+		Status: "Launching", Created: nc.CreationTimestamp.Time,
+	}
+	if nc.DeletionTimestamp != nil {
+		r.Status = "Deleting"
+	}
+	if prices != nil {
+		r.PricePerHour, _ = prices.Price(r.InstanceType, r.Zone, r.CapacityType)
+	}
+	return r
 }
 
 func rowOf(n *corev1.Node, pods []*corev1.Pod, prices Pricer) Row {

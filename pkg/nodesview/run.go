@@ -24,7 +24,7 @@ type Options struct {
 	// Out is the terminal.
 	Out io.Writer
 	// Source reads the rows of a frame; an error is shown in the frame and retried next tick.
-	Source func(ctx context.Context) ([]Row, error)
+	Source func(ctx context.Context) (Frame, error)
 	// Clock ticks the refresh and stamps the frames; default the real clock.
 	Clock clock.WithTicker
 	// Interval between frames; default 2s.
@@ -70,12 +70,12 @@ func Run(ctx context.Context, o Options) error {
 
 func frame(ctx context.Context, o Options) error {
 	width := o.Width()
-	rows, err := o.Source(ctx)
+	f, err := o.Source(ctx)
 	var lines []string
 	if err != nil {
 		lines = []string{fit(fmt.Sprintf("karpenter nodes  reading the cluster: %v", err), max(width, MinWidth))}
 	} else {
-		lines = Render(rows, width, o.Clock.Now())
+		lines = Render(f, width, o.Clock.Now())
 	}
 	buf := []byte(home)
 	for _, l := range lines {
@@ -90,8 +90,8 @@ func frame(ctx context.Context, o Options) error {
 }
 
 // Once renders one frame as plain text (no escape sequences), for pipes and scripts.
-func Once(w io.Writer, rows []Row, width int, now time.Time) error {
-	for _, l := range Render(rows, width, now) {
+func Once(w io.Writer, f Frame, width int, now time.Time) error {
+	for _, l := range Render(f, width, now) {
 		if _, err := fmt.Fprintln(w, l); err != nil {
 			return fmt.Errorf("writing: %w", err)
 		}

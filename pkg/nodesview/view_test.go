@@ -158,17 +158,30 @@ func TestLiveViewInTerminal(t *testing.T) {
 	createPod(t, c, "web-2", "default-a1b2c", "1", "4Gi")
 	createPod(t, c, "api-1", "default-d3e4f", "500m", "1Gi")
 	createPod(t, c, "train-1", "gpu-x9y8z", "2", "8Gi")
+	createPod(t, c, "waiting-1", "", "4", "8Gi")
+	// A NodeClaim launched for it, whose node has not registered yet.
+	launching := &v1.NodeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "default-q7r8s", Labels: map[string]string{v1.NodePoolLabelKey: "default",
+			v1.LabelInstanceType: "c6i.xlarge", v1.CapacityTypeLabelKey: v1.CapacityTypeOnDemand, v1.LabelTopologyZone: "us-east-1a"}},
+		Spec: v1.NodeClaimSpec{
+			Requirements: []v1.NodeSelectorRequirementWithMinValues{{Key: v1.LabelInstanceType, Operator: v1.NodeSelectorOpIn, Values: []string{"c6i.xlarge"}}},
+			NodeClassRef: &v1.NodeClassReference{Group: "karpenter.test.sh", Kind: "TestNodeClass", Name: "default"},
+		},
+	}
+	if err := c.Create(test.Context(t), launching); err != nil {
+		t.Fatal(err)
+	}
 
 	tm := openTerminal(t, 12, 132)
 	clk := clocktesting.NewFakeClock(epoch)
 	prices := NewCatalogPrices(catalog.Default())
-	source := func(ctx context.Context) ([]Row, error) {
-		rows, err := Read(ctx, c, prices)
+	source := func(ctx context.Context) (Frame, error) {
+		f, err := Read(ctx, c, prices)
 		// The API server stamps creation with the real time; show every node as an hour old.
-		for i := range rows {
-			rows[i].Created = epoch.Add(-time.Hour)
+		for i := range f.Rows {
+			f.Rows[i].Created = epoch.Add(-time.Hour)
 		}
-		return rows, err
+		return f, err
 	}
 	ctx, cancel := context.WithCancel(test.Context(t))
 	defer cancel()

@@ -24,9 +24,12 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	awsv1 "github.com/gokarpenter/karpenter/pkg/apis/aws/v1"
 	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	awsprovider "github.com/gokarpenter/karpenter/pkg/cloudprovider/aws"
+	awssetup "github.com/gokarpenter/karpenter/pkg/cloudprovider/aws/setup"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/fake"
 	cpmetrics "github.com/gokarpenter/karpenter/pkg/cloudprovider/metrics"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim"
@@ -53,10 +56,10 @@ type Operator struct {
 }
 
 // NewScheme returns a fresh scheme with the Kubernetes types, karpenter.sh/v1 and the
-// simulated cloud's types.
+// simulated cloud's and the AWS provider's types.
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1.AddToScheme, simv1alpha1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1.AddToScheme, simv1alpha1.AddToScheme, awsv1.AddToScheme} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("building scheme: %w", err)
 		}
@@ -125,7 +128,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	}
 
 	recorder := mgr.GetEventRecorderFor(EventSource) //nolint:staticcheck // the controllers take a record.EventRecorder
-	inner, extra, err := newCloudProvider(cfg, scheme, opts, recorder, op.Registry)
+	inner, extra, err := newCloudProvider(ctx, cfg, mgr, scheme, opts, recorder, op.Registry)
 	if err != nil {
 		return nil, err
 	}
@@ -168,8 +171,24 @@ func (o *Operator) Start(ctx context.Context) error {
 // newCloudProvider builds the named provider and the controllers it brings along (the
 // sim's node registrar, which plays the part of instances booting into Nodes, notices
 // instances terminated by hand and reacts to spot interruptions).
-func newCloudProvider(cfg *rest.Config, scheme *runtime.Scheme, opts Options, recorder record.EventRecorder, reg prometheus.Registerer) (cloudprovider.CloudProvider, []controllers.Controller, error) {
+func newCloudProvider(ctx context.Context, cfg *rest.Config, mgr manager.Manager, scheme *runtime.Scheme, opts Options, recorder record.EventRecorder, reg prometheus.Registerer) (cloudprovider.CloudProvider, []controllers.Controller, error) {
 	switch opts.CloudProvider {
+	case CloudProviderAWS:
+		direct, err := client.New(cfg, client.Options{Scheme: scheme})
+		if err != nil {
+			return nil, nil, fmt.Errorf("building aws client: %w", err)
+		}
+		p, extra, err := awssetup.New(ctx, awsprovider.SetupDeps{
+			Options: opts.AWS, Config: cfg, Direct: direct, Cached: mgr.GetClient(), Recorder: recorder, Registerer: reg, Clock: clock.RealClock{},
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		ctrls := make([]controllers.Controller, 0, len(extra))
+		for _, c := range extra {
+			ctrls = append(ctrls, c)
+		}
+		return p, ctrls, nil
 	case CloudProviderFake:
 		return fake.New(fake.Options{}), nil, nil
 	case CloudProviderSim:

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	awsprovider "github.com/gokarpenter/karpenter/pkg/cloudprovider/aws"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption"
 	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
 )
@@ -15,6 +16,7 @@ import (
 const (
 	CloudProviderSim  = "sim"
 	CloudProviderFake = "fake"
+	CloudProviderAWS  = "aws"
 )
 
 // Scheduling policies (PREFERENCE_POLICY and MIN_VALUES_POLICY), as upstream spells them.
@@ -77,6 +79,9 @@ type Options struct {
 	CloudProvider string
 	// SimCatalog is an ec2-catalog.json file for the sim; empty means the built-in catalogue.
 	SimCatalog string
+	// AWS are the aws provider's settings (CLUSTER_NAME, INTERRUPTION_QUEUE, ...), a group
+	// of their own parsed with these; validated only with --cloud-provider aws.
+	AWS awsprovider.Options
 	// Version labels karpenter_build_info; set by the binary, no flag.
 	Version string
 	// SkipControllerNameValidation lets several operators run in one process (tests);
@@ -105,6 +110,7 @@ func DefaultOptions() Options {
 		IgnoreDRARequests:   true,
 		FeatureGates:        DefaultFeatureGates(),
 		CloudProvider:       CloudProviderSim,
+		AWS:                 awsprovider.DefaultOptions(),
 	}
 }
 
@@ -201,8 +207,12 @@ func (o Options) Validate() error {
 	}
 	switch o.CloudProvider {
 	case CloudProviderSim, CloudProviderFake:
+	case CloudProviderAWS:
+		if err := o.AWS.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	default:
-		bad("CLOUD_PROVIDER", "cloud-provider", "%q is not %s or %s", o.CloudProvider, CloudProviderSim, CloudProviderFake)
+		bad("CLOUD_PROVIDER", "cloud-provider", "%q is not %s, %s or %s", o.CloudProvider, CloudProviderSim, CloudProviderFake, CloudProviderAWS)
 	}
 	if o.LeaderElects() && o.LeaderElectionID == "" {
 		bad("LEADER_ELECTION_NAME", "leader-election-name", "leader election needs a lease name")

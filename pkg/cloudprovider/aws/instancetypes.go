@@ -39,20 +39,22 @@ const (
 
 // TypeInfo is what the provider knows of one instance type, from DescribeInstanceTypes.
 type TypeInfo struct {
-	Name        string
-	VCPU        int64
-	MemoryMiB   int64
-	Arch        string // amd64 or arm64
-	NvidiaGPUs  int64
-	GPUName     string
-	MaxENI      int64
-	IPv4PerENI  int64
-	Hypervisor  string
-	UsageSpot   bool
-	UsageOD     bool
-	BareMetal   bool
-	Zones       []string
-	OnDemandUSD float64
+	Name       string
+	VCPU       int64
+	MemoryMiB  int64
+	Arch       string // amd64 or arm64
+	NvidiaGPUs int64
+	GPUName    string
+	MaxENI     int64
+	IPv4PerENI int64
+	Hypervisor string
+	UsageSpot  bool
+	UsageOD    bool
+	BareMetal  bool
+	// InstanceStorageGB is the total local NVMe/SSD storage (0: none).
+	InstanceStorageGB int64
+	Zones             []string
+	OnDemandUSD       float64
 }
 
 // infoFromEC2 reads one DescribeInstanceTypes entry; ok is false for types Karpenter cannot
@@ -87,6 +89,9 @@ func infoFromEC2(it ec2types.InstanceTypeInfo) (TypeInfo, bool) {
 				info.GPUName = strings.ToLower(aws.ToString(g.Name))
 			}
 		}
+	}
+	if it.InstanceStorageInfo != nil {
+		info.InstanceStorageGB = aws.ToInt64(it.InstanceStorageInfo.TotalSizeInGB)
 	}
 	if it.NetworkInfo != nil {
 		info.MaxENI = int64(aws.ToInt32(it.NetworkInfo.MaximumNetworkInterfaces))
@@ -171,6 +176,9 @@ type BuildOptions struct {
 	Kubelet                 *awsv1.KubeletConfiguration
 	// EphemeralBytes is the root volume size; 0 means 20Gi.
 	EphemeralBytes int64
+	// InstanceStoreRAID0: the kubelet's storage is the RAID-0 of the instance-store disks
+	// (instanceStorePolicy RAID0), so a type with such disks has their size as ephemeral storage.
+	InstanceStoreRAID0 bool
 }
 
 // Pods is the max pods of a type under the class's kubelet settings: maxPods when set,
@@ -191,6 +199,9 @@ func Capacity(info TypeInfo, o BuildOptions) corev1.ResourceList {
 	eph := o.EphemeralBytes
 	if eph <= 0 {
 		eph = defaultEphemeralBytes
+	}
+	if o.InstanceStoreRAID0 && info.InstanceStorageGB > 0 {
+		eph = info.InstanceStorageGB * 1000 * 1000 * 1000
 	}
 	c := corev1.ResourceList{
 		corev1.ResourceCPU:              *resource.NewMilliQuantity(info.VCPU*1000, resource.DecimalSI),

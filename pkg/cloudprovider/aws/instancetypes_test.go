@@ -186,3 +186,56 @@ func TestBuildOfferings(t *testing.T) {
 		t.Errorf("labels = %v", l)
 	}
 }
+
+// TestInstanceStoreRAID0: with instanceStorePolicy RAID0 a type with local disks offers their
+// size as ephemeral storage; without disks, or without the policy, the root volume's.
+func TestInstanceStoreRAID0(t *testing.T) {
+	withDisks := TypeInfo{Name: "m6id.large", VCPU: 2, MemoryMiB: 8192, Arch: "amd64", InstanceStorageGB: 118, UsageOD: true, Zones: []string{"z"}}
+	noDisks := withDisks
+	noDisks.Name, noDisks.InstanceStorageGB = "m6i.large", 0
+	eph := func(info TypeInfo, raid bool) int64 {
+		it := Build(info, fixedPrices{od: 1}, nil, BuildOptions{InstanceStoreRAID0: raid, EphemeralBytes: 50 << 30})
+		return it.Capacity.StorageEphemeral().Value()
+	}
+	if got := eph(withDisks, true); got != 118e9 {
+		t.Errorf("RAID0 with disks: %d, want 118 GB", got)
+	}
+	if got := eph(withDisks, false); got != 50<<30 {
+		t.Errorf("no policy: %d, want the root volume", got)
+	}
+	if got := eph(noDisks, true); got != 50<<30 {
+		t.Errorf("RAID0 without disks: %d, want the root volume", got)
+	}
+}
+
+// BenchmarkBuildCatalogue builds every catalogue type, what GetInstanceTypes does per call.
+func BenchmarkBuildCatalogue(b *testing.B) {
+	path, err := testdata.File("ec2-catalog.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var f struct {
+		InstanceTypes []catalogueRecord `json:"instanceTypes"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		b.Fatal(err)
+	}
+	var infos []TypeInfo
+	for _, r := range f.InstanceTypes {
+		if r.VCPU != nil && r.MemoryMiB != nil && r.Arch != nil && len(r.Zones["us-east-1"]) > 0 {
+			infos = append(infos, infoOf(r))
+		}
+	}
+	o := BuildOptions{VMMemoryOverheadPercent: DefaultVMMemoryOverheadPercent}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, info := range infos {
+			_ = Build(info, fixedPrices{od: 1, spot: 0.5}, nil, o)
+		}
+	}
+	b.ReportMetric(float64(len(infos)), "types")
+}

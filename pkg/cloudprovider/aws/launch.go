@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -184,6 +185,9 @@ func (p *Provider) instanceTags(class *awsv1.EC2NodeClass, nc *v1.NodeClaim, has
 	if hash != "" {
 		tags[TagNodeClassHash] = hash
 	}
+	if nc.UID != "" {
+		tags[TagNodeClaimUID] = string(nc.UID)
+	}
 	out := make([]ec2types.Tag, 0, len(tags))
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		out = append(out, ec2types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
@@ -247,7 +251,7 @@ func (p *Provider) ensureTemplate(ctx context.Context, class *awsv1.EC2NodeClass
 		ClusterName: p.opts.ClusterName, Endpoint: p.opts.ClusterEndpoint, CABundle: p.opts.ClusterCABundle,
 		MaxPods: int32(c.InstanceType.Capacity.Pods().Value()), Labels: labels,
 		Taints: append(slices.Clone(nc.Spec.Taints), nc.Spec.StartupTaints...), Kubelet: class.Spec.Kubelet,
-		Custom: aws.ToString(class.Spec.UserData),
+		Custom: aws.ToString(class.Spec.UserData), InstanceStorePolicy: instanceStorePolicy(class),
 	})
 	if err != nil {
 		return "", cloudprovider.NewCreateError(err, "InvalidUserData", err.Error())
@@ -260,12 +264,24 @@ func (p *Provider) ensureTemplate(ctx context.Context, class *awsv1.EC2NodeClass
 	if len(bdms) == 0 {
 		bdms = DefaultBlockDeviceMappings(class.AMIFamily())
 	}
+	metadata := class.Spec.MetadataOptions
+	if metadata == nil { // the API server defaults it; a class from elsewhere gets the same
+		metadata = &awsv1.MetadataOptions{HTTPEndpoint: aws.String("enabled"), HTTPProtocolIPv6: aws.String("disabled"),
+			HTTPPutResponseHopLimit: aws.Int64(1), HTTPTokens: aws.String("required")}
+	}
 	return p.templates.Ensure(ctx, LaunchTemplateSpec{
 		ClusterName: p.opts.ClusterName, NodeClassName: class.Name, ImageID: ami.ID, UserData: ud,
-		SecurityGroupIDs: groups, InstanceProfile: class.Status.InstanceProfile, MetadataOptions: class.Spec.MetadataOptions,
+		SecurityGroupIDs: groups, InstanceProfile: class.Status.InstanceProfile, MetadataOptions: metadata,
 		BlockDeviceMappings: bdms, DetailedMonitoring: aws.ToBool(class.Spec.DetailedMonitoring),
 		AssociatePublicIP: class.Spec.AssociatePublicIPAddress, Tags: class.Spec.Tags,
 	})
+}
+
+func instanceStorePolicy(class *awsv1.EC2NodeClass) string {
+	if class.Spec.InstanceStorePolicy == nil {
+		return ""
+	}
+	return string(*class.Spec.InstanceStorePolicy)
 }
 
 // DeleteLaunchTemplates deletes the class's launch templates (the termination finalizer).
@@ -282,13 +298,25 @@ func capacityTypeOf(inst ec2types.Instance) string {
 }
 
 // toNodeClaim describes an instance as a NodeClaim, with the capacity its class allows.
-func (p *Provider) toNodeClaim(ctx context.Context, inst ec2types.Instance) (*v1.NodeClaim, error) {
+// classes memoizes class reads across the instances of one List.
+func (p *Provider) toNodeClaim(ctx context.Context, inst ec2types.Instance, classes map[string]*awsv1.EC2NodeClass) (*v1.NodeClaim, error) {
+	if _, err := p.typeInfos(ctx); err != nil {
+		return nil, err
+	}
 	var class *awsv1.EC2NodeClass
 	if name := tagValue(inst.Tags, awsv1.LabelNodeClass); name != "" {
-		c := &awsv1.EC2NodeClass{}
-		if err := p.kube.Get(ctx, client.ObjectKey{Name: name}, c); err == nil {
-			class = c
+		c, seen := classes[name]
+		if !seen {
+			c = &awsv1.EC2NodeClass{}
+			if err := p.kube.Get(ctx, client.ObjectKey{Name: name}, c); err != nil {
+				if client.IgnoreNotFound(err) != nil {
+					return nil, fmt.Errorf("getting EC2NodeClass %s: %w", name, err)
+				}
+				c = nil
+			}
+			classes[name] = c
 		}
+		class = c
 	}
 	return p.toNodeClaimWith(inst, nil, class)
 }
@@ -306,6 +334,7 @@ func (p *Provider) toNodeClaimWith(inst ec2types.Instance, base *v1.NodeClaim, c
 		nc = base.DeepCopy()
 	} else {
 		nc.Name = tagValue(inst.Tags, awsv1.TagNodeClaim)
+		nc.UID = types.UID(tagValue(inst.Tags, TagNodeClaimUID))
 		nc.Labels = map[string]string{v1.NodePoolLabelKey: tagValue(inst.Tags, awsv1.TagNodePool)}
 		if inst.LaunchTime != nil {
 			nc.CreationTimestamp = metav1.NewTime(*inst.LaunchTime)

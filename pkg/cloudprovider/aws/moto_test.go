@@ -348,7 +348,9 @@ func TestListFindsTaggedInstances(t *testing.T) {
 	s := newSetup(t, "list", setupOptions{})
 	ctx := t.Context()
 	_, f := env(t)
-	launched, err := s.provider.Create(ctx, nodeClaim("list-1", "list"))
+	nc := nodeClaim("list-1", "list")
+	nc.UID = "uid-list-1"
+	launched, err := s.provider.Create(ctx, nc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,5 +378,106 @@ func TestListFindsTaggedInstances(t *testing.T) {
 	}
 	if !slices.Contains(ids, launched.Status.ProviderID) || len(ids) != 1 {
 		t.Errorf("List = %v, want only %s", ids, launched.Status.ProviderID)
+	}
+	if all[0].UID != "uid-list-1" {
+		t.Errorf("listed UID %q, want the launching NodeClaim's", all[0].UID)
+	}
+	// A class that does not exist is not ready; nothing is launched.
+	if _, err := s.provider.Create(ctx, nodeClaim("no-class", "missing")); !cloudprovider.IsNodeClassNotReadyError(err) {
+		t.Errorf("Create with a missing class: %v, want NodeClassNotReadyError", err)
+	}
+}
+
+// TestBottlerocket resolves a bottlerocket@latest alias through SSM and launches with TOML
+// user data that joins the cluster and keeps the user's settings, on the family's volumes.
+func TestBottlerocket(t *testing.T) {
+	s := newSetup(t, "bottlerocket", setupOptions{})
+	ctx := t.Context()
+	_, f := env(t)
+	class := s.class.DeepCopy()
+	class.Spec.AMISelectorTerms = []awsv1.AMISelectorTerm{{Alias: "bottlerocket@latest"}}
+	class.Spec.UserData = aws.String("[settings.host-containers.admin]\nenabled = true\n")
+	if err := s.provider.ResolveStatus(ctx, class); err != nil {
+		t.Fatal(err)
+	}
+	if class.AMIFamily() != awsv1.AMIFamilyBottlerocket || len(class.Status.AMIs) != 2 || class.Status.AMIs[0].ID != f.ImageAMD64 && class.Status.AMIs[0].ID != f.ImageARM64 {
+		t.Fatalf("bottlerocket images = %+v", class.Status.AMIs)
+	}
+	status := class.Status
+	if err := s.kube.Update(ctx, class); err != nil {
+		t.Fatal(err)
+	}
+	class.Status = status
+	if err := s.kube.Status().Update(ctx, class); err != nil {
+		t.Fatal(err)
+	}
+	launched, err := s.provider.Create(ctx, nodeClaim("br-1", "bottlerocket", conformance.In(v1.LabelArch, "arm64")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	terminate(t, s.provider, launched)
+	if launched.Status.ImageID != f.ImageARM64 {
+		t.Errorf("arm64 NodeClaim booted %s, want the arm64 image %s", launched.Status.ImageID, f.ImageARM64)
+	}
+	fleets := s.ec2.Fleets()
+	name := fleets[len(fleets)-1].LaunchTemplateConfigs[0].LaunchTemplateSpecification.LaunchTemplateName
+	lts, err := moto.Clients().EC2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateName: name})
+	if err != nil || len(lts.LaunchTemplateVersions) == 0 {
+		t.Fatalf("launch template %s: %v", aws.ToString(name), err)
+	}
+	data := lts.LaunchTemplateVersions[0].LaunchTemplateData
+	ud, _ := base64.StdEncoding.DecodeString(aws.ToString(data.UserData))
+	for _, want := range []string{`cluster-name = "` + cluster + `"`, `api-server = "https://api.test"`, "[settings.host-containers.admin]", "max-pods = "} {
+		if !strings.Contains(string(ud), want) {
+			t.Errorf("Bottlerocket user data lacks %q:\n%s", want, ud)
+		}
+	}
+	if len(data.BlockDeviceMappings) != 2 {
+		t.Errorf("Bottlerocket volumes = %+v, want an OS and a data volume", data.BlockDeviceMappings)
+	}
+}
+
+// TestInstanceProfileGiven: spec.instanceProfile is used as it is when it exists, and a
+// missing one makes InstanceProfileReady False.
+func TestInstanceProfileGiven(t *testing.T) {
+	s := newSetup(t, "given-profile", setupOptions{})
+	ctx := t.Context()
+	iamc := moto.Clients().IAM
+	if _, err := iamc.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String("existing-profile")}); err != nil {
+		t.Fatal(err)
+	}
+	class := newClass("given-profile")
+	class.Spec.Role = ""
+	class.Spec.InstanceProfile = aws.String("existing-profile")
+	if err := s.provider.ResolveStatus(ctx, class); err != nil || class.Status.InstanceProfile != "existing-profile" || !class.IsReady() {
+		t.Errorf("existing profile: %v, status %q, conditions %+v", err, class.Status.InstanceProfile, class.Status.Conditions)
+	}
+	class.Spec.InstanceProfile = aws.String("no-such-profile")
+	_ = s.provider.ResolveStatus(ctx, class)
+	if class.IsReady() || conditionMessage(class, awsv1.ConditionTypeInstanceProfileReady) == "" {
+		t.Errorf("missing profile: conditions %+v", class.Status.Conditions)
+	}
+}
+
+// TestInstanceTypesCache: repeated calls reuse the built types, yet each answer has its own
+// availability flags and an earlier answer is never changed behind the caller's back.
+func TestInstanceTypesCache(t *testing.T) {
+	s := newSetup(t, "cache", setupOptions{})
+	ctx := t.Context()
+	first, err := s.provider.GetInstanceTypes(ctx, nil)
+	if err != nil || len(first) < 100 {
+		t.Fatalf("%d types: %v", len(first), err)
+	}
+	it, off := first[0], first[0].Offerings[0]
+	s.provider.Unavailable().MarkUnavailable(it.Name, off.Zone, off.CapacityType)
+	second, err := s.provider.GetInstanceTypes(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first[0].Offerings[0].Available {
+		t.Error("marking an offering unavailable changed an earlier answer")
+	}
+	if second[0].Name != it.Name || second[0].Offerings[0].Available {
+		t.Errorf("the second answer does not show %s/%s/%s unavailable", it.Name, off.Zone, off.CapacityType)
 	}
 }

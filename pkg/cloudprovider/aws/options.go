@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -61,27 +60,48 @@ type Options struct {
 	KubernetesVersion string
 }
 
-// DefaultOptions reads the environment.
+// DefaultOptions are upstream's defaults; ApplyEnv then reads the environment.
 func DefaultOptions() Options {
-	o := Options{
-		ClusterName:             os.Getenv(EnvClusterName),
-		ClusterEndpoint:         os.Getenv(EnvClusterEndpoint),
-		ClusterCABundle:         os.Getenv(EnvClusterCABundle),
-		InterruptionQueue:       os.Getenv(EnvInterruptionQueue),
-		VMMemoryOverheadPercent: DefaultVMMemoryOverheadPercent,
-		Region:                  os.Getenv(EnvAWSRegion),
-		Endpoint:                os.Getenv(EnvAWSEndpoint),
+	return Options{VMMemoryOverheadPercent: DefaultVMMemoryOverheadPercent}
+}
+
+// ApplyEnv sets the options from the environment variables that are set (upstream's
+// names); an error names the variable.
+func (o *Options) ApplyEnv(lookup func(string) (string, bool)) error {
+	var errs []error
+	str := func(env string, dst *string) {
+		if v, ok := lookup(env); ok {
+			*dst = v
+		}
 	}
-	if v, err := strconv.ParseFloat(os.Getenv(EnvVMMemoryOverheadPercent), 64); err == nil {
-		o.VMMemoryOverheadPercent = v
+	str(EnvClusterName, &o.ClusterName)
+	str(EnvClusterEndpoint, &o.ClusterEndpoint)
+	str(EnvClusterCABundle, &o.ClusterCABundle)
+	str(EnvInterruptionQueue, &o.InterruptionQueue)
+	str(EnvAWSRegion, &o.Region)
+	str(EnvAWSEndpoint, &o.Endpoint)
+	if v, ok := lookup(EnvVMMemoryOverheadPercent); ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", EnvVMMemoryOverheadPercent, v, err))
+		}
+		o.VMMemoryOverheadPercent = f
 	}
-	if v, err := strconv.Atoi(os.Getenv(EnvReservedENIs)); err == nil {
-		o.ReservedENIs = v
+	if v, ok := lookup(EnvReservedENIs); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", EnvReservedENIs, v, err))
+		}
+		o.ReservedENIs = n
 	}
-	if v, err := strconv.ParseBool(os.Getenv(EnvIsolatedVPC)); err == nil {
-		o.IsolatedVPC = v
+	if v, ok := lookup(EnvIsolatedVPC); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", EnvIsolatedVPC, v, err))
+		}
+		o.IsolatedVPC = b
 	}
-	return o
+	return errors.Join(errs...)
 }
 
 // AddFlags binds the options to flags, with the current values (the environment) as defaults.

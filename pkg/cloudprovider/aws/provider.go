@@ -2,8 +2,11 @@ package aws
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +42,10 @@ const (
 // TagNodeClassHash is the instance tag holding the class hash at launch.
 const TagNodeClassHash = awsv1.AnnotationNodeClassHash
 
+// TagNodeClaimUID is the instance tag holding the UID of the NodeClaim it was launched for,
+// so that a NodeClaim recreated under the same name never adopts its predecessor's instance.
+const TagNodeClaimUID = awsv1.Group + "/nodeclaim-uid"
+
 // NodeClassGVK is the kind of the provider's node class.
 var NodeClassGVK = awsv1.SchemeGroupVersion.WithKind(awsv1.KindEC2NodeClass)
 
@@ -73,6 +80,13 @@ type Provider struct {
 	mu      sync.Mutex
 	types   map[string]*TypeInfo
 	typesAt time.Time
+	// built caches Build's output per zones and capacity options, for the current types.
+	built map[string]builtTypes
+}
+
+type builtTypes struct {
+	at    time.Time
+	types []*cloudprovider.InstanceType
 }
 
 var _ cloudprovider.CloudProvider = (*Provider)(nil)
@@ -176,6 +190,7 @@ func (p *Provider) buildOptions(class *awsv1.EC2NodeClass) BuildOptions {
 		return o
 	}
 	o.Kubelet = class.Spec.Kubelet
+	o.InstanceStoreRAID0 = class.Spec.InstanceStorePolicy != nil && *class.Spec.InstanceStorePolicy == awsv1.InstanceStorePolicyRAID0
 	bdms := class.Spec.BlockDeviceMappings
 	if len(bdms) == 0 {
 		bdms = DefaultBlockDeviceMappings(class.AMIFamily())
@@ -202,25 +217,58 @@ func (p *Provider) instanceTypes(ctx context.Context, class *awsv1.EC2NodeClass)
 			zones[s.Zone] = true
 		}
 	}
-	o := p.buildOptions(class)
-	out := make([]*cloudprovider.InstanceType, 0, len(infos))
-	for _, info := range infos {
-		it := Build(*info, p.pricing, zones, o)
-		if it == nil {
-			continue
-		}
+	built := p.build(infos, zones, p.buildOptions(class))
+	out := make([]*cloudprovider.InstanceType, 0, len(built))
+	for _, it := range built {
 		if class != nil && imageFor(class, it.Labels) == nil {
 			continue
 		}
-		for i := range it.Offerings {
-			off := &it.Offerings[i]
-			if p.unavailable.IsUnavailable(it.Name, off.Zone, off.CapacityType) {
+		c := *it // shared labels and resources; fresh offerings for the availability flags
+		c.Offerings = slices.Clone(it.Offerings)
+		for i := range c.Offerings {
+			off := &c.Offerings[i]
+			if p.unavailable.IsUnavailable(c.Name, off.Zone, off.CapacityType) {
 				off.Available = false
 			}
 		}
-		out = append(out, it)
+		out = append(out, &c)
 	}
 	return out, nil
+}
+
+// build returns Build's output for every type, cached per zones and options until the
+// types (and with them the prices) are refreshed.
+func (p *Provider) build(infos map[string]*TypeInfo, zones map[string]bool, o BuildOptions) []*cloudprovider.InstanceType {
+	keyZones := slices.Sorted(maps.Keys(zones))
+	key, err := json.Marshal(struct {
+		Zones []string
+		All   bool
+		O     BuildOptions
+	}{keyZones, zones == nil, o})
+	if err != nil {
+		panic(fmt.Sprintf("keying instance types: %v", err)) // plain data always marshals
+	}
+	p.mu.Lock()
+	at := p.typesAt
+	if e, ok := p.built[string(key)]; ok && e.at.Equal(at) {
+		p.mu.Unlock()
+		return e.types
+	}
+	p.mu.Unlock()
+	names := slices.Sorted(maps.Keys(infos))
+	out := make([]*cloudprovider.InstanceType, 0, len(names))
+	for _, name := range names {
+		if it := Build(*infos[name], p.pricing, zones, o); it != nil {
+			out = append(out, it)
+		}
+	}
+	p.mu.Lock()
+	if p.built == nil || len(p.built) > 64 {
+		p.built = map[string]builtTypes{}
+	}
+	p.built[string(key)] = builtTypes{at: at, types: out}
+	p.mu.Unlock()
+	return out
 }
 
 // GetInstanceTypes returns the types the NodePool's class can launch; nil NodePool means
@@ -312,7 +360,7 @@ func (p *Provider) Get(ctx context.Context, providerID string) (*v1.NodeClaim, e
 	if err != nil {
 		return nil, err
 	}
-	return p.toNodeClaim(ctx, inst)
+	return p.toNodeClaim(ctx, inst, map[string]*awsv1.EC2NodeClass{})
 }
 
 // List returns a NodeClaim for every live instance of the cluster Karpenter launched.
@@ -323,6 +371,7 @@ func (p *Provider) List(ctx context.Context) ([]*v1.NodeClaim, error) {
 		{Name: aws.String("instance-state-name"), Values: liveStates},
 	}}
 	var out []*v1.NodeClaim
+	classes := map[string]*awsv1.EC2NodeClass{}
 	for {
 		resp, err := p.clients.EC2.DescribeInstances(ctx, in)
 		if err != nil {
@@ -333,7 +382,7 @@ func (p *Provider) List(ctx context.Context) ([]*v1.NodeClaim, error) {
 				if inst.State == nil || !isLive(string(inst.State.Name)) {
 					continue
 				}
-				nc, err := p.toNodeClaim(ctx, inst)
+				nc, err := p.toNodeClaim(ctx, inst, classes)
 				if err != nil {
 					return nil, err
 				}
@@ -437,4 +486,9 @@ func tagValue(tags []ec2types.Tag, key string) string {
 		}
 	}
 	return ""
+}
+
+// DeleteInstanceProfile deletes the instance profile created for the class's role.
+func (p *Provider) DeleteInstanceProfile(ctx context.Context, class *awsv1.EC2NodeClass) error {
+	return DeleteInstanceProfile(ctx, p.clients.IAM, p.opts.ClusterName, p.clients.Region, class)
 }

@@ -276,7 +276,11 @@ func InstanceProfileName(clusterName, region, className string) string {
 // or the profile created for spec.role (created, and given the role, when missing).
 func EnsureInstanceProfile(ctx context.Context, api IAMAPI, clusterName, region string, class *awsv1.EC2NodeClass) (string, error) {
 	if class.Spec.InstanceProfile != nil {
-		return *class.Spec.InstanceProfile, nil
+		name := *class.Spec.InstanceProfile
+		if _, err := api.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(name)}); err != nil {
+			return "", fmt.Errorf("getting spec.instanceProfile %s: %w", name, err)
+		}
+		return name, nil
 	}
 	name := InstanceProfileName(clusterName, region, class.Name)
 	out, err := api.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(name)})

@@ -38,8 +38,10 @@ const (
 
 // Why a node (or NodeClaim) is not a voluntary disruption candidate, in the order they are
 // checked. The eligibility codes (NotManaged through NotConsolidatable) are the strings of
-// the disruption controller's BlockReason, which emits them in its events; Budget,
-// NoCheaperReplacement and Candidate are explain's own last steps.
+// the disruption controller's BlockReason (pkg/controllers/disruption), which its events
+// carry, and explain takes them from disruption.Explain; a test keeps them equal. Budget,
+// NoCheaperReplacement and Candidate are explain's last steps: the controller's budget
+// ledger, then the scheduler's price for the node's pods without it.
 const (
 	// NotManaged: the node has no NodeClaim, or its NodePool does not exist.
 	NotManaged Code = "NotManaged"
@@ -59,8 +61,6 @@ const (
 	DoNotDisruptPod Code = "DoNotDisruptPod"
 	// PDB: a PodDisruptionBudget allows no eviction of one of its pods.
 	PDB Code = "PodDisruptionBudget"
-	// Unowned: one of its pods has no controller to recreate it elsewhere.
-	Unowned Code = "Unowned"
 	// NotConsolidatable: its NodePool does not consolidate it (consolidateAfter Never, or
 	// only empty nodes), or its pods changed less than consolidateAfter ago.
 	NotConsolidatable Code = "NotConsolidatable"
@@ -103,56 +103,44 @@ func FailedSchedulingMessage(schedulerReason string) string {
 
 // Messages for pod/NodePool reasons.
 
+// TaintMessage names the taint the pod does not tolerate.
 func TaintMessage(pool string, t corev1.Taint) string {
 	return fmt.Sprintf("NodePool %q: does not tolerate taint %s", pool, taintString(t))
 }
 
+// RequirementMessage names the pod requirement the NodePool cannot meet.
 func RequirementMessage(pool, requirement string) string {
 	return fmt.Sprintf("NodePool %q: requirement %s is not met", pool, requirement)
 }
 
+// NotLaunchingMessage says why the NodePool launches nothing.
 func NotLaunchingMessage(pool, why string) string {
 	return fmt.Sprintf("NodePool %q: launches nothing: %s", pool, why)
 }
 
+// LimitMessage is the Limit reason's message.
 func LimitMessage(pool string) string {
 	return fmt.Sprintf("NodePool %q: launching for the pod would exceed its limits", pool)
 }
 
+// VolumeZoneMessage is the VolumeZone reason's message.
 func VolumeZoneMessage(pool string) string {
 	return fmt.Sprintf("NodePool %q: the pod's volumes need a zone the NodePool cannot launch in", pool)
 }
 
+// TopologyMessage is the Topology reason's message.
 func TopologyMessage(pool string) string {
 	return fmt.Sprintf("NodePool %q: topology spread, pod affinity or anti-affinity, or host ports cannot be satisfied", pool)
 }
 
 // Messages for node reasons.
 
-func DoNotDisruptMessage(what string) string {
-	return fmt.Sprintf("%s carries %s", what, v1.DoNotDisruptAnnotationKey)
-}
-
-func PDBMessage(namespace, name, pod string) string {
-	return fmt.Sprintf("PodDisruptionBudget %s/%s allows no disruption of pod %s", namespace, name, pod)
-}
-
-func UnownedMessage(namespace, name string) string {
-	return fmt.Sprintf("pod %s/%s has no controller to recreate it", namespace, name)
-}
-
-func NominatedNodeMessage(pods int) string {
-	return fmt.Sprintf("%d pending pod(s) are nominated to it", pods)
-}
-
+// BudgetMessage names the NodePool and disruption reason whose budget is used up.
 func BudgetMessage(pool string, reason v1.DisruptionReason) string {
 	return fmt.Sprintf("NodePool %q allows no more %s disruptions now", pool, reason)
 }
 
-func NotConsolidatableYetMessage(wait string) string {
-	return fmt.Sprintf("its pods changed recently; consolidatable in %s", wait)
-}
-
+// NoCheaperReplacementMessage compares the node's price with its cheapest replacement's.
 func NoCheaperReplacementMessage(price, replacement float64) string {
 	return fmt.Sprintf("its pods cannot move to other nodes and the cheapest replacement costs $%.4f/h against $%.4f/h", replacement, price)
 }

@@ -30,8 +30,8 @@ type Fixture struct {
 // Zones the fixture creates subnets in.
 var Zones = []string{"us-east-1a", "us-east-1b", "us-east-1c"}
 
-// NewFixture creates the VPC, subnets, security group, and the AL2023 SSM alias parameters
-// of k8sVersion (standard variant for x86_64 and arm64) under SSMPrefix.
+// NewFixture creates the VPC, subnets, security group, and the AL2023 and Bottlerocket SSM
+// alias parameters of k8sVersion (latest, standard variant, x86_64 and arm64) under SSMPrefix.
 func NewFixture(ctx context.Context, c Clients, cluster, k8sVersion string) (*Fixture, error) {
 	f := &Fixture{Subnets: map[string]string{}, DiscoveryKey: "karpenter.sh/discovery", DiscoveryValue: cluster}
 	tag := []ec2types.Tag{{Key: aws.String(f.DiscoveryKey), Value: aws.String(cluster)}}
@@ -73,9 +73,13 @@ func NewFixture(ctx context.Context, c Clients, cluster, k8sVersion string) (*Fi
 		} else {
 			f.ImageARM64 = id
 		}
-		name := fmt.Sprintf("%s/aws/service/eks/optimized-ami/%s/amazon-linux-2023/%s/standard/recommended/image_id", SSMPrefix, k8sVersion, arch)
-		if _, err := c.SSM.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(id), Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true)}); err != nil {
-			return nil, fmt.Errorf("putting %s: %w", name, err)
+		for _, name := range []string{
+			fmt.Sprintf("%s/aws/service/eks/optimized-ami/%s/amazon-linux-2023/%s/standard/recommended/image_id", SSMPrefix, k8sVersion, arch),
+			fmt.Sprintf("%s/aws/service/bottlerocket/aws-k8s-%s/%s/latest/image_id", SSMPrefix, k8sVersion, arch),
+		} {
+			if _, err := c.SSM.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(id), Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true)}); err != nil {
+				return nil, fmt.Errorf("putting %s: %w", name, err)
+			}
 		}
 	}
 	return f, nil

@@ -45,11 +45,19 @@ func New(products ProductsAPI, spotAPI SpotPriceAPI, region string, clk clock.Cl
 		clk = clock.RealClock{}
 	}
 	od := map[string]float64{}
-	for k, v := range fallbackOnDemand[region] {
+	table, ok := fallbackOnDemand[region]
+	if !ok { // the public facts cover few regions: us-east-1's prices rank types the same way
+		table = fallbackOnDemand[FallbackRegion]
+	}
+	for k, v := range table {
 		od[k] = v
 	}
 	return &Provider{products: products, spotAPI: spotAPI, region: region, clock: clk, onDemand: od, spot: map[string]map[string]float64{}}
 }
+
+// FallbackRegion's embedded prices stand in for a region the table lacks, until the Pricing
+// API answers.
+const FallbackRegion = "us-east-1"
 
 // Fallback returns the embedded on-demand price of an instance type in a region.
 func Fallback(region, instanceType string) (float64, bool) {
@@ -81,11 +89,19 @@ func (p *Provider) Stale(maxAge time.Duration) bool {
 	return now.Sub(p.spotAt) > maxAge || (p.products != nil && now.Sub(p.odAt) > maxAge)
 }
 
-// Refresh fetches on-demand (unless isolated) and spot prices. A failure keeps the previous
-// prices (at worst the embedded table) and is returned.
+// OnDemandRefreshInterval is how often Refresh asks the Pricing API again: on-demand prices
+// change rarely and the price list is large.
+const OnDemandRefreshInterval = 12 * time.Hour
+
+// Refresh fetches spot prices, and on-demand ones (unless isolated) when they are older
+// than OnDemandRefreshInterval. A failure keeps the previous prices (at worst the embedded
+// table) and is returned.
 func (p *Provider) Refresh(ctx context.Context) error {
 	var errs []error
-	if p.products != nil {
+	p.mu.RLock()
+	odDue := p.clock.Since(p.odAt) > OnDemandRefreshInterval
+	p.mu.RUnlock()
+	if p.products != nil && odDue {
 		if err := p.UpdateOnDemand(ctx); err != nil {
 			errs = append(errs, err)
 		}

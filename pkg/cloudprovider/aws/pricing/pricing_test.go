@@ -68,9 +68,17 @@ func TestOnDemandFromPricingAPI(t *testing.T) {
 	if p.Stale(time.Hour) {
 		t.Error("fresh prices reported stale")
 	}
+	calls := api.calls
+	if err := p.Refresh(context.Background()); err != nil || api.calls != calls {
+		t.Errorf("a second refresh within 12h asked the Pricing API again (%d → %d calls): %v", calls, api.calls, err)
+	}
 	clk.Step(2 * time.Hour)
 	if !p.Stale(time.Hour) {
 		t.Error("old prices not stale")
+	}
+	clk.Step(OnDemandRefreshInterval)
+	if err := p.Refresh(context.Background()); err != nil || api.calls == calls {
+		t.Errorf("the Pricing API was not asked again after 12h: %v", err)
 	}
 }
 
@@ -114,5 +122,13 @@ func TestParseProductErrors(t *testing.T) {
 	}
 	if _, _, err := ParseProduct(doc("m5.large", "abc")); err == nil {
 		t.Error("bad price accepted")
+	}
+}
+
+func TestUnknownRegionFallsBackToUSEast1(t *testing.T) {
+	p := New(nil, &fakeSpot{}, "ap-south-2", nil)
+	want, _ := Fallback(FallbackRegion, "m5.large")
+	if got, ok := p.OnDemand("m5.large"); !ok || got != want {
+		t.Errorf("m5.large in a region without embedded prices = %v %v, want us-east-1's %v", got, ok, want)
 	}
 }

@@ -37,6 +37,8 @@ type Options struct {
 	Kubelet *awsv1.KubeletConfiguration
 	// Custom is the class's spec.userData; may be empty.
 	Custom string
+	// InstanceStorePolicy is the class's spec.instanceStorePolicy ("RAID0" or empty).
+	InstanceStorePolicy string
 }
 
 // ErrUnsupportedFamily is returned for AMI families without a user-data format here.
@@ -70,6 +72,11 @@ type nodeConfig struct {
 }
 
 type nodeConfigSpec struct {
+	Instance *struct {
+		LocalStorage struct {
+			Strategy string `json:"strategy"`
+		} `json:"localStorage"`
+	} `json:"instance,omitempty"`
 	Cluster struct {
 		Name                 string `json:"name"`
 		APIServerEndpoint    string `json:"apiServerEndpoint"`
@@ -91,6 +98,14 @@ func AL2023(o Options) (string, error) {
 	nc.Spec.Cluster.CertificateAuthority = o.CABundle
 	nc.Spec.Cluster.CIDR = o.ClusterCIDR
 	nc.Spec.Kubelet.Config = kubeletConfig(o)
+	if o.InstanceStorePolicy != "" {
+		nc.Spec.Instance = &struct {
+			LocalStorage struct {
+				Strategy string `json:"strategy"`
+			} `json:"localStorage"`
+		}{}
+		nc.Spec.Instance.LocalStorage.Strategy = o.InstanceStorePolicy
+	}
 	if labels := labelFlag(o.Labels); labels != "" {
 		nc.Spec.Kubelet.Flags = append(nc.Spec.Kubelet.Flags, "--node-labels="+labels)
 	}

@@ -142,3 +142,24 @@ func TestForUnsupported(t *testing.T) {
 		t.Errorf("Custom = %q, want the user's data unchanged", got)
 	}
 }
+
+func TestAL2023InstanceStore(t *testing.T) {
+	o := base()
+	o.InstanceStorePolicy = "RAID0"
+	doc, err := AL2023(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, bodies := parts(t, doc)
+	var nc nodeConfig
+	if err := yaml.UnmarshalStrict([]byte(bodies[len(bodies)-1]), &nc); err != nil {
+		t.Fatal(err)
+	}
+	if nc.Spec.Instance == nil || nc.Spec.Instance.LocalStorage.Strategy != "RAID0" {
+		t.Errorf("NodeConfig lacks spec.instance.localStorage.strategy RAID0:\n%s", bodies[len(bodies)-1])
+	}
+	plain, _ := AL2023(base())
+	if strings.Contains(plain, "localStorage") {
+		t.Error("localStorage set without the policy")
+	}
+}
