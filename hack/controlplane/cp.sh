@@ -146,7 +146,7 @@ EOF
 pid_of() { [[ -f $RUN/$1.pid ]] && cat "$RUN/$1.pid"; }
 running() { # our binary, alive, at the recorded PID (PIDs get reused)
 	local pid; pid=$(pid_of "$1") || return 1
-	kill -0 "$pid" 2>/dev/null && [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$BIN/$1"* ]]
+	kill -0 "$pid" 2>/dev/null && [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$(readlink -f "$BIN/$1")"* ]]
 }
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 start() { # name port cmd...

@@ -44,7 +44,7 @@ var chartAccess = []access{
 	{"list", "ec2nodeclasses.karpenter.k8s.aws", "", "", false},
 	{"create", "leases.coordination.k8s.io", "", "default", false},
 	{"get", "configmaps", "", "karpenter", false},
-	{"list", "csinodes.storage.k8s.io", "", "", false},
+	{"list", "csinodes.storage.k8s.io", "", "", true}, // per-node CSI attach limits
 	{"get", "nodes", "", "", false},
 }
 

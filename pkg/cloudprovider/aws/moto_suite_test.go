@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -110,6 +111,8 @@ type setup struct {
 type setupOptions struct {
 	clock clock.Clock
 	wrap  func(awsprovider.EC2API) awsprovider.EC2API
+	// backoff is the first throttling wait; default 1ns (tests that do not look at it).
+	backoff time.Duration
 }
 
 // newSetup builds a provider on moto and a class resolved through ResolveStatus, stored in
@@ -126,7 +129,7 @@ func newSetup(t *testing.T, className string, so setupOptions) *setup {
 	kube := fake.NewClientBuilder().WithScheme(newScheme(t)).WithStatusSubresource(&awsv1.EC2NodeClass{}).Build()
 	opts := awsprovider.Options{ClusterName: cluster, ClusterEndpoint: "https://api.test", ClusterCABundle: "Q0E=", VMMemoryOverheadPercent: 0.075, KubernetesVersion: k8sVersion}
 	p, err := awsprovider.New(awsprovider.Deps{
-		Options: opts, Kube: kube, Clock: so.clock, LaunchBackoff: 1,
+		Options: opts, Kube: kube, Clock: so.clock, LaunchBackoff: max(so.backoff, 1),
 		Clients: &awsprovider.Clients{EC2: api, SSM: mototest.RewriteSSM{Inner: c.SSM}, IAM: c.IAM, SQS: c.SQS, Region: mototest.Region},
 	})
 	if err != nil {

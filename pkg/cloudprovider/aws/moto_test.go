@@ -481,3 +481,51 @@ func TestInstanceTypesCache(t *testing.T) {
 		t.Errorf("the second answer does not show %s/%s/%s unavailable", it.Name, off.Zone, off.CapacityType)
 	}
 }
+
+// TestThrottlingBackoffOnTheClock: throttled CreateFleet calls wait 1s, then 2s, on the
+// injected clock before trying again.
+func TestThrottlingBackoffOnTheClock(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Now())
+	var th *throttled
+	s := newSetup(t, "backoff", setupOptions{clock: clk, backoff: time.Second, wrap: func(api awsprovider.EC2API) awsprovider.EC2API {
+		th = &throttled{EC2API: api, n: 2}
+		return th
+	}})
+	done := make(chan error, 1)
+	var launched *v1.NodeClaim
+	go func() {
+		var err error
+		launched, err = s.provider.Create(t.Context(), nodeClaim("backoff-1", "backoff"))
+		done <- err
+	}()
+	waitForWaiter := func() {
+		deadline := time.Now().Add(30 * time.Second)
+		for !clk.HasWaiters() {
+			if time.Now().After(deadline) {
+				t.Fatal("Create never waited on the clock")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitForWaiter()
+	clk.Step(999 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	if th.calls != 1 {
+		t.Fatalf("%d calls before the first second passed, want 1", th.calls)
+	}
+	clk.Step(time.Millisecond)
+	waitForWaiter() // the second wait, of 2s
+	clk.Step(time.Second)
+	time.Sleep(100 * time.Millisecond)
+	if th.calls != 2 {
+		t.Fatalf("%d calls one second into the 2s wait, want 2", th.calls)
+	}
+	clk.Step(time.Second)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	terminate(t, s.provider, launched)
+	if th.calls != 3 {
+		t.Errorf("%d CreateFleet calls, want 3", th.calls)
+	}
+}

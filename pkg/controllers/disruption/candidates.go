@@ -84,6 +84,11 @@ type pass struct {
 	unboundPods map[types.UID]*corev1.Pod
 	// options of the engine (feature gates, time budgets).
 	opts *Options
+	// cursor is the candidate single-node consolidation tried last when its time ran
+	// out; kept by the controller between passes.
+	cursor *string
+	// sweptAll: single-node consolidation tried every candidate this pass.
+	sweptAll bool
 }
 
 // observe builds the pass from the cluster state, the pods and PodDisruptionBudgets in the
@@ -115,7 +120,7 @@ func (c *Controller) newPass(ctx context.Context, now time.Time, podList []*core
 		now: now, pools: map[string]*v1.NodePool{}, claims: c.cluster.NodeClaims(),
 		nodeOf: map[string]*corev1.Node{}, podsByNode: map[string][]*corev1.Pod{},
 		instanceTypes: map[string][]*cloudprovider.InstanceType{}, nominated: map[string]bool{},
-		blocked: map[string]*Blocker{}, busy: map[string]bool{}, opts: &c.opts,
+		blocked: map[string]*Blocker{}, busy: map[string]bool{}, opts: &c.opts, cursor: &c.singleCursor,
 	}
 	p.pdbs = NewPDBLimits(pdbs)
 	for _, pod := range podList {

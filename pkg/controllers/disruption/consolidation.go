@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
@@ -77,7 +78,9 @@ func (m MultiNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, e
 }
 
 // SingleNodeConsolidation removes or replaces one under-utilised node: the first, cheapest
-// to disrupt first, that consolidates, within its time budget.
+// to disrupt first, that consolidates, within its time budget. When the budget runs out it
+// remembers where it stopped and the next pass goes on from there, so every candidate is
+// tried in turn however large the cluster.
 type SingleNodeConsolidation struct{}
 
 func (SingleNodeConsolidation) Name() string                { return "single-node consolidation" }
@@ -85,9 +88,21 @@ func (SingleNodeConsolidation) Reason() v1.DisruptionReason { return v1.Disrupti
 func (SingleNodeConsolidation) ConsolidationType() string   { return TypeSingle }
 func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, error) {
 	start := p.opts.Stopwatch()
-	for _, c := range consolidationCandidates(p) {
-		if p.opts.Stopwatch()-start > p.opts.SingleNodeTimeBudget {
-			break
+	cands := consolidationCandidates(p)
+	// Resume after the candidate the last pass stopped at, wrapping around.
+	first := 0
+	if p.cursor != nil && *p.cursor != "" {
+		if i := slices.IndexFunc(cands, func(c *Candidate) bool { return c.Name() == *p.cursor }); i >= 0 {
+			first = (i + 1) % max(1, len(cands))
+		}
+	}
+	order := append(slices.Clone(cands[first:]), cands[:first]...)
+	for i, c := range order {
+		if i > 0 && p.opts.Stopwatch()-start > p.opts.SingleNodeTimeBudget {
+			if p.cursor != nil {
+				*p.cursor = order[i-1].Name()
+			}
+			return nil, nil
 		}
 		cmd, why := p.consolidate(m.Name(), TypeSingle, []*Candidate{c})
 		if cmd != nil {
@@ -95,6 +110,10 @@ func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, 
 		}
 		p.note(c, BlockNoMethod, "not consolidatable: "+why)
 	}
+	if p.cursor != nil {
+		*p.cursor = ""
+	}
+	p.sweptAll = true
 	return nil, nil
 }
 

@@ -123,7 +123,9 @@ type Controller struct {
 	commands  map[string]*inflight
 	recovered bool
 	seq       int
-	events    map[eventKey]string // the last message of each deduplicated event
+	// singleCursor is where single-node consolidation resumes.
+	singleCursor string
+	events       map[eventKey]string // the last message of each deduplicated event
 }
 
 var (

@@ -33,6 +33,7 @@ type world struct {
 	pods  []*corev1.Pod
 	pdbs  []*policyv1.PodDisruptionBudget
 	price float64 // $/h of every node
+	seq   int     // names replacement nodes
 }
 
 // worldOptions shape a random cluster.
