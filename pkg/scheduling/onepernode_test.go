@@ -329,3 +329,23 @@ func TestOnePerNodeRandomMixes(t *testing.T) {
 	}
 	t.Logf("worst plan / upstream-like over %d mixes: %.4f", cases, worst)
 }
+
+// TestOrdinaryPodsFillOnePerNodeClaims: 12 pods with hostname anti-affinity force 12
+// NodeClaims; 24 ordinary pods of half their size fit in their spare room (a "small" type
+// holds 2 CPU), so the plan is exactly 12 small NodeClaims of 3 pods each.
+func TestOrdinaryPodsFillOnePerNodeClaims(t *testing.T) {
+	snap := &Snapshot{NodePools: []NodePool{odPool("default")}}
+	pods := append(podN(12, "solo", "1", "1Gi", antiHostnameApp), podN(24, "plain", "500m", "512Mi", nil)...)
+	plan := Solve(snap, pods)
+	if err := checkPlan(snap, pods, plan); err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Unschedulable) > 0 || len(plan.NewNodeClaims) != 12 {
+		t.Fatalf("%d NodeClaims, %d unschedulable; want 12 and 0", len(plan.NewNodeClaims), len(plan.Unschedulable))
+	}
+	for _, nc := range plan.NewNodeClaims {
+		if nc.Cheapest.InstanceType != "small" || len(nc.Pods) != 3 {
+			t.Errorf("NodeClaim %s with %d pods, want small with 3", nc.Cheapest.InstanceType, len(nc.Pods))
+		}
+	}
+}
