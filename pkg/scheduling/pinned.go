@@ -57,10 +57,12 @@ func (s *solver) repackPinned(p *pool, cs *compatSet, nodes, pinned []*node) ([]
 			i += r.k
 		}
 	}
+	movable := loose[:len(loose):len(loose)]
+	pinnedNow, noHandOut := 0.0, false
 	states := make([]*pinnedState, 0, len(pinned))
 	for _, n := range pinned {
 		pos, _ := s.cheapestOption(n)
-		before += n.pool.pricesIn(s.u, n.zm, n.cm)[pos].price
+		pinnedNow += n.pool.pricesIn(s.u, n.zm, n.cm)[pos].price
 		st := &pinnedState{n: n, bits: slices.Clone(n.bits), zm: n.zm & cs.zm, cm: n.cm & cs.cm}
 		for i := range st.bits {
 			st.bits[i] &= cs.bits[i]
@@ -83,10 +85,11 @@ func (s *solver) repackPinned(p *pool, cs *compatSet, nodes, pinned []*node) ([]
 			st.ok = st.pos >= 0
 		}
 		if !st.ok && len(st.keepPods) < len(n.pods) {
-			return nil, false // it held pods of cs but cannot once they are gone: leave it
+			noHandOut = true // it held pods of cs but cannot once they are gone: leave it
 		}
 		states = append(states, st)
 	}
+	before += pinnedNow
 	if len(loose) == 0 {
 		return nil, false
 	}
@@ -101,9 +104,18 @@ func (s *solver) repackPinned(p *pool, cs *compatSet, nodes, pinned []*node) ([]
 		handed
 		shapes []*shape
 		bound  float64
+		plain  bool // the movable claims alone re-packed, the pinned ones untouched
 	}
 	var tries []*try
+	if len(nodes) >= 2 {
+		t := &try{handed: handed{price: pinnedNow, rest: movable}, shapes: restShapes(movable), plain: true}
+		t.bound = t.price + s.shapesBound(p, cs, offs, t.shapes)*(1-1e-6)
+		tries = append(tries, t)
+	}
 	for mode := range pinModes {
+		if noHandOut {
+			break
+		}
 		if mode == pinFewest && len(states)*len(loose) > 1<<22 {
 			continue // quadratic; the other modes stay
 		}
@@ -141,6 +153,9 @@ func (s *solver) repackPinned(p *pool, cs *compatSet, nodes, pinned []*node) ([]
 	}
 	if best == nil {
 		return nil, false
+	}
+	if best.plain {
+		return s.freshClaims(p, cs, best.shapes, bestPats), true
 	}
 	bestGiven, bestPos, bestShapes := best.given, best.final, best.shapes
 	for i, st := range states {
