@@ -7,13 +7,16 @@ CP := hack/controlplane/cp.sh
 # envtest finds etcd and kube-apiserver here (built by $(CP) build).
 export KUBEBUILDER_ASSETS := $(BIN)
 
-.PHONY: help build controlplane up run demo down status test test-unit chaos bench generate verify clean
+.PHONY: help build image controlplane up run demo down status test test-unit chaos bench generate docs verify clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build bin/karpenter
 	go build -o $(BIN)/karpenter ./cmd/karpenter
+
+image: ## write bin/karpenter-image.tar, the controller image the chart's default values name (no Docker needed)
+	go run ./hack/image -o $(BIN)/karpenter-image.tar $(IMAGE_FLAGS)
 
 controlplane: ## build the local control plane binaries (cold ~10 min, then cached)
 	$(CP) build
@@ -50,11 +53,16 @@ bench: ## run the scheduler benchmarks
 generate: ## regenerate deepcopy code and CRD YAML from the API markers
 	go tool controller-gen object:headerFile=hack/boilerplate.go.txt paths=./pkg/apis/...
 	go tool controller-gen crd paths=./pkg/apis/... output:crd:artifacts:config=config/crd
+	go run ./hack/crdpatch config/crd
 	rm -f charts/karpenter/crds/*.yaml && cp config/crd/*.yaml charts/karpenter/crds/
+	$(MAKE) --no-print-directory docs
+
+docs: ## regenerate the API reference in docs/reference from the CRDs
+	rm -f docs/reference/*.md && go run ./docs/gen -out docs/reference
 
 verify: generate ## regenerate and fail on any difference, check formatting and vet
-	@git diff --exit-code -- pkg/apis config/crd charts/karpenter/crds || { echo "generated files are stale: run make generate and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- pkg/apis config/crd charts/karpenter/crds)" || { git status --porcelain -- pkg/apis config/crd charts/karpenter/crds; echo "untracked generated files: run make generate and commit"; exit 1; }
+	@git diff --exit-code -- pkg/apis config/crd charts/karpenter/crds docs/reference || { echo "generated files are stale: run make generate and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- pkg/apis config/crd charts/karpenter/crds docs/reference)" || { git status --porcelain -- pkg/apis config/crd charts/karpenter/crds docs/reference; echo "untracked generated files: run make generate and commit"; exit 1; }
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
 

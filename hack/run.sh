@@ -65,7 +65,7 @@ start) start ;;
 stop) stop ;;
 demo)
 	start
-	go run "$ROOT/hack/demo" --kubeconfig "$KUBECONFIG"
+	go run "$ROOT/hack/demo" --kubeconfig "$KUBECONFIG" ${DEMO_FLAGS:-}
 	;;
 *) sed -n '2,9p' "$0" >&2; exit 2 ;;
 esac

@@ -37,6 +37,11 @@ var controllerNeeds = []grant{
 	{"watch", "apps", "daemonsets", true},
 	{"list", "policy", "poddisruptionbudgets", true},
 	{"get", "karpenter.sim.sh", "simnodeclasses", true},
+	{"watch", "", "persistentvolumeclaims", true},
+	{"list", "", "persistentvolumes", true},
+	{"list", "storage.k8s.io", "storageclasses", true},
+	{"watch", "storage.k8s.io", "csinodes", true},
+	{"watch", "", "namespaces", true},
 	{"create", "karpenter.sim.sh", "siminstances", true},
 
 	// Granted once, never used (test/e2e/rbac_usage_test.go records what is).
@@ -49,10 +54,6 @@ var controllerNeeds = []grant{
 	{"patch", "events.k8s.io", "events", false},
 	{"list", "apps", "replicasets", false},
 	{"list", "apps", "statefulsets", false},
-	{"watch", "", "persistentvolumeclaims", false},
-	{"list", "", "persistentvolumes", false},
-	{"list", "storage.k8s.io", "storageclasses", false},
-	{"watch", "storage.k8s.io", "csinodes", false},
 	{"patch", "karpenter.sim.sh", "simnodeclasses/status", false},
 	{"update", "karpenter.sim.sh", "siminstances", false},
 

@@ -18,7 +18,7 @@ import (
 // files is the chart as Helm packages it. "all:" keeps templates/_helpers.tpl, which embed
 // would skip for its leading underscore.
 //
-//go:embed Chart.yaml values.yaml .helmignore all:templates crds
+//go:embed Chart.yaml values.yaml .helmignore all:templates crds dashboards
 var files embed.FS
 
 // Options says how to render the chart.
@@ -120,7 +120,7 @@ func CRDs() ([]Manifest, error) {
 // installOrder is the order in which Helm creates kinds (dependencies first); others go last.
 var installOrder = []string{
 	"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
-	"Service", "Deployment", "PodDisruptionBudget", "ServiceMonitor",
+	"ConfigMap", "Service", "Deployment", "PodDisruptionBudget", "ServiceMonitor",
 }
 
 // kindRank is the position of a manifest's kind in installOrder.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"k8s.io/client-go/rest"
@@ -18,24 +19,41 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/operator"
 )
 
-// runController runs the controller until SIGINT or SIGTERM and returns the exit code.
-func runController(args []string, stdout, stderr io.Writer) int {
+// providerSettings are the settings groups parsed with the core settings: a cloud
+// provider's own (CLUSTER_NAME, ...) plug in here.
+func providerSettings(opts *operator.Options) []operator.Settings { return opts.ProviderSettings() }
+
+// parseControllerOptions reads the controller's settings from the environment and args. A
+// flag beats its environment variable, which beats the default; errors name the setting.
+func parseControllerOptions(args []string, lookup operator.LookupEnv, stderr io.Writer, extra ...operator.Settings) (operator.Options, error) {
 	opts := operator.DefaultOptions()
+	opts.Version = version
 	fs := flag.NewFlagSet("karpenter controller", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	opts.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+	err := opts.Parse(fs, args, lookup, append(providerSettings(&opts), extra...)...)
+	return opts, err
+}
+
+// runController runs the controller until SIGINT or SIGTERM and returns the exit code.
+func runController(args []string, stdout, stderr io.Writer) int {
+	opts, err := parseControllerOptions(args, os.LookupEnv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "karpenter controller: invalid settings: %v\n", err)
 		return 2
 	}
-	if err := opts.Validate(); err != nil {
+	logger, closeLogs, err := operator.NewLoggerFor(opts, stdout, stderr)
+	if err != nil {
 		fmt.Fprintf(stderr, "karpenter controller: %v\n", err)
 		return 2
 	}
-	logger := operator.NewLogger(opts.LogLevel, stderr)
+	defer func() { _ = closeLogs() }()
 	ctrllog.SetLogger(logger)
+	if opts.MemoryLimit > 0 {
+		debug.SetMemoryLimit(opts.MemoryLimit / 10 * 9)
+	}
 
 	cfg, err := restConfig(opts.Kubeconfig)
 	if err != nil {
@@ -50,7 +68,7 @@ func runController(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "karpenter controller: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "karpenter controller: cloud provider %s, metrics on %s, health on %s\n", opts.CloudProvider, opts.MetricsAddr, opts.HealthAddr)
+	fmt.Fprintf(stdout, "karpenter controller: cloud provider %s, metrics on %s, health on %s\n", opts.CloudProvider, opts.MetricsAddress(), opts.HealthAddress())
 	if err := op.Start(ctx); err != nil {
 		fmt.Fprintf(stderr, "karpenter controller: %v\n", err)
 		return 1

@@ -82,9 +82,10 @@ func simulateCmd(args []string, stdout, stderr io.Writer) error {
 
 	snap := simulate.Snapshot(in, its)
 	start := time.Now()
-	plan := scheduling.Solve(snap, in.Pods)
+	pods := simulate.PendingPods(in)
+	plan := scheduling.Solve(snap, pods)
 	solve := time.Since(start)
-	result := simulate.NewResult(plan, len(in.Pods), scheduling.LowerBound(snap, in.Pods), solve)
+	result := simulate.NewResult(plan, len(pods), scheduling.LowerBound(snap, pods), solve)
 	if *output == "json" {
 		return simulate.WriteJSON(stdout, result)
 	}

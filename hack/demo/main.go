@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/catalog"
 )
@@ -48,17 +49,18 @@ func main() {
 	peak := flag.Int("peak", 300, "pods at the peak of the sale")
 	after := flag.Int("after", 20, "pods after the sale")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after this long per phase")
+	roll := flag.Bool("roll", false, "after the sale, change the SimNodeClass image and watch every node roll")
 	settle := flag.Duration("settle", 90*time.Second, "a phase ends once every pod runs and the node count has not changed for this long (longer than the NodePool's consolidateAfter)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Stdout, *kubeconfig, *namespace, *peak, *after, *timeout, *settle); err != nil {
+	if err := run(ctx, os.Stdout, *kubeconfig, *namespace, *peak, *after, *timeout, *settle, *roll); err != nil {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out io.Writer, kubeconfig, ns string, peak, after int, timeout, settle time.Duration) error {
+func run(ctx context.Context, out io.Writer, kubeconfig, ns string, peak, after int, timeout, settle time.Duration, roll bool) error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig %q: %w", kubeconfig, err)
@@ -68,6 +70,9 @@ func run(ctx context.Context, out io.Writer, kubeconfig, ns string, peak, after 
 		return fmt.Errorf("building scheme: %w", err)
 	}
 	if err := v1.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("building scheme: %w", err)
+	}
+	if err := simv1alpha1.AddToScheme(scheme); err != nil {
 		return fmt.Errorf("building scheme: %w", err)
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
@@ -90,6 +95,20 @@ func run(ctx context.Context, out io.Writer, kubeconfig, ns string, peak, after 
 		"after the sale %d pods on %d nodes at $%.4f/h; highest cost seen $%.4f/h\n",
 		peakState.running, peak, peakRunning.Round(time.Second), peakState.nodes, peakState.cost,
 		d.last.running, d.last.nodes, d.last.cost, d.maxCost)
+	lb, fresh, err := d.lowerBound(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "after the sale: $%.4f/h against a lower bound of $%.4f/h for the pods left (%.1f%% above); a fresh plan for them costs $%.4f/h\n",
+		d.last.cost, lb, 100*(d.last.cost/lb-1), fresh)
+	fmt.Fprintf(out, "PodDisruptionBudget %s (maxUnavailable 1): sampled %d times once all pods ran, at most %d %s pods unavailable at once\n",
+		pdbTier, d.pdbSamples, d.maxUnavailable, pdbTier)
+	if d.maxUnavailable > 1 {
+		return fmt.Errorf("the %s PodDisruptionBudget was violated: %d pods unavailable at once", pdbTier, d.maxUnavailable)
+	}
+	if roll {
+		return d.roll(ctx, timeout)
+	}
 	return nil
 }
 
@@ -104,6 +123,8 @@ type demo struct {
 	maxCost float64
 	// allRunning is how long after the last phase began every pod first ran.
 	allRunning time.Duration
+	// pdbSamples and maxEvicting record the PodDisruptionBudget samples.
+	pdbSamples, maxUnavailable, pdbWant int
 }
 
 type snapshot struct {
@@ -117,6 +138,9 @@ func (d *demo) setUp(ctx context.Context) error {
 	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: d.ns}}
 	if err := d.c.Create(ctx, nsObj); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating namespace: %w", err)
+	}
+	if err := d.createPDB(ctx); err != nil {
+		return err
 	}
 	for _, t := range shop() {
 		dep := deployment(d.ns, t)
@@ -164,6 +188,9 @@ func (d *demo) phase(ctx context.Context, name string, total int, timeout time.D
 			n = total - assigned
 		}
 		assigned += n
+		if t.name == pdbTier {
+			d.pdbWant = n
+		}
 		if err := d.scale(ctx, t.name, int32(n)); err != nil {
 			return err
 		}
@@ -180,6 +207,9 @@ func (d *demo) phase(ctx context.Context, name string, total int, timeout time.D
 		}
 		d.last = s
 		d.maxCost = max(d.maxCost, s.cost)
+		if err := d.samplePDB(ctx); err != nil {
+			return err
+		}
 		fmt.Fprintf(d.out, "[%6s] pending %3d  running %3d/%d  nodes %2d  $%.4f/h  %s\n",
 			s.at.Round(time.Second), s.pending, s.running, total, s.nodes, s.cost, formatTypes(s.byType))
 		if s.nodes != prevNodes {

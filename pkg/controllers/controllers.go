@@ -11,8 +11,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
-	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/consolidation"
-	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/emptiness"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/conditions"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/podevents"
+	metricsnode "github.com/gokarpenter/karpenter/pkg/controllers/metrics/node"
+	metricsnodeclaim "github.com/gokarpenter/karpenter/pkg/controllers/metrics/nodeclaim"
+	metricspod "github.com/gokarpenter/karpenter/pkg/controllers/metrics/pod"
+	metricsstate "github.com/gokarpenter/karpenter/pkg/controllers/metrics/state"
+	metricsstatus "github.com/gokarpenter/karpenter/pkg/controllers/metrics/status"
 	"github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/expiration"
 	"github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/garbagecollection"
 	"github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/lifecycle"
@@ -41,6 +47,8 @@ type Deps struct {
 	// Registerer receives the controllers' karpenter_* metrics.
 	Registerer   prometheus.Registerer
 	Provisioning provisioning.Options
+	// Disruption tunes the disruption engine; zero values take its defaults.
+	Disruption disruption.Options
 }
 
 // NewControllers returns every controller, in the order they are registered. It is the one
@@ -59,20 +67,18 @@ func NewControllers(deps Deps) ([]Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building expiration controller: %w", err)
 	}
-	empty, err := emptiness.NewController(emptiness.Deps{
-		Client: deps.Client, Recorder: deps.Recorder, Clock: deps.Clock, Registerer: deps.Registerer,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("building emptiness controller: %w", err)
-	}
-	consolidate, err := consolidation.NewController(consolidation.Deps{
+	disrupt, err := disruption.NewController(disruption.Deps{
 		Client: deps.Client, Cluster: deps.Cluster, CloudProvider: deps.CloudProvider,
-		Recorder: deps.Recorder, Clock: deps.Clock, Registerer: deps.Registerer,
+		Recorder: deps.Recorder, Clock: deps.Clock, Registerer: deps.Registerer, Options: deps.Disruption,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("building consolidation controller: %w", err)
+		return nil, fmt.Errorf("building disruption controller: %w", err)
 	}
-	return []Controller{
+	metricsCtrls, err := newMetricsControllers(deps)
+	if err != nil {
+		return nil, err
+	}
+	return append([]Controller{
 		provisioning.NewController(provisioning.Deps{
 			Client: deps.Client, Cluster: deps.Cluster, CloudProvider: deps.CloudProvider,
 			Recorder: deps.Recorder, Clock: deps.Clock, Options: deps.Provisioning, Registerer: deps.Registerer,
@@ -86,8 +92,41 @@ func NewControllers(deps Deps) ([]Controller, error) {
 			Client: deps.Client, CloudProvider: deps.CloudProvider, Recorder: deps.Recorder, Clock: deps.Clock,
 		}),
 		expire,
-		empty,
-		consolidate,
-		status.NewController(status.Deps{Client: deps.Client, Clock: deps.Clock}),
-	}, nil
+		podevents.NewController(podevents.Deps{Client: deps.Client, Clock: deps.Clock}),
+		conditions.NewController(conditions.Deps{Client: deps.Client, CloudProvider: deps.CloudProvider, Clock: deps.Clock}),
+		disrupt,
+		status.NewController(status.Deps{Client: deps.Client, Clock: deps.Clock, CloudProvider: deps.CloudProvider}),
+	}, metricsCtrls...), nil
+}
+
+// newMetricsControllers builds the controllers that export state-derived metric families.
+func newMetricsControllers(deps Deps) ([]Controller, error) {
+	st, err := metricsstate.NewController(metricsstate.Deps{
+		Client: deps.Client, Cluster: deps.Cluster, CloudProvider: deps.CloudProvider, Registerer: deps.Registerer, Clock: deps.Clock,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building state metrics controller: %w", err)
+	}
+	pods, err := metricspod.NewController(metricspod.Deps{Client: deps.Client, Registerer: deps.Registerer, Clock: deps.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("building pod metrics controller: %w", err)
+	}
+	sdeps := metricsstatus.Deps{Client: deps.Client, Registerer: deps.Registerer, Clock: deps.Clock}
+	pools, err := metricsstatus.NewNodePoolController(sdeps)
+	if err != nil {
+		return nil, fmt.Errorf("building nodepool status metrics controller: %w", err)
+	}
+	claims, err := metricsstatus.NewNodeClaimController(sdeps)
+	if err != nil {
+		return nil, fmt.Errorf("building nodeclaim status metrics controller: %w", err)
+	}
+	nodes, err := metricsnode.NewController(metricsnode.Deps{Client: deps.Client, Registerer: deps.Registerer, Clock: deps.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("building node metrics controller: %w", err)
+	}
+	claimTerminations, err := metricsnodeclaim.NewController(metricsnodeclaim.Deps{Client: deps.Client, Registerer: deps.Registerer, Clock: deps.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("building nodeclaim metrics controller: %w", err)
+	}
+	return []Controller{st, pods, pools, claims, nodes, claimTerminations}, nil
 }

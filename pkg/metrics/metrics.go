@@ -3,6 +3,7 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -57,12 +58,21 @@ func CounterVec(reg prometheus.Registerer, opts prometheus.CounterOpts, labels .
 	return cv, nil
 }
 
-// NodeClaimsCreated returns karpenter_nodeclaims_created_total{reason,nodepool}.
+// LabelMinValuesRelaxed says whether minValues were relaxed to launch a NodeClaim.
+const LabelMinValuesRelaxed = "min_values_relaxed"
+
+// NodeClaimsCreated returns karpenter_nodeclaims_created_total{reason,nodepool,
+// min_values_relaxed}; count with NodeClaimCreated.
 func NodeClaimsCreated(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
 	return CounterVec(reg, prometheus.CounterOpts{
 		Namespace: "karpenter", Subsystem: "nodeclaims", Name: "created_total",
-		Help: "Number of NodeClaims created, by reason and nodepool.",
-	}, LabelReason, LabelNodePool)
+		Help: "Number of NodeClaims created, by reason, nodepool and whether min values were relaxed (min_values_relaxed).",
+	}, LabelReason, LabelNodePool, LabelMinValuesRelaxed)
+}
+
+// NodeClaimCreated counts one NodeClaim on NodeClaimsCreated's counter.
+func NodeClaimCreated(created *prometheus.CounterVec, reason, nodePool string, minValuesRelaxed bool) {
+	created.With(prometheus.Labels{LabelReason: reason, LabelNodePool: nodePool, LabelMinValuesRelaxed: strconv.FormatBool(minValuesRelaxed)}).Inc()
 }
 
 // NodeClaimsLifecycle returns karpenter_nodeclaims_{launched,registered,initialized}_total
@@ -82,12 +92,14 @@ func NodeClaimsLifecycle(reg prometheus.Registerer) (map[string]*prometheus.Coun
 	return out, nil
 }
 
-// SchedulingDuration returns karpenter_provisioner_scheduling_duration_seconds{controller}.
+// SchedulingDuration returns karpenter_scheduler_scheduling_duration_seconds{controller}, with
+// upstream's name and buckets (it was karpenter_provisioner_scheduling_duration_seconds before
+// upstream v1).
 func SchedulingDuration(reg prometheus.Registerer) (*prometheus.HistogramVec, error) {
 	hv := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: "karpenter", Subsystem: "provisioner", Name: "scheduling_duration_seconds",
-		Help:    "Duration of one scheduling simulation, by controller.",
-		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		Namespace: Namespace, Subsystem: "scheduler", Name: "scheduling_duration_seconds",
+		Help:    "Duration of scheduling simulations used for deprovisioning and provisioning in seconds, by controller.",
+		Buckets: DurationBuckets(),
 	}, []string{LabelController})
 	if reg == nil {
 		return hv, nil
@@ -99,7 +111,7 @@ func SchedulingDuration(reg prometheus.Registerer) (*prometheus.HistogramVec, er
 				return existing, nil
 			}
 		}
-		return nil, fmt.Errorf("registering karpenter_provisioner_scheduling_duration_seconds: %w", err)
+		return nil, fmt.Errorf("registering karpenter_scheduler_scheduling_duration_seconds: %w", err)
 	}
 	return hv, nil
 }

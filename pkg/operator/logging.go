@@ -1,7 +1,11 @@
 package operator
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/go-logr/logr"
 	"k8s.io/klog/v2/textlogger"
@@ -10,15 +14,100 @@ import (
 // NewLogger returns a structured logger writing klog text lines to w. Levels: "debug"
 // shows V(1) messages too, "info" the usual ones, "error" only errors.
 func NewLogger(level string, w io.Writer) logr.Logger {
+	return newSplitLogger(level, w, w)
+}
+
+// NewLoggerFor returns the logger the options ask for: info lines to LOG_OUTPUT_PATHS,
+// errors to LOG_ERROR_OUTPUT_PATHS. stdout and stderr stand for the process's own; close
+// releases the files it opened.
+func NewLoggerFor(o Options, stdout, stderr io.Writer) (logger logr.Logger, closeFn func() error, err error) {
+	var files []*os.File
+	open := func(paths string) (io.Writer, error) {
+		var ws []io.Writer
+		for _, p := range splitPaths(paths) {
+			switch p {
+			case "stdout":
+				ws = append(ws, stdout)
+			case "stderr":
+				ws = append(ws, stderr)
+			default:
+				f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+				if err != nil {
+					return nil, fmt.Errorf("opening log file: %w", err)
+				}
+				files = append(files, f)
+				ws = append(ws, f)
+			}
+		}
+		return io.MultiWriter(ws...), nil
+	}
+	closeAll := func() error {
+		var errs []error
+		for _, f := range files {
+			errs = append(errs, f.Close())
+		}
+		return errors.Join(errs...)
+	}
+	out, err := open(o.LogOutputPaths)
+	if err != nil {
+		_ = closeAll()
+		return logr.Discard(), nil, fmt.Errorf("LOG_OUTPUT_PATHS (--log-output-paths): %w", err)
+	}
+	errOut, err := open(o.LogErrorOutputPaths)
+	if err != nil {
+		_ = closeAll()
+		return logr.Discard(), nil, fmt.Errorf("LOG_ERROR_OUTPUT_PATHS (--log-error-output-paths): %w", err)
+	}
+	return newSplitLogger(o.LogLevel, out, errOut), closeAll, nil
+}
+
+// checkLogPaths checks a comma separated list of log destinations.
+func checkLogPaths(paths string) error {
+	if len(splitPaths(paths)) == 0 {
+		return errors.New("no destination (use stdout, stderr or a file path)")
+	}
+	return nil
+}
+
+func splitPaths(paths string) []string {
+	var out []string
+	for _, p := range strings.Split(paths, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func newSplitLogger(level string, out, errOut io.Writer) logr.Logger {
 	verbosity := 0
 	if level == "debug" {
 		verbosity = 1
 	}
-	logger := textlogger.NewLogger(textlogger.NewConfig(textlogger.Verbosity(verbosity), textlogger.Output(w)))
+	infoSink := textlogger.NewLogger(textlogger.NewConfig(textlogger.Verbosity(verbosity), textlogger.Output(out))).GetSink()
+	errSink := textlogger.NewLogger(textlogger.NewConfig(textlogger.Verbosity(verbosity), textlogger.Output(errOut))).GetSink()
 	if level == "error" {
-		return logr.New(errorsOnly{logger.GetSink()})
+		infoSink = errorsOnly{infoSink}
 	}
-	return logger
+	return logr.New(splitSink{info: infoSink, err: errSink})
+}
+
+// splitSink sends Info lines to one sink and Error lines to another.
+type splitSink struct{ info, err logr.LogSink }
+
+func (s splitSink) Init(ri logr.RuntimeInfo) {
+	ri.CallDepth++
+	s.info.Init(ri)
+	s.err.Init(ri)
+}
+func (s splitSink) Enabled(level int) bool                 { return s.info.Enabled(level) }
+func (s splitSink) Info(level int, msg string, kv ...any)  { s.info.Info(level, msg, kv...) }
+func (s splitSink) Error(err error, msg string, kv ...any) { s.err.Error(err, msg, kv...) }
+func (s splitSink) WithValues(kv ...any) logr.LogSink {
+	return splitSink{s.info.WithValues(kv...), s.err.WithValues(kv...)}
+}
+func (s splitSink) WithName(name string) logr.LogSink {
+	return splitSink{s.info.WithName(name), s.err.WithName(name)}
 }
 
 // errorsOnly drops every Info message of the sink it wraps.

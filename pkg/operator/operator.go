@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	goruntime "runtime"
+	"runtime/debug"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,15 +24,18 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	awsv1 "github.com/gokarpenter/karpenter/pkg/apis/aws/v1"
 	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	awsprovider "github.com/gokarpenter/karpenter/pkg/cloudprovider/aws"
+	awssetup "github.com/gokarpenter/karpenter/pkg/cloudprovider/aws/setup"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/fake"
 	cpmetrics "github.com/gokarpenter/karpenter/pkg/cloudprovider/metrics"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim/noderegistrar"
 	"github.com/gokarpenter/karpenter/pkg/controllers"
-	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
+	"github.com/gokarpenter/karpenter/pkg/metrics"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
@@ -51,10 +56,10 @@ type Operator struct {
 }
 
 // NewScheme returns a fresh scheme with the Kubernetes types, karpenter.sh/v1 and the
-// simulated cloud's types.
+// simulated cloud's and the AWS provider's types.
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1.AddToScheme, simv1alpha1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1.AddToScheme, simv1alpha1.AddToScheme, awsv1.AddToScheme} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("building scheme: %w", err)
 		}
@@ -72,8 +77,10 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	if err != nil {
 		return nil, err
 	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = float32(opts.KubeClientQPS), opts.KubeClientBurst
 	leaseNamespace := opts.LeaderElectionNamespace
-	if opts.LeaderElection && leaseNamespace == "" {
+	if opts.LeaderElects() && leaseNamespace == "" {
 		if _, err := os.Stat(inClusterNamespaceFile); err != nil {
 			leaseNamespace = "kube-system" // out of cluster: a namespace every cluster has
 		}
@@ -82,8 +89,8 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		Scheme:                        scheme,
 		Logger:                        logger,
 		Metrics:                       metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress:        opts.HealthAddr,
-		LeaderElection:                opts.LeaderElection,
+		HealthProbeBindAddress:        opts.HealthAddress(),
+		LeaderElection:                opts.LeaderElects(),
 		LeaderElectionID:              opts.LeaderElectionID,
 		LeaderElectionNamespace:       leaseNamespace,
 		LeaderElectionReleaseOnCancel: true,
@@ -94,9 +101,12 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	}
 	op := &Operator{Manager: mgr, Registry: prometheus.NewRegistry()}
 	op.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if opts.MetricsAddr != "" && opts.MetricsAddr != "0" {
+	if err := metrics.BuildInfo(op.Registry, opts.Version, goruntime.Version(), vcsRevision()); err != nil {
+		return nil, fmt.Errorf("registering build info: %w", err)
+	}
+	if addr := opts.MetricsAddress(); addr != "0" {
 		gatherers := prometheus.Gatherers{op.Registry, crmetrics.Registry}
-		if err := mgr.Add(&metricsServer{addr: opts.MetricsAddr, gatherer: gatherers, logger: logger}); err != nil {
+		if err := mgr.Add(&metricsServer{addr: addr, gatherer: gatherers, logger: logger, profiling: opts.EnableProfiling}); err != nil {
 			return nil, fmt.Errorf("adding metrics server: %w", err)
 		}
 	}
@@ -118,7 +128,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	}
 
 	recorder := mgr.GetEventRecorderFor(EventSource) //nolint:staticcheck // the controllers take a record.EventRecorder
-	inner, extra, err := newCloudProvider(cfg, scheme, opts, recorder, op.Registry)
+	inner, extra, err := newCloudProvider(ctx, cfg, mgr, scheme, opts, recorder, op.Registry)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +145,8 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		Recorder:      recorder,
 		Clock:         clock.RealClock{},
 		Registerer:    op.Registry,
-		Provisioning:  provisioning.Options{BatchIdleDuration: opts.BatchIdleDuration, BatchMaxDuration: opts.BatchMaxDuration},
+		Provisioning:  opts.ProvisioningOptions(),
+		Disruption:    opts.DisruptionOptions(),
 	})
 	if err != nil {
 		return nil, err
@@ -160,8 +171,24 @@ func (o *Operator) Start(ctx context.Context) error {
 // newCloudProvider builds the named provider and the controllers it brings along (the
 // sim's node registrar, which plays the part of instances booting into Nodes, notices
 // instances terminated by hand and reacts to spot interruptions).
-func newCloudProvider(cfg *rest.Config, scheme *runtime.Scheme, opts Options, recorder record.EventRecorder, reg prometheus.Registerer) (cloudprovider.CloudProvider, []controllers.Controller, error) {
+func newCloudProvider(ctx context.Context, cfg *rest.Config, mgr manager.Manager, scheme *runtime.Scheme, opts Options, recorder record.EventRecorder, reg prometheus.Registerer) (cloudprovider.CloudProvider, []controllers.Controller, error) {
 	switch opts.CloudProvider {
+	case CloudProviderAWS:
+		direct, err := client.New(cfg, client.Options{Scheme: scheme})
+		if err != nil {
+			return nil, nil, fmt.Errorf("building aws client: %w", err)
+		}
+		p, extra, err := awssetup.New(ctx, awsprovider.SetupDeps{
+			Options: opts.AWS, Config: cfg, Direct: direct, Cached: mgr.GetClient(), Recorder: recorder, Registerer: reg, Clock: clock.RealClock{},
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		ctrls := make([]controllers.Controller, 0, len(extra))
+		for _, c := range extra {
+			ctrls = append(ctrls, c)
+		}
+		return p, ctrls, nil
 	case CloudProviderFake:
 		return fake.New(fake.Options{}), nil, nil
 	case CloudProviderSim:
@@ -190,4 +217,16 @@ type registrarAdapter struct{ *noderegistrar.Controller }
 
 func (r registrarAdapter) Register(_ context.Context, mgr manager.Manager) error {
 	return r.Controller.Register(mgr)
+}
+
+// vcsRevision is the commit the binary was built from, when the build recorded it.
+func vcsRevision() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return ""
 }

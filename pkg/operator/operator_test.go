@@ -159,9 +159,9 @@ func TestOperatorRunsTheMainJob(t *testing.T) {
 	code, body := get("http://" + opts.MetricsAddr + "/metrics")
 	for _, want := range []string{
 		"karpenter_cloudprovider_duration_seconds", "controller_runtime_reconcile_total", "go_goroutines",
-		`karpenter_nodeclaims_created_total{nodepool="operator",reason="provisioning"} 1`,
+		`karpenter_nodeclaims_created_total{min_values_relaxed="false",nodepool="operator",reason="provisioning"} 1`,
 		`karpenter_nodeclaims_launched_total{nodepool="operator"} 1`,
-		`karpenter_provisioner_scheduling_duration_seconds_count{controller="provisioner"}`,
+		`karpenter_scheduler_scheduling_duration_seconds_count{controller="provisioner"}`,
 	} {
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("/metrics (%d) lacks %s", code, want)
@@ -199,7 +199,7 @@ func TestOperatorBuildsTheSimProvider(t *testing.T) {
 	for _, c := range op.Controllers {
 		names = append(names, c.Name())
 	}
-	if got := strings.Join(names, ","); got != "provisioner,nodeclaim.lifecycle,nodeclaim.termination,nodeclaim.garbagecollection,nodeclaim.expiration,disruption.emptiness,disruption.consolidation,nodepool.status,sim.noderegistrar" {
+	if got := strings.Join(names, ","); got != "provisioner,nodeclaim.lifecycle,nodeclaim.termination,nodeclaim.garbagecollection,nodeclaim.expiration,disruption.podevents,disruption.conditions,disruption,nodepool.status,metrics.state,metrics.pod,metrics.status.nodepool,metrics.status.nodeclaim,metrics.node,metrics.nodeclaim,sim.noderegistrar" {
 		t.Errorf("controllers = %s", got)
 	}
 }

@@ -21,7 +21,16 @@ type Snapshot struct {
 	Pods []*corev1.Pod
 	// Volumes resolves pod volumes to topology requirements; optional.
 	Volumes VolumeTopology
+	// Namespaces maps namespace names to their labels, for the namespaceSelector of pod
+	// (anti-)affinity terms. A namespace missing from a non-nil map has only the
+	// kubernetes.io/metadata.name label; with a nil map a namespaceSelector matches every
+	// namespace.
+	Namespaces map[string]map[string]string
 }
+
+// ResourceNodes is the NodePool limit on the number of nodes: each node or NodeClaim of the
+// pool counts one (pass their number in NodePool.Used).
+const ResourceNodes corev1.ResourceName = "nodes"
 
 // Requirement is one node selector requirement, with an optional minimum number of distinct
 // values a NodeClaim's instance types must keep for Key (karpenter.sh/v1 minValues).
@@ -44,7 +53,8 @@ type NodePool struct {
 	Taints []corev1.Taint
 	// StartupTaints are removed once a node is initialised; scheduling ignores them.
 	StartupTaints []corev1.Taint
-	// Limits cap the total capacity of the pool's nodes; nil means unlimited.
+	// Limits cap the total capacity of the pool's nodes; nil means unlimited. The resource
+	// "nodes" (ResourceNodes) caps how many nodes the pool has.
 	Limits corev1.ResourceList
 	// Used is the capacity the pool's nodes already have; the plan uses at most Limits-Used.
 	Used corev1.ResourceList
@@ -64,6 +74,9 @@ type ExistingNode struct {
 	Pods     []*corev1.Pod
 	InFlight bool
 	NodePool string
+	// VolumeLimits caps, per CSI driver, how many volumes the node can attach (its
+	// CSINode's allocatable counts); a driver not listed is unlimited.
+	VolumeLimits map[string]int64
 }
 
 // VolumeTopology resolves persistent volume claims to node requirements. All maps are
@@ -77,6 +90,8 @@ type VolumeTopology struct {
 // StorageClass is the part of a storage.k8s.io/v1 StorageClass the scheduler reads.
 type StorageClass struct {
 	Name string
+	// Provisioner is the CSI driver that provisions the class's volumes.
+	Provisioner string
 	// AllowedTopologies are ORed; each is an AND of In requirements.
 	AllowedTopologies []corev1.TopologySelectorTerm
 }

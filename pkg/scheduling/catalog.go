@@ -81,6 +81,9 @@ func (u *universe) compile(it *cloudprovider.InstanceType) int {
 	}
 	t := itype{src: it}
 	t.capacity = u.res.vecOf(it.Capacity)
+	if slot, ok := u.res.slot(ResourceNodes, false); ok {
+		t.capacity[slot] = 1 // every NodeClaim is one node against a "nodes" limit
+	}
 	// Allocatable is capacity minus every overhead part, floored at zero (as
 	// InstanceType.Allocatable computes it, without building resource lists).
 	t.alloc = t.capacity

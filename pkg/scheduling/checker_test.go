@@ -130,6 +130,11 @@ func checkClaim(s *Snapshot, nc *NewNodeClaim, name string, capacity map[string]
 	l["karpenter.sh/capacity-type"] = nc.Cheapest.CapacityType
 	l["karpenter.sh/nodepool"] = np.Name
 	l[corev1.LabelHostname] = name
+	for _, alias := range DeprecatedKeys() { // the node carries both, as NodeClaimFor writes them
+		if v, ok := l[alias[1]]; ok {
+			l[alias[0]] = v
+		}
+	}
 	for _, r := range append(slices.Clone(np.Requirements), nc.Requirements...) {
 		if !checkRequirement(r.Key, r.Operator, r.Values, l) {
 			return nil, fmt.Errorf("cheapest option's labels violate %s %s %v", r.Key, r.Operator, r.Values)

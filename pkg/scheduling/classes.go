@@ -21,6 +21,7 @@ type class struct {
 	labels map[string]string
 	tols   []corev1.Toleration
 	ports  []hostPort
+	vols   map[string]int64 // CSI driver -> volumes one pod attaches
 	// variants are the class's constraints, strictest first: variant 0 treats every
 	// preference as required; each later one drops one more preference.
 	variants []*variant
@@ -137,7 +138,7 @@ func (s *solver) buildClasses(pods []*corev1.Pod) {
 			continue
 		}
 		c := &class{id: len(s.classes), pods: []*corev1.Pod{pod}, req: req, ns: pod.Namespace,
-			labels: pod.Labels, tols: pod.Spec.Tolerations, ports: podHostPorts(pod), err: err}
+			labels: pod.Labels, tols: pod.Spec.Tolerations, ports: podHostPorts(pod), vols: s.volumeDrivers(pod), err: err}
 		index[key] = c.id
 		s.classes = append(s.classes, c)
 	}
@@ -180,6 +181,41 @@ func crossAlts(as, bs []reqSet) []reqSet {
 		for _, b := range bs {
 			r, _ := a.and(b)
 			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// volumeDrivers counts, per CSI driver, the volumes the pod attaches: its claims (the driver
+// of the bound PersistentVolume, else its StorageClass's provisioner) and inline CSI volumes.
+func (s *solver) volumeDrivers(pod *corev1.Pod) map[string]int64 {
+	var out map[string]int64
+	vt := &s.snap.Volumes
+	for i := range pod.Spec.Volumes {
+		driver := ""
+		switch src := &pod.Spec.Volumes[i]; {
+		case src.CSI != nil:
+			driver = src.CSI.Driver
+		case src.PersistentVolumeClaim != nil:
+			pvc := vt.Claims[pod.Namespace+"/"+src.PersistentVolumeClaim.ClaimName]
+			if pvc == nil {
+				continue
+			}
+			if pv := vt.Volumes[pvc.Spec.VolumeName]; pvc.Spec.VolumeName != "" && pv != nil {
+				if pv.Spec.CSI != nil {
+					driver = pv.Spec.CSI.Driver
+				}
+			} else if pvc.Spec.StorageClassName != nil {
+				if sc := vt.StorageClasses[*pvc.Spec.StorageClassName]; sc != nil {
+					driver = sc.Provisioner
+				}
+			}
+		}
+		if driver != "" {
+			if out == nil {
+				out = map[string]int64{}
+			}
+			out[driver]++
 		}
 	}
 	return out

@@ -29,7 +29,8 @@
 //
 // Approximations, stated: the minimum count of a hostname topology spread is taken as 0
 // (a new node is always an empty domain); a namespaceSelector on a pod affinity term
-// matches every namespace (the snapshot has no namespace labels); DaemonSet overhead is
+// matches every namespace when the snapshot has no namespace labels (Snapshot.Namespaces
+// nil); DaemonSet overhead is
 // computed per NodePool, not per instance type; preferences are relaxed per class (all pods
 // of a class share the relaxation level).
 package scheduling

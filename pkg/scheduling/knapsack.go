@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"math"
 	"slices"
+
+	"github.com/gokarpenter/karpenter/pkg/scheduling/internal/lp"
 )
 
 // knapsack is the exact pricing oracle of the configuration LP: the most valuable fill of
@@ -14,7 +16,7 @@ import (
 // column, on the types whose LP bound exceeds their price, most promising first.
 //
 // The bound at every search node is the smallest of the Lagrangian bound at the root LP's
-// multipliers (packLP; equal to the LP bound at the root) and fractional one-row knapsacks
+// multipliers (lp.Pack; equal to the LP bound at the root) and fractional one-row knapsacks
 // (one per resource, plus surrogate rows weighting resources by the node's capacity), each
 // over the shapes not yet decided and limited to the copies that fit: all valid
 // relaxations, so pruning never loses a better fill. Branching takes the shapes the LP
@@ -194,7 +196,7 @@ func (k *knapsack) rowBound(r *knapRow, capv *vec, from int) float64 {
 }
 
 // rootLP sets mu (and red) to the optimal dual of the LP relaxation of filling capv
-// (packLP, one row per resource), where the Lagrangian bound equals the LP bound; below the
+// (lp.Pack, one row per resource), where the Lagrangian bound equals the LP bound; below the
 // root the same mu stays a valid, usually tight, bound.
 func (k *knapsack) rootLP(capv *vec) {
 	k.lpRows = k.lpRows[:0]
@@ -221,7 +223,7 @@ func (k *knapsack) rootLP(capv *vec) {
 			a[r] = append(a[r], float64(k.shapes[i].req[d])/float64(capv[d]))
 		}
 	}
-	_, y, x := packLP(a, k.lpVal, k.lpU, k.tab)
+	_, y, x := lp.Pack(a, k.lpVal, k.lpU, k.tab)
 	clear(k.hint)
 	for c, i := range k.lpCols {
 		k.hint[i] = int64(math.Round(x[c]))

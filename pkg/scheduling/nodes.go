@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gokarpenter/karpenter/pkg/pods"
 )
 
 // node is an existing node or a NodeClaim being planned.
@@ -15,6 +17,8 @@ type node struct {
 	taints   []corev1.Taint
 	free     vec
 	ports    []hostPort
+	volLimit map[string]int64 // existing nodes: attachable volumes per CSI driver
+	volUsed  map[string]int64
 	pods     []*corev1.Pod // pending pods placed here
 	hostDom  int32
 
@@ -40,7 +44,7 @@ func (s *solver) addExistingNodes() {
 	byName := map[string]*node{}
 	for i := range s.snap.Nodes {
 		en := &s.snap.Nodes[i]
-		n := &node{idx: len(s.nodes), name: en.Name, existing: true, labels: en.Labels, taints: en.Taints}
+		n := &node{idx: len(s.nodes), name: en.Name, existing: true, labels: en.Labels, taints: en.Taints, volLimit: en.VolumeLimits}
 		n.free, _ = s.u.res.fromList(en.Allocatable, false)
 		n.hostDom = s.domainID(labelHostname, s.hostname(n))
 		s.nodes = append(s.nodes, n)
@@ -64,14 +68,47 @@ func (s *solver) hostname(n *node) string {
 	return n.name
 }
 
-// occupy accounts for a running pod's resources and host ports.
+// occupy accounts for a running pod's resources and host ports. A pod whose requests
+// cannot be read fills the node.
 func (s *solver) occupy(n *node, p *corev1.Pod) {
-	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+	if pods.IsTerminal(p) {
 		return
 	}
-	r, _ := s.u.res.podRequests(p)
+	r, err := s.u.res.podRequests(p)
+	if err != nil {
+		// What the pod uses is unknown: count the node as full rather than the pod as
+		// using nothing.
+		for d := range n.free {
+			n.free[d] = min(n.free[d], 0)
+		}
+		r = vec{}
+	}
 	n.free.sub(&r)
 	n.ports = append(n.ports, podHostPorts(p)...)
+	if n.volLimit != nil {
+		n.addVolumes(s.volumeDrivers(p), 1)
+	}
+}
+
+// addVolumes counts k pods' worth of volumes against the node's attach limits.
+func (n *node) addVolumes(vols map[string]int64, k int) {
+	for d, v := range vols {
+		if n.volUsed == nil {
+			n.volUsed = map[string]int64{}
+		}
+		n.volUsed[d] += v * int64(k)
+	}
+}
+
+// volumeRoom is how many pods attaching vols the node's volume limits still take (limit
+// when nothing binds).
+func (n *node) volumeRoom(vols map[string]int64, limit int) int {
+	for d, v := range vols {
+		if lim, ok := n.volLimit[d]; ok && v > 0 {
+			limit = min(limit, int(max(lim-n.volUsed[d], 0)/v))
+		}
+	}
+	return limit
 }
 
 // existingPods calls f for every running pod with its node.

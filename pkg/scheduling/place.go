@@ -165,6 +165,11 @@ func (s *solver) fitNode(c *class, v *variant, ai int, n *node, remaining int) (
 		if !tolerates(c.tols, n.taints) || !v.alts[ai].matchesLabels(n.labels) {
 			return 0, failShared
 		}
+		if n.volLimit != nil && len(c.vols) > 0 {
+			if remaining = n.volumeRoom(c.vols, remaining); remaining == 0 {
+				return 0, failShared
+			}
+		}
 	} else {
 		if cs = s.altCompat(v, ai, n.pool); !s.claimAccepts(n, c, cs) {
 			return 0, failShared
@@ -190,6 +195,9 @@ func (s *solver) fitNode(c *class, v *variant, ai int, n *node, remaining int) (
 		k = int(n.free.maxCopies(&c.req, int64(remaining)))
 	}
 	s.commit(c, v, n, cs, keys, chosen[:len(keys)], k)
+	if n.volLimit != nil {
+		n.addVolumes(c.vols, k)
+	}
 	return k, failTransient
 }
 

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gokarpenter/karpenter/pkg/scheduling/internal/lp"
 )
 
 // repack is a local improvement run after the efficient policy has placed every pod: the
@@ -384,7 +386,7 @@ func (s *solver) poolDuals(p *pool, offs []offering, cands []int, demand vec) ve
 		cols[k] = col
 		prices[k] = offs[j].price
 	}
-	_, duals := simplexCover(cols, prices)
+	_, duals := lp.Cover(cols, prices)
 	for i, d := range rows {
 		y[d] = duals[i] / float64(demand[d])
 	}
@@ -464,7 +466,7 @@ func (s *solver) configPatterns(p *pool, offs []offering, cands []int, shapes []
 			cols[pi], prices[pi] = col, offs[pt.j].price
 		}
 		var y []float64
-		_, y, basis, xb = simplexCoverBasis(cols, prices)
+		_, y, basis, xb = lp.CoverBasis(cols, prices)
 		for _, sh := range shapes {
 			sh.val = 0
 		}

@@ -25,7 +25,39 @@ type keyReq struct {
 // reqSet is a conjunction of keyReqs sorted by key, at most one per key.
 type reqSet []keyReq
 
+// NormalizedKey maps the deprecated label keys kube-scheduler still honours on nodes
+// (beta.kubernetes.io/arch, failure-domain.beta.kubernetes.io/zone, ...) to their stable
+// names; other keys are returned as they are. Requirements are kept under the stable key, and
+// nodes launched for them carry both labels.
+func NormalizedKey(key string) string {
+	switch key {
+	case "beta.kubernetes.io/arch":
+		return corev1.LabelArchStable
+	case "beta.kubernetes.io/os":
+		return corev1.LabelOSStable
+	case corev1.LabelInstanceType:
+		return corev1.LabelInstanceTypeStable
+	case corev1.LabelFailureDomainBetaZone:
+		return corev1.LabelTopologyZone
+	case corev1.LabelFailureDomainBetaRegion:
+		return corev1.LabelTopologyRegion
+	}
+	return key
+}
+
+// DeprecatedKeys lists the deprecated aliases of NormalizedKey, alias first.
+func DeprecatedKeys() [][2]string {
+	return [][2]string{
+		{"beta.kubernetes.io/arch", corev1.LabelArchStable},
+		{"beta.kubernetes.io/os", corev1.LabelOSStable},
+		{corev1.LabelInstanceType, corev1.LabelInstanceTypeStable},
+		{corev1.LabelFailureDomainBetaZone, corev1.LabelTopologyZone},
+		{corev1.LabelFailureDomainBetaRegion, corev1.LabelTopologyRegion},
+	}
+}
+
 func anyValue(key string) keyReq {
+	key = NormalizedKey(key)
 	return keyReq{key: key, complement: true, allowAbsent: true, gt: math.MinInt64, lt: math.MaxInt64}
 }
 
@@ -230,7 +262,7 @@ func compileSelectorTerm(exprs []corev1.NodeSelectorRequirement) (reqSet, error)
 func labelsAsReqs(labels map[string]string) reqSet {
 	var s reqSet
 	for k, v := range labels {
-		s = s.with(keyReq{key: k, values: []string{v}, gt: math.MinInt64, lt: math.MaxInt64})
+		s = s.with(keyReq{key: NormalizedKey(k), values: []string{v}, gt: math.MinInt64, lt: math.MaxInt64})
 	}
 	return s
 }

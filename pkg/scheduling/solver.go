@@ -109,6 +109,13 @@ func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver)
 			_, _ = s.u.res.podRequests(p)
 		}
 	}
+	// Then the resources NodePools limit (a limit on a resource no type's capacity carries
+	// would never bind); "nodes" counts one per NodeClaim (see universe.compile).
+	for i := range snap.NodePools {
+		for _, name := range sortedNames(snap.NodePools[i].Limits) {
+			s.u.res.slot(name, true)
+		}
+	}
 	pools := make([]*NodePool, len(snap.NodePools))
 	for i := range snap.NodePools {
 		pools[i] = &snap.NodePools[i]

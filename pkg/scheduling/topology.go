@@ -28,7 +28,9 @@ type group struct {
 	sel      labels.Selector
 	nsAll    bool
 	ns       []string
-	filter   reqSet // spread with nodeAffinityPolicy Honor: only nodes matching count
+	nsSel    labels.Selector              // namespaceSelector, matched against nsLabels
+	nsLabels map[string]map[string]string // Snapshot.Namespaces
+	filter   reqSet                       // spread with nodeAffinityPolicy Honor: only nodes matching count
 	filtered bool
 	tols     []corev1.Toleration // spread with nodeTaintsPolicy Honor
 	honorTol bool
@@ -82,10 +84,22 @@ func at(a []int32, i int32) int32 {
 }
 
 func (g *group) matchesPod(ns string, l map[string]string) bool {
-	if !g.nsAll && !slices.Contains(g.ns, ns) {
+	if !g.nsAll && !slices.Contains(g.ns, ns) && !g.selectsNamespace(ns) {
 		return false
 	}
 	return g.sel.Matches(labels.Set(l))
+}
+
+// selectsNamespace reports whether the group's namespaceSelector selects ns.
+func (g *group) selectsNamespace(ns string) bool {
+	if g.nsSel == nil {
+		return false
+	}
+	l, ok := g.nsLabels[ns]
+	if !ok {
+		l = map[string]string{corev1.LabelMetadataName: ns}
+	}
+	return g.nsSel.Matches(labels.Set(l))
 }
 
 // countsNode reports whether pods on a node with these labels and taints count for g.
@@ -197,15 +211,26 @@ func (s *solver) affinityConstraint(c *class, kind int, term *corev1.PodAffinity
 		return constraint{}, err
 	}
 	g := &group{kind: kind, key: term.TopologyKey, sel: sel}
+	// The term's namespaces are its list together with those its namespaceSelector selects
+	// (an empty selector: all of them); with neither, the pod's own namespace.
+	nsSelStr := ""
 	switch {
-	case term.NamespaceSelector != nil:
+	case term.NamespaceSelector != nil && len(term.NamespaceSelector.MatchLabels) == 0 && len(term.NamespaceSelector.MatchExpressions) == 0,
+		term.NamespaceSelector != nil && s.snap.Namespaces == nil:
 		g.nsAll = true
+	case term.NamespaceSelector != nil:
+		nsSel, err := metav1.LabelSelectorAsSelector(term.NamespaceSelector)
+		if err != nil {
+			return constraint{}, fmt.Errorf("namespaceSelector: %w", err)
+		}
+		g.nsSel, g.nsLabels, nsSelStr = nsSel, s.snap.Namespaces, nsSel.String()
+		g.ns = slices.Sorted(slices.Values(term.Namespaces))
 	case len(term.Namespaces) > 0:
 		g.ns = slices.Sorted(slices.Values(term.Namespaces))
 	default:
 		g.ns = []string{c.ns}
 	}
-	ident := fmt.Sprintf("%d|%s|%v|%s|%s", kind, g.key, g.nsAll, strings.Join(g.ns, ","), selStr)
+	ident := fmt.Sprintf("%d|%s|%v|%s|%s|%s", kind, g.key, g.nsAll, strings.Join(g.ns, ","), nsSelStr, selStr)
 	return constraint{group: s.groupFor(g, ident)}, nil
 }
 

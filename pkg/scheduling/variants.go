@@ -7,9 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// maxPreferences bounds how many preferences are relaxed one by one.
-const maxPreferences = 8
-
 // preference is one soft rule, relaxed in upstream Karpenter's order: preferred pod
 // affinity, preferred pod anti-affinity, preferred node affinity, ScheduleAnyway spread.
 type preference struct {
@@ -50,13 +47,11 @@ func (s *solver) buildVariants(c *class) error {
 	if err := s.affinityRules(c, pod.Spec.Affinity, base, &prefs); err != nil {
 		return err
 	}
-	// Drop order: lowest order first, then lowest weight.
+	// Drop order: lowest order first, then lowest weight. Every preference is kept: the
+	// strictest variant applies them all and each next one relaxes one more.
 	slices.SortStableFunc(prefs, func(a, b preference) int {
 		return cmp.Or(cmp.Compare(a.order, b.order), cmp.Compare(a.weight, b.weight))
 	})
-	if len(prefs) > maxPreferences {
-		prefs = prefs[len(prefs)-maxPreferences:]
-	}
 	for drop := 0; drop <= len(prefs); drop++ {
 		v := &variant{alts: base.alts, topo: slices.Clone(base.topo), owns: slices.Clone(base.owns)}
 		for _, p := range prefs[drop:] {

@@ -34,9 +34,24 @@ func catalogTypes(tb testing.TB) []*cloudprovider.InstanceType {
 		}
 		dir = parent
 	}
-	path := filepath.Join(dir, "..", "shared", "data", "ec2-catalog.json")
-	if _, err := os.Stat(path); err != nil {
-		tb.Skipf("catalogue %s not present: %v", path, err)
+	// The shared data lives next to main's checkout (../shared/data from the repo root);
+	// from a worktree look further up, then at its fixed place.
+	path := ""
+	for d := dir; ; d = filepath.Dir(d) {
+		candidate := filepath.Join(d, "..", "shared", "data", "ec2-catalog.json")
+		if _, err := os.Stat(candidate); err == nil {
+			path = candidate
+			break
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if path == "" {
+		path = "/work/shared/data/ec2-catalog.json"
+		if _, err := os.Stat(path); err != nil {
+			tb.Skipf("catalogue not found above %s nor at %s: %v", dir, path, err)
+		}
 	}
 	its, err := catalog.Load(path, "us-east-1")
 	if err != nil {

@@ -34,6 +34,9 @@ func (l *loader) addPod(o origin, pod *corev1.Pod) error {
 	if err := validatePodSpec(&pod.Spec, field.NewPath("spec")); err != nil {
 		return o.wrap(err)
 	}
+	if len(l.in.Pods)+len(l.in.BoundPods) >= MaxPods {
+		return o.errorf("the input may hold at most %d pods", MaxPods)
+	}
 	if err := l.remember(o, "Pod", pod.Namespace, pod.Name); err != nil {
 		return err
 	}
@@ -56,8 +59,8 @@ func (l *loader) addReplicas(o origin, kind string, meta metav1.ObjectMeta, repl
 	if replicas != nil {
 		n = *replicas
 	}
-	if n < 0 {
-		return o.wrap(field.Invalid(field.NewPath("spec", "replicas"), n, "must not be negative"))
+	if err := l.checkCount(o, field.NewPath("spec", "replicas"), n); err != nil {
+		return err
 	}
 	if err := l.remember(o, kind, meta.Namespace, meta.Name); err != nil {
 		return err
@@ -82,8 +85,8 @@ func (l *loader) addStatefulSet(o origin, sts *appsv1.StatefulSet) error {
 	if sts.Spec.Replicas != nil {
 		n = *sts.Spec.Replicas
 	}
-	if n < 0 {
-		return o.wrap(field.Invalid(field.NewPath("spec", "replicas"), n, "must not be negative"))
+	if err := l.checkCount(o, field.NewPath("spec", "replicas"), n); err != nil {
+		return err
 	}
 	if err := l.remember(o, "StatefulSet", sts.Namespace, sts.Name); err != nil {
 		return err
@@ -131,6 +134,13 @@ func (l *loader) addJob(o origin, job *batchv1.Job) error {
 	if job.Spec.Suspend != nil && *job.Spec.Suspend {
 		n = 0
 	}
+	countField := field.NewPath("spec", "parallelism")
+	if c := job.Spec.Completions; c != nil && *c == n && (job.Spec.Parallelism == nil || *job.Spec.Parallelism > n) {
+		countField = field.NewPath("spec", "completions")
+	}
+	if err := l.checkCount(o, countField, n); err != nil {
+		return err
+	}
 	if err := l.remember(o, "Job", job.Namespace, job.Name); err != nil {
 		return err
 	}
@@ -141,6 +151,18 @@ func (l *loader) addJob(o origin, job *batchv1.Job) error {
 		if err := l.addExpanded(o, pod); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkCount refuses a negative pod count, and one that would take the input past MaxPods
+// pods, before any pod is made.
+func (l *loader) checkCount(o origin, path *field.Path, n int32) error {
+	if n < 0 {
+		return o.wrap(field.Invalid(path, n, "must not be negative"))
+	}
+	if left := MaxPods - len(l.in.Pods) - len(l.in.BoundPods); int(n) > left {
+		return o.wrap(field.Invalid(path, n, fmt.Sprintf("the input may hold at most %d pods (%d left)", MaxPods, max(left, 0))))
 	}
 	return nil
 }

@@ -1,11 +1,9 @@
 package simulate
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,8 +16,6 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/yaml"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 )
@@ -47,6 +43,9 @@ type Input struct {
 	PersistentVolumeClaims []*corev1.PersistentVolumeClaim
 	PersistentVolumes      []*corev1.PersistentVolume
 	StorageClasses         []*storagev1.StorageClass
+	// Namespaces are the Namespace documents; their labels are what pod affinity
+	// namespaceSelectors match.
+	Namespaces []*corev1.Namespace
 }
 
 // NodeClass identifies a node class document.
@@ -156,31 +155,26 @@ func newLoader() (*loader, error) {
 	return &loader{decoder: codecs.UniversalDeserializer(), seen: map[string]origin{}}, nil
 }
 
-// loadFile reads every document of one file.
+// loadFile reads every document of one file: documents are decoded in parallel, then
+// filed in order.
 func (l *loader) loadFile(path string) error {
-	f, err := os.Open(path)
+	docs, err := readDocuments(path)
 	if err != nil {
-		return &InputError{File: path, Err: fmt.Errorf("reading input: %w", err)}
+		return err
 	}
-	defer func() { _ = f.Close() }()
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(f))
-	doc := 0
-	for {
-		data, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return &InputError{File: path, Doc: doc + 1, Err: fmt.Errorf("splitting documents: %w", err)}
-		}
-		if isEmptyDocument(data) {
-			continue
-		}
-		doc++
-		if err := l.loadDocument(origin{file: path, doc: doc}, data); err != nil {
-			return err
+	for _, d := range l.decodeAll(docs) {
+		switch {
+		case d.err != nil:
+			return d.err
+		case d.nodeClass != nil:
+			l.in.NodeClasses = append(l.in.NodeClasses, *d.nodeClass)
+		default:
+			if err := l.add(d.o, d.obj); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
 // isEmptyDocument reports whether a document holds only whitespace and comments.
@@ -201,36 +195,6 @@ type header struct {
 	Metadata   struct {
 		Name string `json:"name"`
 	} `json:"metadata"`
-}
-
-// loadDocument decodes one document and files it under its kind.
-func (l *loader) loadDocument(o origin, data []byte) error {
-	var h header
-	if err := yaml.Unmarshal(data, &h); err != nil {
-		return o.wrap(fmt.Errorf("decoding document: %w", err))
-	}
-	o.kind, o.name = h.Kind, h.Metadata.Name
-	if h.Kind == "" {
-		return o.errorf("decoding document: no kind")
-	}
-	if strings.HasSuffix(h.Kind, "NodeClass") {
-		if h.Metadata.Name == "" {
-			return o.errorf("metadata.name: Required value")
-		}
-		l.in.NodeClasses = append(l.in.NodeClasses, NodeClass{APIVersion: h.APIVersion, Kind: h.Kind, Name: h.Metadata.Name})
-		return nil
-	}
-	obj, _, err := l.decoder.Decode(data, nil, nil)
-	if err != nil {
-		if runtime.IsNotRegisteredError(err) {
-			return o.wrap(unknownKind(h.APIVersion, h.Kind))
-		}
-		return o.wrap(fmt.Errorf("decoding %s: %w", h.Kind, err))
-	}
-	if h.Metadata.Name == "" {
-		return o.errorf("metadata.name: Required value")
-	}
-	return l.add(o, obj)
 }
 
 // add files a decoded object.
@@ -285,7 +249,10 @@ func (l *loader) add(o origin, obj runtime.Object) error {
 		}
 		l.in.StorageClasses = append(l.in.StorageClasses, t)
 	case *corev1.Namespace:
-		// Namespaces need no planning.
+		if err := l.remember(o, "Namespace", "", t.Name); err != nil {
+			return err
+		}
+		l.in.Namespaces = append(l.in.Namespaces, t)
 	default:
 		gvk := obj.GetObjectKind().GroupVersionKind()
 		return o.wrap(unknownKind(gvk.GroupVersion().String(), gvk.Kind))

@@ -1,81 +1,58 @@
 package simulate
 
 import (
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
+	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
 
-// Snapshot turns the manifests into the scheduler's input. Every NodePool may use every
-// instance type of the catalogue; its requirements narrow them inside the scheduler. The
-// capacity of existing nodes labelled with a NodePool counts against that pool's limits.
-func Snapshot(in *Input, instanceTypes []*cloudprovider.InstanceType) *scheduling.Snapshot {
-	s := &scheduling.Snapshot{}
-	used := map[string]corev1.ResourceList{}
-	podsByNode := map[string][]*corev1.Pod{}
-	for _, p := range in.BoundPods {
-		podsByNode[p.Spec.NodeName] = append(podsByNode[p.Spec.NodeName], p)
+// Objects are the manifests as the cluster objects snapshot.Build reads. A Node whose
+// status has no Ready condition is taken as Ready (manifests written by hand rarely carry
+// one); the objects are otherwise shared with in.
+func Objects(in *Input) snapshot.Objects {
+	objs := snapshot.Objects{
+		Pods:                   in.BoundPods,
+		DaemonSets:             in.DaemonSets,
+		PersistentVolumeClaims: in.PersistentVolumeClaims,
+		PersistentVolumes:      in.PersistentVolumes,
+		StorageClasses:         in.StorageClasses,
+		Namespaces:             in.Namespaces,
 	}
 	for _, n := range in.Nodes {
-		pool := n.Labels[v1.NodePoolLabelKey]
-		if pool != "" {
-			sum := used[pool]
-			if sum == nil {
-				sum = corev1.ResourceList{}
-				used[pool] = sum
-			}
-			for name, q := range n.Status.Capacity {
-				total := sum[name]
-				total.Add(q)
-				sum[name] = total
-			}
+		if !slices.ContainsFunc(n.Status.Conditions, func(c corev1.NodeCondition) bool { return c.Type == corev1.NodeReady }) {
+			n = n.DeepCopy()
+			n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue})
 		}
-		s.Nodes = append(s.Nodes, scheduling.ExistingNode{
-			Name:        n.Name,
-			Labels:      n.Labels,
-			Taints:      n.Spec.Taints,
-			Allocatable: n.Status.Allocatable,
-			Pods:        podsByNode[n.Name],
-			NodePool:    pool,
-		})
+		objs.Nodes = append(objs.Nodes, n)
 	}
-	for _, np := range in.NodePools {
-		s.NodePools = append(s.NodePools, scheduling.NodePoolFromAPI(np, instanceTypes, used[np.Name]))
-	}
-	for _, ds := range in.DaemonSets {
-		s.DaemonSets = append(s.DaemonSets, &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{
-				Namespace: ds.Namespace, Name: ds.Name, Labels: ds.Spec.Template.Labels,
-				OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: ds.Name}},
-			},
-			Spec: *ds.Spec.Template.Spec.DeepCopy(),
-		})
-	}
-	s.Volumes = volumeTopology(in)
-	return s
+	return objs
 }
 
-func volumeTopology(in *Input) scheduling.VolumeTopology {
-	v := scheduling.VolumeTopology{
-		Claims:         map[string]*corev1.PersistentVolumeClaim{},
-		Volumes:        map[string]*corev1.PersistentVolume{},
-		StorageClasses: map[string]*scheduling.StorageClass{},
-	}
-	for _, c := range in.PersistentVolumeClaims {
-		v.Claims[c.Namespace+"/"+c.Name] = c
-	}
-	for _, pv := range in.PersistentVolumes {
-		v.Volumes[pv.Name] = pv
-	}
-	for _, sc := range in.StorageClasses {
-		v.StorageClasses[sc.Name] = &scheduling.StorageClass{Name: sc.Name, AllowedTopologies: sc.AllowedTopologies}
-	}
-	return v
+// PendingPods are the pods to plan for in the order the controller plans them
+// (snapshot.ComparePods), so simulate and the controller make the same plan.
+func PendingPods(in *Input) []*corev1.Pod {
+	pods := slices.Clone(in.Pods)
+	slices.SortStableFunc(pods, snapshot.ComparePods)
+	return pods
+}
+
+// Snapshot turns the manifests into the scheduler's input with the controller's adapter,
+// snapshot.Build. Every NodePool may use every instance type of the catalogue; its
+// requirements narrow them inside the scheduler. The capacity of existing nodes labelled
+// with a NodePool counts against that pool's limits.
+func Snapshot(in *Input, instanceTypes []*cloudprovider.InstanceType) *scheduling.Snapshot {
+	objs := Objects(in)
+	// The catalogue cannot fail to list, so there is no error to report.
+	pools, _, _ := snapshot.NodePools(in.NodePools, func(*v1.NodePool) ([]*cloudprovider.InstanceType, error) {
+		return instanceTypes, nil
+	}, objs)
+	return snapshot.Build(objs, pools, instanceTypes)
 }
 
 // Result renders a plan in the output shape. lowerBound is scheduling.LowerBound for the

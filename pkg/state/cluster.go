@@ -8,17 +8,27 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/pods"
+	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
 
 // DefaultNominationTTL is how long a nomination outlives the initialisation of the
 // NodeClaim it points at. A pod still pending that long after its node became usable is
 // scheduled again from scratch.
 const DefaultNominationTTL = 20 * time.Second
+
+// deletedClaimTTL is how long a deleted NodeClaim's UID is remembered. The provisioner
+// records the NodeClaim it created after the API server answered; if the NodeClaim was
+// deleted (and the informer told us) in between, that late record must not bring it back.
+// The window is the time one Create call takes, so minutes are plenty.
+const deletedClaimTTL = 5 * time.Minute
 
 // ConditionInitialized is the NodeClaim condition set once its node is usable.
 const ConditionInitialized = v1.ConditionTypeInitialized
@@ -45,6 +55,22 @@ type Cluster struct {
 	daemonSets  map[types.NamespacedName]*appsv1.DaemonSet
 	nominations map[types.NamespacedName]nomination
 	syncChecks  []func() bool
+
+	claims         map[types.NamespacedName]*corev1.PersistentVolumeClaim
+	volumes        map[string]*corev1.PersistentVolume
+	storageClasses map[string]*storagev1.StorageClass
+	csiNodes       map[string]*storagev1.CSINode
+	namespaces     map[string]*corev1.Namespace
+	// claimByNode indexes NodeClaims by the Node they registered as (status.nodeName).
+	claimByNode map[string]string
+	// deletedClaims remembers recently deleted NodeClaims by name, see deletedClaimTTL.
+	deletedClaims map[string]deletedClaim
+}
+
+// deletedClaim is the tombstone of a deleted NodeClaim.
+type deletedClaim struct {
+	uid types.UID
+	at  time.Time
 }
 
 // nomination records that a pending pod is expected to land on a NodeClaim.
@@ -71,6 +97,14 @@ func NewCluster(opts Options) *Cluster {
 		nodePools:     map[string]*v1.NodePool{},
 		daemonSets:    map[types.NamespacedName]*appsv1.DaemonSet{},
 		nominations:   map[types.NamespacedName]nomination{},
+
+		claims:         map[types.NamespacedName]*corev1.PersistentVolumeClaim{},
+		volumes:        map[string]*corev1.PersistentVolume{},
+		storageClasses: map[string]*storagev1.StorageClass{},
+		csiNodes:       map[string]*storagev1.CSINode{},
+		namespaces:     map[string]*corev1.Namespace{},
+		deletedClaims:  map[string]deletedClaim{},
+		claimByNode:    map[string]string{},
 	}
 }
 
@@ -81,7 +115,7 @@ func (c *Cluster) UpdatePod(pod *corev1.Pod) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.pods[key] = pod
-	if n, ok := c.nominations[key]; ok && (n.uid != pod.UID || !IsProvisionable(pod)) {
+	if n, ok := c.nominations[key]; ok && (n.uid != pod.UID || !pods.IsProvisionable(pod)) {
 		delete(c.nominations, key)
 	}
 }
@@ -110,27 +144,129 @@ func (c *Cluster) DeleteNode(name string) {
 
 // UpdateNodeClaim records the latest version of a NodeClaim. The provisioner calls it with
 // the object the API server returned from Create, so the next batch sees the NodeClaim even
-// before the informer does.
+// before the informer does. A NodeClaim already seen deleted (same name and UID) is not
+// recorded again: its delete event will not come twice.
 func (c *Cluster) UpdateNodeClaim(nc *v1.NodeClaim) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if tomb, ok := c.deletedClaims[nc.Name]; ok {
+		if tomb.uid == nc.UID {
+			return
+		}
+		delete(c.deletedClaims, nc.Name)
+	}
 	if old, ok := c.nodeClaims[nc.Name]; ok && old.UID != "" && old.UID == nc.UID && olderVersion(nc.ResourceVersion, old.ResourceVersion) {
 		return
+	}
+	if old, ok := c.nodeClaims[nc.Name]; ok && old.Status.NodeName != "" && old.Status.NodeName != nc.Status.NodeName {
+		delete(c.claimByNode, old.Status.NodeName)
+	}
+	if nc.Status.NodeName != "" {
+		c.claimByNode[nc.Status.NodeName] = nc.Name
 	}
 	c.nodeClaims[nc.Name] = nc
 }
 
 // DeleteNodeClaim forgets a NodeClaim and drops the nominations to it, so its pods are
 // scheduled again.
-func (c *Cluster) DeleteNodeClaim(name string) {
+func (c *Cluster) DeleteNodeClaim(name string) { c.deleteNodeClaim(name, "") }
+
+// deleteNodeClaim forgets a NodeClaim and remembers its UID (uid, or the recorded
+// NodeClaim's) so a late UpdateNodeClaim of the same object does not bring it back.
+func (c *Cluster) deleteNodeClaim(name string, uid types.UID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := c.clock.Now()
+	for n, tomb := range c.deletedClaims {
+		if now.Sub(tomb.at) > deletedClaimTTL {
+			delete(c.deletedClaims, n)
+		}
+	}
+	if nc, ok := c.nodeClaims[name]; ok && uid == "" {
+		uid = nc.UID
+	}
+	if uid != "" {
+		c.deletedClaims[name] = deletedClaim{uid: uid, at: now}
+	}
+	if nc, ok := c.nodeClaims[name]; ok && nc.Status.NodeName != "" && c.claimByNode[nc.Status.NodeName] == name {
+		delete(c.claimByNode, nc.Status.NodeName)
+	}
 	delete(c.nodeClaims, name)
 	for key, n := range c.nominations {
 		if n.nodeClaim == name {
 			delete(c.nominations, key)
 		}
 	}
+}
+
+// UpdatePersistentVolumeClaim records the latest version of a claim.
+func (c *Cluster) UpdatePersistentVolumeClaim(pvc *corev1.PersistentVolumeClaim) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.claims[types.NamespacedName{Namespace: pvc.Namespace, Name: pvc.Name}] = pvc
+}
+
+// DeletePersistentVolumeClaim forgets a claim.
+func (c *Cluster) DeletePersistentVolumeClaim(key types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.claims, key)
+}
+
+// UpdatePersistentVolume records the latest version of a PersistentVolume.
+func (c *Cluster) UpdatePersistentVolume(pv *corev1.PersistentVolume) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.volumes[pv.Name] = pv
+}
+
+// DeletePersistentVolume forgets a PersistentVolume.
+func (c *Cluster) DeletePersistentVolume(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.volumes, name)
+}
+
+// UpdateStorageClass records the latest version of a StorageClass.
+func (c *Cluster) UpdateStorageClass(sc *storagev1.StorageClass) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.storageClasses[sc.Name] = sc
+}
+
+// DeleteStorageClass forgets a StorageClass.
+func (c *Cluster) DeleteStorageClass(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.storageClasses, name)
+}
+
+// UpdateCSINode records the latest version of a CSINode.
+func (c *Cluster) UpdateCSINode(cn *storagev1.CSINode) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.csiNodes[cn.Name] = cn
+}
+
+// DeleteCSINode forgets a CSINode.
+func (c *Cluster) DeleteCSINode(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.csiNodes, name)
+}
+
+// UpdateNamespace records the latest version of a Namespace.
+func (c *Cluster) UpdateNamespace(ns *corev1.Namespace) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.namespaces[ns.Name] = ns
+}
+
+// DeleteNamespace forgets a Namespace.
+func (c *Cluster) DeleteNamespace(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.namespaces, name)
 }
 
 // UpdateNodePool records the latest version of a NodePool.
@@ -190,8 +326,8 @@ func (c *Cluster) Nominate(target string, pods []*corev1.Pod) int {
 func (c *Cluster) Nomination(key types.NamespacedName) (string, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	n, ok := c.nominations[key]
-	if !ok || !c.nominationValid(n, c.clock.Now()) {
+	n, ok := c.validNominations(c.clock.Now())[key]
+	if !ok {
 		return "", false
 	}
 	return n.nodeClaim, true
@@ -203,8 +339,8 @@ func (c *Cluster) resolveNodeClaim(target string) (string, bool) {
 	if nc, ok := c.nodeClaims[target]; ok && nc.DeletionTimestamp == nil {
 		return target, true
 	}
-	for name, nc := range c.nodeClaims {
-		if nc.DeletionTimestamp == nil && nc.Status.NodeName == target {
+	if name, ok := c.claimByNode[target]; ok {
+		if nc := c.nodeClaims[name]; nc != nil && nc.DeletionTimestamp == nil {
 			return name, true
 		}
 	}
@@ -228,27 +364,93 @@ func (c *Cluster) nominationValid(n nomination, now time.Time) bool {
 	return true
 }
 
-// PendingPods returns the provisionable pods that are not validly nominated, oldest first.
+// PendingPods returns the provisionable pods that are not validly nominated, in the order
+// they are planned in (snapshot.ComparePods: oldest first).
 func (c *Cluster) PendingPods() []*corev1.Pod {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	now := c.clock.Now()
 	var out []*corev1.Pod
+	valid := c.validNominations(now)
 	for key, p := range c.pods {
-		if !IsProvisionable(p) {
+		if !pods.IsProvisionable(p) {
 			continue
 		}
-		if n, ok := c.nominations[key]; ok && n.uid == p.UID && c.nominationValid(n, now) {
+		if _, ok := valid[key]; ok {
 			continue
 		}
 		out = append(out, p)
 	}
-	slices.SortFunc(out, func(a, b *corev1.Pod) int {
-		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
-			cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	slices.SortFunc(out, snapshot.ComparePods)
 	return out
 }
+
+// validNominations are the nominations of provisionable pods that still hold: their
+// NodeClaim is live and not initialised for longer than the TTL, and, once it is
+// initialised, the pod still fits what its Node has left. kube-scheduler may have filled
+// the node with other pods; waiting out the TTL would leave such a pod pending for nothing,
+// so it is planned again at once. Nominated pods claim a node's room oldest nomination
+// first. The caller holds c.mu.
+func (c *Cluster) validNominations(now time.Time) map[types.NamespacedName]nomination {
+	valid := map[types.NamespacedName]nomination{}
+	onNode := map[string][]types.NamespacedName{} // initialised NodeClaims' Node names
+	for key, n := range c.nominations {
+		p, ok := c.pods[key]
+		if !ok || p.UID != n.uid || !pods.IsProvisionable(p) || !c.nominationValid(n, now) {
+			continue
+		}
+		valid[key] = n
+		if nc := c.nodeClaims[n.nodeClaim]; isInitialized(nc) && nc.Status.NodeName != "" && c.nodes[nc.Status.NodeName] != nil {
+			onNode[nc.Status.NodeName] = append(onNode[nc.Status.NodeName], key)
+		}
+	}
+	if len(onNode) == 0 {
+		return valid
+	}
+	used := map[string]corev1.ResourceList{}
+	for _, p := range c.pods {
+		if _, ok := onNode[p.Spec.NodeName]; ok && !pods.IsTerminal(p) {
+			if used[p.Spec.NodeName] == nil {
+				used[p.Spec.NodeName] = corev1.ResourceList{}
+			}
+			addResources(used[p.Spec.NodeName], pods.Requests(p))
+		}
+	}
+	for nodeName, keys := range onNode {
+		free := c.nodes[nodeName].Status.Allocatable.DeepCopy()
+		for name, q := range used[nodeName] {
+			left := free[name]
+			left.Sub(q)
+			free[name] = left
+		}
+		slices.SortFunc(keys, func(a, b types.NamespacedName) int {
+			return cmp.Or(valid[a].at.Compare(valid[b].at), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+		})
+		for _, key := range keys {
+			req := pods.Requests(c.pods[key])
+			if !cloudprovider.Fits(free, req) {
+				delete(valid, key)
+				continue
+			}
+			for name, q := range req {
+				left := free[name]
+				left.Sub(q)
+				free[name] = left
+			}
+		}
+	}
+	return valid
+}
+
+func addResources(sum, more corev1.ResourceList) {
+	for name, q := range more {
+		total := sum[name]
+		total.Add(q)
+		sum[name] = total
+	}
+}
+
+func isInitialized(nc *v1.NodeClaim) bool { return nc != nil && snapshot.Initialized(nc) }
 
 // NodePools returns every NodePool, by name.
 func (c *Cluster) NodePools() []*v1.NodePool {

@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -15,7 +16,8 @@ import (
 )
 
 // Register feeds the Cluster from the informers of c (usually mgr.GetCache()): pods,
-// Nodes, NodeClaims, NodePools and DaemonSets. Synced reports true once every handler has
+// Nodes, NodeClaims, NodePools, DaemonSets, PersistentVolumeClaims, PersistentVolumes,
+// StorageClasses, CSINodes and Namespaces. Synced reports true once every handler has
 // seen its informer's initial list.
 func (c *Cluster) Register(ctx context.Context, informers cache.Informers) error {
 	feeds := []struct {
@@ -25,9 +27,14 @@ func (c *Cluster) Register(ctx context.Context, informers cache.Informers) error
 	}{
 		{&corev1.Pod{}, typed(c.UpdatePod), keyed(func(p *corev1.Pod) { c.DeletePod(nsName(p)) })},
 		{&corev1.Node{}, typed(c.UpdateNode), keyed(func(n *corev1.Node) { c.DeleteNode(n.Name) })},
-		{&v1.NodeClaim{}, typed(c.UpdateNodeClaim), keyed(func(nc *v1.NodeClaim) { c.DeleteNodeClaim(nc.Name) })},
+		{&v1.NodeClaim{}, typed(c.UpdateNodeClaim), keyed(func(nc *v1.NodeClaim) { c.deleteNodeClaim(nc.Name, nc.UID) })},
 		{&v1.NodePool{}, typed(c.UpdateNodePool), keyed(func(np *v1.NodePool) { c.DeleteNodePool(np.Name) })},
 		{&appsv1.DaemonSet{}, typed(c.UpdateDaemonSet), keyed(func(ds *appsv1.DaemonSet) { c.DeleteDaemonSet(nsName(ds)) })},
+		{&corev1.PersistentVolumeClaim{}, typed(c.UpdatePersistentVolumeClaim), keyed(func(pvc *corev1.PersistentVolumeClaim) { c.DeletePersistentVolumeClaim(nsName(pvc)) })},
+		{&corev1.PersistentVolume{}, typed(c.UpdatePersistentVolume), keyed(func(pv *corev1.PersistentVolume) { c.DeletePersistentVolume(pv.Name) })},
+		{&storagev1.StorageClass{}, typed(c.UpdateStorageClass), keyed(func(sc *storagev1.StorageClass) { c.DeleteStorageClass(sc.Name) })},
+		{&storagev1.CSINode{}, typed(c.UpdateCSINode), keyed(func(cn *storagev1.CSINode) { c.DeleteCSINode(cn.Name) })},
+		{&corev1.Namespace{}, typed(c.UpdateNamespace), keyed(func(ns *corev1.Namespace) { c.DeleteNamespace(ns.Name) })},
 	}
 	for _, f := range feeds {
 		inf, err := informers.GetInformer(ctx, f.obj)

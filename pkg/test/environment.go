@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gokarpenter/karpenter/config/crd"
+	awsv1 "github.com/gokarpenter/karpenter/pkg/apis/aws/v1"
 	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 )
@@ -31,10 +32,10 @@ type Environment struct {
 }
 
 // NewScheme returns a fresh scheme with the Kubernetes built-in types, CRDs, karpenter.sh/v1
-// and the simulated cloud's karpenter.sim.sh/v1alpha1.
+// the simulated cloud's karpenter.sim.sh/v1alpha1 and the AWS provider's karpenter.k8s.aws/v1.
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1.AddToScheme, simv1alpha1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1.AddToScheme, simv1alpha1.AddToScheme, awsv1.AddToScheme} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("building scheme: %w", err)
 		}

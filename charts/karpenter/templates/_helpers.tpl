@@ -75,3 +75,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $_ := required "settings.aws.clusterName is required when cloudProvider is aws" .Values.settings.aws.clusterName }}
 {{- end }}
 {{- end }}
+
+{{/*
+The --feature-gates value: every gate of settings.featureGates by upstream's name.
+*/}}
+{{- define "karpenter.featureGates" -}}
+{{- $g := .Values.settings.featureGates -}}
+NodeRepair={{ $g.nodeRepair }},ReservedCapacity={{ $g.reservedCapacity }},SpotToSpotConsolidation={{ $g.spotToSpotConsolidation }},NodeOverlay={{ $g.nodeOverlay }},StaticCapacity={{ $g.staticCapacity }},CapacityBuffer={{ $g.capacityBuffer }}
+{{- end -}}

@@ -7,6 +7,10 @@ import (
 
 // NodePoolSpec is what a NodePool asks for: the template of the NodeClaims it creates, how
 // its nodes may be disrupted, and how much it may grow.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.replicas) == has(oldSelf.replicas)",message="Cannot transition NodePool between static (replicas set) and dynamic (replicas unset) provisioning modes"
+// +kubebuilder:validation:XValidation:rule="!has(self.replicas) || (!has(self.limits) || size(self.limits) == 0 || (size(self.limits) == 1 && 'nodes' in self.limits))",message="only 'limits.nodes' is supported on static NodePools"
+// +kubebuilder:validation:XValidation:rule="!has(self.replicas) || !has(self.weight)",message="'weight' is not supported on static NodePools"
 type NodePoolSpec struct {
 	// Template is copied into every NodeClaim the NodePool creates.
 	// +required
@@ -92,13 +96,17 @@ type NodeClaimTemplateSpec struct {
 
 // ConsolidationPolicy says which nodes consolidation may remove.
 //
-// +kubebuilder:validation:Enum=WhenEmpty;WhenEmptyOrUnderutilized
+// +kubebuilder:validation:Enum=WhenEmpty;WhenEmptyOrUnderutilized;Balanced
 type ConsolidationPolicy string
 
 // Consolidation policies.
 const (
 	ConsolidationPolicyWhenEmpty                ConsolidationPolicy = "WhenEmpty"
 	ConsolidationPolicyWhenEmptyOrUnderutilized ConsolidationPolicy = "WhenEmptyOrUnderutilized"
+	// ConsolidationPolicyBalanced consolidates like WhenEmptyOrUnderutilized but approves a
+	// move only when its share of the pool's savings is at least half its share of the
+	// pool's disruption cost.
+	ConsolidationPolicyBalanced ConsolidationPolicy = "Balanced"
 )
 
 // DisruptionReason is why a node is disrupted; budgets may be scoped to reasons.
@@ -136,6 +144,8 @@ type Disruption struct {
 // +kubebuilder:validation:XValidation:message="'schedule' must be set with 'duration'",rule="has(self.schedule) == has(self.duration)"
 type Budget struct {
 	// Reasons the budget applies to; all reasons when empty.
+	// +kubebuilder:validation:MaxItems=50
+	// +listType=set
 	// +optional
 	Reasons []DisruptionReason `json:"reasons,omitempty"`
 	// Nodes is a count ("5") or a percentage of the pool's nodes ("10%").

@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gokarpenter/karpenter/pkg/test"
@@ -59,6 +61,8 @@ type manifestCase struct {
 	// wantErr lists substrings the API server's error must contain: the field path and the rule.
 	// Empty means the manifest must be accepted.
 	wantErr []string
+	// strict asks the API server to refuse unknown fields instead of dropping them.
+	strict bool
 }
 
 func manifestCases() []manifestCase {
@@ -170,6 +174,66 @@ func manifestCases() []manifestCase {
 		{name: "negative replicas", manifest: nodePool("replicas: -1", withReqs()),
 			wantErr: []string{"spec.replicas", "greater than or equal to 0"}},
 
+		// ---- rules added to match upstream's v1 schema: template label values, taints,
+		// requirement key domains, budget reasons, static NodePools, v1 has no kubelet
+		{name: "template label empty value", manifest: nodePool("", withReqs()) + "    metadata:\n      labels: {team: ''}\n"},
+		{name: "template label value with space", manifest: nodePool("", withReqs()) + "    metadata:\n      labels: {team: 'pay ments'}\n",
+			wantErr: []string{"spec.template.metadata.labels.team", "should match"}},
+		{name: "template label value 64 chars", manifest: nodePool("", withReqs()) + "    metadata:\n      labels: {team: " + strings.Repeat("a", 64) + "}\n",
+			wantErr: []string{"spec.template.metadata.labels.team", "Too long"}},
+		{name: "template label value ends with dash", manifest: nodePool("", withReqs()) + "    metadata:\n      labels: {team: 'payments-'}\n",
+			wantErr: []string{"spec.template.metadata.labels.team", "should match"}},
+		{name: "template label value with slash", manifest: nodePool("", withReqs()) + "    metadata:\n      labels: {team: 'a/b'}\n",
+			wantErr: []string{"spec.template.metadata.labels.team", "should match"}},
+		{name: "template label k8s.io domain", manifest: nodePool("", withReqs()) + "    metadata:\n      labels: {k8s.io/x: v}\n",
+			wantErr: []string{"spec.template.metadata.labels", `label domain "k8s.io" is restricted`}},
+		{name: "template label karpenter.sh domain", manifest: nodePool("", withReqs()) + "    metadata:\n      labels: {karpenter.sh/x: v}\n",
+			wantErr: []string{"spec.template.metadata.labels", `label domain "karpenter.sh" is restricted`}},
+		{name: "template label kubernetes.io domain", manifest: nodePool("", withReqs()) + "    metadata:\n      labels: {kubernetes.io/x: v}\n",
+			wantErr: []string{"spec.template.metadata.labels", `label domain "kubernetes.io" is restricted`}},
+		{name: "template label node.kubernetes.io allowed", manifest: nodePool("", withReqs()) + "    metadata:\n      labels: {node.kubernetes.io/role: worker}\n"},
+		{name: "taint with DNS prefix and value", manifest: nodePool("", withReqs()+"\ntaints: [{key: example.com/dedicated, value: gpu.v1, effect: PreferNoSchedule}]")},
+		{name: "taint without value", manifest: nodePool("", withReqs()+"\ntaints: [{key: dedicated, effect: NoExecute}]")},
+		{name: "taint unknown effect", manifest: nodePool("", withReqs()+"\ntaints: [{key: dedicated, value: x, effect: NoRun}]"),
+			wantErr: []string{"spec.template.spec.taints[0].effect", "Unsupported value"}},
+		{name: "taint without effect", manifest: nodePool("", withReqs()+"\ntaints: [{key: dedicated, value: x}]"),
+			wantErr: []string{"spec.template.spec.taints[0].effect", "Required value"}},
+		{name: "taint empty key", manifest: nodePool("", withReqs()+"\ntaints: [{key: '', effect: NoSchedule}]"),
+			wantErr: []string{"spec.template.spec.taints[0].key", "at least 1 chars long"}},
+		{name: "taint key with space", manifest: nodePool("", withReqs()+"\ntaints: [{key: 'my taint', effect: NoSchedule}]"),
+			wantErr: []string{"spec.template.spec.taints[0].key", "should match"}},
+		{name: "taint key upper-case domain", manifest: nodePool("", withReqs()+"\ntaints: [{key: Example.com/x, effect: NoSchedule}]"),
+			wantErr: []string{"spec.template.spec.taints[0].key", "should match"}},
+		{name: "taint value with space", manifest: nodePool("", withReqs()+"\ntaints: [{key: dedicated, value: 'a b', effect: NoSchedule}]"),
+			wantErr: []string{"spec.template.spec.taints[0].value", "should match"}},
+		{name: "taint empty value", manifest: nodePool("", withReqs()+"\ntaints: [{key: dedicated, value: '', effect: NoSchedule}]"),
+			wantErr: []string{"spec.template.spec.taints[0].value", "should match"}},
+		{name: "startupTaint unknown effect", manifest: nodePool("", withReqs()+"\nstartupTaints: [{key: cni, effect: Evict}]"),
+			wantErr: []string{"spec.template.spec.startupTaints[0].effect", "Unsupported value"}},
+		{name: "startupTaint bad key", manifest: nodePool("", withReqs()+"\nstartupTaints: [{key: '-cni', effect: NoSchedule}]"),
+			wantErr: []string{"spec.template.spec.startupTaints[0].key", "should match"}},
+		{name: "requirement key upper-case domain", manifest: nodePool("", withReqs("{key: Example.com/team, operator: Exists}")),
+			wantErr: []string{reqPath + "[0].key", "should match"}},
+		{name: "requirement key too long", manifest: nodePool("", withReqs("{key: example.com/"+strings.Repeat("k", 305)+", operator: Exists}")),
+			wantErr: []string{reqPath + "[0].key", "Too long"}},
+		{name: "requirement value too long", manifest: nodePool("", withReqs("{key: example.com/team, operator: In, values: ["+strings.Repeat("v", 64)+"]}")),
+			wantErr: []string{reqPath + "[0].values[0]", "Too long"}},
+		{name: "budget duplicate reasons", manifest: nodePool("disruption: {budgets: [{nodes: '1', reasons: [Empty, Empty]}]}", withReqs()),
+			wantErr: []string{"spec.disruption.budgets[0].reasons[1]", "Duplicate value"}},
+		{name: "budget 51 items", manifest: nodePool("disruption: {budgets: ["+strings.TrimSuffix(strings.Repeat("{nodes: '1'}, ", 51), ", ")+"]}", withReqs()),
+			wantErr: []string{"spec.disruption.budgets", "must have at most 50 items"}},
+		{name: "static with nodes limit", manifest: nodePool("replicas: 2\nlimits: {nodes: '5'}", withReqs())},
+		{name: "static with cpu limit", manifest: nodePool("replicas: 2\nlimits: {cpu: '100'}", withReqs()),
+			wantErr: []string{"spec", "only 'limits.nodes' is supported on static NodePools"}},
+		{name: "static with weight", manifest: nodePool("replicas: 2\nweight: 10", withReqs()),
+			wantErr: []string{"spec", "'weight' is not supported on static NodePools"}},
+		{name: "v1 template has no kubelet", strict: true, manifest: nodePool("", withReqs()+"\nkubelet: {maxPods: 110}"),
+			wantErr: []string{"spec.template.spec.kubelet", "unknown field"}},
+		{name: "nodeclaim taint bad effect", manifest: nodeClaim("requirements: []\n" + defaultRef + "\ntaints: [{key: a, effect: Sometimes}]"),
+			wantErr: []string{"spec.taints[0].effect", "Unsupported value"}},
+		{name: "nodeclaim startupTaint bad value", manifest: nodeClaim("requirements: []\n" + defaultRef + "\nstartupTaints: [{key: a, value: 'x y', effect: NoSchedule}]"),
+			wantErr: []string{"spec.startupTaints[0].value", "should match"}},
+
 		// ---- NodeClaims
 		{name: "nodeclaim minimal", manifest: nodeClaim("requirements: [{key: karpenter.sh/nodepool, operator: In, values: [default]}]\n" + defaultRef + "\nresources: {requests: {cpu: 1500m, memory: 2Gi}}")},
 		{name: "nodeclaim without requirements", manifest: nodeClaim(defaultRef),
@@ -195,7 +259,11 @@ func TestManifests(t *testing.T) {
 			if err := yaml.Unmarshal([]byte(tc.manifest), &obj.Object); err != nil {
 				t.Fatalf("test manifest is not YAML: %v\n%s", err, tc.manifest)
 			}
-			err := env.Client.Create(test.Context(t), obj)
+			var opts []client.CreateOption
+			if tc.strict {
+				opts = append(opts, client.FieldValidation(metav1.FieldValidationStrict))
+			}
+			err := env.Client.Create(test.Context(t), obj, opts...)
 			if len(tc.wantErr) == 0 {
 				if err != nil {
 					t.Fatalf("valid manifest rejected: %v\n%s", err, tc.manifest)

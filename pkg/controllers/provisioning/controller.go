@@ -24,6 +24,8 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	cpmetrics "github.com/gokarpenter/karpenter/pkg/cloudprovider/metrics"
 	"github.com/gokarpenter/karpenter/pkg/metrics"
+	"github.com/gokarpenter/karpenter/pkg/pods"
+	"github.com/gokarpenter/karpenter/pkg/snapshot"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
@@ -53,7 +55,7 @@ type Deps struct {
 	Clock         clock.Clock
 	Options       Options
 	// Registerer receives karpenter_nodeclaims_created_total and
-	// karpenter_provisioner_scheduling_duration_seconds; nil leaves them unregistered.
+	// karpenter_scheduler_*; nil leaves them unregistered.
 	Registerer prometheus.Registerer
 }
 
@@ -70,7 +72,9 @@ type Controller struct {
 
 	created    *prometheus.CounterVec
 	scheduling *prometheus.HistogramVec
-	metricsErr error // a metrics registration conflict, reported by Register
+	// schedulerMetrics are the scheduler's gauges (schedulermetrics.go).
+	schedulerMetrics *metrics.SchedulerMetrics
+	metricsErr       error // a metrics registration conflict, reported by Register
 }
 
 var (
@@ -105,7 +109,9 @@ func NewController(deps Deps) *Controller {
 	if c.scheduling, errScheduling = metrics.SchedulingDuration(deps.Registerer); errScheduling != nil {
 		c.scheduling, _ = metrics.SchedulingDuration(nil)
 	}
-	c.metricsErr = errors.Join(errCreated, errScheduling)
+	var errScheduler error
+	c.schedulerMetrics, errScheduler = newSchedulerMetrics(deps.Registerer)
+	c.metricsErr = errors.Join(errCreated, errScheduling, errScheduler)
 	return c
 }
 
@@ -113,8 +119,8 @@ func NewController(deps Deps) *Controller {
 func (c *Controller) Name() string { return Name }
 
 // Register watches pods (each provisionable pod opens or extends a batch), NodeClaim
-// deletions and NodePool changes (both can change where pending pods may go), and adds the
-// batch loop to the manager.
+// deletions and initialisations and NodePool changes (all can change where pending pods
+// may go), and adds the batch loop to the manager.
 func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
 	if c.metricsErr != nil {
 		return fmt.Errorf("registering provisioner metrics: %w", c.metricsErr)
@@ -128,15 +134,23 @@ func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
 			c.batcher.Trigger()
 		},
 	}
-	onDelete := handler.Funcs{
+	onClaim := handler.Funcs{
 		DeleteFunc: func(context.Context, event.DeleteEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			c.batcher.Trigger()
+		},
+		// A NodeClaim's node just became usable: pods nominated to it that kube-scheduler
+		// could not fit there are planned again now (state.PendingPods), not at the next
+		// recheck.
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if InitializedNow(e.ObjectOld, e.ObjectNew) {
+				c.batcher.Trigger()
+			}
 		},
 	}
 	err := builder.ControllerManagedBy(mgr).
 		Named(Name).
 		For(&corev1.Pod{}).
-		Watches(&v1.NodeClaim{}, onDelete).
+		Watches(&v1.NodeClaim{}, onClaim).
 		Watches(&v1.NodePool{}, trigger).
 		Complete(reconcile.AsReconciler(mgr.GetClient(), c))
 	if err != nil {
@@ -148,6 +162,13 @@ func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
 	return nil
 }
 
+// InitializedNow reports whether an update turned a NodeClaim Initialized.
+func InitializedNow(old, updated client.Object) bool {
+	o, ok1 := old.(*v1.NodeClaim)
+	n, ok2 := updated.(*v1.NodeClaim)
+	return ok1 && ok2 && !snapshot.Initialized(o) && snapshot.Initialized(n)
+}
+
 // RecheckInterval is how often a pod that stays pending is looked at again. Its nomination
 // can lapse without any event on the pod (kube-scheduler filled the planned node with other
 // pods), and then only a fresh look plans capacity for it.
@@ -156,7 +177,7 @@ const RecheckInterval = 5 * time.Second
 // Reconcile opens or extends a batch when the pod is provisionable, and comes back while it
 // stays so.
 func (c *Controller) Reconcile(_ context.Context, pod *corev1.Pod) (reconcile.Result, error) {
-	if !state.IsProvisionable(pod) {
+	if !pods.IsProvisionable(pod) {
 		return reconcile.Result{}, nil
 	}
 	c.batcher.Trigger()

@@ -50,6 +50,15 @@ func NodeClaimFor(np *v1.NodePool, planned scheduling.NewNodeClaim) *v1.NodeClai
 	maps.Copy(labels, tmpl.ObjectMeta.Labels)
 	maps.Copy(labels, planned.Labels)
 	labels[v1.NodePoolLabelKey] = np.Name
+	// Pods may still select on the deprecated aliases of well-known labels; the node carries
+	// both names.
+	for _, alias := range scheduling.DeprecatedKeys() {
+		if v, ok := labels[alias[1]]; ok {
+			if _, set := labels[alias[0]]; !set {
+				labels[alias[0]] = v
+			}
+		}
+	}
 
 	// The NodePool's template hash (kept by the nodepool status controller) marks which
 	// template the NodeClaim was made from, so drift can be told later.

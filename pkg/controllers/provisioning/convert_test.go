@@ -40,3 +40,30 @@ func TestNodeClaimCarriesTheTemplateHash(t *testing.T) {
 		t.Error("building the NodeClaim wrote into the NodePool's template")
 	}
 }
+
+func TestNodeClaimForLabelsDeprecatedAliases(t *testing.T) {
+	np := &v1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "np"}}
+	planned := scheduling.NewNodeClaim{NodePool: "np", Requirements: []scheduling.Requirement{
+		{Key: v1.LabelTopologyZone, Operator: "In", Values: []string{"us-east-1b"}},
+		{Key: v1.LabelArch, Operator: "In", Values: []string{"arm64"}},
+	}}
+	nc := provisioning.NodeClaimFor(np, planned)
+	for k, want := range map[string]string{"failure-domain.beta.kubernetes.io/zone": "us-east-1b", "beta.kubernetes.io/arch": "arm64", v1.LabelTopologyZone: "us-east-1b"} {
+		if got := nc.Labels[k]; got != want {
+			t.Errorf("label %s = %q, want %q", k, got, want)
+		}
+	}
+}
+
+func TestInitializedNow(t *testing.T) {
+	pending := &v1.NodeClaim{}
+	ready := &v1.NodeClaim{Status: v1.NodeClaimStatus{Conditions: []metav1.Condition{{Type: v1.ConditionTypeInitialized, Status: metav1.ConditionTrue}}}}
+	for _, tc := range []struct {
+		old, updated *v1.NodeClaim
+		want         bool
+	}{{pending, ready, true}, {ready, ready, false}, {pending, pending, false}, {ready, pending, false}} {
+		if got := provisioning.InitializedNow(tc.old, tc.updated); got != tc.want {
+			t.Errorf("InitializedNow(%v -> %v) = %v, want %v", tc.old.Status.Conditions, tc.updated.Status.Conditions, got, tc.want)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	"github.com/gokarpenter/karpenter/pkg/metrics"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
+	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
 
 // Event reasons the provisioner records on pods.
@@ -54,11 +55,14 @@ func (c *Controller) Provision(ctx context.Context) (Result, error) {
 		return Result{}, nil
 	}
 	logger := log.FromContext(ctx)
-	pools, nodePools, instanceTypes := c.nodePools(ctx)
+	objs := c.cluster.Objects()
+	pools, nodePools, instanceTypes := c.nodePools(ctx, objs)
 	logger.V(1).Info("scheduling pending pods", "pods", len(pods), "nodePools", len(pools))
 	start := c.clock.Now()
-	plan := scheduling.Solve(c.cluster.Snapshot(pools, instanceTypes), pods)
+	done := c.startScheduling(len(pods))
+	plan := scheduling.Solve(snapshot.Build(objs, pools, instanceTypes), pods)
 	c.scheduling.WithLabelValues(Name).Observe(c.clock.Since(start).Seconds())
+	done(len(plan.Unschedulable))
 
 	var res Result
 	for _, placed := range plan.ExistingNodes {
@@ -81,36 +85,22 @@ func (c *Controller) Provision(ctx context.Context) (Result, error) {
 	return res, err
 }
 
-// nodePools converts the NodePools that may launch capacity (not being deleted, not
-// static) for the scheduler, highest weight first, with their instance types and what
-// they already use. A NodePool whose instance types cannot be listed is skipped.
-func (c *Controller) nodePools(ctx context.Context) ([]scheduling.NodePool, map[string]*v1.NodePool, []*cloudprovider.InstanceType) {
-	logger := log.FromContext(ctx)
-	var pools []scheduling.NodePool
-	byName := map[string]*v1.NodePool{}
-	var all []*cloudprovider.InstanceType
-	seen := map[string]bool{}
-	for _, np := range c.cluster.NodePools() {
-		if np.DeletionTimestamp != nil || np.Spec.Replicas != nil {
-			continue
-		}
-		its, err := c.cloud.GetInstanceTypes(ctx, np)
-		if err != nil {
-			logger.Error(err, "skipping nodepool, listing its instance types failed", "nodePool", klog.KObj(np))
-			continue
-		}
-		pools = append(pools, scheduling.NodePoolFromAPI(np, its, c.cluster.NodePoolUsage(np.Name, its)))
-		byName[np.Name] = np
-		for _, it := range its {
-			if !seen[it.Name] {
-				seen[it.Name] = true
-				all = append(all, it)
-			}
-		}
+// nodePools converts the NodePools that may launch capacity for the scheduler with
+// snapshot.NodePools, and indexes the API objects by name. A NodePool whose instance types
+// cannot be listed is skipped and logged; one whose Ready is False is skipped with a Warning
+// (see readiness.go).
+func (c *Controller) nodePools(ctx context.Context, objs snapshot.Objects) ([]scheduling.NodePool, map[string]*v1.NodePool, []*cloudprovider.InstanceType) {
+	nps := slices.DeleteFunc(c.cluster.NodePools(), c.notReady)
+	pools, all, err := snapshot.NodePools(nps, func(np *v1.NodePool) ([]*cloudprovider.InstanceType, error) {
+		return c.cloud.GetInstanceTypes(ctx, np)
+	}, objs)
+	if err != nil {
+		log.FromContext(ctx).Error(err, "skipping nodepools whose instance types could not be listed")
 	}
-	slices.SortStableFunc(pools, func(a, b scheduling.NodePool) int {
-		return cmp.Or(cmp.Compare(b.Weight, a.Weight), cmp.Compare(a.Name, b.Name))
-	})
+	byName := make(map[string]*v1.NodePool, len(nps))
+	for _, np := range nps {
+		byName[np.Name] = np
+	}
 	return pools, byName, all
 }
 
@@ -145,7 +135,7 @@ func (c *Controller) createNodeClaim(ctx context.Context, np *v1.NodePool, plann
 	c.cluster.UpdateNodeClaim(nc.DeepCopy())
 	c.cluster.Nominate(nc.Name, planned.Pods)
 	c.recordNominated(planned.Pods, nc.Name)
-	c.created.WithLabelValues(metrics.ReasonProvisioning, np.Name).Inc()
+	metrics.NodeClaimCreated(c.created, metrics.ReasonProvisioning, np.Name, nc.Annotations[v1.NodeClaimMinValuesRelaxedAnnotationKey] == "true")
 	log.FromContext(ctx).Info("created nodeclaim", "nodeClaim", klog.KObj(nc), "nodePool", np.Name,
 		"pods", len(planned.Pods), "instanceTypes", len(planned.InstanceTypes),
 		"cheapest", planned.Cheapest.InstanceType, "price", planned.Cheapest.Price)

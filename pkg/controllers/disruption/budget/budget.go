@@ -22,6 +22,17 @@ const Unlimited = math.MaxInt
 // A budget without a schedule is always active; one with a schedule (cron, UTC) is active
 // for duration after each hit. With no active budget the pool is unlimited.
 func AllowedDisruptions(pool *v1.NodePool, reason v1.DisruptionReason, total, disrupting int, now time.Time) (int, error) {
+	limit, err := Limit(pool, reason, total, now)
+	if err != nil || limit == Unlimited {
+		return limit, err
+	}
+	return max(0, limit-disrupting), nil
+}
+
+// Limit is the most restrictive active budget covering the reason, as a node count of a
+// pool of total nodes (Unlimited when none is active). The nodes already being disrupted
+// are not subtracted.
+func Limit(pool *v1.NodePool, reason v1.DisruptionReason, total int, now time.Time) (int, error) {
 	allowed := Unlimited
 	for i, b := range pool.Spec.Disruption.Budgets {
 		if len(b.Reasons) > 0 && !slices.Contains(b.Reasons, reason) {
@@ -40,10 +51,7 @@ func AllowedDisruptions(pool *v1.NodePool, reason v1.DisruptionReason, total, di
 		}
 		allowed = min(allowed, n)
 	}
-	if allowed == Unlimited {
-		return Unlimited, nil
-	}
-	return max(0, allowed-disrupting), nil
+	return allowed, nil
 }
 
 // budgetNodes turns "5" or "10%" into a node count; percentages round up.

@@ -1,4 +1,3 @@
-// Package pods holds the pod predicates the termination and disruption controllers share:
-// which pods a drain must move, in what order, and which pods keep a node from being
-// voluntarily disrupted. They follow the upstream Karpenter documentation's rules.
+// Package pods forwards to the public package pkg/pods, where the pod predicates shared by
+// state, scheduling and the controllers live; it remains so existing imports keep working.
 package pods

@@ -6,107 +6,52 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/pods"
 )
 
-// StuckTerminatingAfter is how long past its deletion timestamp a terminating pod stops
-// holding up a drain: its kubelet has evidently stopped reporting.
-const StuckTerminatingAfter = time.Minute
+// The predicates live in the public package pkg/pods; these names are kept so the
+// controllers importing this package need no change. New code imports pkg/pods.
 
-// Critical priority classes: such pods are drained after all others.
+// StuckTerminatingAfter: see pods.StuckTerminatingAfter.
+const StuckTerminatingAfter = pods.StuckTerminatingAfter
+
+// Critical priority classes: see pkg/pods.
 const (
-	SystemClusterCritical = "system-cluster-critical"
-	SystemNodeCritical    = "system-node-critical"
+	SystemClusterCritical = pods.SystemClusterCritical
+	SystemNodeCritical    = pods.SystemNodeCritical
 )
 
-// IsTerminal reports whether the pod has finished (Succeeded or Failed).
-func IsTerminal(pod *corev1.Pod) bool {
-	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
-}
+// IsTerminal: see pods.IsTerminal.
+func IsTerminal(pod *corev1.Pod) bool { return pods.IsTerminal(pod) }
 
-// IsTerminating reports whether the pod is being deleted.
-func IsTerminating(pod *corev1.Pod) bool { return pod.DeletionTimestamp != nil }
+// IsTerminating: see pods.IsTerminating.
+func IsTerminating(pod *corev1.Pod) bool { return pods.IsTerminating(pod) }
 
-// IsStuckTerminating reports whether the pod has been terminating for longer than
-// StuckTerminatingAfter past its deletion timestamp.
+// IsStuckTerminating: see pods.IsStuckTerminating.
 func IsStuckTerminating(pod *corev1.Pod, now time.Time) bool {
-	return IsTerminating(pod) && now.Sub(pod.DeletionTimestamp.Time) > StuckTerminatingAfter
+	return pods.IsStuckTerminating(pod, now)
 }
 
-// IsOwnedByDaemonSet reports whether a DaemonSet controls the pod.
-func IsOwnedByDaemonSet(pod *corev1.Pod) bool { return isOwnedBy(pod, "DaemonSet") }
+// IsOwnedByDaemonSet: see pods.IsOwnedByDaemonSet.
+func IsOwnedByDaemonSet(pod *corev1.Pod) bool { return pods.IsOwnedByDaemonSet(pod) }
 
-// IsStatic reports whether the pod is a static (mirror) pod: its kubelet owns it and the
-// API server only mirrors it, so evicting it does nothing.
-func IsStatic(pod *corev1.Pod) bool {
-	if _, ok := pod.Annotations[corev1.MirrorPodAnnotationKey]; ok {
-		return true
-	}
-	return isOwnedBy(pod, "Node")
-}
+// IsStatic: see pods.IsStatic.
+func IsStatic(pod *corev1.Pod) bool { return pods.IsStatic(pod) }
 
-func isOwnedBy(pod *corev1.Pod, kind string) bool {
-	owner := metav1.GetControllerOf(pod)
-	return owner != nil && owner.Kind == kind
-}
+// IsCritical: see pods.IsCritical.
+func IsCritical(pod *corev1.Pod) bool { return pods.IsCritical(pod) }
 
-// IsCritical reports whether the pod runs at a system-critical priority class.
-func IsCritical(pod *corev1.Pod) bool {
-	return pod.Spec.PriorityClassName == SystemClusterCritical || pod.Spec.PriorityClassName == SystemNodeCritical
-}
+// ToleratesDisruptedTaint: see pods.ToleratesDisruptedTaint.
+func ToleratesDisruptedTaint(pod *corev1.Pod) bool { return pods.ToleratesDisruptedTaint(pod) }
 
-// ToleratesDisruptedTaint reports whether the pod tolerates karpenter.sh/disrupted:NoSchedule;
-// such a pod would be scheduled right back, so a drain leaves it alone.
-func ToleratesDisruptedTaint(pod *corev1.Pod) bool {
-	taint := v1.DisruptedNoScheduleTaint
-	for _, t := range pod.Spec.Tolerations {
-		if t.Effect != "" && t.Effect != taint.Effect {
-			continue
-		}
-		if t.Key == "" && t.Operator == corev1.TolerationOpExists {
-			return true
-		}
-		if t.Key != taint.Key {
-			continue
-		}
-		if t.Operator == corev1.TolerationOpExists || t.Value == taint.Value {
-			return true
-		}
-	}
-	return false
-}
+// HasDoNotDisrupt: see pods.HasDoNotDisrupt.
+func HasDoNotDisrupt(obj metav1.Object) bool { return pods.HasDoNotDisrupt(obj) }
 
-// HasDoNotDisrupt reports whether the object carries karpenter.sh/do-not-disrupt: "true".
-func HasDoNotDisrupt(obj metav1.Object) bool {
-	return obj.GetAnnotations()[v1.DoNotDisruptAnnotationKey] == "true"
-}
+// MustDrain: see pods.MustDrain.
+func MustDrain(pod *corev1.Pod, now time.Time) bool { return pods.MustDrain(pod, now) }
 
-// MustDrain reports whether a drain has to wait for the pod to leave: it is neither
-// finished, nor static, nor tolerating the disrupted taint, nor stuck terminating.
-func MustDrain(pod *corev1.Pod, now time.Time) bool {
-	return !IsTerminal(pod) && !IsStatic(pod) && !ToleratesDisruptedTaint(pod) && !IsStuckTerminating(pod, now)
-}
+// IsReschedulable: see pods.IsReschedulable.
+func IsReschedulable(pod *corev1.Pod) bool { return pods.IsReschedulable(pod) }
 
-// IsReschedulable reports whether the pod counts against a node being empty: it is active
-// (neither finished nor terminating), not a DaemonSet or static pod.
-func IsReschedulable(pod *corev1.Pod) bool {
-	return !IsTerminal(pod) && !IsTerminating(pod) && !IsOwnedByDaemonSet(pod) && !IsStatic(pod)
-}
-
-// DrainGroups splits pods into the order a drain evicts them: non-critical pods, critical
-// pods, then non-critical and critical DaemonSet pods. Each group is evicted only once the
-// groups before it are gone; empty groups are kept so the order stays positional.
-func DrainGroups(pods []*corev1.Pod) [4][]*corev1.Pod {
-	var groups [4][]*corev1.Pod
-	for _, p := range pods {
-		i := 0
-		if IsCritical(p) {
-			i = 1
-		}
-		if IsOwnedByDaemonSet(p) {
-			i += 2
-		}
-		groups[i] = append(groups[i], p)
-	}
-	return groups
-}
+// DrainGroups: see pods.DrainGroups.
+func DrainGroups(list []*corev1.Pod) [4][]*corev1.Pod { return pods.DrainGroups(list) }

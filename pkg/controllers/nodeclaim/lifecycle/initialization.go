@@ -100,5 +100,8 @@ func (c *Controller) liveness(ctx context.Context, nc *v1.NodeClaim) (reconcile.
 	msg := fmt.Sprintf("not registered within %s", c.registrationTTL)
 	log.FromContext(ctx).Info("deleting nodeclaim, "+msg, "providerID", nc.Status.ProviderID)
 	c.recorder.Event(nc, corev1.EventTypeWarning, EventRegistrationTimeout, msg)
+	if err := c.markRegistrationTimedOut(ctx, nc, msg); err != nil {
+		return reconcile.Result{}, err
+	}
 	return reconcile.Result{}, c.delete(ctx, nc)
 }

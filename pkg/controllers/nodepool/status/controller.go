@@ -24,15 +24,19 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 )
 
 // Name is the controller's name in logs.
 const Name = "nodepool.status"
 
-// Condition types and reasons.
+// Condition types and reasons. Ready is NodeClassReady and ValidationSucceeded together;
+// NodeRegistrationHealthy informs but does not gate it (as upstream).
 const (
-	ConditionReady          = v1.ConditionTypeReady
-	ConditionNodeClassReady = "NodeClassReady"
+	ConditionReady                   = v1.ConditionTypeReady
+	ConditionNodeClassReady          = "NodeClassReady"
+	ConditionValidationSucceeded     = "ValidationSucceeded"
+	ConditionNodeRegistrationHealthy = "NodeRegistrationHealthy"
 
 	ReasonNodeClassReady     = "NodeClassReady"
 	ReasonNodeClassUnchecked = "NodeClassUnchecked"
@@ -52,21 +56,31 @@ type Deps struct {
 	Client client.Client
 	// Clock stamps condition transitions; the real clock when nil.
 	Clock clock.Clock
+	// CloudProvider lists the instance types ValidationSucceeded checks the requirements
+	// against; nil checks only what needs no cloud.
+	CloudProvider cloudprovider.CloudProvider
+	// RegistrationTimeout; DefaultRegistrationTimeout when 0.
+	RegistrationTimeout time.Duration
 }
 
 // Controller keeps NodePool status and hash annotations current.
 type Controller struct {
-	kube  client.Client
-	clock clock.Clock
+	kube                client.Client
+	clock               clock.Clock
+	cloud               cloudprovider.CloudProvider
+	registrationTimeout time.Duration
 }
 
 var _ reconcile.ObjectReconciler[*v1.NodePool] = (*Controller)(nil)
 
 // NewController builds the NodePool status controller.
 func NewController(deps Deps) *Controller {
-	c := &Controller{kube: deps.Client, clock: deps.Clock}
+	c := &Controller{kube: deps.Client, clock: deps.Clock, cloud: deps.CloudProvider, registrationTimeout: deps.RegistrationTimeout}
 	if c.clock == nil {
 		c.clock = clock.RealClock{}
+	}
+	if c.registrationTimeout <= 0 {
+		c.registrationTimeout = DefaultRegistrationTimeout
 	}
 	return c
 }
@@ -100,10 +114,11 @@ func (c *Controller) Reconcile(ctx context.Context, pool *v1.NodePool) (reconcil
 		return reconcile.Result{}, err
 	}
 	stored := pool.DeepCopy()
-	if err := c.countNodes(ctx, pool); err != nil {
+	claims, err := c.countNodes(ctx, pool)
+	if err != nil {
 		return reconcile.Result{}, err
 	}
-	ready, err := c.checkNodeClass(ctx, pool)
+	ready, err := c.setConditions(ctx, pool, claims)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -144,11 +159,12 @@ func (c *Controller) annotateHash(ctx context.Context, pool *v1.NodePool) error 
 	return nil
 }
 
-// countNodes sums the capacity of the pool's launched NodeClaims into the status.
-func (c *Controller) countNodes(ctx context.Context, pool *v1.NodePool) error {
+// countNodes sums the capacity of the pool's launched NodeClaims into the status and returns
+// the pool's NodeClaims.
+func (c *Controller) countNodes(ctx context.Context, pool *v1.NodePool) ([]v1.NodeClaim, error) {
 	claims := &v1.NodeClaimList{}
 	if err := c.kube.List(ctx, claims, client.MatchingLabels{v1.NodePoolLabelKey: pool.Name}); err != nil {
-		return fmt.Errorf("listing the nodeclaims of nodepool %s: %w", pool.Name, err)
+		return nil, fmt.Errorf("listing the nodeclaims of nodepool %s: %w", pool.Name, err)
 	}
 	resources := corev1.ResourceList{}
 	var nodes int64
@@ -172,26 +188,55 @@ func (c *Controller) countNodes(ctx context.Context, pool *v1.NodePool) error {
 	if pool.Status.Nodes == nil || *pool.Status.Nodes != nodes {
 		pool.Status.Nodes = &nodes
 	}
-	return nil
+	return claims.Items, nil
 }
 
-// checkNodeClass sets NodeClassReady and Ready, and reports whether the pool is ready.
-func (c *Controller) checkNodeClass(ctx context.Context, pool *v1.NodePool) (bool, error) {
-	status, reason, message, generation, err := c.nodeClassState(ctx, pool.Spec.Template.Spec.NodeClassRef)
+// setConditions sets NodeClassReady, ValidationSucceeded, NodeRegistrationHealthy and Ready,
+// and reports whether the pool is ready.
+func (c *Controller) setConditions(ctx context.Context, pool *v1.NodePool, claims []v1.NodeClaim) (bool, error) {
+	classStatus, classReason, classMessage, generation, err := c.nodeClassState(ctx, pool.Spec.Template.Spec.NodeClassRef)
 	if err != nil {
 		return false, err
 	}
 	if generation != 0 {
 		pool.Status.NodeClassObservedGeneration = generation
 	}
-	now := metav1.NewTime(c.clock.Now())
-	for _, t := range []string{ConditionNodeClassReady, ConditionReady} {
-		meta.SetStatusCondition(&pool.Status.Conditions, metav1.Condition{
-			Type: t, Status: status, Reason: reason, Message: message,
-			ObservedGeneration: pool.Generation, LastTransitionTime: now,
-		})
+	validStatus, validReason, validMessage, err := c.validate(ctx, pool)
+	if err != nil {
+		return false, err
 	}
-	return status == metav1.ConditionTrue, nil
+	regStatus, regReason, regMessage := c.registrationHealth(pool, claims)
+
+	// Ready carries the reason of the first condition that blocks it (the node class's when
+	// none does), and every blocking message.
+	readyStatus, readyReason, readyMessage := metav1.ConditionTrue, classReason, ""
+	var blocking []string
+	for _, cond := range []struct {
+		typ, reason, message string
+		status               metav1.ConditionStatus
+	}{{ConditionNodeClassReady, classReason, classMessage, classStatus}, {ConditionValidationSucceeded, validReason, validMessage, validStatus}} {
+		if cond.status != metav1.ConditionTrue {
+			if readyStatus == metav1.ConditionTrue {
+				readyReason = cond.reason
+			}
+			readyStatus = metav1.ConditionFalse
+			blocking = append(blocking, fmt.Sprintf("%s: %s", cond.typ, cond.message))
+		}
+	}
+	if len(blocking) > 0 {
+		readyMessage = joinReasons(blocking)
+	}
+	now := metav1.NewTime(c.clock.Now())
+	for _, cond := range []metav1.Condition{
+		{Type: ConditionNodeClassReady, Status: classStatus, Reason: classReason, Message: classMessage},
+		{Type: ConditionValidationSucceeded, Status: validStatus, Reason: validReason, Message: validMessage},
+		{Type: ConditionNodeRegistrationHealthy, Status: regStatus, Reason: regReason, Message: regMessage},
+		{Type: ConditionReady, Status: readyStatus, Reason: readyReason, Message: readyMessage},
+	} {
+		cond.ObservedGeneration, cond.LastTransitionTime = pool.Generation, now
+		meta.SetStatusCondition(&pool.Status.Conditions, cond)
+	}
+	return readyStatus == metav1.ConditionTrue, nil
 }
 
 // nodeClassState resolves the reference through the API server's discovery.

@@ -1,0 +1,241 @@
+package aws
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
+
+	awsv1 "github.com/gokarpenter/karpenter/pkg/apis/aws/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/aws/internal/testdata"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/catalog"
+)
+
+type catalogueRecord struct {
+	Name              string              `json:"name"`
+	VCPU              *int64              `json:"vcpu"`
+	MemoryMiB         *int64              `json:"memoryMiB"`
+	Arch              *string             `json:"arch"`
+	GPUs              int64               `json:"gpus"`
+	GPUName           string              `json:"gpuName"`
+	GPUManufacturer   string              `json:"gpuManufacturer"`
+	MaxENI            *int64              `json:"defaultCardMaxENI"`
+	IPv4PerENI        *int64              `json:"ipv4PerENI"`
+	MaxPodsENILimited *int64              `json:"maxPodsENILimited"`
+	Hypervisor        *string             `json:"hypervisor"`
+	Usage             []string            `json:"supportedUsageClasses"`
+	Zones             map[string][]string `json:"zones"`
+	OnDemand          map[string]*float64 `json:"onDemandPriceUSD"`
+}
+
+func loadCatalogue(t *testing.T) []catalogueRecord {
+	t.Helper()
+	path, err := testdata.File("ec2-catalog.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		InstanceTypes []catalogueRecord `json:"instanceTypes"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f.InstanceTypes
+}
+
+func infoOf(r catalogueRecord) TypeInfo {
+	info := TypeInfo{Name: r.Name, VCPU: *r.VCPU, MemoryMiB: *r.MemoryMiB, Arch: *r.Arch, Zones: r.Zones["us-east-1"]}
+	if r.GPUManufacturer == "nvidia" {
+		info.NvidiaGPUs, info.GPUName = r.GPUs, r.GPUName
+	}
+	if r.MaxENI != nil && r.IPv4PerENI != nil {
+		info.MaxENI, info.IPv4PerENI = *r.MaxENI, *r.IPv4PerENI
+	}
+	if r.Hypervisor != nil {
+		info.Hypervisor = *r.Hypervisor
+	}
+	for _, u := range r.Usage {
+		info.UsageOD = info.UsageOD || u == "on-demand"
+		info.UsageSpot = info.UsageSpot || u == "spot"
+	}
+	return info
+}
+
+// TestCapacityMatchesCatalogue builds every catalogue type the way the provider builds a
+// DescribeInstanceTypes answer and checks capacity, overhead and allocatable against the
+// catalogue package, which implements CATALOG.md's rule; ENI-limited pods computed from the
+// ENI figures must equal the catalogue's maxPodsENILimited.
+func TestCapacityMatchesCatalogue(t *testing.T) {
+	want := map[string]*struct{ capacity, allocatable corev1.ResourceList }{}
+	path, _ := testdata.File("ec2-catalog.json")
+	its, err := catalog.Load(path, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range its {
+		want[it.Name] = &struct{ capacity, allocatable corev1.ResourceList }{it.Capacity, it.Allocatable()}
+	}
+	checked := 0
+	for _, r := range loadCatalogue(t) {
+		w := want[r.Name]
+		if w == nil || r.MaxENI == nil || r.IPv4PerENI == nil || r.MaxPodsENILimited == nil {
+			continue
+		}
+		info := infoOf(r)
+		if got := ENILimitedPods(info.MaxENI, info.IPv4PerENI, 0); got != *r.MaxPodsENILimited {
+			t.Errorf("%s: ENI-limited pods %d, catalogue says %d", r.Name, got, *r.MaxPodsENILimited)
+			continue
+		}
+		it := Build(info, fixedPrices{od: 1}, nil, BuildOptions{VMMemoryOverheadPercent: DefaultVMMemoryOverheadPercent})
+		if it == nil {
+			t.Errorf("%s: not built", r.Name)
+			continue
+		}
+		if !equality.Semantic.DeepEqual(it.Capacity, w.capacity) {
+			t.Errorf("%s: capacity %v, want %v", r.Name, it.Capacity, w.capacity)
+		}
+		if !equality.Semantic.DeepEqual(it.Allocatable(), w.allocatable) {
+			t.Errorf("%s: allocatable %v, want %v", r.Name, it.Allocatable(), w.allocatable)
+		}
+		checked++
+	}
+	if checked < 500 {
+		t.Fatalf("checked only %d catalogue types", checked)
+	}
+}
+
+type fixedPrices struct{ od, spot float64 }
+
+func (f fixedPrices) OnDemand(string) (float64, bool) { return f.od, f.od > 0 }
+func (f fixedPrices) Spot(string, string) (float64, bool) {
+	return f.spot, f.spot > 0
+}
+
+// TestKubeletChangesCapacity covers the class's kubelet settings.
+func TestKubeletChangesCapacity(t *testing.T) {
+	m5large := TypeInfo{Name: "m5.large", VCPU: 2, MemoryMiB: 8192, Arch: "amd64", MaxENI: 3, IPv4PerENI: 10, UsageOD: true, Zones: []string{"z"}}
+	mi := func(n int64) resource.Quantity { return *resource.NewQuantity(n*mebibyte, resource.BinarySI) }
+	cases := []struct {
+		name         string
+		opts         BuildOptions
+		wantPods     int64
+		wantAllocMem resource.Quantity
+		wantAllocCPU string
+	}{
+		// 8192 - 615 (7.5 %) - (11*29+255=574) - 100 = 6903
+		{name: "defaults", opts: BuildOptions{VMMemoryOverheadPercent: 0.075}, wantPods: 29, wantAllocMem: mi(6903), wantAllocCPU: "1930m"},
+		{name: "reserved ENI", opts: BuildOptions{VMMemoryOverheadPercent: 0.075, ReservedENIs: 1}, wantPods: 20, wantAllocMem: mi(6903 + 99), wantAllocCPU: "1930m"},
+		{name: "maxPods", opts: BuildOptions{VMMemoryOverheadPercent: 0.075, Kubelet: &awsv1.KubeletConfiguration{MaxPods: ptr.To[int32](110)}}, wantPods: 110, wantAllocMem: mi(6903 - 11*81), wantAllocCPU: "1930m"},
+		{name: "podsPerCore caps", opts: BuildOptions{VMMemoryOverheadPercent: 0.075, Kubelet: &awsv1.KubeletConfiguration{PodsPerCore: ptr.To[int32](4)}}, wantPods: 8, wantAllocMem: mi(6903 + 11*21), wantAllocCPU: "1930m"},
+		{name: "no VM overhead", opts: BuildOptions{}, wantPods: 29, wantAllocMem: mi(6903 + 615), wantAllocCPU: "1930m"},
+		{name: "kube and system reserved", opts: BuildOptions{VMMemoryOverheadPercent: 0.075, Kubelet: &awsv1.KubeletConfiguration{
+			KubeReserved: map[string]string{"cpu": "200m", "memory": "1Gi"}, SystemReserved: map[string]string{"cpu": "100m", "pid": "100"}}},
+			wantPods: 29, wantAllocMem: mi(8192 - 615 - 1024 - 100), wantAllocCPU: "1700m"},
+		{name: "eviction hard percent", opts: BuildOptions{VMMemoryOverheadPercent: 0.075, Kubelet: &awsv1.KubeletConfiguration{
+			EvictionHard: map[string]string{"memory.available": "10%"}}},
+			wantPods: 29, wantAllocMem: *resource.NewQuantity((8192-615-574)*mebibyte-(8192*mebibyte+9)/10, resource.BinarySI), wantAllocCPU: "1930m"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			it := Build(m5large, fixedPrices{od: 0.096}, nil, tc.opts)
+			alloc := it.Allocatable()
+			if got := it.Capacity.Pods().Value(); got != tc.wantPods {
+				t.Errorf("pods = %d, want %d", got, tc.wantPods)
+			}
+			if got := alloc[corev1.ResourceMemory]; got.Cmp(tc.wantAllocMem) != 0 {
+				t.Errorf("allocatable memory = %s, want %s", got.String(), tc.wantAllocMem.String())
+			}
+			if got := alloc[corev1.ResourceCPU]; got.Cmp(resource.MustParse(tc.wantAllocCPU)) != 0 {
+				t.Errorf("allocatable cpu = %s, want %s", got.String(), tc.wantAllocCPU)
+			}
+		})
+	}
+}
+
+// TestBuildOfferings checks zones, capacity types and spot prices.
+func TestBuildOfferings(t *testing.T) {
+	info := TypeInfo{Name: "c5.large", VCPU: 2, MemoryMiB: 4096, Arch: "amd64", UsageOD: true, UsageSpot: true, Zones: []string{"a", "b", "c"}}
+	it := Build(info, fixedPrices{od: 0.1, spot: 0.03}, map[string]bool{"a": true, "c": true}, BuildOptions{})
+	if len(it.Offerings) != 4 {
+		t.Fatalf("offerings = %+v, want on-demand and spot in a and c", it.Offerings)
+	}
+	for _, o := range it.Offerings {
+		if o.Zone == "b" || (o.CapacityType == CapacityTypeSpot && o.PricePerHour != 0.03) || (o.CapacityType == CapacityTypeOnDemand && o.PricePerHour != 0.1) {
+			t.Errorf("bad offering %+v", o)
+		}
+	}
+	if Build(info, fixedPrices{}, nil, BuildOptions{}) != nil {
+		t.Error("a type without an on-demand price must be skipped")
+	}
+	noSpot := Build(info, fixedPrices{od: 0.1}, nil, BuildOptions{})
+	for _, o := range noSpot.Offerings {
+		if o.CapacityType == CapacityTypeSpot && math.Abs(o.PricePerHour-0.04) > 1e-9 {
+			t.Errorf("spot without history = %v, want 0.4 × on-demand", o.PricePerHour)
+		}
+	}
+	if l := Labels(info); l[catalog.LabelInstanceCategory] != "c" || l[catalog.LabelInstanceGeneration] != "5" || l[catalog.LabelInstanceFamily] != "c5" || l[catalog.LabelInstanceSize] != "large" {
+		t.Errorf("labels = %v", l)
+	}
+}
+
+// TestInstanceStoreRAID0: with instanceStorePolicy RAID0 a type with local disks offers their
+// size as ephemeral storage; without disks, or without the policy, the root volume's.
+func TestInstanceStoreRAID0(t *testing.T) {
+	withDisks := TypeInfo{Name: "m6id.large", VCPU: 2, MemoryMiB: 8192, Arch: "amd64", InstanceStorageGB: 118, UsageOD: true, Zones: []string{"z"}}
+	noDisks := withDisks
+	noDisks.Name, noDisks.InstanceStorageGB = "m6i.large", 0
+	eph := func(info TypeInfo, raid bool) int64 {
+		it := Build(info, fixedPrices{od: 1}, nil, BuildOptions{InstanceStoreRAID0: raid, EphemeralBytes: 50 << 30})
+		return it.Capacity.StorageEphemeral().Value()
+	}
+	if got := eph(withDisks, true); got != 118e9 {
+		t.Errorf("RAID0 with disks: %d, want 118 GB", got)
+	}
+	if got := eph(withDisks, false); got != 50<<30 {
+		t.Errorf("no policy: %d, want the root volume", got)
+	}
+	if got := eph(noDisks, true); got != 50<<30 {
+		t.Errorf("RAID0 without disks: %d, want the root volume", got)
+	}
+}
+
+// BenchmarkBuildCatalogue builds every catalogue type, what GetInstanceTypes does per call.
+func BenchmarkBuildCatalogue(b *testing.B) {
+	path, err := testdata.File("ec2-catalog.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var f struct {
+		InstanceTypes []catalogueRecord `json:"instanceTypes"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		b.Fatal(err)
+	}
+	var infos []TypeInfo
+	for _, r := range f.InstanceTypes {
+		if r.VCPU != nil && r.MemoryMiB != nil && r.Arch != nil && len(r.Zones["us-east-1"]) > 0 {
+			infos = append(infos, infoOf(r))
+		}
+	}
+	o := BuildOptions{VMMemoryOverheadPercent: DefaultVMMemoryOverheadPercent}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, info := range infos {
+			_ = Build(info, fixedPrices{od: 1, spot: 0.5}, nil, o)
+		}
+	}
+	b.ReportMetric(float64(len(infos)), "types")
+}

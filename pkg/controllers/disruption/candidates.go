@@ -1,0 +1,280 @@
+package disruption
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/pods"
+	"github.com/gokarpenter/karpenter/pkg/scheduling"
+)
+
+// Candidate is a NodeClaim every shared eligibility rule lets disrupt, with what it runs
+// and what it costs.
+type Candidate struct {
+	NodeClaim *v1.NodeClaim
+	Node      *corev1.Node
+	NodePool  *v1.NodePool
+	// Pods are the pods that need a place elsewhere when the node goes (active, not
+	// DaemonSet, not static).
+	Pods []*corev1.Pod
+	// InstanceType is the node's type in its pool's catalogue; nil when the type is gone.
+	InstanceType *cloudprovider.InstanceType
+	// CapacityType and Zone are the node's.
+	CapacityType, Zone string
+	// Price is the node's $/h (its offering's, else the type's cheapest); 0 when unknown.
+	Price float64
+	// DisruptionCost orders candidates: cheapest to disrupt first (see disruptionCost).
+	DisruptionCost float64
+	// Consolidatable: consolidateAfter has passed since the last pod event and the pool
+	// consolidates.
+	Consolidatable bool
+}
+
+// Name is the candidate NodeClaim's name.
+func (c *Candidate) Name() string { return c.NodeClaim.Name }
+
+// pass is what one disruption pass sees: built once, shared by every method.
+type pass struct {
+	now    time.Time
+	pools  map[string]*v1.NodePool
+	claims []*v1.NodeClaim
+	// nodeOf maps a NodeClaim's name to its Node.
+	nodeOf     map[string]*corev1.Node
+	podsByNode map[string][]*corev1.Pod
+	pdbs       *PDBLimits
+	// instanceTypes are each pool's instance types; all is their union.
+	instanceTypes map[string][]*cloudprovider.InstanceType
+	all           []*cloudprovider.InstanceType
+	schedPools    []scheduling.NodePool
+	snapshot      *scheduling.Snapshot
+	// pending are provisionable pods not nominated anywhere.
+	pending []*corev1.Pod
+	// nominated names the nodes and NodeClaims pending pods are nominated to.
+	nominated map[string]bool
+	ledger    *Ledger
+	// candidates pass every shared rule, cheapest to disrupt first.
+	candidates []*Candidate
+	// blocked says why each NodeClaim that is not a candidate is not.
+	blocked map[string]*Blocker
+	// busy are the NodeClaims held by in-flight commands (candidates and replacements).
+	busy map[string]bool
+	// moving are the pods of in-flight commands' candidates: they will need a place.
+	moving []*corev1.Pod
+	// goneNodes are the Nodes in-flight commands remove.
+	goneNodes map[string]bool
+	// passedOver says why methods passed over candidates (for events).
+	passedOver map[string]*Blocker
+	// rejectedScores are the Balanced scores of rejected moves.
+	rejectedScores []scored
+	poolStatCache  map[string]poolStat
+	// unboundPods caches unbound copies of pods for the simulations of the pass.
+	unboundPods map[types.UID]*corev1.Pod
+	// options of the engine (feature gates, time budgets).
+	opts *Options
+}
+
+// observe builds the pass from the cluster state, the pods and PodDisruptionBudgets in the
+// client's cache, and each pool's instance types.
+func (c *Controller) observe(ctx context.Context, now time.Time) (*pass, error) {
+	podList := &corev1.PodList{}
+	if err := c.kube.List(ctx, podList); err != nil {
+		return nil, fmt.Errorf("listing pods: %w", err)
+	}
+	pdbList := &policyv1.PodDisruptionBudgetList{}
+	if err := c.kube.List(ctx, pdbList); err != nil {
+		return nil, fmt.Errorf("listing poddisruptionbudgets: %w", err)
+	}
+	pods := make([]*corev1.Pod, len(podList.Items))
+	for i := range podList.Items {
+		pods[i] = &podList.Items[i]
+	}
+	pdbs := make([]*policyv1.PodDisruptionBudget, len(pdbList.Items))
+	for i := range pdbList.Items {
+		pdbs[i] = &pdbList.Items[i]
+	}
+	return c.newPass(ctx, now, pods, pdbs), nil
+}
+
+// newPass builds the pass from the cluster state, the given pods and PodDisruptionBudgets,
+// and each pool's instance types.
+func (c *Controller) newPass(ctx context.Context, now time.Time, podList []*corev1.Pod, pdbs []*policyv1.PodDisruptionBudget) *pass {
+	p := &pass{
+		now: now, pools: map[string]*v1.NodePool{}, claims: c.cluster.NodeClaims(),
+		nodeOf: map[string]*corev1.Node{}, podsByNode: map[string][]*corev1.Pod{},
+		instanceTypes: map[string][]*cloudprovider.InstanceType{}, nominated: map[string]bool{},
+		blocked: map[string]*Blocker{}, busy: map[string]bool{}, opts: &c.opts,
+	}
+	p.pdbs = NewPDBLimits(pdbs)
+	for _, pod := range podList {
+		if pod.Spec.NodeName != "" {
+			p.podsByNode[pod.Spec.NodeName] = append(p.podsByNode[pod.Spec.NodeName], pod)
+		}
+	}
+	byProviderID := map[string]*corev1.Node{}
+	for _, n := range c.cluster.Nodes() {
+		if n.Spec.ProviderID != "" {
+			byProviderID[n.Spec.ProviderID] = n
+		}
+	}
+	var ledgerNodes []LedgerNode
+	for _, nc := range p.claims {
+		if nc.Status.ProviderID != "" {
+			if n := byProviderID[nc.Status.ProviderID]; n != nil {
+				p.nodeOf[nc.Name] = n
+			}
+		}
+		if nc.Labels[v1.NodePoolLabelKey] != "" {
+			ledgerNodes = append(ledgerNodes, LedgerNode{NodeClaim: nc, Node: p.nodeOf[nc.Name]})
+		}
+	}
+	var pools []*v1.NodePool
+	seen := map[string]bool{}
+	for _, np := range c.cluster.NodePools() {
+		p.pools[np.Name] = np
+		pools = append(pools, np)
+		if !np.DeletionTimestamp.IsZero() || c.cloud == nil {
+			continue
+		}
+		its, err := c.cloud.GetInstanceTypes(ctx, np)
+		if err != nil {
+			log.FromContext(ctx).Error(err, "leaving nodepool out of the simulation, listing its instance types failed", "nodePool", klog.KObj(np))
+			continue
+		}
+		p.instanceTypes[np.Name] = its
+		if np.Spec.Replicas == nil {
+			p.schedPools = append(p.schedPools, scheduling.NodePoolFromAPI(np, its, c.cluster.NodePoolUsage(np.Name, its)))
+		}
+		for _, it := range its {
+			if !seen[it.Name] {
+				seen[it.Name] = true
+				p.all = append(p.all, it)
+			}
+		}
+	}
+	p.ledger = NewLedger(pools, ledgerNodes, now)
+	// The one place disruption builds the scheduler's view of the cluster.
+	p.snapshot = c.cluster.Snapshot(p.schedPools, p.all)
+	for _, n := range p.snapshot.Nodes {
+		for _, pod := range n.Pods {
+			if pod.Spec.NodeName == "" {
+				p.nominated[n.Name] = true
+			}
+		}
+	}
+	p.pending = c.cluster.PendingPods()
+	return p
+}
+
+// buildCandidates applies the shared rules to every NodeClaim not held by a command.
+func (p *pass) buildCandidates() {
+	for _, nc := range p.claims {
+		if p.busy[nc.Name] {
+			p.blocked[nc.Name] = &Blocker{BlockBeingDisrupted, fmt.Sprintf("nodeclaim %s is part of a disruption command in progress", nc.Name)}
+			continue
+		}
+		node := p.nodeOf[nc.Name]
+		pool := p.pools[nc.Labels[v1.NodePoolLabelKey]]
+		in := Input{NodeClaim: nc, Node: node, NodePool: pool, PDBs: p.pdbs, Now: p.now}
+		if node != nil {
+			in.Pods = p.podsByNode[node.Name]
+			in.Nominated = p.nominated[node.Name] || p.nominated[nc.Name]
+		}
+		if b := Eligible(in); b != nil {
+			p.blocked[nc.Name] = b
+			continue
+		}
+		if err := p.ledger.PoolError(pool.Name); err != nil {
+			p.blocked[nc.Name] = &Blocker{BlockNotManaged, fmt.Sprintf("the disruption budgets of nodepool %s cannot be read: %v", pool.Name, err)}
+			continue
+		}
+		cand := &Candidate{NodeClaim: nc, Node: node, NodePool: pool}
+		for _, pod := range in.Pods {
+			if pods.IsReschedulable(pod) {
+				cand.Pods = append(cand.Pods, pod)
+			}
+		}
+		cand.Consolidatable, _ = Consolidatable(nc, pool, p.now)
+		p.price(cand)
+		cand.DisruptionCost = disruptionCost(cand, p.now)
+		p.candidates = append(p.candidates, cand)
+	}
+	slices.SortStableFunc(p.candidates, func(a, b *Candidate) int {
+		return cmp.Or(cmp.Compare(a.DisruptionCost, b.DisruptionCost), cmp.Compare(a.Name(), b.Name()))
+	})
+}
+
+// price finds the candidate's instance type, capacity type, zone and price.
+func (p *pass) price(c *Candidate) {
+	name := c.NodeClaim.Labels[v1.LabelInstanceType]
+	c.CapacityType = c.NodeClaim.Labels[v1.CapacityTypeLabelKey]
+	c.Zone = c.NodeClaim.Labels[v1.LabelTopologyZone]
+	for _, it := range p.instanceTypes[c.NodePool.Name] {
+		if it.Name == name {
+			c.InstanceType = it
+			break
+		}
+	}
+	if c.InstanceType == nil {
+		return
+	}
+	cheapest := math.Inf(1)
+	for _, o := range c.InstanceType.Offerings {
+		if o.CapacityType == c.CapacityType && o.Zone == c.Zone {
+			c.Price = o.PricePerHour
+			return
+		}
+		cheapest = min(cheapest, o.PricePerHour)
+	}
+	if !math.IsInf(cheapest, 1) {
+		c.Price = cheapest
+	}
+}
+
+// disruptionCost is upstream's ordering of how much disrupting the node hurts: each pod
+// costs 1, plus its controller.kubernetes.io/pod-deletion-cost and priority scaled into
+// small fractions, and the sum shrinks with the fraction of the node's lifetime
+// (expireAfter) already spent. An empty node costs 0.
+func disruptionCost(c *Candidate, now time.Time) float64 {
+	cost := 0.0
+	for _, p := range c.Pods {
+		cost += 1
+		if v, ok := p.Annotations[corev1.PodDeletionCost]; ok {
+			var dc float64
+			if _, err := fmt.Sscan(v, &dc); err == nil {
+				cost += math.Max(-1, math.Min(1, dc/math.Pow(2, 27)))
+			}
+		}
+		if p.Spec.Priority != nil {
+			cost += float64(*p.Spec.Priority) / math.Pow(2, 25)
+		}
+	}
+	return math.Max(0, cost) * lifetimeRemaining(c.NodeClaim, now)
+}
+
+// lifetimeRemaining is the fraction of expireAfter the NodeClaim has left, 1 without one.
+func lifetimeRemaining(nc *v1.NodeClaim, now time.Time) float64 {
+	if nc.Spec.ExpireAfter.Duration == nil || *nc.Spec.ExpireAfter.Duration <= 0 {
+		return 1
+	}
+	total := nc.Spec.ExpireAfter.Duration.Seconds()
+	left := total - now.Sub(nc.CreationTimestamp.Time).Seconds()
+	return math.Max(0, math.Min(1, left/total))
+}
+
+// initialized reports whether the NodeClaim is Initialized.
+func initialized(nc *v1.NodeClaim) bool {
+	return meta.IsStatusConditionTrue(nc.Status.Conditions, v1.ConditionTypeInitialized)
+}

@@ -1,0 +1,191 @@
+package conditions
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption"
+)
+
+// Name is the controller's name in logs.
+const Name = "disruption.conditions"
+
+// Drift reasons this controller finds itself (the provider's come from IsDrifted).
+const (
+	ReasonNodePoolDrifted     = "NodePoolDrifted"
+	ReasonRequirementsDrifted = "RequirementsDrifted"
+	ReasonInstanceTypeGone    = "InstanceTypeNotFound"
+	ReasonConsolidatable      = "Consolidatable"
+	ReasonPodsChanged         = "RecentPodEvent"
+	ReasonConsolidationOff    = "ConsolidationDisabled"
+)
+
+// DriftCheckInterval is how often a NodeClaim's drift is checked again without an event
+// (node classes and the provider's catalogue are not watched).
+const DriftCheckInterval = 30 * time.Second
+
+// Deps are what the controller works with.
+type Deps struct {
+	Client        client.Client
+	CloudProvider cloudprovider.CloudProvider
+	// Clock is the real clock when nil.
+	Clock clock.Clock
+}
+
+// Controller sets Drifted and Consolidatable on NodeClaims.
+type Controller struct {
+	kube  client.Client
+	cloud cloudprovider.CloudProvider
+	clock clock.Clock
+}
+
+var _ reconcile.ObjectReconciler[*v1.NodeClaim] = (*Controller)(nil)
+
+// NewController builds the controller.
+func NewController(deps Deps) *Controller {
+	c := &Controller{kube: deps.Client, cloud: deps.CloudProvider, clock: deps.Clock}
+	if c.clock == nil {
+		c.clock = clock.RealClock{}
+	}
+	return c
+}
+
+// Name is the controller's name.
+func (c *Controller) Name() string { return Name }
+
+// Register watches NodeClaims, and NodePools mapped to their NodeClaims.
+func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
+	toClaims := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
+		list := &v1.NodeClaimList{}
+		if err := mgr.GetClient().List(ctx, list, client.MatchingLabels{v1.NodePoolLabelKey: obj.GetName()}); err != nil {
+			return nil
+		}
+		out := make([]reconcile.Request, 0, len(list.Items))
+		for _, nc := range list.Items {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: nc.Name}})
+		}
+		return out
+	})
+	err := builder.ControllerManagedBy(mgr).Named(Name).
+		For(&v1.NodeClaim{}).
+		Watches(&v1.NodePool{}, toClaims).
+		Complete(reconcile.AsReconciler(mgr.GetClient(), c))
+	if err != nil {
+		return fmt.Errorf("registering %s: %w", Name, err)
+	}
+	return nil
+}
+
+// Reconcile brings both conditions up to date.
+func (c *Controller) Reconcile(ctx context.Context, nc *v1.NodeClaim) (reconcile.Result, error) {
+	if !nc.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, nil
+	}
+	pool := &v1.NodePool{}
+	if err := c.kube.Get(ctx, client.ObjectKey{Name: nc.Labels[v1.NodePoolLabelKey]}, pool); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	now := c.clock.Now()
+	stored := nc.DeepCopy()
+	requeue := DriftCheckInterval
+	if nc.Status.ProviderID != "" {
+		reason, msg, err := c.drift(ctx, nc, pool)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		if reason == "" {
+			meta.RemoveStatusCondition(&nc.Status.Conditions, v1.ConditionTypeDrifted)
+		} else {
+			meta.SetStatusCondition(&nc.Status.Conditions, metav1.Condition{Type: v1.ConditionTypeDrifted, Status: metav1.ConditionTrue,
+				Reason: reason, Message: msg, LastTransitionTime: metav1.NewTime(now), ObservedGeneration: nc.Generation})
+		}
+	}
+	if meta.IsStatusConditionTrue(nc.Status.Conditions, v1.ConditionTypeInitialized) {
+		cond := metav1.Condition{Type: v1.ConditionTypeConsolidatable, Status: metav1.ConditionTrue, Reason: ReasonConsolidatable,
+			LastTransitionTime: metav1.NewTime(now), ObservedGeneration: nc.Generation}
+		if ok, msg := disruption.Consolidatable(nc, pool, now); !ok {
+			cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ReasonPodsChanged, msg
+			if pool.Spec.Disruption.ConsolidateAfter.IsNever() {
+				cond.Reason = ReasonConsolidationOff
+			} else if d := disruption.ConsolidatableAt(nc, *pool.Spec.Disruption.ConsolidateAfter.Duration).Sub(now); d > 0 {
+				requeue = min(requeue, d+time.Second)
+			}
+		}
+		meta.SetStatusCondition(&nc.Status.Conditions, cond)
+	}
+	if !equality.Semantic.DeepEqual(stored.Status.Conditions, nc.Status.Conditions) {
+		if err := c.kube.Status().Patch(ctx, nc, client.MergeFromWithOptions(stored, client.MergeFromWithOptimisticLock{})); err != nil {
+			if apierrors.IsConflict(err) {
+				return reconcile.Result{Requeue: true}, nil // someone else wrote first: read again
+			}
+			return reconcile.Result{}, client.IgnoreNotFound(fmt.Errorf("patching nodeclaim %s conditions: %w", nc.Name, err))
+		}
+	}
+	return reconcile.Result{RequeueAfter: requeue}, nil
+}
+
+// drift returns why the NodeClaim drifted (reason, message), or "" when it has not.
+func (c *Controller) drift(ctx context.Context, nc *v1.NodeClaim, pool *v1.NodePool) (string, string, error) {
+	if reason, msg := Static(nc, pool); reason != "" {
+		return reason, msg, nil
+	}
+	if c.cloud == nil {
+		return "", "", nil
+	}
+	its, err := c.cloud.GetInstanceTypes(ctx, pool)
+	if err != nil {
+		return "", "", fmt.Errorf("listing instance types of nodepool %s: %w", pool.Name, err)
+	}
+	if name := nc.Labels[v1.LabelInstanceType]; name != "" && !slices.ContainsFunc(its, func(it *cloudprovider.InstanceType) bool { return it.Name == name }) {
+		return ReasonInstanceTypeGone, fmt.Sprintf("instance type %s is no longer offered for nodepool %s", name, pool.Name), nil
+	}
+	reason, err := c.cloud.IsDrifted(ctx, nc)
+	if err != nil {
+		if cloudprovider.IsNodeClaimNotFoundError(err) {
+			return "", "", nil
+		}
+		return "", "", fmt.Errorf("checking drift of nodeclaim %s: %w", nc.Name, err)
+	}
+	if reason != "" {
+		return string(reason), "the cloud provider reports the instance drifted from its node class", nil
+	}
+	return "", "", nil
+}
+
+// Static is the drift a NodeClaim shows against its NodePool without asking the cloud: a
+// different template hash (of the same hash version), or labels that no longer satisfy
+// the pool's requirements (requirements on keys the NodeClaim has no label for are not
+// judged).
+func Static(nc *v1.NodeClaim, pool *v1.NodePool) (string, string) {
+	have, want := nc.Annotations[v1.NodePoolHashAnnotationKey], pool.Annotations[v1.NodePoolHashAnnotationKey]
+	if have != "" && want != "" && have != want &&
+		nc.Annotations[v1.NodePoolHashVersionAnnotationKey] == pool.Annotations[v1.NodePoolHashVersionAnnotationKey] {
+		return ReasonNodePoolDrifted, fmt.Sprintf("the template of nodepool %s changed", pool.Name)
+	}
+	for _, r := range pool.Spec.Template.Spec.Requirements {
+		if _, ok := nc.Labels[r.Key]; !ok {
+			continue
+		}
+		if !cloudprovider.Matches(r, nc.Labels) {
+			return ReasonRequirementsDrifted, fmt.Sprintf("label %s=%s no longer satisfies nodepool %s's requirement %s %s %v",
+				r.Key, nc.Labels[r.Key], pool.Name, r.Key, r.Operator, r.Values)
+		}
+	}
+	return "", ""
+}

@@ -1,0 +1,64 @@
+package disruption
+
+import (
+	"context"
+	"testing"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/budget"
+)
+
+// TestPropertyDecisionsAreSafe: on random clusters (mixed shapes, fill, spot, budgets,
+// do-not-disrupt and PDB-protected pods) the decision never exceeds the budget, never
+// takes a node a PDB or do-not-disrupt protects, never strands a pod (each moved pod fits
+// on what remains plus the replacement's cheapest type) and never raises the price.
+func TestPropertyDecisionsAreSafe(t *testing.T) {
+	budgets := []string{"1", "2", "20%", "100%"}
+	decided := 0
+	byType := map[string]int{}
+	for seed := uint64(1); seed <= 40; seed++ {
+		o := worldOptions{nodes: 1 + int(seed%13), fill: 0.3 + float64(seed%5)*0.1, doNotDisrupt: 0.03, protected: 0.05,
+			budget: budgets[seed%4], spot: float64(seed%3) * 0.25}
+		w := newWorld(t, seed, o)
+		p, cmd, _ := w.decide(context.Background())
+		if cmd == nil {
+			continue
+		}
+		decided++
+		byType[cmd.Method+"/"+cmd.Decision()]++
+		if allowed := p.ledger.Allowed("default", cmd.Reason); allowed != budget.Unlimited && len(cmd.Candidates) > allowed {
+			t.Errorf("seed %d: %d candidates, budget %s allows %d", seed, len(cmd.Candidates), o.budget, allowed)
+		}
+		for _, c := range cmd.Candidates {
+			in := Input{NodeClaim: c.NodeClaim, Node: c.Node, NodePool: c.NodePool, Pods: p.podsByNode[c.Node.Name], PDBs: p.pdbs, Now: p.now}
+			if b := Eligible(in); b != nil {
+				t.Errorf("seed %d: candidate %s is not eligible: %v", seed, c.Name(), b)
+			}
+			for _, pod := range p.podsByNode[c.Node.Name] {
+				if pod.Annotations[v1.DoNotDisruptAnnotationKey] == "true" || pod.Labels["app"] == "ledger" {
+					t.Errorf("seed %d: candidate %s runs protected pod %s", seed, c.Name(), pod.Name)
+				}
+			}
+		}
+		if why := holds(p, cmd); why != "" {
+			t.Errorf("seed %d: %s strands pods: %s", seed, cmd.Why, why)
+		}
+		before, after := 0.0, 0.0
+		for _, c := range cmd.Candidates {
+			before += c.Price
+		}
+		for _, r := range cmd.Replacements {
+			after += r.Cheapest.Price
+		}
+		if after >= before {
+			t.Errorf("seed %d: %s does not lower the price: $%.4f -> $%.4f", seed, cmd.Why, before, after)
+		}
+	}
+	if decided < 10 {
+		t.Fatalf("only %d of 40 random clusters produced a decision: the property is barely exercised", decided)
+	}
+	t.Logf("%d of 40 random clusters produced a decision: %v", decided, byType)
+	if byType["multi-node consolidation/delete"]+byType["single-node consolidation/delete"] == 0 || byType["multi-node consolidation/replace"]+byType["single-node consolidation/replace"] == 0 {
+		t.Errorf("want both consolidation deletes and replaces among the decisions, got %v", byType)
+	}
+}

@@ -1,0 +1,129 @@
+package pod
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+)
+
+// TestPodLifecycle: a pending pod has state, unbound and unstarted series; once bound, running
+// and ready its bound and startup durations are observed once and the per-pod gauges go; once
+// deleted nothing of it is left.
+func TestPodLifecycle(t *testing.T) {
+	created := time.Now().Add(-time.Minute).Truncate(time.Second)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web-1", CreationTimestamp: metav1.NewTime(created),
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", UID: "1"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}},
+	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{
+		v1.NodePoolLabelKey: "default", v1.LabelTopologyZone: "z1", v1.LabelArch: "arm64", v1.CapacityTypeLabelKey: "spot", v1.LabelInstanceType: "m7g.large"}}}
+	kube := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).WithObjects(pod, node).WithStatusSubresource(pod).Build()
+	clk := clocktesting.NewFakeClock(created.Add(10 * time.Second))
+	c, err := NewController(Deps{Client: kube, Registerer: prometheus.NewRegistry(), Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "web-1"}}
+	rec := func() {
+		t.Helper()
+		if _, err := c.Reconcile(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec()
+	id := prometheus.Labels{"name": "web-1", "namespace": "ns"}
+	if got := testutil.ToFloat64(c.metrics.UnboundTime.With(id)); got != 10 {
+		t.Errorf("unbound time = %v, want 10", got)
+	}
+	if got := testutil.ToFloat64(c.metrics.UnstartedTime.With(id)); got != 10 {
+		t.Errorf("unstarted time = %v, want 10", got)
+	}
+	clk.Step(5 * time.Second)
+	rec()
+	if got := testutil.ToFloat64(c.metrics.ProvisioningUnboundTime.With(id)); got != 5 {
+		t.Errorf("provisioning unbound time = %v, want 5 (seen waiting 5s ago)", got)
+	}
+	if got := StateLabels(pod, &corev1.Node{})["owner"]; got != "/apis/apps/v1/namespaces/ns/replicasets/web" {
+		t.Errorf("owner = %q", got)
+	}
+
+	if err := kube.Get(ctx, req.NamespacedName, pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Spec.NodeName = "n1"
+	if err := kube.Update(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{
+		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(created.Add(20 * time.Second))},
+		{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(created.Add(45 * time.Second))},
+	}}
+	if err := kube.Status().Update(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	rec()
+	rec()
+	if n := testutil.CollectAndCount(c.metrics.UnboundTime) + testutil.CollectAndCount(c.metrics.UnstartedTime); n != 0 {
+		t.Errorf("%d per-pod gauges left for a running pod", n)
+	}
+	want := prometheus.Labels{"name": "web-1", "namespace": "ns", "owner": "/apis/apps/v1/namespaces/ns/replicasets/web", "node": "n1",
+		"nodepool": "default", "zone": "z1", "arch": "arm64", "capacity_type": "spot", "instance_type": "m7g.large", "phase": "Running"}
+	if got := testutil.ToFloat64(c.metrics.State.With(want)); got != 1 {
+		t.Errorf("pod state with its node's labels = %v, want 1", got)
+	}
+	if n := testutil.CollectAndCount(c.metrics.State); n != 1 {
+		t.Errorf("pod state series = %d, want 1 (the Pending one replaced)", n)
+	}
+	if err := testutil.CollectAndCompare(c.metrics.StartupDuration, stringsReader(`
+# HELP karpenter_pods_startup_duration_seconds The time from pod creation until the pod is running.
+# TYPE karpenter_pods_startup_duration_seconds summary
+karpenter_pods_startup_duration_seconds{quantile="0"} 45
+karpenter_pods_startup_duration_seconds{quantile="0.5"} 45
+karpenter_pods_startup_duration_seconds{quantile="0.9"} 45
+karpenter_pods_startup_duration_seconds{quantile="0.99"} 45
+karpenter_pods_startup_duration_seconds{quantile="1"} 45
+karpenter_pods_startup_duration_seconds_sum 45
+karpenter_pods_startup_duration_seconds_count 1
+`)); err != nil {
+		t.Error(err)
+	}
+	if got := testutil.CollectAndCount(c.metrics.BoundDuration); got != 1 {
+		t.Errorf("bound duration series = %d", got)
+	}
+	// Seen waiting at +10s: bound at +20s, ready at +45s.
+	for name, tc := range map[string]struct {
+		h    prometheus.Histogram
+		want float64
+	}{"provisioning bound": {c.metrics.ProvisioningBoundDuration, 10}, "provisioning startup": {c.metrics.ProvisioningStartupDuration, 35}} {
+		count, sum := histogram(t, tc.h)
+		if count != 1 || sum != tc.want {
+			t.Errorf("%s: %d observations summing %v, want one of %v", name, count, sum, tc.want)
+		}
+	}
+	if n := testutil.CollectAndCount(c.metrics.ProvisioningUnboundTime) + testutil.CollectAndCount(c.metrics.ProvisioningUnstartedTime); n != 0 {
+		t.Errorf("%d provisioning gauges left for a running pod", n)
+	}
+
+	if err := kube.Delete(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	rec()
+	if n := testutil.CollectAndCount(c.metrics.State); n != 0 {
+		t.Errorf("pod state series = %d after the pod is gone", n)
+	}
+}

@@ -1,0 +1,358 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	cpmetrics "github.com/gokarpenter/karpenter/pkg/cloudprovider/metrics"
+	"github.com/gokarpenter/karpenter/pkg/metrics"
+	"github.com/gokarpenter/karpenter/pkg/state"
+)
+
+// Name is the controller's name.
+const Name = "metrics.state"
+
+// DefaultInterval is how often the gauges are refreshed.
+const DefaultInterval = 5 * time.Second
+
+// Deps are what the controller reads and writes.
+type Deps struct {
+	// Client reads Nodes, Pods and NodePools (the manager's cache).
+	Client        client.Reader
+	Cluster       *state.Cluster
+	CloudProvider cloudprovider.CloudProvider
+	Registerer    prometheus.Registerer
+	// Clock; the real clock when nil.
+	Clock clock.Clock
+	// Interval between passes; DefaultInterval when 0.
+	Interval time.Duration
+}
+
+// Controller refreshes the cluster-wide gauges.
+type Controller struct {
+	kube     client.Reader
+	cluster  *state.Cluster
+	cloud    cloudprovider.CloudProvider
+	clock    clock.Clock
+	interval time.Duration
+
+	nodes        *metrics.NodeMetrics
+	pools        *metrics.NodePoolMetrics
+	clusterState *metrics.ClusterStateMetrics
+	types        *metrics.InstanceTypeMetrics
+	store        *metrics.Store
+	unsyncedAt   time.Time
+}
+
+// NewController builds the controller and registers its gauges.
+func NewController(deps Deps) (*Controller, error) {
+	c := &Controller{kube: deps.Client, cluster: deps.Cluster, cloud: deps.CloudProvider, clock: deps.Clock,
+		interval: deps.Interval, store: metrics.NewStore()}
+	if c.clock == nil {
+		c.clock = clock.RealClock{}
+	}
+	if c.interval <= 0 {
+		c.interval = DefaultInterval
+	}
+	var err error
+	if c.nodes, err = metrics.NewNodeMetrics(deps.Registerer); err != nil {
+		return nil, err
+	}
+	if c.pools, err = metrics.NewNodePoolMetrics(deps.Registerer); err != nil {
+		return nil, err
+	}
+	if c.clusterState, err = metrics.NewClusterStateMetrics(deps.Registerer); err != nil {
+		return nil, err
+	}
+	if c.types, err = metrics.NewInstanceTypeMetrics(deps.Registerer); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Name is the controller's name.
+func (c *Controller) Name() string { return Name }
+
+// Register runs a pass every interval while the manager runs (on the leader).
+func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
+	if err := mgr.Add(manager.RunnableFunc(c.run)); err != nil {
+		return fmt.Errorf("registering %s: %w", Name, err)
+	}
+	return nil
+}
+
+func (c *Controller) run(ctx context.Context) error {
+	logger := log.FromContext(ctx).WithName(Name)
+	for {
+		if err := c.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			logger.Error(err, "refreshing metrics")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.clock.After(c.interval):
+		}
+	}
+}
+
+// Reconcile refreshes every gauge once.
+func (c *Controller) Reconcile(ctx context.Context) error {
+	ctx = cpmetrics.WithController(ctx, Name)
+	c.refreshClusterState()
+	nodes := &corev1.NodeList{}
+	if err := c.kube.List(ctx, nodes); err != nil {
+		return fmt.Errorf("listing nodes: %w", err)
+	}
+	pods := &corev1.PodList{}
+	if err := c.kube.List(ctx, pods); err != nil {
+		return fmt.Errorf("listing pods: %w", err)
+	}
+	pools := &v1.NodePoolList{}
+	if err := c.kube.List(ctx, pools); err != nil {
+		return fmt.Errorf("listing nodepools: %w", err)
+	}
+	byKey := c.nodeSamples(nodes.Items, pods.Items)
+	for i := range pools.Items {
+		byKey["nodepool/"+pools.Items[i].Name] = c.poolSamples(&pools.Items[i])
+	}
+	types, err := c.instanceTypeSamples(ctx, pools.Items)
+	if err != nil {
+		return err
+	}
+	byKey["instancetypes"] = types
+	c.store.ReplaceAll(byKey)
+	return nil
+}
+
+func (c *Controller) refreshClusterState() {
+	if c.cluster == nil {
+		return
+	}
+	c.clusterState.NodeCount.Set(float64(len(c.cluster.Nodes())))
+	now := c.clock.Now()
+	if c.cluster.Synced() {
+		c.clusterState.Synced.Set(1)
+		c.unsyncedAt = time.Time{}
+		c.clusterState.UnsyncedTime.Set(0)
+		return
+	}
+	c.clusterState.Synced.Set(0)
+	if c.unsyncedAt.IsZero() {
+		c.unsyncedAt = now
+	}
+	c.clusterState.UnsyncedTime.Set(now.Sub(c.unsyncedAt).Seconds())
+}
+
+// nodeSamples are the per-node resource gauges and lifetimes, and cluster utilization.
+func (c *Controller) nodeSamples(nodes []corev1.Node, pods []corev1.Pod) map[string][]metrics.Sample {
+	podsByNode := map[string][]*corev1.Pod{}
+	for i := range pods {
+		p := &pods[i]
+		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		podsByNode[p.Spec.NodeName] = append(podsByNode[p.Spec.NodeName], p)
+	}
+	out := map[string][]metrics.Sample{}
+	allocatable, requested := corev1.ResourceList{}, corev1.ResourceList{}
+	for i := range nodes {
+		n := &nodes[i]
+		var podReq, podLim, dsReq, dsLim corev1.ResourceList = corev1.ResourceList{}, corev1.ResourceList{}, corev1.ResourceList{}, corev1.ResourceList{}
+		for _, p := range podsByNode[n.Name] {
+			req, lim := PodResources(p)
+			add(podReq, req)
+			add(podLim, lim)
+			if owner := metav1ControllerKind(p); owner == "DaemonSet" {
+				add(dsReq, req)
+				add(dsLim, lim)
+			}
+		}
+		overhead := corev1.ResourceList{}
+		for name, capQ := range n.Status.Capacity {
+			q := capQ.DeepCopy()
+			if a, ok := n.Status.Allocatable[name]; ok {
+				q.Sub(a)
+			}
+			overhead[name] = q
+		}
+		labels := NodeLabels(n)
+		var samples []metrics.Sample
+		for _, g := range []struct {
+			gauge *prometheus.GaugeVec
+			list  corev1.ResourceList
+		}{
+			{c.nodes.Allocatable, n.Status.Allocatable}, {c.nodes.TotalPodRequests, podReq}, {c.nodes.TotalPodLimits, podLim},
+			{c.nodes.TotalDaemonRequests, dsReq}, {c.nodes.TotalDaemonLimits, dsLim}, {c.nodes.SystemOverhead, overhead},
+		} {
+			for name, q := range g.list {
+				l := clone(labels)
+				l[metrics.LabelResourceType] = ResourceType(name)
+				samples = append(samples, metrics.Sample{Gauge: g.gauge, Labels: l, Value: Value(name, q)})
+			}
+		}
+		samples = append(samples, metrics.Sample{Gauge: c.nodes.CurrentLifetime, Labels: labels,
+			Value: c.clock.Since(n.CreationTimestamp.Time).Seconds()})
+		out["node/"+n.Name] = samples
+		add(allocatable, n.Status.Allocatable)
+		add(requested, podReq)
+	}
+	var util []metrics.Sample
+	for name, a := range allocatable {
+		if a.IsZero() {
+			continue
+		}
+		r := requested[name]
+		util = append(util, metrics.Sample{Gauge: c.nodes.ClusterUtilization,
+			Labels: prometheus.Labels{metrics.LabelResourceType: ResourceType(name)},
+			Value:  100 * r.AsApproximateFloat64() / a.AsApproximateFloat64()})
+	}
+	out["cluster"] = util
+	return out
+}
+
+func (c *Controller) poolSamples(np *v1.NodePool) []metrics.Sample {
+	var out []metrics.Sample
+	for _, g := range []struct {
+		gauge *prometheus.GaugeVec
+		list  corev1.ResourceList
+	}{{c.pools.Usage, np.Status.Resources}, {c.pools.Limit, corev1.ResourceList(np.Spec.Limits)}} {
+		for name, q := range g.list {
+			out = append(out, metrics.Sample{Gauge: g.gauge, Value: Value(name, q),
+				Labels: prometheus.Labels{metrics.LabelNodePool: np.Name, metrics.LabelResourceType: ResourceType(name)}})
+		}
+	}
+	return out
+}
+
+// instanceTypeSamples describe the instance types the NodePools may launch.
+func (c *Controller) instanceTypeSamples(ctx context.Context, pools []v1.NodePool) ([]metrics.Sample, error) {
+	if c.cloud == nil {
+		return nil, nil
+	}
+	seen := map[string]bool{}
+	var out []metrics.Sample
+	for i := range pools {
+		its, err := c.cloud.GetInstanceTypes(ctx, &pools[i])
+		if err != nil {
+			return nil, fmt.Errorf("getting the instance types of nodepool %s: %w", pools[i].Name, err)
+		}
+		for _, it := range its {
+			if seen[it.Name] {
+				continue
+			}
+			seen[it.Name] = true
+			l := prometheus.Labels{metrics.LabelInstanceType: it.Name}
+			cpu, mem := it.Capacity[corev1.ResourceCPU], it.Capacity[corev1.ResourceMemory]
+			out = append(out,
+				metrics.Sample{Gauge: c.types.CPUCores, Labels: l, Value: cpu.AsApproximateFloat64()},
+				metrics.Sample{Gauge: c.types.MemoryBytes, Labels: l, Value: mem.AsApproximateFloat64()})
+			for _, o := range it.Offerings {
+				ol := prometheus.Labels{metrics.LabelInstanceType: it.Name, metrics.LabelCapacityType: o.CapacityType, metrics.LabelZone: o.Zone}
+				out = append(out,
+					metrics.Sample{Gauge: c.types.OfferingAvailable, Labels: ol, Value: boolValue(o.Available)},
+					metrics.Sample{Gauge: c.types.OfferingPriceEstimate, Labels: ol, Value: o.PricePerHour})
+			}
+		}
+	}
+	return out, nil
+}
+
+// NodeLabels are the metric labels of a node (see metrics.NodeLabels).
+func NodeLabels(n *corev1.Node) prometheus.Labels {
+	return prometheus.Labels{
+		metrics.LabelArch:         n.Labels[v1.LabelArch],
+		metrics.LabelCapacityType: n.Labels[v1.CapacityTypeLabelKey],
+		metrics.LabelInstanceType: n.Labels[v1.LabelInstanceType],
+		metrics.LabelNodePool:     n.Labels[v1.NodePoolLabelKey],
+		metrics.LabelOS:           n.Labels[v1.LabelOS],
+		metrics.LabelRegion:       n.Labels[v1.LabelTopologyRegion],
+		metrics.LabelWindowsBuild: n.Labels[v1.LabelWindowsBuild],
+		metrics.LabelZone:         n.Labels[v1.LabelTopologyZone],
+		metrics.LabelNodeName:     n.Name,
+		metrics.LabelPhase:        string(n.Status.Phase),
+		metrics.LabelManaged:      strconv.FormatBool(n.Labels[v1.NodePoolLabelKey] != ""),
+	}
+}
+
+// ResourceType is a resource name as upstream labels it: lower case, "-" as "_".
+func ResourceType(name corev1.ResourceName) string {
+	return strings.ReplaceAll(strings.ToLower(string(name)), "-", "_")
+}
+
+// Value is a quantity as upstream exports it: CPU in cores, everything else in units.
+func Value(name corev1.ResourceName, q resource.Quantity) float64 {
+	if name == corev1.ResourceCPU {
+		return float64(q.MilliValue()) / 1000
+	}
+	return float64(q.Value())
+}
+
+// PodResources returns a pod's effective requests and limits: the larger of the sum of its
+// containers and its largest init container, plus its overhead.
+func PodResources(p *corev1.Pod) (requests, limits corev1.ResourceList) {
+	requests, limits = corev1.ResourceList{}, corev1.ResourceList{}
+	for _, ctr := range p.Spec.Containers {
+		add(requests, ctr.Resources.Requests)
+		add(limits, ctr.Resources.Limits)
+	}
+	for _, ctr := range p.Spec.InitContainers {
+		maxInto(requests, ctr.Resources.Requests)
+		maxInto(limits, ctr.Resources.Limits)
+	}
+	add(requests, p.Spec.Overhead)
+	add(limits, p.Spec.Overhead)
+	return requests, limits
+}
+
+func add(into, from corev1.ResourceList) {
+	for name, q := range from {
+		sum := into[name]
+		sum.Add(q)
+		into[name] = sum
+	}
+}
+
+func maxInto(into, from corev1.ResourceList) {
+	for name, q := range from {
+		if cur, ok := into[name]; !ok || q.Cmp(cur) > 0 {
+			into[name] = q.DeepCopy()
+		}
+	}
+}
+
+func clone(l prometheus.Labels) prometheus.Labels {
+	out := make(prometheus.Labels, len(l)+1)
+	for k, v := range l {
+		out[k] = v
+	}
+	return out
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func metav1ControllerKind(p *corev1.Pod) string {
+	for _, o := range p.OwnerReferences {
+		if o.Controller != nil && *o.Controller {
+			return o.Kind
+		}
+	}
+	return ""
+}

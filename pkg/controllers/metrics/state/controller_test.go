@@ -1,0 +1,111 @@
+package state
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	cpfake "github.com/gokarpenter/karpenter/pkg/cloudprovider/fake"
+	"github.com/gokarpenter/karpenter/pkg/metrics"
+	"github.com/gokarpenter/karpenter/pkg/state"
+)
+
+func rl(cpu, mem string) corev1.ResourceList {
+	return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}
+}
+
+// TestReconcileExportsAndForgets: node gauges sum the pods on each node (daemon pods also on
+// their own), utilization is requests over allocatable, nodepool usage and limits follow the
+// NodePool, and the series of a node that is gone are deleted on the next pass.
+func TestReconcileExportsAndForgets(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := v1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Truncate(time.Second)
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "n1", CreationTimestamp: metav1.NewTime(now.Add(-time.Hour)),
+			Labels: map[string]string{v1.NodePoolLabelKey: "default", v1.LabelInstanceType: "m5.large", v1.LabelTopologyZone: "us-east-1a"}},
+		Status: corev1.NodeStatus{Capacity: rl("2", "8Gi"), Allocatable: rl("1900m", "7Gi")},
+	}
+	app := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "d", Name: "app"}, Spec: corev1.PodSpec{NodeName: "n1",
+		Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{Requests: rl("500m", "1Gi"), Limits: rl("1", "2Gi")}}}}}
+	daemon := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "d", Name: "agent",
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "agent", UID: "1", Controller: new(true)}}},
+		Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{Requests: rl("450m", "1Gi")}}}}}
+	done := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "d", Name: "done"}, Spec: app.Spec, Status: corev1.PodStatus{Phase: corev1.PodSucceeded}}
+	pool := &v1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "default"},
+		Spec:   v1.NodePoolSpec{Limits: v1.Limits{corev1.ResourceCPU: resource.MustParse("100")}},
+		Status: v1.NodePoolStatus{Resources: rl("2", "8Gi")}}
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(node, app, daemon, done, pool).Build()
+	reg := prometheus.NewRegistry()
+	cluster := state.NewCluster(state.Options{})
+	c, err := NewController(Deps{Client: kube, Cluster: cluster, CloudProvider: cpfake.New(cpfake.Options{}), Registerer: reg, Clock: clocktesting.NewFakeClock(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	labels := func(resourceType string) prometheus.Labels {
+		l := NodeLabels(node)
+		l[metrics.LabelResourceType] = resourceType
+		return l
+	}
+	for name, tc := range map[string]struct {
+		g    *prometheus.GaugeVec
+		l    prometheus.Labels
+		want float64
+	}{
+		"allocatable cpu":     {c.nodes.Allocatable, labels("cpu"), 1.9},
+		"pod requests cpu":    {c.nodes.TotalPodRequests, labels("cpu"), 0.95},
+		"pod limits memory":   {c.nodes.TotalPodLimits, labels("memory"), 2 << 30},
+		"daemon requests cpu": {c.nodes.TotalDaemonRequests, labels("cpu"), 0.45},
+		"overhead memory":     {c.nodes.SystemOverhead, labels("memory"), 1 << 30},
+		"lifetime":            {c.nodes.CurrentLifetime, NodeLabels(node), 3600},
+		"utilization cpu":     {c.nodes.ClusterUtilization, prometheus.Labels{metrics.LabelResourceType: "cpu"}, 50},
+		"nodepool usage cpu":  {c.pools.Usage, prometheus.Labels{metrics.LabelNodePool: "default", metrics.LabelResourceType: "cpu"}, 2},
+		"nodepool limit cpu":  {c.pools.Limit, prometheus.Labels{metrics.LabelNodePool: "default", metrics.LabelResourceType: "cpu"}, 100},
+		"instance type cores": {c.types.CPUCores, prometheus.Labels{metrics.LabelInstanceType: "m5.large"}, 2},
+	} {
+		if got := testutil.ToFloat64(tc.g.With(tc.l)); got != tc.want {
+			t.Errorf("%s = %v, want %v", name, got, tc.want)
+		}
+	}
+	if NodeLabels(node)[metrics.LabelManaged] != "true" {
+		t.Errorf("a node with a nodepool label must be managed")
+	}
+	if got := testutil.ToFloat64(c.clusterState.Synced); got != 1 {
+		t.Errorf("synced = %v, want 1 (no informer to wait for)", got)
+	}
+
+	if err := kube.Delete(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, g := range map[string]*prometheus.GaugeVec{"allocatable": c.nodes.Allocatable, "lifetime": c.nodes.CurrentLifetime, "utilization": c.nodes.ClusterUtilization} {
+		if n := testutil.CollectAndCount(g); n != 0 {
+			t.Errorf("%s keeps %d series of a node that is gone", name, n)
+		}
+	}
+	if n := testutil.CollectAndCount(c.pools.Usage); n != 2 {
+		t.Errorf("nodepool usage series = %d, want cpu and memory", n)
+	}
+}

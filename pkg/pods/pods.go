@@ -1,0 +1,185 @@
+package pods
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+)
+
+// StuckTerminatingAfter is how long past its deletion timestamp a terminating pod stops
+// holding up a drain: its kubelet has evidently stopped reporting.
+const StuckTerminatingAfter = time.Minute
+
+// Critical priority classes: such pods are drained after all others.
+const (
+	SystemClusterCritical = "system-cluster-critical"
+	SystemNodeCritical    = "system-node-critical"
+)
+
+// IsTerminal reports whether the pod has finished (Succeeded or Failed).
+func IsTerminal(pod *corev1.Pod) bool {
+	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+}
+
+// IsTerminating reports whether the pod is being deleted.
+func IsTerminating(pod *corev1.Pod) bool { return pod.DeletionTimestamp != nil }
+
+// IsStuckTerminating reports whether the pod has been terminating for longer than
+// StuckTerminatingAfter past its deletion timestamp.
+func IsStuckTerminating(pod *corev1.Pod, now time.Time) bool {
+	return IsTerminating(pod) && now.Sub(pod.DeletionTimestamp.Time) > StuckTerminatingAfter
+}
+
+// IsOwnedByDaemonSet reports whether a DaemonSet controls the pod.
+func IsOwnedByDaemonSet(pod *corev1.Pod) bool { return isOwnedBy(pod, "DaemonSet") }
+
+// IsStatic reports whether the pod is a static (mirror) pod: its kubelet owns it and the
+// API server only mirrors it, so evicting it does nothing.
+func IsStatic(pod *corev1.Pod) bool {
+	if _, ok := pod.Annotations[corev1.MirrorPodAnnotationKey]; ok {
+		return true
+	}
+	return isOwnedBy(pod, "Node")
+}
+
+func isOwnedBy(pod *corev1.Pod, kind string) bool {
+	owner := metav1.GetControllerOf(pod)
+	return owner != nil && owner.Kind == kind
+}
+
+// IsCritical reports whether the pod runs at a system-critical priority class.
+func IsCritical(pod *corev1.Pod) bool {
+	return pod.Spec.PriorityClassName == SystemClusterCritical || pod.Spec.PriorityClassName == SystemNodeCritical
+}
+
+// ToleratesDisruptedTaint reports whether the pod tolerates karpenter.sh/disrupted:NoSchedule;
+// such a pod would be scheduled right back, so a drain leaves it alone.
+func ToleratesDisruptedTaint(pod *corev1.Pod) bool {
+	taint := v1.DisruptedNoScheduleTaint
+	for _, t := range pod.Spec.Tolerations {
+		if t.Effect != "" && t.Effect != taint.Effect {
+			continue
+		}
+		if t.Key == "" && t.Operator == corev1.TolerationOpExists {
+			return true
+		}
+		if t.Key != taint.Key {
+			continue
+		}
+		if t.Operator == corev1.TolerationOpExists || t.Value == taint.Value {
+			return true
+		}
+	}
+	return false
+}
+
+// HasDoNotDisrupt reports whether the object carries karpenter.sh/do-not-disrupt: "true".
+func HasDoNotDisrupt(obj metav1.Object) bool {
+	return obj.GetAnnotations()[v1.DoNotDisruptAnnotationKey] == "true"
+}
+
+// MustDrain reports whether a drain has to wait for the pod to leave: it is neither
+// finished, nor static, nor tolerating the disrupted taint, nor stuck terminating.
+func MustDrain(pod *corev1.Pod, now time.Time) bool {
+	return !IsTerminal(pod) && !IsStatic(pod) && !ToleratesDisruptedTaint(pod) && !IsStuckTerminating(pod, now)
+}
+
+// IsReschedulable reports whether the pod counts against a node being empty: it is active
+// (neither finished nor terminating), not a DaemonSet or static pod.
+func IsReschedulable(pod *corev1.Pod) bool {
+	return !IsTerminal(pod) && !IsTerminating(pod) && !IsOwnedByDaemonSet(pod) && !IsStatic(pod)
+}
+
+// DrainGroups splits pods into the order a drain evicts them: non-critical pods, critical
+// pods, then non-critical and critical DaemonSet pods. Each group is evicted only once the
+// groups before it are gone; empty groups are kept so the order stays positional.
+func DrainGroups(pods []*corev1.Pod) [4][]*corev1.Pod {
+	var groups [4][]*corev1.Pod
+	for _, p := range pods {
+		i := 0
+		if IsCritical(p) {
+			i = 1
+		}
+		if IsOwnedByDaemonSet(p) {
+			i += 2
+		}
+		groups[i] = append(groups[i], p)
+	}
+	return groups
+}
+
+// IsProvisionable reports whether Karpenter should find capacity for the pod: the
+// kube-scheduler marked it unschedulable (PodScheduled=False, reason Unschedulable), it is
+// not bound, not terminating, not finished and not owned by a DaemonSet (a DaemonSet pod
+// follows its node; a new node would only get its own copy).
+func IsProvisionable(pod *corev1.Pod) bool {
+	if pod.Spec.NodeName != "" || IsTerminating(pod) || IsTerminal(pod) || IsOwnedByDaemonSet(pod) {
+		return false
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			return c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable
+		}
+	}
+	return false
+}
+
+// Requests is what the pod asks the scheduler for, by the Kubernetes rule: the larger of
+// its app containers plus sidecars and, for every classic init container, that container
+// plus the sidecars started before it; plus the pod overhead; plus one "pods" slot. A
+// container's request for a resource it only limits defaults to the limit.
+func Requests(pod *corev1.Pod) corev1.ResourceList {
+	sum, sidecars, initPeak := corev1.ResourceList{}, corev1.ResourceList{}, corev1.ResourceList{}
+	for i := range pod.Spec.Containers {
+		addTo(sum, containerRequests(&pod.Spec.Containers[i]))
+	}
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		r := containerRequests(c)
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			addTo(sum, r)
+			addTo(sidecars, r)
+			r = sidecars.DeepCopy()
+		} else {
+			addTo(r, sidecars)
+		}
+		for name, q := range r {
+			if peak, ok := initPeak[name]; !ok || q.Cmp(peak) > 0 {
+				initPeak[name] = q.DeepCopy()
+			}
+		}
+	}
+	for name, q := range initPeak {
+		if cur, ok := sum[name]; !ok || q.Cmp(cur) > 0 {
+			sum[name] = q
+		}
+	}
+	addTo(sum, pod.Spec.Overhead)
+	sum[corev1.ResourcePods] = *resource.NewQuantity(1, resource.DecimalSI)
+	return sum
+}
+
+func containerRequests(c *corev1.Container) corev1.ResourceList {
+	out := c.Resources.Requests.DeepCopy()
+	if out == nil {
+		out = corev1.ResourceList{}
+	}
+	for name, q := range c.Resources.Limits {
+		if _, ok := out[name]; !ok {
+			out[name] = q.DeepCopy()
+		}
+	}
+	return out
+}
+
+func addTo(sum, more corev1.ResourceList) {
+	for name, q := range more {
+		total := sum[name]
+		total.Add(q)
+		sum[name] = total
+	}
+}

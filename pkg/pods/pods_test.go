@@ -1,0 +1,112 @@
+package pods
+
+import (
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+)
+
+func owned(kind string) []metav1.OwnerReference {
+	yes := true
+	return []metav1.OwnerReference{{Kind: kind, Name: "x", Controller: &yes}}
+}
+
+func TestPredicates(t *testing.T) {
+	now := time.Now()
+	old := metav1.NewTime(now.Add(-2 * time.Minute))
+	fresh := metav1.NewTime(now.Add(-10 * time.Second))
+	cases := []struct {
+		name                     string
+		pod                      corev1.Pod
+		mustDrain, reschedulable bool
+	}{
+		{"plain", corev1.Pod{}, true, true},
+		{"succeeded", corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodSucceeded}}, false, false},
+		{"daemonset", corev1.Pod{ObjectMeta: metav1.ObjectMeta{OwnerReferences: owned("DaemonSet")}}, true, false},
+		{"static by owner", corev1.Pod{ObjectMeta: metav1.ObjectMeta{OwnerReferences: owned("Node")}}, false, false},
+		{"mirror", corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{corev1.MirrorPodAnnotationKey: "x"}}}, false, false},
+		{"tolerates disrupted", corev1.Pod{Spec: corev1.PodSpec{Tolerations: []corev1.Toleration{{Key: v1.DisruptedTaintKey, Operator: corev1.TolerationOpExists}}}}, false, true},
+		{"tolerates all", corev1.Pod{Spec: corev1.PodSpec{Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}}, false, true},
+		{"tolerates other", corev1.Pod{Spec: corev1.PodSpec{Tolerations: []corev1.Toleration{{Key: "other", Operator: corev1.TolerationOpExists}}}}, true, true},
+		{"terminating", corev1.Pod{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &fresh}}, true, false},
+		{"stuck terminating", corev1.Pod{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &old}}, false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := MustDrain(&c.pod, now); got != c.mustDrain {
+				t.Errorf("MustDrain = %v, want %v", got, c.mustDrain)
+			}
+			if got := IsReschedulable(&c.pod); got != c.reschedulable {
+				t.Errorf("IsReschedulable = %v, want %v", got, c.reschedulable)
+			}
+		})
+	}
+}
+
+func TestDrainGroupsOrder(t *testing.T) {
+	mk := func(name, priority, owner string) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{PriorityClassName: priority}}
+		if owner != "" {
+			p.OwnerReferences = owned(owner)
+		}
+		return p
+	}
+	groups := DrainGroups([]*corev1.Pod{
+		mk("ds-critical", SystemNodeCritical, "DaemonSet"),
+		mk("critical", SystemClusterCritical, "ReplicaSet"),
+		mk("ds", "", "DaemonSet"),
+		mk("plain", "", ""),
+	})
+	want := [4]string{"plain", "critical", "ds", "ds-critical"}
+	for i, g := range groups {
+		if len(g) != 1 || g[0].Name != want[i] {
+			t.Fatalf("group %d = %v, want [%s]", i, g, want[i])
+		}
+	}
+}
+
+func TestHasDoNotDisrupt(t *testing.T) {
+	if HasDoNotDisrupt(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{v1.DoNotDisruptAnnotationKey: "false"}}}) {
+		t.Error("false must not count")
+	}
+	if !HasDoNotDisrupt(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{v1.DoNotDisruptAnnotationKey: "true"}}}) {
+		t.Error("true must count")
+	}
+}
+
+func TestRequests(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	rl := func(cpu, mem string) corev1.ResourceList {
+		l := corev1.ResourceList{}
+		if cpu != "" {
+			l[corev1.ResourceCPU] = resource.MustParse(cpu)
+		}
+		if mem != "" {
+			l[corev1.ResourceMemory] = resource.MustParse(mem)
+		}
+		return l
+	}
+	pod := &corev1.Pod{Spec: corev1.PodSpec{
+		Containers: []corev1.Container{
+			{Name: "a", Resources: corev1.ResourceRequirements{Requests: rl("500m", "1Gi")}},
+			{Name: "b", Resources: corev1.ResourceRequirements{Limits: rl("250m", "")}}, // request defaults to the limit
+		},
+		InitContainers: []corev1.Container{
+			{Name: "sidecar", RestartPolicy: &always, Resources: corev1.ResourceRequirements{Requests: rl("100m", "")}},
+			{Name: "big-init", Resources: corev1.ResourceRequirements{Requests: rl("2", "512Mi")}},
+		},
+		Overhead: rl("50m", ""),
+	}}
+	got := Requests(pod)
+	// cpu: max(500m+250m+100m, 2+100m) + 50m = 2150m; memory: max(1Gi, 512Mi) = 1Gi.
+	for name, want := range map[corev1.ResourceName]string{corev1.ResourceCPU: "2150m", corev1.ResourceMemory: "1Gi", corev1.ResourcePods: "1"} {
+		if q := got[name]; q.Cmp(resource.MustParse(want)) != 0 {
+			t.Errorf("%s = %s, want %s", name, q.String(), want)
+		}
+	}
+}

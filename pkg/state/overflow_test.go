@@ -1,0 +1,96 @@
+package state_test
+
+import (
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/gokarpenter/karpenter/pkg/state"
+)
+
+// TestNominationLapsesWhenTheInitializedNodeIsFull: once a NodeClaim's node is initialised,
+// a pod nominated to it that no longer fits (kube-scheduler filled the node with other
+// pods) is planned again at once, not after the nomination TTL; pods that still fit keep
+// their nomination, the oldest nomination first.
+func TestNominationLapsesWhenTheInitializedNodeIsFull(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Now())
+	c := state.NewCluster(state.Options{Clock: clk})
+	withCPU := func(p *corev1.Pod, cpu string) *corev1.Pod {
+		p.Spec.Containers = []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}}}
+		return p
+	}
+	first, second := withCPU(pendingPod("first"), "400m"), withCPU(pendingPod("second"), "400m")
+	c.UpdatePod(first)
+	c.UpdatePod(second)
+	nc := nodeClaim("nc-1", "small")
+	c.UpdateNodeClaim(nc)
+	c.Nominate("nc-1", []*corev1.Pod{first})
+	clk.Step(time.Second)
+	c.Nominate("nc-1", []*corev1.Pod{second})
+	if got := names(c.PendingPods()); got != "" {
+		t.Fatalf("pending before the node exists = %q, want none", got)
+	}
+
+	// The node registers and initialises; another pod took 1.5 of its 2 CPUs.
+	c.UpdateNode(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}, Status: corev1.NodeStatus{
+		Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourcePods: resource.MustParse("10")}}})
+	other := withCPU(pendingPod("other"), "1500m")
+	other.Spec.NodeName = "node-1"
+	c.UpdatePod(other)
+	initialized := nc.DeepCopy()
+	initialized.Status.NodeName = "node-1"
+	initialized.Status.Conditions = []metav1.Condition{{Type: state.ConditionInitialized, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(clk.Now())}}
+	c.UpdateNodeClaim(initialized)
+
+	if got := names(c.PendingPods()); got != "second" {
+		t.Errorf("pending = %q, want second (first, nominated earlier, still fits)", got)
+	}
+	if _, ok := c.Nomination(types.NamespacedName{Namespace: "default", Name: "second"}); ok {
+		t.Error("second keeps a nomination to a node it does not fit")
+	}
+	if got := c.Objects().Nominated["nc-1"]; len(got) != 1 || got[0].Name != "first" {
+		t.Errorf("snapshot nominations = %v, want only first", got)
+	}
+	// The other pod finishes: both fit again.
+	done := other.DeepCopy()
+	done.Status.Phase = corev1.PodSucceeded
+	c.UpdatePod(done)
+	if got := names(c.PendingPods()); got != "" {
+		t.Errorf("pending after the node freed up = %q, want none", got)
+	}
+}
+
+// TestNominateByNodeName: a Node's name resolves to the NodeClaim it registered as (an
+// index, not a scan), and no longer once that NodeClaim is deleted or being deleted.
+func TestNominateByNodeName(t *testing.T) {
+	c := state.NewCluster(state.Options{})
+	pod := pendingPod("p")
+	c.UpdatePod(pod)
+	for i, name := range []string{"nc-a", "nc-b"} {
+		nc := nodeClaim(name, "small")
+		nc.Status.NodeName = []string{"node-a", "node-b"}[i]
+		c.UpdateNodeClaim(nc)
+	}
+	if n := c.Nominate("node-b", []*corev1.Pod{pod}); n != 1 {
+		t.Fatalf("Nominate(node-b) = %d, want 1", n)
+	}
+	if got, _ := c.Nomination(types.NamespacedName{Namespace: "default", Name: "p"}); got != "nc-b" {
+		t.Errorf("nominated to %q, want nc-b", got)
+	}
+	deleting := nodeClaim("nc-a", "small")
+	deleting.Status.NodeName = "node-a"
+	deleting.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+	c.UpdateNodeClaim(deleting)
+	c.DeleteNodeClaim("nc-b")
+	for _, node := range []string{"node-a", "node-b"} {
+		if n := c.Nominate(node, []*corev1.Pod{pod}); n != 0 {
+			t.Errorf("Nominate(%s) = %d after its NodeClaim went, want 0", node, n)
+		}
+	}
+}
