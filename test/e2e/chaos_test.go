@@ -107,10 +107,19 @@ func (ch *chaos) sample(ctx context.Context) *sampler {
 func (s *sampler) observe(w *world) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	claimed := map[string]time.Time{} // provider ID -> when its NodeClaim was created
+	for _, nc := range w.claims {
+		claimed[nc.Status.ProviderID] = nc.CreationTimestamp.Time
+	}
 	for _, n := range w.nodes {
-		// Only nodes launched during the scenario: a node emptied by a scale-down before
-		// the first sample was no duplicate. (Timestamps are whole seconds.)
-		if n.CreationTimestamp.Time.Before(s.started.Truncate(time.Second)) {
+		// Only nodes whose NodeClaim was created during the scenario: one emptied by a
+		// scale-down before the first sample, or launched by the scenario before, is not
+		// this scenario's duplicate. (Timestamps are whole seconds.)
+		created, ok := claimed[n.Spec.ProviderID]
+		if !ok {
+			created = n.CreationTimestamp.Time
+		}
+		if created.Before(s.started.Truncate(time.Second)) {
 			continue
 		}
 		if _, ok := s.nodeSeen[n.Name]; !ok && n.Labels[v1.NodePoolLabelKey] == "chaos" {
