@@ -304,17 +304,29 @@ func TestChaos(t *testing.T) {
 		ch.start(t, "a")
 		return at
 	})
-	run("kill-at-drain", "scale 16 -> 4; SIGKILL while NodeClaims terminate, restart", 4, func(t *testing.T, s *sampler, r *row) time.Time {
+	run("kill-at-drain", "delete a NodeClaim holding pods; SIGKILL while it drains (evictions under the PDB), restart", 16, func(t *testing.T, s *sampler, r *row) time.Time {
 		ch.patchClass(t, `{"spec":{"bootDelay":"1s"}}`)
-		ch.scale(t, s, 4)
-		ch.waitFor(t, 2*time.Minute, "a NodeClaim terminating", func(w *world) bool { return w.deleting() > 0 })
+		var victim string
+		ch.waitFor(t, time.Minute, "a NodeClaim holding pods", func(w *world) bool {
+			for _, nc := range w.claims {
+				for _, p := range w.pods {
+					if nc.Status.NodeName != "" && p.Spec.NodeName == nc.Status.NodeName {
+						victim = nc.Name
+						return true
+					}
+				}
+			}
+			return false
+		})
+		ch.kubectl(t, "", "delete", "nodeclaim", victim, "--wait=false")
+		ch.waitFor(t, time.Minute, "the NodeClaim draining", func(w *world) bool { return w.deleting() > 0 })
 		ch.kill(t, "a")
 		at := time.Now()
 		time.Sleep(2 * time.Second)
 		ch.start(t, "a")
 		return at
 	})
-	run("leader-failover", "2 replicas; SIGKILL the leader, then scale 4 -> 10", 10, func(t *testing.T, s *sampler, r *row) time.Time {
+	run("leader-failover", "2 replicas; SIGKILL the leader, then scale 16 -> 10", 10, func(t *testing.T, s *sampler, r *row) time.Time {
 		ch.start(t, "b")
 		var leader, holder string
 		for deadline := time.Now().Add(time.Minute); leader == "" || holder == ""; {
