@@ -352,3 +352,27 @@ func TestDriftWithSeveralReplacements(t *testing.T) {
 		t.Fatalf("%d replacements, want 3", n)
 	}
 }
+
+// TestAbandonKeepsTheTaintOfANodeClaimAnotherActorDeletes: a command is given up after
+// someone else (expiration, an interruption, a user) started deleting its candidate's
+// NodeClaim. Untainting that node would invite pods onto a node about to drain, so the
+// disrupted taint stays.
+func TestAbandonKeepsTheTaintOfANodeClaimAnotherActorDeletes(t *testing.T) {
+	h := newHarness(t, "100%", "0s")
+	nc, node := h.node("empty", "small")
+	if res := h.reconcile(); res.Started == nil {
+		t.Fatal("nothing started")
+	}
+	h.pod("late", node.Name, "100m", fixtures.Annotated(v1.DoNotDisruptAnnotationKey, "true"), fixtures.Tolerating(v1.DisruptedTaintKey))
+	if err := env.Client.Delete(h.ctx, nc); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Step(DefaultValidationTTL)
+	res := h.reconcile()
+	if len(res.Aborted) != 1 {
+		t.Fatalf("aborted %v, want the command abandoned", res.Aborted)
+	}
+	if !h.tainted()[node.Name] {
+		t.Fatal("the node of a NodeClaim being deleted by another actor was untainted")
+	}
+}

@@ -293,7 +293,7 @@ func (c *Controller) abort(ctx context.Context, p *pass, f *inflight, why string
 	var errs []error
 	for _, name := range f.candidates {
 		if node := p.nodeOf[name]; node != nil {
-			errs = append(errs, c.untaint(ctx, node.Name))
+			errs = append(errs, c.untaint(ctx, name, node.Name))
 		}
 		c.recorder.Eventf(&v1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: name}}, corev1.EventTypeNormal, EventAbandoned, "Disruption abandoned: %s", why)
 	}
@@ -364,7 +364,7 @@ func (c *Controller) recover(ctx context.Context, p *pass) error {
 			continue
 		}
 		log.FromContext(ctx).Info("removing a disrupted taint no command holds", "node", klog.KObj(node))
-		errs = append(errs, c.untaint(ctx, node.Name))
+		errs = append(errs, c.untaint(ctx, nc.Name, node.Name))
 	}
 	return errors.Join(errs...)
 }
@@ -431,14 +431,32 @@ func (c *Controller) taint(ctx context.Context, name string) error {
 	return nil
 }
 
-// untaint takes karpenter.sh/disrupted off the node.
-func (c *Controller) untaint(ctx context.Context, name string) error {
+// untaint takes karpenter.sh/disrupted off the node of claimName, unless that NodeClaim or
+// its node is being deleted.
+func (c *Controller) untaint(ctx context.Context, claimName, name string) error {
+	// Another actor (expiration, an interruption, a user) may have started deleting the
+	// NodeClaim since the pass began: its node is about to drain, and the taint must stay
+	// so that no pod is scheduled there meanwhile. Read it afresh rather than from the pass.
+	claim := &v1.NodeClaim{}
+	if err := c.kube.Get(ctx, client.ObjectKey{Name: claimName}, claim); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("getting nodeclaim %s before untainting its node: %w", claimName, err)
+	}
+	if !claim.DeletionTimestamp.IsZero() {
+		log.FromContext(ctx).V(1).Info("leaving the disrupted taint: the nodeclaim is being deleted", "nodeclaim", claimName, "node", name)
+		return nil
+	}
 	node := &corev1.Node{}
 	if err := c.kube.Get(ctx, client.ObjectKey{Name: name}, node); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
 		return fmt.Errorf("getting node %s to untaint it: %w", name, err)
+	}
+	if !node.DeletionTimestamp.IsZero() {
+		return nil
 	}
 	stored := node.DeepCopy()
 	node.Spec.Taints = slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.MatchTaint(&v1.DisruptedNoScheduleTaint) })
