@@ -28,6 +28,22 @@ const (
 	ReasonInterruption = "interruption"
 )
 
+// NodesTerminated returns karpenter_nodes_terminated_total{nodepool,zone}.
+func NodesTerminated(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
+	return CounterVec(reg, prometheus.CounterOpts{
+		Namespace: "karpenter", Subsystem: "nodes", Name: "terminated_total",
+		Help: "Number of nodes terminated, by nodepool and zone.",
+	}, LabelNodePool, LabelZone)
+}
+
+// NodeClaimsTerminated returns karpenter_nodeclaims_terminated_total{nodepool,capacity_type,zone}.
+func NodeClaimsTerminated(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
+	return CounterVec(reg, prometheus.CounterOpts{
+		Namespace: "karpenter", Subsystem: "nodeclaims", Name: "terminated_total",
+		Help: "Number of NodeClaims terminated, by nodepool, capacity_type and zone.",
+	}, LabelNodePool, LabelCapacityType, LabelZone)
+}
+
 // NodeClaimsDisrupted returns karpenter_nodeclaims_disrupted_total, registered on reg (or
 // the collector already registered there under that name).
 func NodeClaimsDisrupted(reg prometheus.Registerer) (*prometheus.CounterVec, error) {

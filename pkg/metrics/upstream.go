@@ -149,6 +149,9 @@ var implemented = []string{
 	"karpenter_pods_provisioning_bound_duration_seconds", "karpenter_pods_provisioning_startup_duration_seconds",
 	"karpenter_pods_provisioning_unbound_time_seconds", "karpenter_pods_provisioning_unstarted_time_seconds",
 	"karpenter_scheduler_scheduling_duration_seconds", "karpenter_scheduler_queue_depth",
+	"karpenter_scheduler_ignored_pods_count",
+	// pkg/controllers/nodeclaim/termination
+	"karpenter_nodes_terminated_total", "karpenter_nodeclaims_terminated_total",
 	"karpenter_scheduler_unfinished_work_seconds", "karpenter_scheduler_unschedulable_pods_count",
 	"karpenter_nodepools_usage", "karpenter_nodepools_limit",
 	"karpenter_cluster_utilization_percent", "karpenter_cluster_state_node_count", "karpenter_cluster_state_synced",
@@ -170,10 +173,7 @@ var implemented = []string{
 var drift = map[string]struct {
 	labels []string
 	why    string
-}{
-	"karpenter_nodeclaims_terminated_total": {[]string{"capacity_type", "nodepool"}, "no zone label yet (termination writes it)"},
-	"karpenter_nodes_terminated_total":      {[]string{"nodepool"}, "no zone label yet (termination writes it)"},
-}
+}{}
 
 // Status says how the project serves the upstream family name.
 func Status(name string) Implementation {

@@ -35,6 +35,8 @@ import (
 // labels are still checked.
 var notExercised = map[string]string{
 	"karpenter_nodeclaims_disrupted_total":                   "nothing is disrupted in the scenario",
+	"karpenter_nodeclaims_terminated_total":                  "nothing terminates in the scenario",
+	"karpenter_nodes_terminated_total":                       "nothing terminates in the scenario",
 	"karpenter_cloudprovider_errors_total":                   "the fake cloud returns no error",
 	"operator_nodepool_status_condition_transition_seconds":  "a condition must change after it was first observed",
 	"operator_nodeclaim_status_condition_transition_seconds": "a condition must change after it was first observed",

@@ -106,16 +106,10 @@ func NewController(deps Deps) (*Controller, error) {
 		c.clock = clock.RealClock{}
 	}
 	var err error
-	if c.nodesTerminated, err = metrics.CounterVec(deps.Registerer, prometheus.CounterOpts{
-		Namespace: "karpenter", Subsystem: "nodes", Name: "terminated_total",
-		Help: "Number of nodes terminated, by nodepool.",
-	}, metrics.LabelNodePool); err != nil {
+	if c.nodesTerminated, err = metrics.NodesTerminated(deps.Registerer); err != nil {
 		return nil, err
 	}
-	if c.nodeClaimsTerminated, err = metrics.CounterVec(deps.Registerer, prometheus.CounterOpts{
-		Namespace: "karpenter", Subsystem: "nodeclaims", Name: "terminated_total",
-		Help: "Number of NodeClaims terminated, by nodepool and capacity_type.",
-	}, metrics.LabelNodePool, metrics.LabelCapacityType); err != nil {
+	if c.nodeClaimsTerminated, err = metrics.NodeClaimsTerminated(deps.Registerer); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -319,7 +313,7 @@ func (c *Controller) removeFinalizer(ctx context.Context, nc *v1.NodeClaim) erro
 		return fmt.Errorf("removing the nodeclaim finalizer: %w", err)
 	}
 	c.recorder.Event(nc, corev1.EventTypeNormal, ReasonTerminated, "NodeClaim terminated")
-	c.nodeClaimsTerminated.WithLabelValues(nc.Labels[v1.NodePoolLabelKey], nc.Labels[v1.CapacityTypeLabelKey]).Inc()
+	c.nodeClaimsTerminated.WithLabelValues(nc.Labels[v1.NodePoolLabelKey], nc.Labels[v1.CapacityTypeLabelKey], nc.Labels[v1.LabelTopologyZone]).Inc()
 	return nil
 }
 

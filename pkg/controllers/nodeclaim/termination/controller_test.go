@@ -77,10 +77,10 @@ func TestDrainOrderAndFinalize(t *testing.T) {
 			t.Errorf("events %q lack %s", ev, want)
 		}
 	}
-	if got := h.counter("nodes", "pool"); got != 1 {
+	if got := h.counter("nodes", "pool", nc.Labels[v1.LabelTopologyZone]); got != 1 {
 		t.Errorf("karpenter_nodes_terminated_total = %v", got)
 	}
-	if got := h.counter("nodeclaims", "pool", nc.Labels[v1.CapacityTypeLabelKey]); got != 1 {
+	if got := h.counter("nodeclaims", "pool", nc.Labels[v1.CapacityTypeLabelKey], nc.Labels[v1.LabelTopologyZone]); got != 1 {
 		t.Errorf("karpenter_nodeclaims_terminated_total = %v", got)
 	}
 }

@@ -110,7 +110,7 @@ func (c *Controller) removeNode(ctx context.Context, nc *v1.NodeClaim, node *cor
 	if err := removeNodeFinalizer(ctx, c.kube, node); err != nil {
 		return err
 	}
-	c.nodesTerminated.WithLabelValues(nc.Labels[v1.NodePoolLabelKey]).Inc()
+	c.nodesTerminated.WithLabelValues(nc.Labels[v1.NodePoolLabelKey], nc.Labels[v1.LabelTopologyZone]).Inc()
 	return nil
 }
 
