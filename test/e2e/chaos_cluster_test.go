@@ -90,6 +90,12 @@ func newChaos(t *testing.T) *chaos {
 // start runs one karpenter replica with leader election on the chaos lease.
 func (ch *chaos) start(t *testing.T, name string) {
 	t.Helper()
+	ch.startWith(t, name, filepath.Join(ch.run, "admin.kubeconfig"))
+}
+
+// startWith runs a replica on another kubeconfig (the fault proxy's).
+func (ch *chaos) startWith(t *testing.T, name, kubeconfig string) {
+	t.Helper()
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	ch.starts++
@@ -101,7 +107,7 @@ func (ch *chaos) start(t *testing.T, name string) {
 	}
 	cmd := exec.Command(ch.bin, "controller", "--cloud-provider=sim", "--leader-elect=true",
 		"--leader-election-namespace=default", "--leader-election-id="+chaosLease,
-		"--kubeconfig", filepath.Join(ch.run, "admin.kubeconfig"),
+		"--kubeconfig", kubeconfig,
 		"--metrics-bind-address=0", "--health-probe-bind-address=0",
 		"--batch-idle-duration=1s", "--batch-max-duration=5s")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -111,6 +117,17 @@ func (ch *chaos) start(t *testing.T, name string) {
 	}
 	go func() { _ = cmd.Wait(); logFile.Close() }()
 	ch.procs[name] = cmd
+}
+
+// running lists the replicas running.
+func (ch *chaos) running() []string {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	var out []string
+	for name := range ch.procs {
+		out = append(out, name)
+	}
+	return out
 }
 
 // kill SIGKILLs a replica: no lease release, no cleanup, as a node crash would.

@@ -107,10 +107,19 @@ func (ch *chaos) sample(ctx context.Context) *sampler {
 func (s *sampler) observe(w *world) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	claimed := map[string]time.Time{} // provider ID -> when its NodeClaim was created
+	for _, nc := range w.claims {
+		claimed[nc.Status.ProviderID] = nc.CreationTimestamp.Time
+	}
 	for _, n := range w.nodes {
-		// Only nodes launched during the scenario: a node emptied by a scale-down before
-		// the first sample was no duplicate. (Timestamps are whole seconds.)
-		if n.CreationTimestamp.Time.Before(s.started.Truncate(time.Second)) {
+		// Only nodes whose NodeClaim was created during the scenario: one emptied by a
+		// scale-down before the first sample, or launched by the scenario before, is not
+		// this scenario's duplicate. (Timestamps are whole seconds.)
+		created, ok := claimed[n.Spec.ProviderID]
+		if !ok {
+			created = n.CreationTimestamp.Time
+		}
+		if created.Before(s.started.Truncate(time.Second)) {
 			continue
 		}
 		if _, ok := s.nodeSeen[n.Name]; !ok && n.Labels[v1.NodePoolLabelKey] == "chaos" {
@@ -160,7 +169,9 @@ func (s *sampler) finish() (pdb, budget, duplicates int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for node, first := range s.nodeSeen {
-		if !s.podSeen[node] && time.Since(first) > 10*time.Second {
+		// Scaling to zero, a node launched just before for pods that are gone since is no
+		// duplicate.
+		if s.want > 0 && !s.podSeen[node] && time.Since(first) > 10*time.Second {
 			duplicates++
 		}
 	}
@@ -293,17 +304,29 @@ func TestChaos(t *testing.T) {
 		ch.start(t, "a")
 		return at
 	})
-	run("kill-at-drain", "scale 16 -> 4; SIGKILL while NodeClaims terminate, restart", 4, func(t *testing.T, s *sampler, r *row) time.Time {
+	run("kill-at-drain", "delete a NodeClaim holding pods; SIGKILL while it drains (evictions under the PDB), restart", 16, func(t *testing.T, s *sampler, r *row) time.Time {
 		ch.patchClass(t, `{"spec":{"bootDelay":"1s"}}`)
-		ch.scale(t, s, 4)
-		ch.waitFor(t, 2*time.Minute, "a NodeClaim terminating", func(w *world) bool { return w.deleting() > 0 })
+		var victim string
+		ch.waitFor(t, time.Minute, "a NodeClaim holding pods", func(w *world) bool {
+			for _, nc := range w.claims {
+				for _, p := range w.pods {
+					if nc.Status.NodeName != "" && p.Spec.NodeName == nc.Status.NodeName {
+						victim = nc.Name
+						return true
+					}
+				}
+			}
+			return false
+		})
+		ch.kubectl(t, "", "delete", "nodeclaim", victim, "--wait=false")
+		ch.waitFor(t, time.Minute, "the NodeClaim draining", func(w *world) bool { return w.deleting() > 0 })
 		ch.kill(t, "a")
 		at := time.Now()
 		time.Sleep(2 * time.Second)
 		ch.start(t, "a")
 		return at
 	})
-	run("leader-failover", "2 replicas; SIGKILL the leader, then scale 4 -> 10", 10, func(t *testing.T, s *sampler, r *row) time.Time {
+	run("leader-failover", "2 replicas; SIGKILL the leader, then scale 16 -> 10", 10, func(t *testing.T, s *sampler, r *row) time.Time {
 		ch.start(t, "b")
 		var leader, holder string
 		for deadline := time.Now().Add(time.Minute); leader == "" || holder == ""; {
@@ -361,8 +384,25 @@ func TestChaos(t *testing.T) {
 		ch.waitFor(t, time.Minute, "interrupted NodeClaims deleted", func(w *world) bool { return w.deleting() > 0 })
 		return at
 	})
+	run("api-429-and-conflicts", "replicas behind a proxy: every 7th request 429, every 5th write 409; scale 14 -> 20", 20, func(t *testing.T, s *sampler, r *row) time.Time {
+		proxy := &faultProxy{throttleEvery: 7, conflictEvery: 5}
+		kubeconfig := ch.startFaultProxy(t, proxy)
+		for _, name := range ch.running() {
+			ch.kill(t, name)
+		}
+		at := time.Now()
+		ch.startWith(t, "p", kubeconfig)
+		ch.scale(t, s, 20)
+		t.Cleanup(func() { r.extra = proxy.String() })
+		ch.waitFor(t, 3*time.Minute, "20 pods running through the proxy", func(w *world) bool { return w.running() == 20 })
+		r.extra = proxy.String()
+		// Back to a direct replica for the next scenarios.
+		ch.kill(t, "p")
+		ch.start(t, "a")
+		return at
+	})
 	if full {
-		run("burst-while-consolidating", "scale 14 -> 0, then at once 0 -> 120 while empty nodes are deleted", 120, func(t *testing.T, s *sampler, r *row) time.Time {
+		run("burst-while-consolidating", "scale 20 -> 0, then at once 0 -> 120 while empty nodes are deleted", 120, func(t *testing.T, s *sampler, r *row) time.Time {
 			ch.scale(t, s, 0)
 			ch.waitFor(t, 2*time.Minute, "consolidation under way", func(w *world) bool { return w.deleting() > 0 })
 			at := time.Now()
