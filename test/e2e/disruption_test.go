@@ -38,10 +38,31 @@ spec:
   selector: {matchLabels: {app: web}}
 `
 
-// TestDisruption end to end: after a scale-down consolidation shrinks the cluster, then a
-// SimNodeClass image change rolls every node, never more than the budget's 2 at once, and
-// the web tier's PodDisruptionBudget (maxUnavailable 1) is never broken (sampled each
-// second). Every pod runs at the end.
+// spreadDeployment runs one small pod per node (required hostname anti-affinity): it keeps
+// the cluster at three nodes or more for the roll, and its pods have no
+// PodDisruptionBudget, so two nodes can be disrupted at once.
+const spreadDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: spread, namespace: default}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: spread}}
+  template:
+    metadata: {labels: {app: spread}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - {labelSelector: {matchLabels: {app: spread}}, topologyKey: kubernetes.io/hostname}
+      containers: [{name: app, image: app.invalid/spread:1, resources: {requests: {cpu: 200m, memory: 256Mi}}}]
+`
+
+// TestDisruption end to end: after a scale-down consolidation shrinks the cluster, a spread
+// tier (one pod per node) brings it to three nodes or more; then a SimNodeClass image change
+// rolls every node with the budget's concurrency: 2 nodes disrupted at once at least once
+// (commands stay in flight together), never 3, and the web tier's PodDisruptionBudget
+// (maxUnavailable 1) is never broken (sampled about every second). Every pod runs at the end.
 func TestDisruption(t *testing.T) {
 	c := startCluster(t)
 	c.startController(t, buildKarpenter(t, c.root))
@@ -67,6 +88,11 @@ func TestDisruption(t *testing.T) {
 		n := c.count(t, "nodeclaims")
 		return n > 0 && n < peak && running("web") == 4, fmt.Sprintf("%d nodeclaims (peak %d), %d/4 running", n, peak, running("web"))
 	})
+	c.kubectl(t, spreadDeployment, "apply", "-f", "-")
+	eventually(t, 3*time.Minute, "3 spread pods running on 3 nodes or more", func() (bool, string) {
+		n, nodes := running("spread"), c.count(t, "nodeclaims")
+		return n == 3 && nodes >= 3, fmt.Sprintf("%d/3 spread running, %d nodeclaims", n, nodes)
+	})
 	time.Sleep(10 * time.Second) // let an in-flight command finish before the roll
 	before := map[string]bool{}
 	for _, n := range c.lines(t, "get", "nodeclaims", "-o", "name") {
@@ -91,11 +117,15 @@ func TestDisruption(t *testing.T) {
 		}
 		maxDisrupting = max(maxDisrupting, disrupting)
 		maxUnavailable = max(maxUnavailable, 4-running("web"))
-		return old == 0 && running("web") == 4, fmt.Sprintf("%d old nodeclaims, %d disrupting, %d/4 running", old, disrupting, running("web"))
+		return old == 0 && running("web") == 4 && running("spread") == 3,
+			fmt.Sprintf("%d old nodeclaims, %d disrupting (max %d), %d/4 web and %d/3 spread running", old, disrupting, maxDisrupting, running("web"), running("spread"))
 	})
 	t.Logf("roll: at most %d nodes disrupted at once (budget 2), at most %d web pods unavailable (PDB 1)", maxDisrupting, maxUnavailable)
 	if maxDisrupting > 2 {
 		t.Errorf("%d nodes disrupted at once, the budget allows 2", maxDisrupting)
+	}
+	if maxDisrupting < 2 {
+		t.Errorf("the roll never disrupted 2 nodes at once (max %d), the budget allows 2 and %d nodes drifted", maxDisrupting, len(before))
 	}
 	if maxUnavailable > 1 {
 		t.Errorf("%d web pods unavailable at once, the PodDisruptionBudget allows 1", maxUnavailable)

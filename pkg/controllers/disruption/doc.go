@@ -8,6 +8,11 @@
 //
 //	emptiness → drift → multi-node consolidation → single-node consolidation
 //
+// Commands execute asynchronously: a pass starts at most one, and later passes start more
+// while earlier ones are in flight, as far as the Ledger allows (it counts the nodes of the
+// commands in flight; their NodeClaims are not candidates). A restart recovers every
+// command in flight from the annotations on its NodeClaims.
+//
 // Eligibility (Eligible, Explain) is upstream's: a candidate is managed (its NodePool
 // exists), not being deleted, registered and initialized, not already being disrupted, has
 // no pending pods nominated to it, no karpenter.sh/do-not-disrupt on its Node, NodeClaim or

@@ -75,9 +75,7 @@ func (c *Controller) sortedCommands() []*inflight {
 // start executes the first steps of a command: annotate and taint the candidates, launch
 // the replacements. On any failure it undoes what it did.
 func (c *Controller) start(ctx context.Context, p *pass, cmd *Command) error {
-	c.seq++
-	f := &inflight{id: fmt.Sprintf("%d-%d", p.now.Unix(), c.seq), reason: cmd.Reason, ctype: cmd.ConsolidationType,
-		why: cmd.Why, startedAt: p.now}
+	f := &inflight{id: c.newID(p.now), reason: cmd.Reason, ctype: cmd.ConsolidationType, why: cmd.Why, startedAt: p.now}
 	logger := log.FromContext(ctx).WithValues("command", f.id, "method", cmd.Method, "decision", cmd.Decision(), "candidates", cmd.names())
 	logger.Info("disrupting", "reason", cmd.Why, "replacements", len(cmd.Replacements), "savings", cmd.Savings)
 	for _, cand := range cmd.Candidates {
@@ -134,6 +132,17 @@ func (c *Controller) start(ctx context.Context, p *pass, cmd *Command) error {
 	c.metrics.Decisions.WithLabelValues(cmd.Decision(), reasonLabel(cmd.Reason), cmd.ConsolidationType).Inc()
 	c.commands[f.id] = f
 	return nil
+}
+
+// newID names a new command uniquely among those in flight, including those a restart
+// recovered (a restarted process counts from 1 again, possibly within the same second).
+func (c *Controller) newID(now time.Time) string {
+	for {
+		c.seq++
+		if id := fmt.Sprintf("%d-%d", now.Unix(), c.seq); c.commands[id] == nil {
+			return id
+		}
+	}
 }
 
 // advance moves an in-flight command on: wait for the replacements to initialize and the
