@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/createonce"
 	"github.com/gokarpenter/karpenter/pkg/controllers/internal/pods"
 	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
@@ -99,11 +100,14 @@ func (c *Controller) start(ctx context.Context, p *pass, cmd *Command) error {
 		nc.Annotations[CommandAnnotationKey] = f.id
 		nc.Annotations[RoleAnnotationKey] = RoleReplacement
 		nc.Annotations[ReasonAnnotationKey] = string(cmd.Reason)
-		if err := c.kube.Create(ctx, nc); err != nil {
+		// The name is fixed and recorded before the create: a create whose outcome is unknown
+		// may have been stored, and abort must then find it to delete it.
+		createonce.FixName(nc)
+		f.replacements = append(f.replacements, nc.Name)
+		if err := createonce.Create(ctx, c.kube, nc); err != nil {
 			return errors.Join(fmt.Errorf("launching a replacement nodeclaim: %w", err), c.abort(ctx, p, f, "launching failed", true))
 		}
 		c.cluster.UpdateNodeClaim(nc)
-		f.replacements = append(f.replacements, nc.Name)
 		logger.Info("launched replacement", "nodeclaim", nc.Name, "cheapest", planned.Cheapest.InstanceType, "price", planned.Cheapest.Price)
 	}
 	for _, cand := range cmd.Candidates {
