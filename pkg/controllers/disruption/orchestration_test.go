@@ -11,7 +11,56 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/fixtures"
 )
+
+// TestFailedCandidateDeleteIsRetried: the API server refuses the first delete of a validated
+// candidate (429); the next pass deletes it again rather than waiting forever for a node
+// that keeps its taint and its share of the budget.
+func TestFailedCandidateDeleteIsRetried(t *testing.T) {
+	h := newHarness(t, "100%", "0s")
+	var failures atomic.Int32
+	h.kube = interceptor.NewClient(h.watchClient(), interceptor.Funcs{
+		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+			if _, ok := obj.(*v1.NodeClaim); ok && failures.Add(1) == 1 {
+				return apierrors.NewTooManyRequests("throttled by the test", 1)
+			}
+			return c.Delete(ctx, obj, opts...)
+		},
+	})
+	h.ctrl = h.newController()
+	h.node("empty", "small")
+	if res := h.reconcile(); res.Started == nil {
+		t.Fatal("nothing started")
+	}
+	h.clock.Step(DefaultValidationTTL)
+	h.waitForState()
+	res, err := h.ctrl.Reconcile(h.ctx)
+	if err == nil || len(res.Deleted) != 0 {
+		t.Fatalf("the first delete: err %v, deleted %v; want the injected error and nothing deleted", err, res.Deleted)
+	}
+	if len(h.deleting()) != 0 {
+		t.Fatal("the candidate is being deleted although its delete failed")
+	}
+	want := fixtures.Name(t, "empty")
+	if res := h.reconcile(); !slices.Equal(res.Deleted, []string{want}) {
+		t.Fatalf("the pass after the failure deleted %v, want [%s]", res.Deleted, want)
+	}
+	if !h.deleting()[want] {
+		t.Fatalf("%s is not being deleted after the retry", want)
+	}
+	// The retried delete completes the command as usual; no third delete is sent.
+	h.finishTerminations()
+	h.reconcile()
+	h.clock.Step(DefaultSettle)
+	h.reconcile()
+	if len(h.ctrl.commands) != 0 {
+		t.Errorf("%d commands still in flight after the candidate went", len(h.ctrl.commands))
+	}
+	if n := failures.Load(); n != 2 {
+		t.Errorf("%d nodeclaim deletes, want 2 (the failed one and the retry)", n)
+	}
+}
 
 // TestAmbiguousReplacementCreateIsTracked: the API server stores a replacement NodeClaim
 // but the create answers with a timeout. The command must still know the replacement
