@@ -41,6 +41,13 @@ func isEC2NotFound(err error) bool {
 	return errors.As(err, &ae) && slices.Contains(notFoundCodes, ae.ErrorCode())
 }
 
+// isLaunchTemplateExists reports EC2's answer to creating a launch template whose name is
+// taken: another caller created the same (content-addressed) template first.
+func isLaunchTemplateExists(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "InvalidLaunchTemplateName.AlreadyExistsException"
+}
+
 func isIAMNotFound(err error) bool {
 	if err == nil {
 		return false

@@ -87,7 +87,9 @@ func (l *launchTemplates) Ensure(ctx context.Context, spec LaunchTemplateSpec) (
 		return "", fmt.Errorf("describing launch template %s: %w", name, err)
 	}
 	if err != nil || len(out.LaunchTemplates) == 0 {
-		if _, err := l.api.CreateLaunchTemplate(ctx, createInput(name, spec)); err != nil {
+		// Names are hashes of the content, so a template created meanwhile by a concurrent
+		// Ensure is the same template.
+		if _, err := l.api.CreateLaunchTemplate(ctx, createInput(name, spec)); err != nil && !isLaunchTemplateExists(err) {
 			return "", fmt.Errorf("creating launch template %s: %w", name, err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	awsv1 "github.com/gokarpenter/karpenter/pkg/apis/aws/v1"
@@ -62,8 +63,14 @@ func TestLifecycle(t *testing.T) {
 
 	// A spec change updates the hash.
 	before := got.Annotations[awsv1.AnnotationNodeClassHash]
-	got.Spec.Tags = map[string]string{"team": "b"}
-	if err := kube.Update(ctx, got); err != nil {
+	// The controller writes the class too (status, hash): retry on a conflict with it.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := kube.Get(ctx, client.ObjectKeyFromObject(nc), got); err != nil {
+			return err
+		}
+		got.Spec.Tags = map[string]string{"team": "b"}
+		return kube.Update(ctx, got)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the hash to change", func() bool {
