@@ -140,7 +140,11 @@ func (p *Provider) launch(ctx context.Context, class *awsv1.EC2NodeClass, nc *v1
 		for _, id := range inst.InstanceIds {
 			described, err := p.describeInstance(ctx, id)
 			if err != nil {
-				return nil, fmt.Errorf("reading launched instance %s: %w", id, err)
+				// CreateFleet launched it: reporting a failure would make the lifecycle
+				// launch again. DescribeInstances often does not see a new instance for
+				// seconds, so the NodeClaim is built from the fleet's answer instead.
+				log.FromContext(ctx).V(1).Info("describing the launched instance failed, using the fleet's answer", "instance", id, "error", err.Error())
+				described = fleetInstance(inst, id, overrides, capacityType, class, p.instanceTags(class, nc, hash))
 			}
 			return p.toNodeClaimWith(described, nc, class)
 		}
@@ -153,6 +157,46 @@ func (p *Provider) launch(ctx context.Context, class *awsv1.EC2NodeClass, nc *v1
 		msg += fmt.Sprintf("; %s: %s", aws.ToString(e.ErrorCode), aws.ToString(e.ErrorMessage))
 	}
 	return nil, cloudprovider.NewCreateError(errors.New(msg), ReasonLaunchFailed, msg)
+}
+
+// fleetInstance describes an instance from CreateFleet's answer and the override it came
+// from (matched by instance type, then subnet or zone): what a DescribeInstances that does
+// not see the instance yet cannot tell.
+func fleetInstance(fi ec2types.CreateFleetInstance, id string, overrides []override, capacityType string, class *awsv1.EC2NodeClass, tags []ec2types.Tag) ec2types.Instance {
+	itype := fi.InstanceType
+	var subnetID, zone string
+	if lt := fi.LaunchTemplateAndOverrides; lt != nil && lt.Overrides != nil {
+		if itype == "" {
+			itype = lt.Overrides.InstanceType
+		}
+		subnetID, zone = aws.ToString(lt.Overrides.SubnetId), aws.ToString(lt.Overrides.AvailabilityZone)
+	}
+	var match *override
+	for i := range overrides {
+		o := &overrides[i]
+		if itype != "" && o.candidate.InstanceType.Name != string(itype) {
+			continue
+		}
+		if (subnetID == "" || o.subnet.ID == subnetID) && (zone == "" || o.subnet.Zone == zone) {
+			match = o
+			break
+		}
+	}
+	inst := ec2types.Instance{InstanceId: aws.String(id), InstanceType: itype, Tags: tags,
+		State: &ec2types.InstanceState{Name: ec2types.InstanceStateNamePending}}
+	if match != nil {
+		itype, subnetID, zone = ec2types.InstanceType(match.candidate.InstanceType.Name), match.subnet.ID, match.subnet.Zone
+		inst.InstanceType = itype
+		if ami := imageFor(class, match.candidate.InstanceType.Labels); ami != nil {
+			inst.ImageId = aws.String(ami.ID)
+		}
+	}
+	inst.SubnetId = aws.String(subnetID)
+	inst.Placement = &ec2types.Placement{AvailabilityZone: aws.String(zone)}
+	if fi.Lifecycle == ec2types.InstanceLifecycleSpot || (fi.Lifecycle == "" && capacityType == CapacityTypeSpot) {
+		inst.InstanceLifecycle = ec2types.InstanceLifecycleTypeSpot
+	}
+	return inst
 }
 
 // createFleet calls CreateFleet, retrying throttling with exponential backoff on the clock.

@@ -77,9 +77,12 @@ type Provider struct {
 	templates   *launchTemplates
 	backoff     time.Duration
 
-	mu      sync.Mutex
-	types   map[string]*TypeInfo
-	typesAt time.Time
+	// refreshing is held by the one caller refreshing the types, outside mu, so that a
+	// slow DescribeInstanceTypes never stalls the callers that only need mu.
+	refreshing sync.Mutex
+	mu         sync.Mutex
+	types      map[string]*TypeInfo
+	typesAt    time.Time
 	// built caches Build's output per zones and capacity options, for the current types.
 	built map[string]builtTypes
 }
@@ -139,12 +142,23 @@ func (p *Provider) Options() Options { return p.opts }
 func (p *Provider) Clients() *Clients { return p.clients }
 
 // typeInfos returns the cached DescribeInstanceTypes answer, refreshing it (and the prices)
-// when older than instanceTypesTTL.
+// when older than instanceTypesTTL. One caller refreshes, without holding mu; while it
+// does, the others get the previous answer, or wait for the first one.
 func (p *Provider) typeInfos(ctx context.Context) (map[string]*TypeInfo, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.types != nil && p.clock.Since(p.typesAt) < instanceTypesTTL {
-		return p.types, nil
+	cached, fresh := p.cachedTypes()
+	if fresh {
+		return cached, nil
+	}
+	if cached != nil {
+		if !p.refreshing.TryLock() {
+			return cached, nil // another caller is refreshing: the previous answer will do
+		}
+	} else {
+		p.refreshing.Lock()
+	}
+	defer p.refreshing.Unlock()
+	if cached, fresh := p.cachedTypes(); fresh { // refreshed while this caller waited
+		return cached, nil
 	}
 	types, err := describeTypes(ctx, p.clients.EC2)
 	if err != nil {
@@ -153,8 +167,17 @@ func (p *Provider) typeInfos(ctx context.Context) (map[string]*TypeInfo, error) 
 	if err := p.pricing.Refresh(ctx); err != nil {
 		log.FromContext(ctx).V(1).Info("using the previous or embedded prices", "error", err.Error())
 	}
+	p.mu.Lock()
 	p.types, p.typesAt = types, p.clock.Now()
+	p.mu.Unlock()
 	return types, nil
+}
+
+// cachedTypes returns the cached types and whether they are younger than instanceTypesTTL.
+func (p *Provider) cachedTypes() (map[string]*TypeInfo, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.types, p.types != nil && p.clock.Since(p.typesAt) < instanceTypesTTL
 }
 
 // nodeClass reads the EC2NodeClass a reference points at; it must exist, be Ready and

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/createonce"
 	"github.com/gokarpenter/karpenter/pkg/controllers/internal/pods"
 	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
@@ -62,6 +63,7 @@ type inflight struct {
 	replacements []string // NodeClaim names
 	startedAt    time.Time
 	phase        phase
+	deleted      map[string]bool // candidates whose delete the API server accepted
 	goneAt       time.Time
 	waitedEvent  bool
 }
@@ -99,11 +101,14 @@ func (c *Controller) start(ctx context.Context, p *pass, cmd *Command) error {
 		nc.Annotations[CommandAnnotationKey] = f.id
 		nc.Annotations[RoleAnnotationKey] = RoleReplacement
 		nc.Annotations[ReasonAnnotationKey] = string(cmd.Reason)
-		if err := c.kube.Create(ctx, nc); err != nil {
+		// The name is fixed and recorded before the create: a create whose outcome is unknown
+		// may have been stored, and abort must then find it to delete it.
+		createonce.FixName(nc)
+		f.replacements = append(f.replacements, nc.Name)
+		if err := createonce.Create(ctx, c.kube, nc); err != nil {
 			return errors.Join(fmt.Errorf("launching a replacement nodeclaim: %w", err), c.abort(ctx, p, f, "launching failed", true))
 		}
 		c.cluster.UpdateNodeClaim(nc)
-		f.replacements = append(f.replacements, nc.Name)
 		logger.Info("launched replacement", "nodeclaim", nc.Name, "cheapest", planned.Cheapest.InstanceType, "price", planned.Cheapest.Price)
 	}
 	for _, cand := range cmd.Candidates {
@@ -155,6 +160,11 @@ func (c *Controller) advance(ctx context.Context, p *pass, f *inflight, res *Res
 		byName[nc.Name] = nc
 	}
 	if f.phase == phaseDraining {
+		// A candidate whose delete failed (a 5xx, 429, a webhook's denial) is deleted again,
+		// or it would keep its taint and its share of the budget until a restart.
+		if err := c.deleteCandidates(ctx, p, f, byName, res); err != nil {
+			return err
+		}
 		if slices.ContainsFunc(f.candidates, func(n string) bool { return byName[n] != nil }) {
 			return nil
 		}
@@ -197,13 +207,29 @@ func (c *Controller) advance(ctx context.Context, p *pass, f *inflight, res *Res
 		res.Aborted = append(res.Aborted, f.id)
 		return c.abort(ctx, p, f, why, false)
 	}
+	f.phase = phaseDraining
+	return c.deleteCandidates(ctx, p, f, byName, res)
+}
+
+// deleteCandidates deletes the command's candidates not yet deleted: all of them when the
+// command has just been validated, later those whose delete failed and that still exist
+// and are not being deleted by another actor.
+func (c *Controller) deleteCandidates(ctx context.Context, p *pass, f *inflight, byName map[string]*v1.NodeClaim, res *Result) error {
+	logger := log.FromContext(ctx).WithValues("command", f.id, "candidates", f.candidates)
+	if f.deleted == nil {
+		f.deleted = map[string]bool{}
+	}
 	var errs []error
 	for _, name := range f.candidates {
 		nc := byName[name]
+		if f.deleted[name] || nc == nil || !nc.DeletionTimestamp.IsZero() {
+			continue
+		}
 		if err := c.kube.Delete(ctx, nc, client.Preconditions{UID: &nc.UID}); client.IgnoreNotFound(err) != nil {
 			errs = append(errs, fmt.Errorf("deleting nodeclaim %s: %w", name, err))
 			continue
 		}
+		f.deleted[name] = true
 		res.Deleted = append(res.Deleted, name)
 		msg := "Disrupting NodeClaim: " + f.why
 		c.recorder.Event(nc, corev1.EventTypeNormal, EventTerminating, msg)
@@ -213,7 +239,6 @@ func (c *Controller) advance(ctx context.Context, p *pass, f *inflight, res *Res
 		c.metrics.NodeClaimsDisrupted.WithLabelValues(reasonLabel(f.reason), nc.Labels[v1.NodePoolLabelKey], nc.Labels[v1.CapacityTypeLabelKey]).Inc()
 		logger.Info("deleting disrupted nodeclaim", "nodeclaim", klog.KObj(nc))
 	}
-	f.phase = phaseDraining
 	return errors.Join(errs...)
 }
 

@@ -46,6 +46,9 @@ type harness struct {
 	reg      *prometheus.Registry
 	pool     *v1.NodePool
 	ns       string
+	// kube is the client the controller gets, env.Client when nil; a test wraps it to
+	// inject API failures.
+	kube client.Client
 }
 
 func instanceTypes() []*cloudprovider.InstanceType {
@@ -326,7 +329,11 @@ func (h *harness) finishTerminations() {
 // newController builds a controller on the harness's state, as a restarted process would.
 func (h *harness) newController() *Controller {
 	h.t.Helper()
-	c, err := NewController(Deps{Client: env.Client, Cluster: h.cluster, CloudProvider: h.cloud, Recorder: h.recorder,
+	kube := h.kube
+	if kube == nil {
+		kube = env.Client
+	}
+	c, err := NewController(Deps{Client: kube, Cluster: h.cluster, CloudProvider: h.cloud, Recorder: h.recorder,
 		Clock: h.clock, Registerer: h.reg})
 	if err != nil {
 		h.t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/createonce"
 	"github.com/gokarpenter/karpenter/pkg/metrics"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
 	"github.com/gokarpenter/karpenter/pkg/snapshot"
@@ -129,7 +130,7 @@ func (c *Controller) createNodeClaim(ctx context.Context, np *v1.NodePool, plann
 		return nil, fmt.Errorf("creating nodeclaim: nodepool %q is gone", planned.NodePool)
 	}
 	nc := NodeClaimFor(np, planned)
-	if err := c.createOnce(ctx, nc); err != nil {
+	if err := createonce.Create(ctx, c.kube, nc); err != nil {
 		return nil, fmt.Errorf("creating nodeclaim for nodepool %s: %w", np.Name, err)
 	}
 	c.cluster.UpdateNodeClaim(nc.DeepCopy())

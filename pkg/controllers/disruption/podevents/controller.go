@@ -35,6 +35,26 @@ type Deps struct {
 type Controller struct {
 	kube  client.Client
 	clock clock.Clock
+	// indexed is set by Register once NodeClaims are indexed by NodeNameField in the
+	// manager's cache (which Client reads): Reconcile then lists only the node's NodeClaim.
+	indexed bool
+}
+
+// NodeNameField indexes NodeClaims by status.nodeName in the manager's cache.
+const NodeNameField = "status.nodeName"
+
+// IndexNodeNames adds the status.nodeName index of NodeClaims to an indexer.
+func IndexNodeNames(ctx context.Context, indexer client.FieldIndexer) error {
+	err := indexer.IndexField(ctx, &v1.NodeClaim{}, NodeNameField, func(o client.Object) []string {
+		if name := o.(*v1.NodeClaim).Status.NodeName; name != "" {
+			return []string{name}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("indexing nodeclaims by node name: %w", err)
+	}
+	return nil
 }
 
 var _ reconcile.Reconciler = (*Controller)(nil)
@@ -52,7 +72,11 @@ func NewController(deps Deps) *Controller {
 func (c *Controller) Name() string { return Name }
 
 // Register watches pods; a bind or a departure enqueues the pod's node by name.
-func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
+func (c *Controller) Register(ctx context.Context, mgr manager.Manager) error {
+	if err := IndexNodeNames(ctx, mgr.GetFieldIndexer()); err != nil {
+		return fmt.Errorf("registering %s: %w", Name, err)
+	}
+	c.indexed = true
 	b := builder.ControllerManagedBy(mgr).Named(Name).Watches(&corev1.Pod{}, Handler())
 	if err := b.Complete(c); err != nil {
 		return fmt.Errorf("registering %s: %w", Name, err)
@@ -101,7 +125,11 @@ const MinInterval = time.Second
 // Reconcile stamps lastPodEventTime on the NodeClaim whose node is req.Name.
 func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	list := &v1.NodeClaimList{}
-	if err := c.kube.List(ctx, list); err != nil {
+	var opts []client.ListOption
+	if c.indexed {
+		opts = append(opts, client.MatchingFields{NodeNameField: req.Name})
+	}
+	if err := c.kube.List(ctx, list, opts...); err != nil {
 		return reconcile.Result{}, fmt.Errorf("listing nodeclaims: %w", err)
 	}
 	now := c.clock.Now()
