@@ -77,6 +77,9 @@ func TestDrainOrderAndFinalize(t *testing.T) {
 			t.Errorf("events %q lack %s", ev, want)
 		}
 	}
+	if nc.Labels[v1.LabelTopologyZone] == "" {
+		t.Fatal("the fixture launched no zone label: the zone label checks below would prove nothing")
+	}
 	if got := h.counter("nodes", "pool", nc.Labels[v1.LabelTopologyZone]); got != 1 {
 		t.Errorf("karpenter_nodes_terminated_total = %v", got)
 	}
