@@ -81,8 +81,8 @@ func (u *universe) compile(it *cloudprovider.InstanceType) int {
 	}
 	t := itype{src: it}
 	t.capacity = u.res.vecOf(it.Capacity)
-	if slot, ok := u.res.slot(ResourceNodes, false); ok {
-		t.capacity[slot] = 1 // every NodeClaim is one node against a "nodes" limit
+	if slot, ok := u.res.slot(ResourceNodes); ok {
+		t.capacity.set(slot, 1) // every NodeClaim is one node against a "nodes" limit
 	}
 	// Allocatable is capacity minus every overhead part, floored at zero (as
 	// InstanceType.Allocatable computes it, without building resource lists).
@@ -91,9 +91,7 @@ func (u *universe) compile(it *cloudprovider.InstanceType) int {
 		o := u.res.vecOf(part)
 		t.alloc.sub(&o)
 	}
-	for d := range t.alloc {
-		t.alloc[d] = max(t.alloc[d], 0)
-	}
+	t.alloc.clamp(0, maxAmount)
 	for _, o := range it.Offerings {
 		z, c := slices.Index(u.zones, o.Zone), slices.Index(u.cts, o.CapacityType)
 		if z < 0 || c < 0 || !o.Available {

@@ -130,10 +130,8 @@ func (s *solver) openClaim(c *class, v *variant, ai int, p *pool, remaining int)
 		return 0
 	}
 	s.nodes = append(s.nodes, n)
-	for d := range p.remaining {
-		if p.limited[d] {
-			p.remaining[d] -= t.capacity[d]
-		}
+	for _, d := range p.limited {
+		p.remaining.set(d, p.remaining.get(d)-t.capacity.get(d))
 	}
 	if mix {
 		// mixFill advances next for every class it places, c included.

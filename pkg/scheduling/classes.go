@@ -86,10 +86,12 @@ func classKey(pod *corev1.Pod, req *vec, b *strings.Builder) string {
 		b.WriteByte('=')
 		b.WriteString(pod.Labels[k])
 	}
-	for _, x := range req {
+	for _, x := range req.a {
 		b.WriteByte(0)
 		b.WriteString(strconv.FormatInt(x, 36))
 	}
+	b.WriteByte(0)
+	b.WriteString(req.x)
 	for _, k := range slices.Sorted(mapKeys(pod.Spec.NodeSelector)) {
 		b.WriteString("\x00s")
 		b.WriteString(k)

@@ -106,8 +106,8 @@ func (s *solver) cheapestOption(n *node) (int, int) {
 // withinBudget reports whether swapping the cheapest type's capacity for another keeps the
 // pool within its limits.
 func (s *solver) withinBudget(p *pool, budget, used, cheapest, other *vec) bool {
-	for d := range budget {
-		if p.limited[d] && used[d]-cheapest[d]+other[d] > budget[d] {
+	for _, d := range p.limited {
+		if used.get(d)-cheapest.get(d)+other.get(d) > budget.get(d) {
 			return false
 		}
 	}
@@ -220,9 +220,7 @@ func (s *solver) poolReason(c *class, v *variant, p *pool) string {
 			continue
 		}
 		t := &s.u.types[p.types[j]]
-		for d := range biggest {
-			biggest[d] = max(biggest[d], t.alloc[d])
-		}
+		biggest.maxWith(&t.alloc)
 		if t.alloc.fits(&need) {
 			fits = true
 			inLimits = inLimits || p.withinLimits(&t.capacity)
@@ -230,10 +228,10 @@ func (s *solver) poolReason(c *class, v *variant, p *pool) string {
 	}
 	switch {
 	case !fits:
-		for d := range need {
-			if need[d] > biggest[d] {
+		for d := range s.u.res.dims() {
+			if need.get(d) > biggest.get(d) {
 				var one vec
-				one[d] = need[d]
+				one.set(d, need.get(d))
 				q := s.u.res.toList(one)[s.u.res.name(d)]
 				return fmt.Sprintf("incompatible with NodePool %q: no instance type has %s %s after overhead",
 					p.spec.Name, q.String(), s.u.res.name(d))

@@ -1,6 +1,7 @@
 package scheduling
 
 import (
+	"math"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -45,7 +46,7 @@ func (s *solver) addExistingNodes() {
 	for i := range s.snap.Nodes {
 		en := &s.snap.Nodes[i]
 		n := &node{idx: len(s.nodes), name: en.Name, existing: true, labels: en.Labels, taints: en.Taints, volLimit: en.VolumeLimits}
-		n.free, _ = s.u.res.fromList(en.Allocatable, false)
+		n.free = s.u.res.vecOf(en.Allocatable)
 		n.hostDom = s.domainID(labelHostname, s.hostname(n))
 		s.nodes = append(s.nodes, n)
 		byName[en.Name] = n
@@ -78,9 +79,7 @@ func (s *solver) occupy(n *node, p *corev1.Pod) {
 	if err != nil {
 		// What the pod uses is unknown: count the node as full rather than the pod as
 		// using nothing.
-		for d := range n.free {
-			n.free[d] = min(n.free[d], 0)
-		}
+		n.free.clamp(math.MinInt64, 0)
 		r = vec{}
 	}
 	n.free.sub(&r)

@@ -320,8 +320,8 @@ func (s *solver) shapesBound(p *pool, cs *compatSet, offs []offering, shapes []*
 	}
 	y := s.poolDuals(p, offs, cands, demand)
 	v := 0.0
-	for d := range demand {
-		v += y[d] * float64(demand[d])
+	for d := range demand.a {
+		v += y[d] * float64(demand.a[d])
 	}
 	return v
 }

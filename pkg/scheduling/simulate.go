@@ -94,7 +94,7 @@ func (s *solver) simulate(c *class, p *pool, j int, free vec) float64 {
 		}
 		free.addScaled(&b.req, -n)
 		val += float64(n) * b.size
-		if free[dimCPU] < s.minReq[dimCPU] || free[dimMemory] < s.minReq[dimMemory] || free[dimPods] < 1 {
+		if free.a[dimCPU] < s.minReq.a[dimCPU] || free.a[dimMemory] < s.minReq.a[dimMemory] || free.a[dimPods] < 1 {
 			break
 		}
 	}
