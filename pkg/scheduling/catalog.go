@@ -127,15 +127,15 @@ func cmpFloat(a, b float64) int {
 // masks returns the zone and capacity-type masks a requirement set allows.
 func (u *universe) masks(s reqSet) (uint64, uint8) {
 	zm, cm := uint64(0), uint8(0)
-	zr, hasZ := s.get(labelZone)
-	cr, hasC := s.get(labelCapacityType)
+	zr, hasZ := s.Get(labelZone)
+	cr, hasC := s.Get(labelCapacityType)
 	for i, z := range u.zones {
-		if !hasZ || zr.hasValue(z) {
+		if !hasZ || zr.HasValue(z) {
 			zm |= 1 << i
 		}
 	}
 	for i, c := range u.cts {
-		if !hasC || cr.hasValue(c) {
+		if !hasC || cr.HasValue(c) {
 			cm |= 1 << i
 		}
 	}
@@ -178,15 +178,15 @@ func (t *itype) zonesFor(cm uint8) uint64 {
 func (t *itype) labelsMatch(s reqSet, defined func(string) bool) (string, bool) {
 	for i := range s {
 		r := &s[i]
-		if r.key == labelZone || r.key == labelCapacityType {
+		if r.Key == labelZone || r.Key == labelCapacityType {
 			continue
 		}
-		v, ok := t.src.Labels[r.key]
-		if !ok && defined(r.key) {
+		v, ok := t.src.Labels[r.Key]
+		if !ok && defined(r.Key) {
 			continue
 		}
-		if !r.matches(v, ok) {
-			return r.key, false
+		if !r.Matches(v, ok) {
+			return r.Key, false
 		}
 	}
 	return "", true

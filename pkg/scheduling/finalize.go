@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+
+	"github.com/gokarpenter/karpenter/pkg/scheduling/internal/labelreq"
 )
 
 // option is one priced, fitting instance type of a NodeClaim.
@@ -149,11 +151,11 @@ func (s *solver) newNodeClaim(n *node, opts []option, types []*cloudprovider.Ins
 		types[i] = s.u.types[p.types[o.pos]].src
 		names[i] = types[i].Name
 	}
-	out := reqs.toRequirements()
+	out := toRequirements(reqs)
 	out = slices.DeleteFunc(out, func(r Requirement) bool { return r.Key == labelInstanceType })
 	it := Requirement{Key: labelInstanceType, Operator: "In", Values: names}
-	if r, ok := reqs.get(labelInstanceType); ok && r.minValues > 0 {
-		mv := r.minValues
+	if r, ok := reqs.Get(labelInstanceType); ok && r.MinValues > 0 {
+		mv := r.MinValues
 		it.MinValues = &mv
 	}
 	out = append(out, it)
@@ -178,8 +180,8 @@ func (s *solver) maskRequirement(reqs reqSet, key string, names []string, mask u
 	if len(vals) == len(names) {
 		return reqs
 	}
-	kr, _ := newKeyReq(key, "In", vals)
-	return reqs.with(kr)
+	kr, _ := labelreq.New(key, "In", vals)
+	return reqs.With(kr)
 }
 
 // reason explains, per NodePool, why a class's pods could not be placed.

@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gokarpenter/karpenter/pkg/pods"
+
+	"github.com/gokarpenter/karpenter/pkg/scheduling/internal/labelreq"
 )
 
 // node is an existing node or a NodeClaim being planned.
@@ -176,8 +178,8 @@ func (s *solver) existingDomain(n *node, key string) (int32, bool) {
 // pin fixes a NodeClaim's value for key.
 func (s *solver) pin(n *node, key string, d int32) {
 	name := s.doms[key].names[d]
-	kr, _ := newKeyReq(key, string(corev1.NodeSelectorOpIn), []string{name})
-	n.reqs = n.reqs.with(kr)
+	kr, _ := labelreq.New(key, string(corev1.NodeSelectorOpIn), []string{name})
+	n.reqs = n.reqs.With(kr)
 	switch key {
 	case labelZone:
 		for i, z := range s.u.zones {

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gokarpenter/karpenter/pkg/scheduling/internal/labelreq"
 )
 
 // pool is a NodePool compiled for one solve.
@@ -70,8 +72,8 @@ func (u *universe) compilePool(np *NodePool, ds []*corev1.Pod) *pool {
 		p.err = fmt.Errorf("NodePool %q: %w", np.Name, err)
 		return p
 	}
-	reqs, bad := reqs.and(labelsAsReqs(np.Labels))
-	reqs = reqs.with(keyReq{key: labelNodePool, values: []string{np.Name}, gt: math.MinInt64, lt: math.MaxInt64})
+	reqs, bad := reqs.And(labelreq.FromLabels(np.Labels))
+	reqs = reqs.With(labelreq.In(labelNodePool, np.Name))
 	if bad != "" {
 		p.err = fmt.Errorf("NodePool %q: template labels conflict with requirements on %s", np.Name, bad)
 	}
@@ -157,8 +159,8 @@ func (p *pool) withinLimits(c *vec) bool {
 
 // defines reports whether nodes of the pool get a label for key whatever their type.
 func (p *pool) defines(key string) bool {
-	r, ok := p.reqs.get(key)
-	return ok && !r.allowAbsent
+	r, ok := p.reqs.Get(key)
+	return ok && !r.AllowAbsent
 }
 
 // podAllowsPool reports whether a DaemonSet pod's node selector and required node affinity
@@ -169,7 +171,7 @@ func podAllowsPool(pod *corev1.Pod, reqs reqSet) bool {
 		return false
 	}
 	for _, a := range alts {
-		if _, bad := reqs.and(a); bad == "" {
+		if _, bad := reqs.And(a); bad == "" {
 			return true
 		}
 	}

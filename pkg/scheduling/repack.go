@@ -117,7 +117,7 @@ func (s *solver) movableCompat(c *class, p *pool) *compatSet {
 	// minValues is checked when a NodeClaim is sized; re-packed ones are not sized
 	// that way, so requirements with minValues stay as the greedy placed them.
 	for i := range x.reqs {
-		if x.reqs[i].minValues > 0 {
+		if x.reqs[i].MinValues > 0 {
 			return nil
 		}
 	}
@@ -176,7 +176,7 @@ func (s *solver) freshClaims(p *pool, cs *compatSet, shapes []*shape, pats []pac
 		for range pt.m {
 			n := &node{pool: p, reqs: p.reqs, zm: cs.zm, cm: cs.cm, bits: slices.Clone(cs.bits),
 				target: pt.j, taints: p.spec.Taints, applied: []*compatSet{cs}}
-			n.reqs, _ = n.reqs.and(cs.reqs)
+			n.reqs, _ = n.reqs.And(cs.reqs)
 			n.free = s.u.types[p.types[pt.j]].alloc
 			n.free.sub(&p.dsOverhead)
 			for i, k := range pt.x {
