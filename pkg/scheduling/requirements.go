@@ -39,33 +39,40 @@ func compileRequirements(reqs []Requirement) (reqSet, error) {
 	return s, nil
 }
 
-// toRequirements exports a reqSet (minValues kept).
+// toRequirements exports a reqSet (minValues kept, on the key's first requirement). A key
+// may need several: NotIn with Gt and Lt for an integer range that excludes values.
 func toRequirements(s reqSet) []Requirement {
 	out := make([]Requirement, 0, len(s))
 	for i := range s {
 		r := &s[i]
-		var req Requirement
+		first := len(out)
 		switch {
-		case r.Gt != math.MinInt64 && r.Lt == math.MaxInt64:
-			req = Requirement{Key: r.Key, Operator: "Gt", Values: []string{strconv.FormatInt(r.Gt, 10)}}
-		case r.Lt != math.MaxInt64 && r.Gt == math.MinInt64:
-			req = Requirement{Key: r.Key, Operator: "Lt", Values: []string{strconv.FormatInt(r.Lt, 10)}}
 		case !r.Complement && len(r.Values) == 0:
-			req = Requirement{Key: r.Key, Operator: "DoesNotExist"}
+			out = append(out, Requirement{Key: r.Key, Operator: "DoesNotExist"})
 		case !r.Complement:
-			req = Requirement{Key: r.Key, Operator: "In", Values: slices.Clone(r.Values)}
-		case len(r.Values) > 0:
-			req = Requirement{Key: r.Key, Operator: "NotIn", Values: slices.Clone(r.Values)}
-		case !r.AllowAbsent:
-			req = Requirement{Key: r.Key, Operator: "Exists"}
+			// The values are already within any integer bounds (labelreq.Intersect).
+			out = append(out, Requirement{Key: r.Key, Operator: "In", Values: slices.Clone(r.Values)})
 		default:
-			continue
+			if len(r.Values) > 0 {
+				out = append(out, Requirement{Key: r.Key, Operator: "NotIn", Values: slices.Clone(r.Values)})
+			}
+			bounded := false
+			if r.Integer && r.Min > math.MinInt64 {
+				out = append(out, Requirement{Key: r.Key, Operator: "Gt", Values: []string{strconv.FormatInt(r.Min-1, 10)}})
+				bounded = true
+			}
+			if r.Integer && r.Max < math.MaxInt64 {
+				out = append(out, Requirement{Key: r.Key, Operator: "Lt", Values: []string{strconv.FormatInt(r.Max+1, 10)}})
+				bounded = true
+			}
+			if !bounded && len(r.Values) == 0 && !r.AllowAbsent {
+				out = append(out, Requirement{Key: r.Key, Operator: "Exists"})
+			}
 		}
-		if r.MinValues > 0 {
+		if r.MinValues > 0 && len(out) > first {
 			mv := r.MinValues
-			req.MinValues = &mv
+			out[first].MinValues = &mv
 		}
-		out = append(out, req)
 	}
 	return out
 }

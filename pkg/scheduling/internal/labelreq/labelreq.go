@@ -18,8 +18,11 @@ type Req struct {
 	Complement  bool
 	Values      []string // sorted, unique
 	AllowAbsent bool
-	Gt, Lt      int64 // exclusive integer bounds; math.MinInt64 / math.MaxInt64 when unset
-	MinValues   int
+	// Integer means a present value must parse as an integer within [Min, Max] (Gt, Lt,
+	// Gte, Lte); Min > Max allows none. Without it, Min and Max are the int64 range.
+	Integer   bool
+	Min, Max  int64
+	MinValues int
 }
 
 // Set is a conjunction of Reqs sorted by key, at most one per key.
@@ -59,7 +62,7 @@ func DeprecatedKeys() [][2]string {
 // Any is the requirement every node meets: any value, or none.
 func Any(key string) Req {
 	key = NormalizedKey(key)
-	return Req{Key: key, Complement: true, AllowAbsent: true, Gt: math.MinInt64, Lt: math.MaxInt64}
+	return Req{Key: key, Complement: true, AllowAbsent: true, Min: math.MinInt64, Max: math.MaxInt64}
 }
 
 // In is the requirement that key is present with one of values.
@@ -94,16 +97,18 @@ func New(key, op string, values []string) (Req, error) {
 		if err != nil {
 			return r, fmt.Errorf("requirement %s %s: %w", key, op, err)
 		}
-		r.AllowAbsent = false
-		switch op {
-		case "Gt":
-			r.Gt = n
-		case "Gte":
-			r.Gt = n - 1
-		case "Lt":
-			r.Lt = n
-		default:
-			r.Lt = n + 1
+		r.AllowAbsent, r.Integer = false, true
+		switch {
+		case op == "Gte":
+			r.Min = n
+		case op == "Lte":
+			r.Max = n
+		case op == "Gt" && n < math.MaxInt64:
+			r.Min = n + 1
+		case op == "Lt" && n > math.MinInt64:
+			r.Max = n - 1
+		default: // Gt MaxInt64, Lt MinInt64: no integer
+			r.Min, r.Max = 1, 0
 		}
 	default:
 		return r, fmt.Errorf("requirement %s: unknown operator %q", key, op)
@@ -117,9 +122,9 @@ func (r *Req) HasValue(v string) bool {
 	if found == r.Complement {
 		return false
 	}
-	if r.Gt != math.MinInt64 || r.Lt != math.MaxInt64 {
+	if r.Integer {
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= r.Gt || n >= r.Lt {
+		if err != nil || n < r.Min || n > r.Max {
 			return false
 		}
 	}
@@ -136,7 +141,7 @@ func (r *Req) Matches(v string, present bool) bool {
 
 // NoValue reports whether no label value satisfies r.
 func (r *Req) NoValue() bool {
-	if r.Gt != math.MinInt64 && r.Lt != math.MaxInt64 && r.Gt >= r.Lt-1 {
+	if r.Integer && r.Min > r.Max {
 		return true
 	}
 	return !r.Complement && len(r.Values) == 0
@@ -149,7 +154,12 @@ func (r *Req) Empty() bool { return !r.AllowAbsent && r.NoValue() }
 // MinValues.
 func Intersect(a, b Req) Req {
 	out := Req{Key: a.Key, AllowAbsent: a.AllowAbsent && b.AllowAbsent,
-		Gt: max(a.Gt, b.Gt), Lt: min(a.Lt, b.Lt), MinValues: max(a.MinValues, b.MinValues)}
+		Integer: a.Integer || b.Integer, Min: math.MinInt64, Max: math.MaxInt64, MinValues: max(a.MinValues, b.MinValues)}
+	for _, x := range []*Req{&a, &b} {
+		if x.Integer {
+			out.Min, out.Max = max(out.Min, x.Min), min(out.Max, x.Max)
+		}
+	}
 	switch {
 	case a.Complement && b.Complement:
 		out.Complement = true
@@ -171,7 +181,7 @@ func Intersect(a, b Req) Req {
 			}
 		}
 	}
-	if !out.Complement && (out.Gt != math.MinInt64 || out.Lt != math.MaxInt64) {
+	if !out.Complement && out.Integer {
 		kept := out.Values[:0:0]
 		for _, v := range out.Values {
 			if out.HasValue(v) {
@@ -235,8 +245,10 @@ func (r *Req) String() string {
 		return r.Key + " DoesNotExist"
 	case !r.Complement:
 		return fmt.Sprintf("%s In [%s]", r.Key, strings.Join(r.Values, " "))
-	case r.Gt != math.MinInt64 || r.Lt != math.MaxInt64:
-		return fmt.Sprintf("%s in (%d, %d)", r.Key, r.Gt, r.Lt)
+	case r.Integer && len(r.Values) > 0:
+		return fmt.Sprintf("%s in [%d, %d] NotIn [%s]", r.Key, r.Min, r.Max, strings.Join(r.Values, " "))
+	case r.Integer:
+		return fmt.Sprintf("%s in [%d, %d]", r.Key, r.Min, r.Max)
 	case len(r.Values) > 0:
 		return fmt.Sprintf("%s NotIn [%s]", r.Key, strings.Join(r.Values, " "))
 	case r.AllowAbsent:
@@ -276,7 +288,7 @@ func (s Set) Signature() string {
 		b.WriteString(strconv.FormatBool(k.Complement))
 		b.WriteString(strconv.FormatBool(k.AllowAbsent))
 		b.WriteString(strings.Join(k.Values, ","))
-		fmt.Fprintf(&b, "%d|%d|%d;", k.Gt, k.Lt, k.MinValues)
+		fmt.Fprintf(&b, "%v|%d|%d|%d;", k.Integer, k.Min, k.Max, k.MinValues)
 	}
 	return b.String()
 }

@@ -211,3 +211,33 @@ func TestFromLabelsAndTerm(t *testing.T) {
 		t.Errorf("In = %+v", s)
 	}
 }
+
+// TestIntegerBoundsAtTheEdges: integer operators at the ends of int64 mean what they say:
+// Gte MinInt64 is every integer (and no other value), Lte MaxInt64 likewise, Gt MaxInt64
+// and Lt MinInt64 nothing.
+func TestIntegerBoundsAtTheEdges(t *testing.T) {
+	const lo, hi = "-9223372036854775808", "9223372036854775807"
+	for _, tc := range []struct {
+		op, bound string
+		probe     string
+		want      bool
+	}{
+		{"Gte", lo, "0", true}, {"Gte", lo, lo, true}, {"Gte", lo, "x", false},
+		{"Gt", lo, "x", false}, {"Gt", lo, lo, false}, {"Gt", lo, "0", true},
+		{"Lte", hi, "0", true}, {"Lte", hi, hi, true}, {"Lte", hi, "x", false},
+		{"Lt", hi, "x", false}, {"Lt", hi, hi, false}, {"Lt", hi, "0", true},
+		{"Gt", hi, hi, false}, {"Lt", lo, lo, false},
+	} {
+		r, err := New("k", tc.op, []string{tc.bound})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Matches(tc.probe, true); got != tc.want {
+			t.Errorf("%q %s %s = %v, want %v", tc.probe, tc.op, tc.bound, got, tc.want)
+		}
+	}
+	gt, _ := New("k", "Gt", []string{hi})
+	if !gt.Empty() {
+		t.Errorf("Gt MaxInt64 is not empty: %s", gt.String())
+	}
+}
