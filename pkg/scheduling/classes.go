@@ -93,6 +93,8 @@ func classKey(pod *corev1.Pod, req *vec, b *strings.Builder) string {
 		b.WriteString(strconv.FormatInt(x, 36))
 	}
 	b.WriteByte(0)
+	b.WriteString(strconv.Itoa(len(req.x))) // length first: the overflow is binary
+	b.WriteByte(':')
 	b.WriteString(req.x)
 	for _, k := range slices.Sorted(mapKeys(pod.Spec.NodeSelector)) {
 		b.WriteString("\x00s")

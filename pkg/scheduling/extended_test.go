@@ -278,3 +278,22 @@ func TestVecOverflow(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreadableReasonIsStable: a pod with several unreadable quantities gets the same
+// reason on every solve (the first by resource name), not one picked by map order.
+func TestUnreadableReasonIsStable(t *testing.T) {
+	weird := mkPod("weird", "100m", "100Mi", nil)
+	for _, name := range []corev1.ResourceName{"example.com/a", "example.com/b", "example.com/c", "example.com/d", corev1.ResourceMemory} {
+		weird.Spec.Containers[0].Resources.Requests[name] = resource.MustParse("-1")
+	}
+	snap := &Snapshot{NodePools: []NodePool{odPool("default")}}
+	first := Solve(snap, []*corev1.Pod{weird}).Unschedulable[0].Reason
+	if !strings.Contains(first, "example.com/a") {
+		t.Errorf("reason %q does not name the first resource", first)
+	}
+	for range 20 {
+		if r := Solve(snap, []*corev1.Pod{weird}).Unschedulable[0].Reason; r != first {
+			t.Fatalf("reason %q, then %q", first, r)
+		}
+	}
+}

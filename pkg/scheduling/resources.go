@@ -387,15 +387,19 @@ func requestValue(slot int, q resource.Quantity) (int64, error) {
 	return q.Value(), nil
 }
 
-// fromList converts a list of requests; names the table does not know are dropped.
+// fromList converts a list of requests; names the table does not know are dropped. Of
+// several unreadable quantities the first by name is reported, so the error is the same on
+// every run.
 func (t *resTable) fromList(l corev1.ResourceList) (vec, error) {
 	var v vec
+	var bad corev1.ResourceName
+	var firstErr error
 	for name, q := range l {
-		if err := t.addRequest(&v, name, q); err != nil {
-			return v, err
+		if err := t.addRequest(&v, name, q); err != nil && (firstErr == nil || name < bad) {
+			bad, firstErr = name, err
 		}
 	}
-	return v, nil
+	return v, firstErr
 }
 
 func (t *resTable) addRequest(v *vec, name corev1.ResourceName, q resource.Quantity) error {
@@ -464,15 +468,17 @@ func (t *resTable) containerRequests(r *corev1.ResourceRequirements) (vec, error
 	if err != nil || len(r.Limits) == 0 {
 		return v, err
 	}
+	var bad corev1.ResourceName
+	var firstErr error
 	for name, q := range r.Limits {
 		if _, ok := r.Requests[name]; ok {
 			continue
 		}
-		if err := t.addRequest(&v, name, q); err != nil {
-			return v, err
+		if err := t.addRequest(&v, name, q); err != nil && (firstErr == nil || name < bad) {
+			bad, firstErr = name, err
 		}
 	}
-	return v, nil
+	return v, firstErr
 }
 
 // podRequests applies the Kubernetes rule: the pod needs the larger of (app containers plus

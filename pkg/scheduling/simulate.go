@@ -27,7 +27,7 @@ func (s *solver) buildBuckets() {
 	for _, c := range s.order {
 		limit := simLimit(s, c)
 		b.Reset()
-		fmt.Fprint(&b, c.req, limit, c.variants[0].alts[0].Signature())
+		fmt.Fprintf(&b, "%v %d:%s %d %s", c.req.a, len(c.req.x), c.req.x, limit, c.variants[0].alts[0].Signature())
 		for i := range c.tols {
 			b.WriteString(c.tols[i].String())
 		}
