@@ -269,10 +269,32 @@ func TestVecOverflow(t *testing.T) {
 		if got := va.fits(&vb); got != fits {
 			t.Fatalf("fits(%v, %v) = %v", a, b, got)
 		}
+		clamped, sat := make([]int64, 14), make([]int64, 14)
+		above := false
+		for d := range 14 {
+			clamped[d] = min(max(a[d], 0), 5)
+			above = above || a[d] > 5
+		}
+		v = va
+		v.clamp(0, 5)
+		check("clamp", clamped, v)
+		if va.above(5) != above {
+			t.Fatalf("above(%v, 5) = %v", a, !above)
+		}
 		var bp vec
 		for d := range 14 {
 			bp.set(d, max(b[d], 0))
 		}
+		// addScaledSat on non-negative vectors, saturating at 2^62.
+		const top = 1 << 62
+		big := []int64{0, top / 2, top - 30}[r.IntN(3)] // the last saturates some dimensions
+		vs := bp
+		for d := range 14 {
+			vs.set(d, bp.get(d)+big)
+			sat[d] = min(bp.get(d)+big+max(b[d], 0)*4, top)
+		}
+		vs.addScaledSat(&bp, 4)
+		check("addScaledSat", sat, vs)
 		if got := va.maxCopies(&bp, 1000); got != copies {
 			t.Fatalf("maxCopies(%v, %v) = %d, want %d", a, b, got, copies)
 		}
