@@ -38,12 +38,15 @@ type vec struct {
 	x string
 }
 
+// add and sub stay within the compiler's inlining budget (the array loop, one test and an
+// out-of-line call for the overflow); addScaled, fits and maxCopies are a few nodes over.
+
 func (v *vec) add(o *vec) {
 	for i := range v.a {
 		v.a[i] += o.a[i]
 	}
 	if o.x != "" {
-		v.x = xCombine(v.x, o.x, 1)
+		v.addX(o)
 	}
 }
 
@@ -52,7 +55,7 @@ func (v *vec) sub(o *vec) {
 		v.a[i] -= o.a[i]
 	}
 	if o.x != "" {
-		v.x = xCombine(v.x, o.x, -1)
+		v.subX(o)
 	}
 }
 
@@ -60,7 +63,7 @@ func (v *vec) addScaled(o *vec, k int64) {
 	for i := range v.a {
 		v.a[i] += o.a[i] * k
 	}
-	if o.x != "" && k != 0 {
+	if o.x != "" {
 		v.x = xCombine(v.x, o.x, k)
 	}
 }
@@ -92,9 +95,11 @@ func (v *vec) fits(o *vec) bool {
 			return false
 		}
 	}
-	if v.x == "" && o.x == "" {
-		return true
-	}
+	return v.x == o.x || v.fitsX(o) // equal overflows (most often both empty) fit
+}
+
+// fitsX is fits for the overflow.
+func (v *vec) fitsX(o *vec) bool {
 	for i := range max(xLen(v.x), xLen(o.x)) {
 		if xAt(o.x, i) > xAt(v.x, i) {
 			return false
@@ -102,6 +107,16 @@ func (v *vec) fits(o *vec) bool {
 	}
 	return true
 }
+
+// addX adds o's overflow to v's.
+//
+//go:noinline
+func (v *vec) addX(o *vec) { v.x = xCombine(v.x, o.x, 1) }
+
+// subX subtracts o's overflow from v's.
+//
+//go:noinline
+func (v *vec) subX(o *vec) { v.x = xCombine(v.x, o.x, -1) }
 
 // maxCopies is how many copies of o fit in v (o must be non-negative).
 func (v *vec) maxCopies(o *vec, limit int64) int64 {
@@ -118,19 +133,25 @@ func (v *vec) maxCopies(o *vec, limit int64) int64 {
 		}
 	}
 	if v.x != "" || o.x != "" {
-		for i := range max(xLen(v.x), xLen(o.x)) {
-			have, want := xAt(v.x, i), xAt(o.x, i)
-			if want <= 0 {
-				if have < 0 {
-					return 0
-				}
-				continue
-			}
-			n = min(n, have/want)
-		}
+		n = v.maxCopiesX(o, n)
 	}
 	if n < 0 {
 		return 0
+	}
+	return n
+}
+
+// maxCopiesX is maxCopies for the overflow.
+func (v *vec) maxCopiesX(o *vec, n int64) int64 {
+	for i := range max(xLen(v.x), xLen(o.x)) {
+		have, want := xAt(v.x, i), xAt(o.x, i)
+		if want <= 0 {
+			if have < 0 {
+				return 0
+			}
+			continue
+		}
+		n = min(n, have/want)
 	}
 	return n
 }
