@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,8 +144,9 @@ func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
 
 	n = base("registration-never-happens")
 	run("registration-never-happens", "REGISTRATION_TTL=20s; instances never register a Node, +4 pods", n+4, func(t *testing.T, s *sampler, r *row) time.Time {
+		// Graceful restarts release the lease at once: the fault here is the cloud's.
 		for _, name := range ch.running() {
-			ch.kill(t, name)
+			ch.stop(t, name)
 		}
 		ch.startEnv(t, "a", "REGISTRATION_TTL=20s")
 		ch.patchClass(t, `{"spec":{"failRegistration":true}}`)
@@ -196,11 +198,32 @@ func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
 		r.extra = fmt.Sprintf("%d NodeClaims timed out after 20 s, instances terminated, replaced", len(broken))
 		// Back to the default TTL for the scenarios after.
 		for _, name := range ch.running() {
-			ch.kill(t, name)
+			ch.stop(t, name)
 		}
 		ch.start(t, "a")
 		return at
 	})
+}
+
+// stop interrupts a replica and waits for it to exit: it releases the lease on the way, so
+// the next replica leads within seconds.
+func (ch *chaos) stop(t *testing.T, name string) {
+	t.Helper()
+	ch.mu.Lock()
+	p := ch.procs[name]
+	delete(ch.procs, name)
+	ch.mu.Unlock()
+	if p == nil {
+		t.Fatalf("no replica %s to stop", name)
+	}
+	_ = p.Process.Signal(os.Interrupt)
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if p.Process.Signal(syscall.Signal(0)) != nil {
+			return // exited and reaped (startWith waits for it)
+		}
+	}
+	t.Logf("replica %s did not stop within 20s; killing it", name)
+	_ = p.Process.Kill()
 }
 
 // startEnv starts a replica with extra environment variables (settings).
