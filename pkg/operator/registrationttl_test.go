@@ -69,7 +69,7 @@ func TestRegistrationTTLSetting(t *testing.T) {
 	if err := env.Client.Create(ctx, nc); err != nil {
 		t.Fatal(err)
 	}
-	created := time.Now()
+	created := nc.CreationTimestamp.Time // whole seconds, as the lifecycle controller reads it
 	var instance string
 	eventually(t, "the instance launched", func() error {
 		var list simv1alpha1.SimInstanceList
