@@ -54,7 +54,7 @@ func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
 	}
 
 	n := base("ice-storm")
-	run("ice-storm", "spot and c* in 2 zones exhausted, +6 pods; then every c* exhausted, +6 pods", n+12, func(t *testing.T, s *sampler, r *row) time.Time {
+	run("ice-storm", "spot and c* in 2 zones exhausted, +6 pods; then every c* exhausted, +10 pods", n+16, func(t *testing.T, s *sampler, r *row) time.Time {
 		before := ch.instanceNames(t)
 		wave1 := []simv1alpha1.SimOfferingSelector{{CapacityType: "spot"}, {InstanceType: "c*", Zone: "us-east-1a"}, {InstanceType: "c*", Zone: "us-east-1b"}}
 		wave2 := append(wave1, simv1alpha1.SimOfferingSelector{InstanceType: "c*"})
@@ -64,8 +64,8 @@ func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
 		ch.waitFor(t, 2*time.Minute, "the first wave running", func(w *world) bool { return w.running() >= n+6 })
 		second := time.Now()
 		ch.setInsufficientCapacity(t, wave2)
-		ch.scale(t, s, n+12)
-		ch.waitFor(t, 3*time.Minute, "the second wave running", func(w *world) bool { return w.running() >= n+12 })
+		ch.scale(t, s, n+16) // more than the spare room the first wave's nodes leave
+		ch.waitFor(t, 3*time.Minute, "the second wave running", func(w *world) bool { return w.running() >= n+16 })
 		var launched, late int
 		for _, inst := range ch.instances(t) {
 			if before[inst.Name] {
