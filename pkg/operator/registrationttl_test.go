@@ -71,7 +71,7 @@ func TestRegistrationTTLSetting(t *testing.T) {
 	}
 	created := nc.CreationTimestamp.Time // whole seconds, as the lifecycle controller reads it
 	var instance string
-	eventually(t, "the instance launched", func() error {
+	test.Eventually(t, 0, func() error { // the instance launched
 		var list simv1alpha1.SimInstanceList
 		if err := env.Client.List(ctx, &list); err != nil {
 			return err
@@ -84,7 +84,7 @@ func TestRegistrationTTLSetting(t *testing.T) {
 		}
 		return fmt.Errorf("no instance for %s yet", nc.Name)
 	})
-	eventually(t, "the nodeclaim and its instance gone", func() error {
+	test.Eventually(t, 0, func() error { // the nodeclaim and its instance gone
 		err := env.Client.Get(ctx, client.ObjectKeyFromObject(nc), &v1.NodeClaim{})
 		if !apierrors.IsNotFound(err) {
 			return fmt.Errorf("nodeclaim still there (%v)", err)
@@ -98,7 +98,7 @@ func TestRegistrationTTLSetting(t *testing.T) {
 	if gone := time.Since(created); gone < 3*time.Second {
 		t.Errorf("nodeclaim gone after %v, before the 3s TTL", gone)
 	}
-	eventually(t, "a RegistrationTimeout event", func() error {
+	test.Eventually(t, 0, func() error { // a RegistrationTimeout event
 		var events corev1.EventList
 		if err := env.Client.List(ctx, &events, client.InNamespace("default")); err != nil {
 			return err
