@@ -114,7 +114,7 @@ func (p *Provider) Resync(ctx context.Context) error {
 	return nil
 }
 
-// Instances returns copies of every instance, ordered by instance ID.
+// Instances returns copies of every instance that has appeared, ordered by instance ID.
 func (p *Provider) Instances(ctx context.Context) ([]*simv1alpha1.SimInstance, error) {
 	if err := p.ensureLoaded(ctx); err != nil {
 		return nil, err
@@ -123,7 +123,9 @@ func (p *Provider) Instances(ctx context.Context) ([]*simv1alpha1.SimInstance, e
 	defer p.mu.Unlock()
 	out := make([]*simv1alpha1.SimInstance, 0, len(p.instances))
 	for _, id := range slices.Sorted(maps.Keys(p.instances)) {
-		out = append(out, p.instances[id].DeepCopy())
+		if p.visible(p.instances[id]) {
+			out = append(out, p.instances[id].DeepCopy())
+		}
 	}
 	return out, nil
 }
@@ -134,7 +136,7 @@ func (p *Provider) byProviderIDLocked(providerID string) (*simv1alpha1.SimInstan
 		return nil, cloudprovider.NewNodeClaimNotFoundError(err)
 	}
 	inst, ok := p.instances[id]
-	if !ok || ProviderID(inst) != providerID {
+	if !ok || ProviderID(inst) != providerID || !p.visible(inst) {
 		return nil, cloudprovider.NewNodeClaimNotFoundError(fmt.Errorf("finding instance %s: no such instance", id))
 	}
 	return inst, nil
