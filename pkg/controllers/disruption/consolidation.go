@@ -31,12 +31,26 @@ func (m MultiNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, e
 	}
 	start := p.opts.Stopwatch()
 	over := func() bool { return p.opts.Stopwatch()-start > p.opts.MultiNodeTimeBudget }
+	// why remembers, per candidate, why the first set holding it that failed did not
+	// consolidate; it becomes the candidate's Unconsolidatable reason when no set does.
+	why := map[string]string{}
+	attempt := func(set []*Candidate) *Command {
+		cmd, reason := p.consolidate(m.Name(), TypeMulti, set)
+		if cmd == nil {
+			for _, c := range set {
+				if _, ok := why[c.Name()]; !ok {
+					why[c.Name()] = fmt.Sprintf("not consolidatable with %d other node(s): %s", len(set)-1, reason)
+				}
+			}
+		}
+		return cmd
+	}
 	var best *Command
 	bestK := 0
 	lo, hi := 2, len(cands)
 	for lo <= hi && !over() {
 		mid := (lo + hi) / 2
-		if cmd, _ := p.consolidate(m.Name(), TypeMulti, cands[:mid]); cmd != nil {
+		if cmd := attempt(cands[:mid]); cmd != nil {
 			best, bestK = cmd, mid
 			lo = mid + 1
 		} else {
@@ -46,12 +60,17 @@ func (m MultiNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, e
 	if best == nil {
 		// Fall back to the best pair among the first candidates: upstream would stop here.
 		for i := 0; i+1 < len(cands) && i < 8 && !over(); i++ {
-			if cmd, _ := p.consolidate(m.Name(), TypeMulti, []*Candidate{cands[i], cands[i+1]}); cmd != nil {
+			if cmd := attempt([]*Candidate{cands[i], cands[i+1]}); cmd != nil {
 				best, bestK = cmd, 0
 				break
 			}
 		}
 		if best == nil {
+			for _, c := range cands {
+				if msg, ok := why[c.Name()]; ok {
+					p.noteMulti(c, msg)
+				}
+			}
 			return nil, nil
 		}
 	}

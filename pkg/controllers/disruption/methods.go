@@ -236,6 +236,17 @@ func (p *pass) consolidate(method, ctype string, cands []*Candidate) (*Command, 
 	return cmd, ""
 }
 
+// noteMulti records why multi-node consolidation passed over a candidate; single-node
+// consolidation's reason, about the node alone, wins over it (see explainBlocked).
+func (p *pass) noteMulti(c *Candidate, msg string) {
+	if p.passedOverMulti == nil {
+		p.passedOverMulti = map[string]*Blocker{}
+	}
+	if _, ok := p.passedOverMulti[c.Name()]; !ok {
+		p.passedOverMulti[c.Name()] = &Blocker{Reason: BlockNoMethod, Message: "multi-node consolidation: " + msg}
+	}
+}
+
 // note records why a candidate was passed over by a method (the first reason wins).
 func (p *pass) note(c *Candidate, reason BlockReason, msg string) {
 	if p.passedOver == nil {
