@@ -33,6 +33,9 @@ const (
 	DefaultReplacementTimeout   = 10 * time.Minute
 	DefaultMultiNodeTimeBudget  = time.Second
 	DefaultSingleNodeTimeBudget = 3 * time.Second
+	// DefaultSingleNodeImproveBudget is how long single-node consolidation goes on looking
+	// for a better move once it has found one.
+	DefaultSingleNodeImproveBudget = 300 * time.Millisecond
 	// DefaultSettle is how long replacements stay protected after the nodes they replace
 	// are gone, while the evicted pods land on them.
 	DefaultSettle = 30 * time.Second
@@ -54,6 +57,8 @@ type Options struct {
 	// MultiNodeTimeBudget and SingleNodeTimeBudget cap the compute time of a search.
 	MultiNodeTimeBudget  time.Duration
 	SingleNodeTimeBudget time.Duration
+	// SingleNodeImproveBudget: see DefaultSingleNodeImproveBudget.
+	SingleNodeImproveBudget time.Duration
 	// Settle: see DefaultSettle.
 	Settle time.Duration
 	// DeleteTimeout: see DefaultDeleteTimeout.
@@ -82,6 +87,9 @@ func (o *Options) defaults() {
 	}
 	if o.SingleNodeTimeBudget <= 0 {
 		o.SingleNodeTimeBudget = DefaultSingleNodeTimeBudget
+	}
+	if o.SingleNodeImproveBudget <= 0 {
+		o.SingleNodeImproveBudget = DefaultSingleNodeImproveBudget
 	}
 	if o.Settle <= 0 {
 		o.Settle = DefaultSettle
