@@ -18,7 +18,8 @@ import (
 // disrupt first, within the Underutilized budget) that consolidates; unlike upstream it
 // searches every candidate rather than the first 100, and then, while its time budget
 // lasts, tries to add each candidate after that prefix in turn, keeping those that raise
-// the savings: a candidate that blocks the prefix no longer hides the ones after it.
+// the savings: a candidate that blocks the prefix no longer hides the ones after it. When
+// the budget cut the candidates, it searches the most expensive ones it allows as well.
 type MultiNodeConsolidation struct{}
 
 func (MultiNodeConsolidation) Name() string                { return "multi-node consolidation" }
@@ -34,6 +35,56 @@ func (m MultiNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, e
 	// why remembers, per candidate, why the first set holding it that failed did not
 	// consolidate; it becomes the candidate's Unconsolidatable reason when no set does.
 	why := map[string]string{}
+	best := m.search(p, cands, over, why, true)
+	// When the budget keeps only the first candidates by disruption cost, the most
+	// expensive ones it allows are searched too and the set saving more wins: the cheap,
+	// nearly empty nodes first would pile their pods onto the expensive ones.
+	if alt := expensiveFirst(p); len(alt) >= 2 && !sameCandidates(alt, cands) && !over() {
+		// It gets a quarter of the time budget, so a decision stays within a second.
+		altStart := p.opts.Stopwatch()
+		altOver := func() bool { return over() || p.opts.Stopwatch()-altStart > p.opts.MultiNodeTimeBudget/4 }
+		if cmd := m.search(p, alt, altOver, why, false); cmd != nil && (best == nil || better(cmd, best)) {
+			best = cmd
+		}
+	}
+	if best == nil {
+		for _, c := range cands {
+			if msg, ok := why[c.Name()]; ok {
+				p.noteMulti(c, msg)
+			}
+		}
+	}
+	return best, nil
+}
+
+// expensiveFirst are the candidates consolidation may move, most expensive first, within
+// the Underutilized budget.
+func expensiveFirst(p *pass) []*Candidate {
+	all := movable(p)
+	slices.SortStableFunc(all, func(a, b *Candidate) int { return cmpFloat(b.Price, a.Price) })
+	return withinBudget(p, all, v1.DisruptionReasonUnderutilized)
+}
+
+func sameCandidates(a, b []*Candidate) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	in := map[string]bool{}
+	for _, c := range a {
+		in[c.Name()] = true
+	}
+	for _, c := range b {
+		if !in[c.Name()] {
+			return false
+		}
+	}
+	return true
+}
+
+// search binary-searches the largest prefix of cands that consolidates, falls back to the
+// first pairs, then, when widen, widens the set found with the later candidates that raise
+// the savings (a solve each: the second ordering skips it to stay within a second).
+func (m MultiNodeConsolidation) search(p *pass, cands []*Candidate, over func() bool, why map[string]string, widen bool) *Command {
 	attempt := func(set []*Candidate) *Command {
 		cmd, reason := p.consolidate(m.Name(), TypeMulti, set)
 		if cmd == nil {
@@ -66,13 +117,11 @@ func (m MultiNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, e
 			}
 		}
 		if best == nil {
-			for _, c := range cands {
-				if msg, ok := why[c.Name()]; ok {
-					p.noteMulti(c, msg)
-				}
-			}
-			return nil, nil
+			return nil
 		}
+	}
+	if !widen {
+		return best
 	}
 	// Widen: try each later candidate on top of the chosen set while time remains.
 	chosen := append([]*Candidate(nil), best.Candidates...)
@@ -93,7 +142,7 @@ func (m MultiNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, e
 			in[c.Name()] = true
 		}
 	}
-	return best, nil
+	return best
 }
 
 // SingleNodeConsolidation removes or replaces one under-utilised node. It tries the

@@ -46,11 +46,11 @@ func demoCounts(total int) []int {
 }
 
 // newDemoWorld is hack/demo's flash sale in memory: the sample NodePool (amd64 or arm64,
-// spot or on-demand, generation > 4, budget 10 %), the peak's pods planned by the
+// spot or on-demand, generation > 4, budget 10 % in the sample), the peak's pods planned by the
 // scheduler and launched at their cheapest options, then the Deployments scaled down to
 // after pods the way a ReplicaSet picks its victims (from the node running most of its
 // pods first), which leaves the survivors spread over many nodes.
-func newDemoWorld(tb testing.TB, peak, after int, spotToSpot bool) *world {
+func newDemoWorld(tb testing.TB, peak, after int, spotToSpot bool, budget string) *world {
 	tb.Helper()
 	its := catalog.Default()
 	cloud := fake.New(fake.Options{InstanceTypes: its})
@@ -64,7 +64,7 @@ func newDemoWorld(tb testing.TB, peak, after int, spotToSpot bool) *world {
 		{Key: "karpenter.k8s.aws/instance-generation", Operator: v1.NodeSelectorOpGt, Values: []string{"4"}},
 	}
 	pool.Spec.Disruption = v1.Disruption{ConsolidationPolicy: v1.ConsolidationPolicyWhenEmptyOrUnderutilized,
-		ConsolidateAfter: v1.MustParseNillableDuration("0s"), Budgets: []v1.Budget{{Nodes: "10%"}}}
+		ConsolidateAfter: v1.MustParseNillableDuration("0s"), Budgets: []v1.Budget{{Nodes: budget}}}
 	cluster.UpdateNodePool(pool)
 	c, err := NewController(Deps{Cluster: cluster, CloudProvider: cloud, Clock: clk,
 		Options: Options{MultiNodeTimeBudget: 2 * time.Second, SingleNodeTimeBudget: 2 * time.Second, SpotToSpotConsolidation: spotToSpot,
@@ -184,7 +184,7 @@ func (w *world) demoBounds(p *pass) (integer, lp, fresh float64) {
 func TestDemoConverges(t *testing.T) {
 	for _, gate := range []bool{false, true} {
 		t.Run(fmt.Sprintf("spotToSpot=%v", gate), func(t *testing.T) {
-			w := newDemoWorld(t, 300, 20, gate)
+			w := newDemoWorld(t, 300, 20, gate, "10%")
 			start := w.price
 			prices := w.converge(t, 100)
 			p := w.ctrl.newPass(context.Background(), w.now, w.pods, w.pdbs)
@@ -201,5 +201,26 @@ func TestDemoConverges(t *testing.T) {
 				t.Errorf("ended %.1f%% above the whole-node bound, want within 10 %%", 100*(last/ib-1))
 			}
 		})
+	}
+}
+
+// TestMultiNodeSearchesTheExpensiveNodesTheBudgetAllows: after the demo's sale with a
+// budget of 3 nodes, the 3 candidates cheapest to disrupt are the small nodes (2 pods
+// each, $0.15/h together) while three c6g.12xlarge ($0.65/h each) hold 3 or 4 pods. Multi-
+// node consolidation must delete the expensive ones, not pile the small ones' pods on them.
+func TestMultiNodeSearchesTheExpensiveNodesTheBudgetAllows(t *testing.T) {
+	w := newDemoWorld(t, 300, 20, false, "3")
+	w.ctrl.opts.Methods = []Method{MultiNodeConsolidation{}}
+	_, cmd, _ := w.decide(context.Background())
+	if cmd == nil {
+		t.Fatal("no decision")
+	}
+	for _, c := range cmd.Candidates {
+		if c.InstanceType == nil || c.InstanceType.Name != "c6g.12xlarge" {
+			t.Fatalf("%s: it disrupts %s (%s), want only c6g.12xlarge nodes", cmd.Why, c.Name(), c.NodeClaim.Labels[v1.LabelInstanceType])
+		}
+	}
+	if len(cmd.Candidates) != 3 || cmd.Savings < 3*0.65 {
+		t.Fatalf("%s: %d candidates saving $%.4f/h, want the 3 the budget allows, saving about $1.96/h", cmd.Why, len(cmd.Candidates), cmd.Savings)
 	}
 }
