@@ -73,6 +73,9 @@ type pass struct {
 	busy map[string]bool
 	// released are the candidates given up after a refused delete, with until when.
 	released map[string]time.Time
+	// deferrals are, per NodePool, when single-node consolidation began waiting for a
+	// better move (see betterSoon).
+	deferrals map[string]time.Time
 	// moving are the pods of in-flight commands' candidates: they will need a place.
 	moving []*corev1.Pod
 	// goneNodes are the Nodes in-flight commands remove.

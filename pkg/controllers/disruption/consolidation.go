@@ -8,6 +8,7 @@ import (
 	"time"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/budget"
 	"github.com/gokarpenter/karpenter/pkg/controllers/internal/pods"
 )
 
@@ -199,6 +200,13 @@ func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, 
 		}
 	}
 	if best != nil {
+		if c := p.betterSoon(m.Name(), best, start); c != nil {
+			for _, cand := range best.Candidates {
+				p.note(cand, BlockNoMethod, fmt.Sprintf("waiting: consolidating nodeclaim %s saves more once its consolidateAfter ends", c.Name()))
+			}
+			return nil, nil
+		}
+		delete(p.deferrals, best.Candidates[0].NodePool.Name) // a new streak may wait again
 		return best, nil
 	}
 	if p.cursor != nil {
@@ -206,6 +214,41 @@ func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, 
 	}
 	p.sweptAll = true
 	return nil, nil
+}
+
+// betterSoon returns a candidate that only its consolidateAfter keeps from consolidating
+// and whose move would save more than best, or nil. Evicted pods land on the least
+// allocated nodes, the large ones, whose pod events then keep them unconsolidatable while
+// the small nodes, consolidatable, are deleted one after the other and their pods piled on
+// the large ones: on the demo the last node left was the m6g.8xlarge, replaced at last by a
+// c6g.4xlarge 10 % above the bound. Waiting for the better move avoids that. A pool waits
+// at most twice its consolidateAfter from the first wait until a move is taken, so pod
+// events that never stop cannot stall consolidation.
+func (p *pass) betterSoon(method string, best *Command, start time.Duration) *Candidate {
+	for _, c := range p.candidates {
+		pol := c.NodePool.Spec.Disruption.ConsolidationPolicy
+		after := c.NodePool.Spec.Disruption.ConsolidateAfter.Duration
+		if c.Consolidatable || len(c.Pods) == 0 || c.Price <= best.Savings || after == nil ||
+			(pol != v1.ConsolidationPolicyWhenEmptyOrUnderutilized && pol != v1.ConsolidationPolicyBalanced) {
+			continue
+		}
+		if first, ok := p.deferrals[c.NodePool.Name]; ok && p.now.Sub(first) > 2**after {
+			continue
+		}
+		if allowed := p.ledger.Allowed(c.NodePool.Name, v1.DisruptionReasonUnderutilized); allowed != budget.Unlimited && allowed < 1 {
+			continue
+		}
+		if p.opts.Stopwatch()-start > p.opts.SingleNodeTimeBudget {
+			return nil
+		}
+		if cmd, _ := p.consolidate(method, TypeSingle, []*Candidate{c}); cmd != nil && better(cmd, best) {
+			if _, ok := p.deferrals[c.NodePool.Name]; !ok && p.deferrals != nil {
+				p.deferrals[c.NodePool.Name] = p.now
+			}
+			return c
+		}
+	}
+	return nil
 }
 
 // better reports whether a saves more than b, or as much for less disruption.

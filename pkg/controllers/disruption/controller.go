@@ -145,6 +145,8 @@ type Controller struct {
 	// released holds the candidates given up after a refused delete, until when they are
 	// not candidates again (so the same refusal is not met again at once).
 	released map[string]time.Time
+	// deferrals: see pass.deferrals.
+	deferrals map[string]time.Time
 }
 
 var (
@@ -160,7 +162,7 @@ func NewController(deps Deps) (*Controller, error) {
 	}
 	c := &Controller{kube: deps.Client, cluster: deps.Cluster, cloud: deps.CloudProvider, recorder: deps.Recorder,
 		clock: deps.Clock, opts: deps.Options, metrics: m, commands: map[string]*inflight{}, events: map[eventKey]string{},
-		released: map[string]time.Time{}}
+		released: map[string]time.Time{}, deferrals: map[string]time.Time{}}
 	if c.recorder == nil {
 		c.recorder = &record.FakeRecorder{}
 	}
@@ -280,6 +282,12 @@ func (c *Controller) hold(p *pass) {
 		}
 	}
 	p.released = c.released
+	for name, first := range c.deferrals {
+		if p.now.Sub(first) > time.Hour {
+			delete(c.deferrals, name)
+		}
+	}
+	p.deferrals = c.deferrals
 	for _, f := range c.commands {
 		for _, name := range f.replacements {
 			p.busy[name] = true

@@ -50,7 +50,7 @@ func demoCounts(total int) []int {
 // scheduler and launched at their cheapest options, then the Deployments scaled down to
 // after pods the way a ReplicaSet picks its victims (from the node running most of its
 // pods first), which leaves the survivors spread over many nodes.
-func newDemoWorld(tb testing.TB, peak, after int, spotToSpot bool, budget string) *world {
+func newDemoWorld(tb testing.TB, peak, after int, spotToSpot bool, budget string, consolidateAfter ...string) *world {
 	tb.Helper()
 	its := catalog.Default()
 	cloud := fake.New(fake.Options{InstanceTypes: its})
@@ -64,7 +64,7 @@ func newDemoWorld(tb testing.TB, peak, after int, spotToSpot bool, budget string
 		{Key: "karpenter.k8s.aws/instance-generation", Operator: v1.NodeSelectorOpGt, Values: []string{"4"}},
 	}
 	pool.Spec.Disruption = v1.Disruption{ConsolidationPolicy: v1.ConsolidationPolicyWhenEmptyOrUnderutilized,
-		ConsolidateAfter: v1.MustParseNillableDuration("0s"), Budgets: []v1.Budget{{Nodes: budget}}}
+		ConsolidateAfter: v1.MustParseNillableDuration(append(consolidateAfter, "0s")[0]), Budgets: []v1.Budget{{Nodes: budget}}}
 	cluster.UpdateNodePool(pool)
 	c, err := NewController(Deps{Cluster: cluster, CloudProvider: cloud, Clock: clk,
 		Options: Options{MultiNodeTimeBudget: 2 * time.Second, SingleNodeTimeBudget: 2 * time.Second, SpotToSpotConsolidation: spotToSpot,
@@ -223,4 +223,46 @@ func TestMultiNodeSearchesTheExpensiveNodesTheBudgetAllows(t *testing.T) {
 	if len(cmd.Candidates) != 3 || cmd.Savings < 3*0.65 {
 		t.Fatalf("%s: %d candidates saving $%.4f/h, want the 3 the budget allows, saving about $1.96/h", cmd.Why, len(cmd.Candidates), cmd.Savings)
 	}
+}
+
+// TestSingleNodeWaitsForTheBetterMove: after the demo's sale the four c6g.12xlarge just
+// received pods (as the least allocated nodes do when others are drained), so consolidateAfter
+// (30 s) keeps them from consolidating while the small nodes could be deleted now, piling
+// their pods onto the 12xlarges. Single-node consolidation waits instead; once the
+// 12xlarges are consolidatable it deletes one. Pod events that never stop are waited out
+// for at most twice consolidateAfter.
+func TestSingleNodeWaitsForTheBetterMove(t *testing.T) {
+	w := newDemoWorld(t, 300, 20, true, "10%", "30s")
+	w.ctrl.opts.Methods = []Method{SingleNodeConsolidation{}}
+	touch := func() { // a pod event on every 12xlarge now
+		p := w.ctrl.newPass(context.Background(), w.now, w.pods, w.pdbs)
+		for _, nc := range p.claims {
+			if nc.Labels[v1.LabelInstanceType] == "c6g.12xlarge" {
+				cp := nc.DeepCopy()
+				cp.Status.LastPodEventTime = metav1.NewTime(w.now)
+				w.ctrl.cluster.UpdateNodeClaim(cp)
+			}
+		}
+	}
+	// Every other node's consolidateAfter has passed (they were created an hour ago).
+	touch()
+	if _, cmd, _ := w.decide(context.Background()); cmd != nil {
+		t.Fatalf("consolidated %s (%s) while a 12xlarge waits for consolidateAfter", cmd.names(), cmd.Why)
+	}
+	w.now = w.now.Add(31 * time.Second)
+	_, cmd, _ := w.decide(context.Background())
+	if cmd == nil || cmd.Candidates[0].InstanceType.Name != "c6g.12xlarge" {
+		t.Fatalf("after consolidateAfter: %v, want a c6g.12xlarge consolidated", cmd)
+	}
+	// Pod events that never stop (the move above was not applied): a new wait begins, and
+	// ends 60 s (twice consolidateAfter) after it began.
+	for range 4 {
+		touch()
+		w.now = w.now.Add(25 * time.Second)
+		touch()
+		if _, cmd, _ := w.decide(context.Background()); cmd != nil {
+			return
+		}
+	}
+	t.Fatal("still waiting 75 s after the wait began, with pod events on the 12xlarges every pass")
 }
