@@ -26,6 +26,7 @@ import (
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	"github.com/gokarpenter/karpenter/pkg/metrics"
+	"github.com/gokarpenter/karpenter/pkg/predicates"
 )
 
 // Name is the NodeClaim termination controller's name in logs.
@@ -134,7 +135,7 @@ func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
 	err := builder.ControllerManagedBy(mgr).
 		Named(Name).
 		For(&v1.NodeClaim{}).
-		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(c.nodeClaimsOfNode)).
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(c.nodeClaimsOfNode), builder.WithPredicates(predicates.IgnoreNodeHeartbeats())).
 		// NodeClaims are independent: a burst of launches or a drain of many nodes
 		// proceeds in parallel instead of one API round trip at a time.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 10}).
@@ -145,7 +146,7 @@ func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
 	nodes := &NodeController{kube: c.kube, recorder: c.recorder}
 	err = builder.ControllerManagedBy(mgr).
 		Named(NodeControllerName).
-		For(&corev1.Node{}).
+		For(&corev1.Node{}, builder.WithPredicates(predicates.IgnoreNodeHeartbeats())).
 		Complete(reconcile.AsReconciler(mgr.GetClient(), nodes))
 	if err != nil {
 		return fmt.Errorf("registering %s: %w", NodeControllerName, err)
