@@ -89,6 +89,10 @@ type pass struct {
 	cursor *string
 	// sweptAll: single-node consolidation tried every candidate this pass.
 	sweptAll bool
+	// tried are the candidates single-node consolidation tried and found nothing for.
+	tried []string
+	// pdbList are the PodDisruptionBudgets the pass was built with.
+	pdbList []*policyv1.PodDisruptionBudget
 }
 
 // observe builds the pass from the cluster state, the pods and PodDisruptionBudgets in the
@@ -122,7 +126,7 @@ func (c *Controller) newPass(ctx context.Context, now time.Time, podList []*core
 		instanceTypes: map[string][]*cloudprovider.InstanceType{}, nominated: map[string]bool{},
 		blocked: map[string]*Blocker{}, busy: map[string]bool{}, opts: &c.opts, cursor: &c.singleCursor,
 	}
-	p.pdbs = NewPDBLimits(pdbs)
+	p.pdbs, p.pdbList = NewPDBLimits(pdbs), pdbs
 	for _, pod := range podList {
 		if pod.Spec.NodeName != "" {
 			p.podsByNode[pod.Spec.NodeName] = append(p.podsByNode[pod.Spec.NodeName], pod)

@@ -109,6 +109,7 @@ func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, 
 			return cmd, nil
 		}
 		p.note(c, BlockNoMethod, "not consolidatable: "+why)
+		p.tried = append(p.tried, c.Name())
 	}
 	if p.cursor != nil {
 		*p.cursor = ""
