@@ -112,12 +112,13 @@ func (c *Controller) run(ctx context.Context) error {
 func (c *Controller) Reconcile(ctx context.Context) error {
 	ctx = cpmetrics.WithController(ctx, Name)
 	c.refreshClusterState()
+	// Read only: the cache's own objects, not a deep copy of every pod every pass.
 	nodes := &corev1.NodeList{}
-	if err := c.kube.List(ctx, nodes); err != nil {
+	if err := c.kube.List(ctx, nodes, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing nodes: %w", err)
 	}
 	pods := &corev1.PodList{}
-	if err := c.kube.List(ctx, pods); err != nil {
+	if err := c.kube.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing pods: %w", err)
 	}
 	pools := &v1.NodePoolList{}
