@@ -82,6 +82,8 @@ type Controller struct {
 	recorder  record.EventRecorder
 	clock     clock.Clock
 	backoff   *podBackoff
+	// indexed: Register added the provider ID indexes to the client's cache.
+	indexed bool
 
 	nodesTerminated      *prometheus.CounterVec
 	nodeClaimsTerminated *prometheus.CounterVec
@@ -121,7 +123,11 @@ func (c *Controller) Name() string { return Name }
 
 // Register adds the NodeClaim termination controller (woken by its NodeClaims and their
 // Nodes) and the Node cascade controller to the manager.
-func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
+func (c *Controller) Register(ctx context.Context, mgr manager.Manager) error {
+	if err := IndexProviderIDs(ctx, mgr.GetFieldIndexer()); err != nil {
+		return fmt.Errorf("registering %s: %w", Name, err)
+	}
+	c.indexed = true
 	if c.podReader == nil {
 		c.podReader = mgr.GetAPIReader()
 	}
@@ -143,7 +149,7 @@ func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
 	if err != nil {
 		return fmt.Errorf("registering %s: %w", Name, err)
 	}
-	nodes := &NodeController{kube: c.kube, recorder: c.recorder}
+	nodes := &NodeController{kube: c.kube, recorder: c.recorder, indexed: true}
 	err = builder.ControllerManagedBy(mgr).
 		Named(NodeControllerName).
 		For(&corev1.Node{}, builder.WithPredicates(predicates.IgnoreNodeHeartbeats())).
@@ -160,7 +166,7 @@ func (c *Controller) nodeClaimsOfNode(ctx context.Context, obj client.Object) []
 	if !ok || node.Spec.ProviderID == "" {
 		return nil
 	}
-	claims, err := nodeClaimsByProviderID(ctx, c.kube, node.Spec.ProviderID)
+	claims, err := nodeClaimsByProviderID(ctx, c.kube, node.Spec.ProviderID, c.indexed)
 	if err != nil {
 		log.FromContext(ctx).Error(err, "mapping node to nodeclaims", "node", klog.KObj(node))
 		return nil
@@ -185,7 +191,7 @@ func (c *Controller) Reconcile(ctx context.Context, nc *v1.NodeClaim) (reconcile
 	if err := c.annotateDeadline(ctx, nc, deadline); err != nil {
 		return reconcile.Result{}, err
 	}
-	nodes, err := nodesByProviderID(ctx, c.kube, nc.Status.ProviderID)
+	nodes, err := nodesByProviderID(ctx, c.kube, nc.Status.ProviderID, c.indexed)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
