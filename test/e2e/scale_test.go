@@ -147,6 +147,7 @@ type scaleFigures struct {
 	cpuPct                          float64
 	heapInuse                       float64
 	quiet                           time.Duration
+	scrapeTime, scrapeCPU           time.Duration
 	quietUpdates                    map[string]int
 	quietNodeChanges                map[string]int
 	burst, burstClaims              int
@@ -243,7 +244,14 @@ func TestScale(t *testing.T) {
 	}
 	f.cpuPct = 100 * float64(cpu1-cpu0) / float64(time.Since(t0))
 	f.rssEnd, f.rssMax = sampleRSS(), rssMax
+	// One scrape, after the window: the per-object families are computed when scraped.
+	scrape0, _ := proc.cpu()
+	t1 := time.Now()
 	f.heapInuse = metric(metricsURL+"/metrics", "go_memstats_heap_inuse_bytes") / (1 << 20)
+	f.scrapeTime = time.Since(t1)
+	if scrape1, err := proc.cpu(); err == nil {
+		f.scrapeCPU = scrape1 - scrape0
+	}
 	f.quietUpdates, f.quietNodeChanges = w.resetUpdates()
 	if s := w.count(ctx, t, scaleNamespace, "scale"); s.claims != nodes || s.running != total {
 		t.Errorf("the cluster changed during the quiet window: %s", s)
@@ -345,6 +353,7 @@ func (f *scaleFigures) table() string {
 	row("controller RSS, max in quiet window", fmt.Sprintf("%.0f MiB", f.rssMax), "")
 	row("controller Go heap in use (end)", fmt.Sprintf("%.0f MiB", f.heapInuse), "")
 	row(fmt.Sprintf("controller CPU over %v quiet", f.quiet), fmt.Sprintf("%.2f %% of a core", f.cpuPct), fmt.Sprintf("< %.0f %%", scaleGoalCPU))
+	row("one /metrics scrape after the window: wall / CPU", fmt.Sprintf("%v / %v", f.scrapeTime.Round(time.Millisecond), f.scrapeCPU), "")
 	row("updates seen while quiet (Pod/Node/NodeClaim)", fmt.Sprintf("%d / %d / %d", f.quietUpdates["Pod"], f.quietUpdates["Node"], f.quietUpdates["NodeClaim"]), "")
 	row("  of the Node updates, heartbeats only", fmt.Sprintf("%d of %d", f.quietNodeChanges["heartbeat"], f.quietNodeChanges["heartbeat"]+f.quietNodeChanges["other"]), "")
 	if f.burst > 0 {
