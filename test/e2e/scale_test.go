@@ -183,6 +183,12 @@ func TestScale(t *testing.T) {
 		if err := w.kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			t.Fatal(err)
 		}
+		// Pods are refused until kube-controller-manager made the namespace's default
+		// ServiceAccount.
+		eventually(t, time.Minute, "the default ServiceAccount of "+ns, func() (bool, string) {
+			err := w.kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: "default"}, &corev1.ServiceAccount{})
+			return err == nil, fmt.Sprint(err)
+		})
 	}
 	f := &scaleFigures{}
 	rssMax := 0.0
