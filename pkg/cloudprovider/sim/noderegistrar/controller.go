@@ -43,6 +43,7 @@ type Cloud interface {
 	// Resync reloads the instances from the API server, so SimInstances deleted by hand
 	// (an instance terminated outside Karpenter) are noticed.
 	Resync(ctx context.Context) error
+	// Instances lists the instances; they are shared, read only.
 	Instances(ctx context.Context) ([]*simv1alpha1.SimInstance, error)
 	Interruptions(ctx context.Context) ([]sim.Interruption, error)
 }
