@@ -416,6 +416,25 @@ func (c *Cluster) nominationValid(n nomination, now time.Time) bool {
 	return true
 }
 
+// NominatedTargets names the NodeClaims that pending pods are validly nominated to, and the
+// Nodes those registered as: the capacity that must not be disrupted under the pods about to
+// land there.
+func (c *Cluster) NominatedTargets() map[string]bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := map[string]bool{}
+	if len(c.nominations) == 0 {
+		return out
+	}
+	for _, n := range c.validNominations(c.clock.Now()) {
+		out[n.nodeClaim] = true
+		if nc := c.nodeClaims[n.nodeClaim]; nc != nil && nc.Status.NodeName != "" {
+			out[nc.Status.NodeName] = true
+		}
+	}
+	return out
+}
+
 // PendingPods returns the provisionable pods that are not validly nominated, in the order
 // they are planned in (snapshot.ComparePods: oldest first).
 func (c *Cluster) PendingPods() []*corev1.Pod {

@@ -91,3 +91,30 @@ func TestGeneration(t *testing.T) {
 		}
 	}
 }
+
+// NominatedTargets names the NodeClaim a pending pod is nominated to and the Node it
+// registered as, and nothing once the pod is bound.
+func TestNominatedTargets(t *testing.T) {
+	c := state.NewCluster(state.Options{})
+	nc := nodeClaim("nc1", "small")
+	nc.Status.NodeName = "n1"
+	c.UpdateNodeClaim(nc)
+	c.UpdateNodeClaim(nodeClaim("nc2", "small"))
+	pod := pendingPod("p1")
+	c.UpdatePod(pod)
+	if got := c.NominatedTargets(); len(got) != 0 {
+		t.Errorf("no nomination yet: %v", got)
+	}
+	if c.Nominate("nc1", []*corev1.Pod{pod}) != 1 {
+		t.Fatal("nomination refused")
+	}
+	if got := c.NominatedTargets(); len(got) != 2 || !got["nc1"] || !got["n1"] {
+		t.Errorf("NominatedTargets = %v, want nc1 and its node n1", got)
+	}
+	bound := pod.DeepCopy()
+	bound.Spec.NodeName, bound.Status.Conditions = "n1", nil
+	c.UpdatePod(bound)
+	if got := c.NominatedTargets(); len(got) != 0 {
+		t.Errorf("a bound pod keeps its nomination: %v", got)
+	}
+}
