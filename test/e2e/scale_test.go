@@ -371,6 +371,6 @@ func (f *scaleFigures) table() string {
 		row("burst: NodeClaims launched", strconv.Itoa(f.burstClaims), "")
 		row("burst: controller RSS max", fmt.Sprintf("%.0f MiB", f.burstRSSMax), "")
 	}
-	row("scale NodeClaims beyond the 2,000 at the end", strconv.Itoa(f.extraClaims), "0")
+	row(fmt.Sprintf("scale NodeClaims beyond the %d at the end", f.nodes), strconv.Itoa(f.extraClaims), "0")
 	return b.String()
 }
