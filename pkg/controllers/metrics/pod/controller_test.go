@@ -3,6 +3,7 @@ package pod
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/test"
 )
 
 // TestPodLifecycle: a pending pod has state, unbound and unstarted series; once bound, running
@@ -84,14 +86,14 @@ func TestPodLifecycle(t *testing.T) {
 		t.Errorf("%d per-pod gauges left for a running pod", n)
 	}
 	// Computed when scraped: the one series, with its node's labels, the Pending one gone.
-	if err := testutil.CollectAndCompare(c.metrics.State, stringsReader(`
+	if err := testutil.CollectAndCompare(c.metrics.State, strings.NewReader(`
 # HELP karpenter_pods_state Pod state is the current state of pods, labelled by the pod name, namespace, owner, node, nodepool name, zone, architecture, capacity type, instance type and pod phase.
 # TYPE karpenter_pods_state gauge
 karpenter_pods_state{arch="arm64",capacity_type="spot",instance_type="m7g.large",name="web-1",namespace="ns",node="n1",nodepool="default",owner="/apis/apps/v1/namespaces/ns/replicasets/web",phase="Running",zone="z1"} 1
 `)); err != nil {
 		t.Error(err)
 	}
-	if err := testutil.CollectAndCompare(c.metrics.StartupDuration, stringsReader(`
+	if err := testutil.CollectAndCompare(c.metrics.StartupDuration, strings.NewReader(`
 # HELP karpenter_pods_startup_duration_seconds The time from pod creation until the pod is running.
 # TYPE karpenter_pods_startup_duration_seconds summary
 karpenter_pods_startup_duration_seconds{quantile="0"} 45
@@ -112,7 +114,10 @@ karpenter_pods_startup_duration_seconds_count 1
 		h    prometheus.Histogram
 		want float64
 	}{"provisioning bound": {c.metrics.ProvisioningBoundDuration, 10}, "provisioning startup": {c.metrics.ProvisioningStartupDuration, 35}} {
-		count, sum := histogram(t, tc.h)
+		count, sum, err := test.HistogramOf(tc.h)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if count != 1 || sum != tc.want {
 			t.Errorf("%s: %d observations summing %v, want one of %v", name, count, sum, tc.want)
 		}
