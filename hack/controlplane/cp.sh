@@ -12,7 +12,8 @@
 #
 # Versions are pinned by the build modules under hack/controlplane/modules (go.mod + go.sum).
 # Ports come from the environment: CP_ETCD_PORT (default 2379), CP_APISERVER_PORT (6443),
-# CP_SCHEDULER_PORT (10259), CP_KCM_PORT (10257). Everything is written under the repository:
+# CP_SCHEDULER_PORT (10259), CP_KCM_PORT (10257). CP_SCHEDULER_ARGS adds flags to kube-scheduler
+# (the scale suite raises its client rate: --kube-api-qps=500 --kube-api-burst=1000). Everything is written under the repository:
 # bin/ for binaries, .local/controlplane/ for certificates, data, logs, PIDs and kubeconfigs.
 set -euo pipefail
 
@@ -213,7 +214,7 @@ up() {
 
 	start kube-scheduler "$SCHEDULER_PORT" "$BIN/kube-scheduler" --kubeconfig="$RUN/scheduler.kubeconfig" \
 		--authentication-kubeconfig="$RUN/scheduler.kubeconfig" --authorization-kubeconfig="$RUN/scheduler.kubeconfig" \
-		--leader-elect=false --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT"
+		--leader-elect=false --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" ${CP_SCHEDULER_ARGS:-}
 	start kube-controller-manager "$KCM_PORT" "$BIN/kube-controller-manager" --kubeconfig="$RUN/controller-manager.kubeconfig" \
 		--authentication-kubeconfig="$RUN/controller-manager.kubeconfig" \
 		--authorization-kubeconfig="$RUN/controller-manager.kubeconfig" \

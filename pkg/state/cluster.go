@@ -10,12 +10,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	"github.com/gokarpenter/karpenter/pkg/pods"
+	"github.com/gokarpenter/karpenter/pkg/predicates"
 	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
 
@@ -65,6 +67,8 @@ type Cluster struct {
 	claimByNode map[string]string
 	// deletedClaims remembers recently deleted NodeClaims by name, see deletedClaimTTL.
 	deletedClaims map[string]deletedClaim
+	// generation counts changes, see Generation.
+	generation uint64
 }
 
 // deletedClaim is the tombstone of a deleted NodeClaim.
@@ -108,13 +112,43 @@ func NewCluster(opts Options) *Cluster {
 	}
 }
 
+// Generation counts the changes to the state: it moves on every update or delete of an
+// object the state holds and on every nomination, except an update that repeats the stored
+// resource version (an informer resync) and a Node update that only renews the
+// conditions' heartbeat times. A caller that found nothing to do at one generation (a
+// disruption pass that found nothing to consolidate, say) need not look again while it
+// stays the same, as far as the state is concerned: time, prices and objects the state does
+// not hold are the caller's to watch.
+func (c *Cluster) Generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.generation
+}
+
+// changed moves the generation on. The caller holds c.mu.
+func (c *Cluster) changed() { c.generation++ }
+
+// record stores obj under key in m and moves the generation on, unless obj repeats the
+// stored object's resource version (an informer resync, or the informer delivering what the
+// provisioner recorded from its Create). The caller holds c.mu.
+func record[K comparable, T metav1.Object](c *Cluster, m map[K]T, key K, obj T) {
+	if old, ok := m[key]; !ok || newVersion(old, obj) {
+		c.generation++
+	}
+	m[key] = obj
+}
+
+func newVersion(old, updated metav1.Object) bool {
+	return old.GetResourceVersion() == "" || old.GetResourceVersion() != updated.GetResourceVersion()
+}
+
 // UpdatePod records the latest version of a pod. A pod that is bound, finished or gone
 // from the provisionable set loses its nomination.
 func (c *Cluster) UpdatePod(pod *corev1.Pod) {
 	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.pods[key] = pod
+	record(c, c.pods, key, pod)
 	if n, ok := c.nominations[key]; ok && (n.uid != pod.UID || !pods.IsProvisionable(pod)) {
 		delete(c.nominations, key)
 	}
@@ -124,6 +158,7 @@ func (c *Cluster) UpdatePod(pod *corev1.Pod) {
 func (c *Cluster) DeletePod(key types.NamespacedName) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.pods, key)
 	delete(c.nominations, key)
 }
@@ -132,6 +167,9 @@ func (c *Cluster) DeletePod(key types.NamespacedName) {
 func (c *Cluster) UpdateNode(node *corev1.Node) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if old, ok := c.nodes[node.Name]; !ok || newVersion(old, node) && !predicates.HeartbeatOnly(old, node) {
+		c.changed()
+	}
 	c.nodes[node.Name] = node
 }
 
@@ -139,6 +177,7 @@ func (c *Cluster) UpdateNode(node *corev1.Node) {
 func (c *Cluster) DeleteNode(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.nodes, name)
 }
 
@@ -164,7 +203,7 @@ func (c *Cluster) UpdateNodeClaim(nc *v1.NodeClaim) {
 	if nc.Status.NodeName != "" {
 		c.claimByNode[nc.Status.NodeName] = nc.Name
 	}
-	c.nodeClaims[nc.Name] = nc
+	record(c, c.nodeClaims, nc.Name, nc)
 }
 
 // DeleteNodeClaim forgets a NodeClaim and drops the nominations to it, so its pods are
@@ -191,6 +230,7 @@ func (c *Cluster) deleteNodeClaim(name string, uid types.UID) {
 	if nc, ok := c.nodeClaims[name]; ok && nc.Status.NodeName != "" && c.claimByNode[nc.Status.NodeName] == name {
 		delete(c.claimByNode, nc.Status.NodeName)
 	}
+	c.changed()
 	delete(c.nodeClaims, name)
 	for key, n := range c.nominations {
 		if n.nodeClaim == name {
@@ -203,13 +243,15 @@ func (c *Cluster) deleteNodeClaim(name string, uid types.UID) {
 func (c *Cluster) UpdatePersistentVolumeClaim(pvc *corev1.PersistentVolumeClaim) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.claims[types.NamespacedName{Namespace: pvc.Namespace, Name: pvc.Name}] = pvc
+	key := types.NamespacedName{Namespace: pvc.Namespace, Name: pvc.Name}
+	record(c, c.claims, key, pvc)
 }
 
 // DeletePersistentVolumeClaim forgets a claim.
 func (c *Cluster) DeletePersistentVolumeClaim(key types.NamespacedName) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.claims, key)
 }
 
@@ -217,13 +259,14 @@ func (c *Cluster) DeletePersistentVolumeClaim(key types.NamespacedName) {
 func (c *Cluster) UpdatePersistentVolume(pv *corev1.PersistentVolume) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.volumes[pv.Name] = pv
+	record(c, c.volumes, pv.Name, pv)
 }
 
 // DeletePersistentVolume forgets a PersistentVolume.
 func (c *Cluster) DeletePersistentVolume(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.volumes, name)
 }
 
@@ -231,13 +274,14 @@ func (c *Cluster) DeletePersistentVolume(name string) {
 func (c *Cluster) UpdateStorageClass(sc *storagev1.StorageClass) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.storageClasses[sc.Name] = sc
+	record(c, c.storageClasses, sc.Name, sc)
 }
 
 // DeleteStorageClass forgets a StorageClass.
 func (c *Cluster) DeleteStorageClass(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.storageClasses, name)
 }
 
@@ -245,13 +289,14 @@ func (c *Cluster) DeleteStorageClass(name string) {
 func (c *Cluster) UpdateCSINode(cn *storagev1.CSINode) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.csiNodes[cn.Name] = cn
+	record(c, c.csiNodes, cn.Name, cn)
 }
 
 // DeleteCSINode forgets a CSINode.
 func (c *Cluster) DeleteCSINode(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.csiNodes, name)
 }
 
@@ -259,13 +304,14 @@ func (c *Cluster) DeleteCSINode(name string) {
 func (c *Cluster) UpdateNamespace(ns *corev1.Namespace) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.namespaces[ns.Name] = ns
+	record(c, c.namespaces, ns.Name, ns)
 }
 
 // DeleteNamespace forgets a Namespace.
 func (c *Cluster) DeleteNamespace(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.namespaces, name)
 }
 
@@ -273,13 +319,14 @@ func (c *Cluster) DeleteNamespace(name string) {
 func (c *Cluster) UpdateNodePool(np *v1.NodePool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.nodePools[np.Name] = np
+	record(c, c.nodePools, np.Name, np)
 }
 
 // DeleteNodePool forgets a NodePool.
 func (c *Cluster) DeleteNodePool(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.nodePools, name)
 }
 
@@ -287,13 +334,15 @@ func (c *Cluster) DeleteNodePool(name string) {
 func (c *Cluster) UpdateDaemonSet(ds *appsv1.DaemonSet) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.daemonSets[types.NamespacedName{Namespace: ds.Namespace, Name: ds.Name}] = ds
+	key := types.NamespacedName{Namespace: ds.Namespace, Name: ds.Name}
+	record(c, c.daemonSets, key, ds)
 }
 
 // DeleteDaemonSet forgets a DaemonSet.
 func (c *Cluster) DeleteDaemonSet(key types.NamespacedName) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.daemonSets, key)
 }
 
@@ -318,6 +367,9 @@ func (c *Cluster) Nominate(target string, pods []*corev1.Pod) int {
 		}
 		c.nominations[key] = nomination{uid: p.UID, nodeClaim: name, at: now}
 		n++
+	}
+	if n > 0 {
+		c.changed()
 	}
 	return n
 }
@@ -362,6 +414,25 @@ func (c *Cluster) nominationValid(n nomination, now time.Time) bool {
 		return now.Sub(since) < c.nominationTTL
 	}
 	return true
+}
+
+// NominatedTargets names the NodeClaims that pending pods are validly nominated to, and the
+// Nodes those registered as: the capacity that must not be disrupted under the pods about to
+// land there.
+func (c *Cluster) NominatedTargets() map[string]bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := map[string]bool{}
+	if len(c.nominations) == 0 {
+		return out
+	}
+	for _, n := range c.validNominations(c.clock.Now()) {
+		out[n.nodeClaim] = true
+		if nc := c.nodeClaims[n.nodeClaim]; nc != nil && nc.Status.NodeName != "" {
+			out[nc.Status.NodeName] = true
+		}
+	}
+	return out
 }
 
 // PendingPods returns the provisionable pods that are not validly nominated, in the order
