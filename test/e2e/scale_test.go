@@ -168,8 +168,8 @@ func TestScale(t *testing.T) {
 	profiles := os.Getenv("SCALE_PROFILE_DIR")
 	total := nodes * scalePodsPerNode
 
-	// kube-scheduler binds 20,000 pods at its client's rate: 50 a second by default.
-	c := startCluster(t, "CP_SCHEDULER_ARGS=--kube-api-qps=500 --kube-api-burst=1000")
+	// kube-scheduler binds 20,000 pods at its client's rate: cp.sh raises it to 500 a second.
+	c := startCluster(t)
 	bin := os.Getenv("SCALE_KARPENTER_BIN") // another build to compare with, else this tree's
 	if bin == "" {
 		bin = buildKarpenter(t, c.root)

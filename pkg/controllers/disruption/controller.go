@@ -149,8 +149,8 @@ type Controller struct {
 	deferrals map[string]time.Time
 	// sweep and quiet let a pass skip consolidation while nothing changed since it last
 	// found nothing (quiet.go).
-	sweep  *sweep
-	quiet  *quietState
+	sweep *sweep
+	quiet *quietState
 }
 
 var (
