@@ -165,7 +165,7 @@ func (w *world) demoBounds(p *pass) (integer, lp, fresh float64) {
 	for _, pod := range w.pods {
 		unbound = append(unbound, p.unbound(pod))
 	}
-	snap := &scheduling.Snapshot{NodePools: p.schedPools, DaemonSets: p.snapshot.DaemonSets}
+	snap := &scheduling.Snapshot{NodePools: p.schedPools, DaemonSets: p.snap().DaemonSets}
 	return scheduling.IntegerLowerBound(snap, unbound), scheduling.LowerBound(snap, unbound), scheduling.Solve(snap, unbound).Price
 }
 
