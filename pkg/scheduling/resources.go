@@ -95,7 +95,10 @@ func (v *vec) fits(o *vec) bool {
 			return false
 		}
 	}
-	return v.x == o.x || v.fitsX(o) // equal overflows (most often both empty) fit
+	if len(v.x)|len(o.x) == 0 {
+		return true // the common case: no overflow
+	}
+	return v.fitsX(o)
 }
 
 // fitsX is fits for the overflow.
