@@ -143,14 +143,15 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	op.CloudProvider = decorated
 
 	ctrls, err := controllers.NewControllers(controllers.Deps{
-		Client:        mgr.GetClient(),
-		Cluster:       op.Cluster,
-		CloudProvider: op.CloudProvider,
-		Recorder:      recorder,
-		Clock:         clock.RealClock{},
-		Registerer:    op.Registry,
-		Provisioning:  opts.ProvisioningOptions(),
-		Disruption:    opts.DisruptionOptions(),
+		Client:          mgr.GetClient(),
+		Cluster:         op.Cluster,
+		CloudProvider:   op.CloudProvider,
+		Recorder:        recorder,
+		Clock:           clock.RealClock{},
+		Registerer:      op.Registry,
+		Provisioning:    opts.ProvisioningOptions(),
+		Disruption:      opts.DisruptionOptions(),
+		RegistrationTTL: opts.RegistrationTTL,
 	})
 	if err != nil {
 		return nil, err

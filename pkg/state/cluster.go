@@ -374,12 +374,35 @@ func (c *Cluster) Nominate(target string, pods []*corev1.Pod) int {
 	return n
 }
 
-// Nomination returns the NodeClaim the pod is validly nominated to, if any.
+// Nomination returns the NodeClaim the pod is validly nominated to, if any (see
+// validNominations). It looks only at the nominations to the same NodeClaim, so the
+// provisioner can ask it for every pod event.
 func (c *Cluster) Nomination(key types.NamespacedName) (string, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	n, ok := c.validNominations(c.clock.Now())[key]
+	n, ok := c.nominations[key]
 	if !ok {
+		return "", false
+	}
+	now := c.clock.Now()
+	if !c.nominationHolds(key, n, now) {
+		return "", false
+	}
+	nc := c.nodeClaims[n.nodeClaim]
+	if !isInitialized(nc) || nc.Status.NodeName == "" || c.nodes[nc.Status.NodeName] == nil {
+		return n.nodeClaim, true
+	}
+	valid := map[types.NamespacedName]nomination{}
+	var keys []types.NamespacedName
+	for other, on := range c.nominations {
+		if on.nodeClaim == n.nodeClaim && c.nominationHolds(other, on, now) {
+			valid[other] = on
+			keys = append(keys, other)
+		}
+	}
+	node := nc.Status.NodeName
+	c.dropOverflow(node, c.usedOn(map[string][]types.NamespacedName{node: nil})[node], keys, valid)
+	if _, ok := valid[key]; !ok {
 		return "", false
 	}
 	return n.nodeClaim, true
@@ -466,8 +489,7 @@ func (c *Cluster) validNominations(now time.Time) map[types.NamespacedName]nomin
 	valid := map[types.NamespacedName]nomination{}
 	onNode := map[string][]types.NamespacedName{} // initialised NodeClaims' Node names
 	for key, n := range c.nominations {
-		p, ok := c.pods[key]
-		if !ok || p.UID != n.uid || !pods.IsProvisionable(p) || !c.nominationValid(n, now) {
+		if !c.nominationHolds(key, n, now) {
 			continue
 		}
 		valid[key] = n
@@ -478,39 +500,60 @@ func (c *Cluster) validNominations(now time.Time) map[types.NamespacedName]nomin
 	if len(onNode) == 0 {
 		return valid
 	}
+	used := c.usedOn(onNode)
+	for nodeName, keys := range onNode {
+		c.dropOverflow(nodeName, used[nodeName], keys, valid)
+	}
+	return valid
+}
+
+// nominationHolds: the pod is still the one nominated and still provisionable, and the
+// nomination is valid (nominationValid). The caller holds c.mu.
+func (c *Cluster) nominationHolds(key types.NamespacedName, n nomination, now time.Time) bool {
+	p, ok := c.pods[key]
+	return ok && p.UID == n.uid && pods.IsProvisionable(p) && c.nominationValid(n, now)
+}
+
+// usedOn sums the requests of the unfinished pods bound to each of the nodes, in one pass
+// over the pods. The caller holds c.mu.
+func (c *Cluster) usedOn(nodes map[string][]types.NamespacedName) map[string]corev1.ResourceList {
 	used := map[string]corev1.ResourceList{}
 	for _, p := range c.pods {
-		if _, ok := onNode[p.Spec.NodeName]; ok && !pods.IsTerminal(p) {
+		if _, ok := nodes[p.Spec.NodeName]; ok && p.Spec.NodeName != "" && !pods.IsTerminal(p) {
 			if used[p.Spec.NodeName] == nil {
 				used[p.Spec.NodeName] = corev1.ResourceList{}
 			}
 			addResources(used[p.Spec.NodeName], pods.Requests(p))
 		}
 	}
-	for nodeName, keys := range onNode {
-		free := c.nodes[nodeName].Status.Allocatable.DeepCopy()
-		for name, q := range used[nodeName] {
+	return used
+}
+
+// dropOverflow removes from valid the pods nominated to the initialised Node nodeName (keys)
+// that no longer fit what the Node has left after its bound pods (used), oldest nomination
+// served first. The caller holds c.mu.
+func (c *Cluster) dropOverflow(nodeName string, used corev1.ResourceList, keys []types.NamespacedName, valid map[types.NamespacedName]nomination) {
+	free := c.nodes[nodeName].Status.Allocatable.DeepCopy()
+	for name, q := range used {
+		left := free[name]
+		left.Sub(q)
+		free[name] = left
+	}
+	slices.SortFunc(keys, func(a, b types.NamespacedName) int {
+		return cmp.Or(valid[a].at.Compare(valid[b].at), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	for _, key := range keys {
+		req := pods.Requests(c.pods[key])
+		if !cloudprovider.Fits(free, req) {
+			delete(valid, key)
+			continue
+		}
+		for name, q := range req {
 			left := free[name]
 			left.Sub(q)
 			free[name] = left
 		}
-		slices.SortFunc(keys, func(a, b types.NamespacedName) int {
-			return cmp.Or(valid[a].at.Compare(valid[b].at), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-		})
-		for _, key := range keys {
-			req := pods.Requests(c.pods[key])
-			if !cloudprovider.Fits(free, req) {
-				delete(valid, key)
-				continue
-			}
-			for name, q := range req {
-				left := free[name]
-				left.Sub(q)
-				free[name] = left
-			}
-		}
 	}
-	return valid
 }
 
 func addResources(sum, more corev1.ResourceList) {

@@ -124,8 +124,8 @@ func scalePod(i int) *corev1.Pod {
 	}
 }
 
-// burstPod is a bare pod of 100m to 1 CPU, as the new user created them.
-func burstPod(i int) *corev1.Pod {
+// scaleBurstPod is a bare pod of 100m to 1 CPU, as the new user created them.
+func scaleBurstPod(i int) *corev1.Pod {
 	zero := int64(0)
 	cpu := resource.NewMilliQuantity(int64(100+100*(i%10)), resource.DecimalSI)
 	return &corev1.Pod{
@@ -168,8 +168,8 @@ func TestScale(t *testing.T) {
 	profiles := os.Getenv("SCALE_PROFILE_DIR")
 	total := nodes * scalePodsPerNode
 
-	// kube-scheduler binds 20,000 pods at its client's rate: 50 a second by default.
-	c := startCluster(t, "CP_SCHEDULER_ARGS=--kube-api-qps=500 --kube-api-burst=1000")
+	// kube-scheduler binds 20,000 pods at its client's rate: cp.sh raises it to 500 a second.
+	c := startCluster(t)
 	bin := os.Getenv("SCALE_KARPENTER_BIN") // another build to compare with, else this tree's
 	if bin == "" {
 		bin = buildKarpenter(t, c.root)
@@ -303,7 +303,7 @@ func runBurst(t *testing.T, w *watcher, n int, sampleRSS func() float64) (create
 	ctx := context.Background()
 	pods := make([]*corev1.Pod, n)
 	for i := range pods {
-		pods[i] = burstPod(i)
+		pods[i] = scaleBurstPod(i)
 	}
 	begin := time.Now()
 	last := w.createPods(ctx, t, pods)
