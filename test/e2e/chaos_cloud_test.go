@@ -53,25 +53,19 @@ func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
 		return len(w.pods)
 	}
 
-	// The short form (make test) adds fewer pods: every node added here is one more for
-	// scale-to-zero to consolidate, two at a time.
-	wave1, wave2, late, never := 4, 6, 4, 2
-	if full {
-		wave1, wave2, late, never = 6, 10, 6, 4
-	}
 	n := base("ice-storm")
-	run("ice-storm", fmt.Sprintf("spot and c* in 2 zones exhausted, +%d pods; then every c* exhausted, +%d pods", wave1, wave2), n+wave1+wave2, func(t *testing.T, s *sampler, r *row) time.Time {
+	run("ice-storm", "spot and c* in 2 zones exhausted, +6 pods; then every c* exhausted, +10 pods", n+16, func(t *testing.T, s *sampler, r *row) time.Time {
 		before := ch.instanceNames(t)
-		storm1 := []simv1alpha1.SimOfferingSelector{{CapacityType: "spot"}, {InstanceType: "c*", Zone: "us-east-1a"}, {InstanceType: "c*", Zone: "us-east-1b"}}
-		storm2 := append(storm1, simv1alpha1.SimOfferingSelector{InstanceType: "c*"})
+		wave1 := []simv1alpha1.SimOfferingSelector{{CapacityType: "spot"}, {InstanceType: "c*", Zone: "us-east-1a"}, {InstanceType: "c*", Zone: "us-east-1b"}}
+		wave2 := append(wave1, simv1alpha1.SimOfferingSelector{InstanceType: "c*"})
 		at := time.Now()
-		ch.setInsufficientCapacity(t, storm1)
-		ch.scale(t, s, n+wave1)
-		ch.waitFor(t, 2*time.Minute, "the first wave running", func(w *world) bool { return w.running() >= n+wave1 })
+		ch.setInsufficientCapacity(t, wave1)
+		ch.scale(t, s, n+6)
+		ch.waitFor(t, 2*time.Minute, "the first wave running", func(w *world) bool { return w.running() >= n+6 })
 		second := time.Now()
-		ch.setInsufficientCapacity(t, storm2)
-		ch.scale(t, s, n+wave1+wave2) // more than the spare room the first wave's nodes leave
-		ch.waitFor(t, 3*time.Minute, "the second wave running", func(w *world) bool { return w.running() >= n+wave1+wave2 })
+		ch.setInsufficientCapacity(t, wave2)
+		ch.scale(t, s, n+16) // more than the spare room the first wave's nodes leave
+		ch.waitFor(t, 3*time.Minute, "the second wave running", func(w *world) bool { return w.running() >= n+16 })
 		var launched, late int
 		for _, inst := range ch.instances(t) {
 			if before[inst.Name] {
@@ -79,13 +73,13 @@ func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
 			}
 			launched++
 			pool := fmt.Sprintf("%s/%s/%s", inst.Spec.InstanceType, inst.Spec.Zone, inst.Spec.CapacityType)
-			if selects(storm1, inst) {
+			if selects(wave1, inst) {
 				t.Errorf("instance %s launched on %s, exhausted throughout", inst.Name, pool)
 			}
 			// Launches that read the class after the second patch (times are whole seconds).
 			if inst.Spec.LaunchTime.After(second.Add(2 * time.Second)) {
 				late++
-				if selects(storm2, inst) {
+				if selects(wave2, inst) {
 					t.Errorf("instance %s launched on %s after it was exhausted", inst.Name, pool)
 				}
 			}
@@ -100,13 +94,13 @@ func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
 	})
 
 	n = base("late-success-launch")
-	run("late-success-launch", fmt.Sprintf("every launch times out, its instance appears 6 s later (ambiguous creates), +%d pods", late), n+late, func(t *testing.T, s *sampler, r *row) time.Time {
+	run("late-success-launch", "every launch times out, its instance appears 6 s later (ambiguous creates), +6 pods", n+6, func(t *testing.T, s *sampler, r *row) time.Time {
 		before := ch.instanceNames(t)
 		seen := ch.watchAdoption(t)
 		timeoutsBefore := len(ch.eventsMatching(t, "LaunchFailed", "timed out"))
 		ch.patchClass(t, `{"spec":{"lateLaunch":"6s"}}`)
 		at := time.Now()
-		ch.scale(t, s, n+late)
+		ch.scale(t, s, n+6)
 		if full {
 			// A restart while launches are pending: the new leader must adopt them too.
 			ch.waitFor(t, time.Minute, "a launch timed out", func(*world) bool {
@@ -117,7 +111,7 @@ func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
 			}
 			ch.start(t, "a")
 		}
-		ch.waitFor(t, 3*time.Minute, "every pod running", func(w *world) bool { return w.running() >= n+late })
+		ch.waitFor(t, 3*time.Minute, "every pod running", func(w *world) bool { return w.running() >= n+6 })
 		ch.patchClass(t, `{"spec":{"lateLaunch":null}}`)
 		instances, adopted, perClaim := seen.stop(ch)
 		var launched, unadopted, doubled int
@@ -149,7 +143,7 @@ func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
 	})
 
 	n = base("registration-never-happens")
-	run("registration-never-happens", fmt.Sprintf("REGISTRATION_TTL=20s; instances never register a Node, +%d pods", never), n+never, func(t *testing.T, s *sampler, r *row) time.Time {
+	run("registration-never-happens", "REGISTRATION_TTL=20s; instances never register a Node, +4 pods", n+4, func(t *testing.T, s *sampler, r *row) time.Time {
 		// Graceful restarts release the lease at once: the fault here is the cloud's.
 		for _, name := range ch.running() {
 			ch.stop(t, name)
@@ -157,7 +151,7 @@ func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
 		ch.startEnv(t, "a", "REGISTRATION_TTL=20s")
 		ch.patchClass(t, `{"spec":{"failRegistration":true}}`)
 		at := time.Now()
-		ch.scale(t, s, n+never)
+		ch.scale(t, s, n+4)
 		broken := map[string]string{} // nodeclaim name -> instance
 		ch.waitFor(t, 2*time.Minute, "an instance that will never register", func(w *world) bool {
 			for _, inst := range w.instances {
@@ -200,7 +194,7 @@ func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
 				t.Errorf("nodeclaim %s went without a RegistrationTimeout event", nc)
 			}
 		}
-		ch.waitFor(t, 2*time.Minute, "every pod running on a replacement", func(w *world) bool { return w.running() >= n+never })
+		ch.waitFor(t, 2*time.Minute, "every pod running on a replacement", func(w *world) bool { return w.running() >= n+4 })
 		r.extra = fmt.Sprintf("%d NodeClaims timed out after 20 s, instances terminated, replaced", len(broken))
 		// Back to the default TTL for the scenarios after.
 		for _, name := range ch.running() {
