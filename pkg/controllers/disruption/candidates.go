@@ -71,12 +71,20 @@ type pass struct {
 	blocked map[string]*Blocker
 	// busy are the NodeClaims held by in-flight commands (candidates and replacements).
 	busy map[string]bool
+	// released are the candidates given up after a refused delete, with until when.
+	released map[string]time.Time
+	// deferrals are, per NodePool, when single-node consolidation began waiting for a
+	// better move (see betterSoon).
+	deferrals map[string]time.Time
 	// moving are the pods of in-flight commands' candidates: they will need a place.
 	moving []*corev1.Pod
 	// goneNodes are the Nodes in-flight commands remove.
 	goneNodes map[string]bool
 	// passedOver says why methods passed over candidates (for events).
 	passedOver map[string]*Blocker
+	// passedOverMulti says why multi-node consolidation passed over candidates, when it
+	// found nothing; used for those single-node consolidation did not explain.
+	passedOverMulti map[string]*Blocker
 	// rejectedScores are the Balanced scores of rejected moves.
 	rejectedScores []scored
 	poolStatCache  map[string]poolStat
@@ -188,6 +196,10 @@ func (p *pass) buildCandidates() {
 	for _, nc := range p.claims {
 		if p.busy[nc.Name] {
 			p.blocked[nc.Name] = &Blocker{BlockBeingDisrupted, fmt.Sprintf("nodeclaim %s is part of a disruption command in progress", nc.Name)}
+			continue
+		}
+		if until, ok := p.released[nc.Name]; ok {
+			p.blocked[nc.Name] = &Blocker{BlockDeleteRefused, fmt.Sprintf("its delete was refused; not a candidate again before %s", until.UTC().Format(time.RFC3339))}
 			continue
 		}
 		node := p.nodeOf[nc.Name]

@@ -33,9 +33,15 @@ const (
 	DefaultReplacementTimeout   = 10 * time.Minute
 	DefaultMultiNodeTimeBudget  = time.Second
 	DefaultSingleNodeTimeBudget = 3 * time.Second
+	// DefaultSingleNodeImproveBudget is how long single-node consolidation goes on looking
+	// for a better move once it has found one.
+	DefaultSingleNodeImproveBudget = 300 * time.Millisecond
 	// DefaultSettle is how long replacements stay protected after the nodes they replace
 	// are gone, while the evicted pods land on them.
 	DefaultSettle = 30 * time.Second
+	// DefaultDeleteTimeout is how long a validated candidate's delete may keep being refused
+	// (a webhook's denial, an admission policy) before the command gives the candidate up.
+	DefaultDeleteTimeout = 5 * time.Minute
 )
 
 // ErrNotSynced means the cluster state has not seen every informer's initial list yet.
@@ -51,8 +57,12 @@ type Options struct {
 	// MultiNodeTimeBudget and SingleNodeTimeBudget cap the compute time of a search.
 	MultiNodeTimeBudget  time.Duration
 	SingleNodeTimeBudget time.Duration
+	// SingleNodeImproveBudget: see DefaultSingleNodeImproveBudget.
+	SingleNodeImproveBudget time.Duration
 	// Settle: see DefaultSettle.
 	Settle time.Duration
+	// DeleteTimeout: see DefaultDeleteTimeout.
+	DeleteTimeout time.Duration
 	// SpotToSpotConsolidation is the feature gate letting a spot node be replaced by a
 	// cheaper spot node (with at least SpotToSpotMinOptions cheaper types).
 	SpotToSpotConsolidation bool
@@ -78,8 +88,14 @@ func (o *Options) defaults() {
 	if o.SingleNodeTimeBudget <= 0 {
 		o.SingleNodeTimeBudget = DefaultSingleNodeTimeBudget
 	}
+	if o.SingleNodeImproveBudget <= 0 {
+		o.SingleNodeImproveBudget = DefaultSingleNodeImproveBudget
+	}
 	if o.Settle <= 0 {
 		o.Settle = DefaultSettle
+	}
+	if o.DeleteTimeout <= 0 {
+		o.DeleteTimeout = DefaultDeleteTimeout
 	}
 	if len(o.Methods) == 0 {
 		o.Methods = []Method{Emptiness{}, Drift{}, MultiNodeConsolidation{}, SingleNodeConsolidation{}}
@@ -126,6 +142,11 @@ type Controller struct {
 	// singleCursor is where single-node consolidation resumes.
 	singleCursor string
 	events       map[eventKey]string // the last message of each deduplicated event
+	// released holds the candidates given up after a refused delete, until when they are
+	// not candidates again (so the same refusal is not met again at once).
+	released map[string]time.Time
+	// deferrals: see pass.deferrals.
+	deferrals map[string]time.Time
 }
 
 var (
@@ -140,7 +161,8 @@ func NewController(deps Deps) (*Controller, error) {
 		return nil, fmt.Errorf("building %s: %w", Name, err)
 	}
 	c := &Controller{kube: deps.Client, cluster: deps.Cluster, cloud: deps.CloudProvider, recorder: deps.Recorder,
-		clock: deps.Clock, opts: deps.Options, metrics: m, commands: map[string]*inflight{}, events: map[eventKey]string{}}
+		clock: deps.Clock, opts: deps.Options, metrics: m, commands: map[string]*inflight{}, events: map[eventKey]string{},
+		released: map[string]time.Time{}, deferrals: map[string]time.Time{}}
 	if c.recorder == nil {
 		c.recorder = &record.FakeRecorder{}
 	}
@@ -193,6 +215,9 @@ type Result struct {
 	Deleted []string
 	// Aborted are the commands abandoned, with why.
 	Aborted []string
+	// Released are candidates given up after their delete was refused for DeleteTimeout:
+	// untainted and unmarked, the rest of their command going on.
+	Released []string
 }
 
 // Reconcile makes one pass: recover commands after a restart, advance the in-flight ones,
@@ -251,6 +276,18 @@ func (c *Controller) Reconcile(ctx context.Context) (Result, error) {
 // moving, in the pass.
 func (c *Controller) hold(p *pass) {
 	p.goneNodes, p.busy, p.moving = map[string]bool{}, map[string]bool{}, nil
+	for name, until := range c.released {
+		if !p.now.Before(until) {
+			delete(c.released, name)
+		}
+	}
+	p.released = c.released
+	for name, first := range c.deferrals {
+		if p.now.Sub(first) > time.Hour {
+			delete(c.deferrals, name)
+		}
+	}
+	p.deferrals = c.deferrals
 	for _, f := range c.commands {
 		for _, name := range f.replacements {
 			p.busy[name] = true
@@ -306,7 +343,9 @@ func (c *Controller) observeBudgets(ctx context.Context, p *pass) {
 // explainBlocked puts a deduplicated event on the Nodes and NodeClaims a rule or a method
 // keeps from being disrupted, with the first reason: DisruptionBlocked for a rule a user
 // set (do-not-disrupt, PodDisruptionBudgets, nominations, unreadable budgets),
-// Unconsolidatable when consolidation found nothing to do with the node.
+// Unconsolidatable when consolidation found nothing to do with the node: single-node
+// consolidation's reason, else (it ran out of time before the node, or did not run)
+// multi-node consolidation's reason for the first set holding the node that failed.
 func (c *Controller) explainBlocked(p *pass) {
 	for _, nc := range p.claims {
 		b := p.blocked[nc.Name]
@@ -314,7 +353,9 @@ func (c *Controller) explainBlocked(p *pass) {
 		switch {
 		case b == nil:
 			if b = p.passedOver[nc.Name]; b == nil {
-				continue
+				if b = p.passedOverMulti[nc.Name]; b == nil {
+					continue
+				}
 			}
 			reason = "Unconsolidatable"
 		case b.Reason != BlockDoNotDisruptNode && b.Reason != BlockDoNotDisruptPod && b.Reason != BlockPDB && b.Reason != BlockNominated &&
