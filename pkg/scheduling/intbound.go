@@ -90,8 +90,8 @@ func newIntBound(s *Snapshot, pods []*corev1.Pod) *intBound {
 		}
 	}
 	for _, n := range sv.nodes[:sv.existing] {
-		for d := range b.demand {
-			b.demand[d] -= max(n.free[d], 0)
+		for d := range b.demand.dims() {
+			b.demand.set(d, b.demand.get(d)-max(n.free.get(d), 0))
 		}
 	}
 	for _, p := range sv.pools {
@@ -102,10 +102,9 @@ func newIntBound(s *Snapshot, pods []*corev1.Pod) *intBound {
 			if p.price[j] <= 0 || math.IsInf(p.price[j], 1) {
 				continue
 			}
-			c := intCol{price: p.price[j]}
-			for d := range c.alloc {
-				c.alloc[d] = max(sv.u.types[ti].alloc[d]-p.dsOverhead[d], 0)
-			}
+			c := intCol{price: p.price[j], alloc: sv.u.types[ti].alloc}
+			c.alloc.sub(&p.dsOverhead)
+			c.alloc.clamp(0, math.MaxInt64)
 			b.cols = append(b.cols, c)
 		}
 	}
@@ -117,8 +116,8 @@ func newIntBound(s *Snapshot, pods []*corev1.Pod) *intBound {
 	}
 	b.cols = paretoCols(b.cols)
 	slices.SortStableFunc(b.cols, func(x, y intCol) int { return cmpDesc(x.price, y.price) })
-	for d := range b.demand {
-		if b.demand[d] > 0 && slices.ContainsFunc(b.cols, func(c intCol) bool { return c.alloc[d] > 0 }) {
+	for d := range b.demand.dims() {
+		if b.demand.get(d) > 0 && slices.ContainsFunc(b.cols, func(c intCol) bool { return c.alloc.get(d) > 0 }) {
 			b.rows = append(b.rows, d)
 		}
 	}
@@ -185,7 +184,7 @@ func maximalShapes(shapes []vec, limit int) []vec {
 		}
 	}
 	slices.SortStableFunc(out, func(a, b vec) int {
-		return cmpDesc(float64(a[dimCPU])+float64(a[dimMemory])/(1<<20), float64(b[dimCPU])+float64(b[dimMemory])/(1<<20))
+		return cmpDesc(float64(a.a[dimCPU])+float64(a.a[dimMemory])/(1<<20), float64(b.a[dimCPU])+float64(b.a[dimMemory])/(1<<20))
 	})
 	if len(out) > limit {
 		out = out[:limit]
@@ -246,7 +245,7 @@ func (b *intBound) search(budget int) float64 {
 		c := &b.cols[n.i]
 		useful := b.fits[n.i]&b.want&^n.sat != 0
 		for _, d := range b.rows {
-			useful = useful || (n.rem[d] > 0 && c.alloc[d] > 0)
+			useful = useful || (n.rem.get(d) > 0 && c.alloc.get(d) > 0)
 		}
 		if useful {
 			child := &ibNode{i: n.i, cost: n.cost + c.price, rem: n.rem, sat: n.sat | b.fits[n.i]}
@@ -271,7 +270,7 @@ func (b *intBound) covered(n *ibNode) bool {
 		return false
 	}
 	for _, d := range b.rows {
-		if n.rem[d] > 0 {
+		if n.rem.get(d) > 0 {
 			return false
 		}
 	}
@@ -289,7 +288,7 @@ func (b *intBound) bound(n *ibNode) float64 {
 	}
 	var rows []int
 	for _, d := range b.rows {
-		if n.rem[d] > 0 {
+		if n.rem.get(d) > 0 {
 			rows = append(rows, d)
 		}
 	}
@@ -303,8 +302,8 @@ func (b *intBound) bound(n *ibNode) float64 {
 		col := make([]float64, len(rows))
 		provides := false
 		for r, d := range rows {
-			col[r] = float64(c.alloc[d]) / float64(n.rem[d])
-			if c.alloc[d] > 0 {
+			col[r] = float64(c.alloc.get(d)) / float64(n.rem.get(d))
+			if c.alloc.get(d) > 0 {
 				provided[r], provides = true, true
 			}
 		}
@@ -340,25 +339,25 @@ func usable(alloc vec, counts map[vec]int64, demand *vec) vec {
 		}
 	}
 	out := alloc
-	for r := range alloc {
-		if alloc[r] <= 0 || demand[r] <= 0 {
+	for r := range max(alloc.dims(), demand.dims()) {
+		if alloc.get(r) <= 0 || demand.get(r) <= 0 {
 			continue // only resources the cover counts
 		}
 		var mine []vec
 		for _, s := range shapes {
-			if s[r] > 0 {
+			if s.get(r) > 0 {
 				mine = append(mine, s)
 			}
 		}
-		slices.SortFunc(mine, func(a, b vec) int { return cmpDesc(float64(a[r]), float64(b[r])) })
+		slices.SortFunc(mine, func(a, b vec) int { return cmpDesc(float64(a.get(r)), float64(b.get(r))) })
 		u := &usableSearch{r: r, shapes: mine, counts: counts, nodes: usableBudget}
 		u.suffix = make([]int64, len(mine)+1)
 		for i := len(mine) - 1; i >= 0; i-- {
-			u.suffix[i] = u.suffix[i+1] + mine[i][r]*counts[mine[i]]
+			u.suffix[i] = u.suffix[i+1] + mine[i].get(r)*counts[mine[i]]
 		}
 		u.dfs(0, alloc, 0)
 		if u.nodes > 0 {
-			out[r] = min(alloc[r], u.best)
+			out.set(r, min(alloc.get(r), u.best))
 		}
 	}
 	return out
@@ -387,28 +386,31 @@ func (u *usableSearch) dfs(i int, left vec, got int64) {
 	for ; k >= 0 && u.nodes > 0; k-- {
 		next := left
 		next.addScaled(&s, -k)
-		u.dfs(i+1, next, got+k*s[u.r])
+		u.dfs(i+1, next, got+k*s.get(u.r))
 	}
 }
 
 // upper bounds the r that shapes[i:] can still add within left.
 func (u *usableSearch) upper(i int, left *vec) int64 {
-	ub := min(left[u.r], u.suffix[i])
-	for d := range left {
+	ub := min(left.get(u.r), u.suffix[i])
+	for d := range left.dims() {
 		if d == u.r {
 			continue
 		}
 		ratio := 0.0
 		for _, s := range u.shapes[i:] {
-			if s[d] <= 0 {
+			if s.get(d) <= 0 {
 				ratio = math.Inf(1)
 				break
 			}
-			ratio = max(ratio, float64(s[u.r])/float64(s[d]))
+			ratio = max(ratio, float64(s.get(u.r))/float64(s.get(d)))
 		}
 		if !math.IsInf(ratio, 1) {
-			ub = min(ub, int64(math.Floor(ratio*float64(left[d])+1e-9)))
+			ub = min(ub, int64(math.Floor(ratio*float64(left.get(d))+1e-9)))
 		}
 	}
 	return ub
 }
+
+// dims is the number of dimensions v holds: the fixed array's and the overflow's.
+func (v *vec) dims() int { return numFixed + xLen(v.x) }

@@ -47,6 +47,11 @@ type Options struct {
 	// Client reads and writes SimNodeClasses and SimInstances. Required. A client that
 	// reads straight from the API server is best: the instances are loaded once from it.
 	Client client.Client
+	// NodeClassReader reads SimNodeClasses; default Client. The operator passes the
+	// manager's cache: the drift check reads the class of every NodeClaim every 30 s and
+	// GetInstanceTypes the class of every NodePool every pass, which at 2,000 nodes would be
+	// a hundred API requests a second from a quiet cluster.
+	NodeClassReader client.Reader
 	// Clock times launches, boots, unavailable offerings and interruptions; default the
 	// real clock.
 	Clock clock.Clock
@@ -67,6 +72,7 @@ type Options struct {
 // Provider is the simulated cloud. Create it with New; it is safe for concurrent use.
 type Provider struct {
 	client        client.Client
+	classes       client.Reader
 	clock         clock.Clock
 	instanceTypes []*cloudprovider.InstanceType
 	ttl           time.Duration
@@ -93,13 +99,16 @@ func New(opts Options) (*Provider, error) {
 		return nil, errors.New("building sim provider: Options.Client is required")
 	}
 	p := &Provider{
-		client: opts.Client, clock: opts.Clock, instanceTypes: opts.InstanceTypes,
+		client: opts.Client, classes: opts.NodeClassReader, clock: opts.Clock, instanceTypes: opts.InstanceTypes,
 		ttl: opts.UnavailableOfferingsTTL, launchDelay: opts.LaunchDelay, bootDelay: opts.BootDelay,
 		instances: map[string]*simv1alpha1.SimInstance{}, recent: map[string]recentWrite{},
 		exhausted: map[offeringKey]bool{}, unavailable: map[offeringKey]time.Time{},
 	}
 	if p.clock == nil {
 		p.clock = clock.RealClock{}
+	}
+	if p.classes == nil {
+		p.classes = p.client
 	}
 	if p.ttl <= 0 {
 		p.ttl = DefaultUnavailableOfferingsTTL

@@ -190,6 +190,7 @@ func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, 
 		cmd, why := p.consolidate(m.Name(), TypeSingle, []*Candidate{c})
 		if cmd == nil {
 			p.note(c, BlockNoMethod, "not consolidatable: "+why)
+			p.tried = append(p.tried, c.Name())
 			continue
 		}
 		if best == nil {

@@ -147,6 +147,10 @@ type Controller struct {
 	released map[string]time.Time
 	// deferrals: see pass.deferrals.
 	deferrals map[string]time.Time
+	// sweep and quiet let a pass skip consolidation while nothing changed since it last
+	// found nothing (quiet.go).
+	sweep *sweep
+	quiet *quietState
 }
 
 var (
@@ -229,6 +233,8 @@ func (c *Controller) Reconcile(ctx context.Context) (Result, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.clock.Now()
+	// Read before the pass is built: a change while it is built moves the state past it.
+	generation := c.cluster.Generation()
 	p, err := c.observe(ctx, now)
 	if err != nil {
 		return Result{}, err
@@ -250,7 +256,34 @@ func (c *Controller) Reconcile(ctx context.Context) (Result, error) {
 	c.hold(p)
 	p.buildCandidates()
 	c.observeBudgets(ctx, p)
+	cmd, computeErrs := c.compute(ctx, p, generation)
+	errs = append(errs, computeErrs...)
+	if cmd != nil {
+		if err := c.start(ctx, p, cmd); err != nil {
+			errs = append(errs, err)
+		} else {
+			res.Started = cmd
+		}
+	}
+	c.explainBlocked(p)
+	return res, errors.Join(errs...)
+}
+
+// compute tries each method in order and returns the first command found. The methods
+// that consolidate are skipped while the cluster is as it was when they last swept every
+// candidate and found nothing (see consolidationSkipped).
+func (c *Controller) compute(ctx context.Context, p *pass, generation uint64) (*Command, []error) {
+	var errs []error
+	fingerprint := p.fingerprint()
+	skip := c.consolidationSkipped(generation, fingerprint, p.now)
+	consolidated := false
 	for _, m := range c.opts.Methods {
+		if isConsolidation(m) {
+			if skip {
+				continue
+			}
+			consolidated = true
+		}
 		start := c.opts.Stopwatch()
 		cmd, err := m.Compute(ctx, p)
 		c.metrics.EvaluationDuration.WithLabelValues(m.Name(), m.ConsolidationType()).Observe((c.opts.Stopwatch() - start).Seconds())
@@ -258,18 +291,15 @@ func (c *Controller) Reconcile(ctx context.Context) (Result, error) {
 			errs = append(errs, fmt.Errorf("computing %s: %w", m.Name(), err))
 			continue
 		}
-		if cmd == nil {
-			continue
+		if cmd != nil {
+			c.recordSweep(p, generation, fingerprint, true)
+			return cmd, errs
 		}
-		if err := c.start(ctx, p, cmd); err != nil {
-			errs = append(errs, err)
-		} else {
-			res.Started = cmd
-		}
-		break
 	}
-	c.explainBlocked(p)
-	return res, errors.Join(errs...)
+	if consolidated && len(errs) == 0 {
+		c.recordSweep(p, generation, fingerprint, false)
+	}
+	return nil, errs
 }
 
 // hold marks the NodeClaims of in-flight commands busy, their nodes gone and their pods
