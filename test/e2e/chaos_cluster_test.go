@@ -31,8 +31,9 @@ type chaos struct {
 	bin    string
 	kube   client.Client
 	mu     sync.Mutex
-	procs  map[string]*exec.Cmd // replica name -> running process
-	logs   map[string]string    // replica name -> its current log file
+	procs  map[string]*exec.Cmd     // replica name -> running process
+	exited map[string]chan struct{} // replica name -> closed once its process has exited
+	logs   map[string]string        // replica name -> its current log file
 	starts int
 }
 
@@ -54,7 +55,7 @@ func newChaos(t *testing.T) *chaos {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := &chaos{cluster: c, bin: buildKarpenter(t, c.root), kube: kube, procs: map[string]*exec.Cmd{}, logs: map[string]string{}}
+	ch := &chaos{cluster: c, bin: buildKarpenter(t, c.root), kube: kube, procs: map[string]*exec.Cmd{}, exited: map[string]chan struct{}{}, logs: map[string]string{}}
 	t.Cleanup(func() {
 		ch.mu.Lock()
 		defer ch.mu.Unlock()
@@ -115,8 +116,10 @@ func (ch *chaos) startWith(t *testing.T, name, kubeconfig string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = cmd.Wait(); logFile.Close() }()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); logFile.Close(); close(exited) }()
 	ch.procs[name] = cmd
+	ch.exited[name] = exited
 }
 
 // running lists the replicas running.
