@@ -69,21 +69,6 @@ func get(url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func eventually(t *testing.T, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestOperatorRunsTheMainJob starts the whole operator with leader election on the fake
 // cloud: it becomes ready, serves metrics, and a pending pod gets a launched NodeClaim.
 func TestOperatorRunsTheMainJob(t *testing.T) {
@@ -114,7 +99,7 @@ func TestOperatorRunsTheMainJob(t *testing.T) {
 		cleanup()
 	})
 
-	eventually(t, "healthz and readyz", func() error {
+	test.Eventually(t, 0, func() error {
 		for _, path := range []string{"/healthz", "/readyz"} {
 			if code, body := get("http://" + opts.HealthAddr + path); code != http.StatusOK {
 				return fmt.Errorf("%s: %d %s", path, code, body)
@@ -146,7 +131,7 @@ func TestOperatorRunsTheMainJob(t *testing.T) {
 	if err := env.Client.Status().Update(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "a launched nodeclaim", func() error {
+	test.Eventually(t, 0, func() error {
 		var list v1.NodeClaimList
 		if err := env.Client.List(ctx, &list); err != nil {
 			return err

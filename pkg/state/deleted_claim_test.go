@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,7 +37,7 @@ func TestNodeClaimDeletedBeforeTheProvisionerRecordsIt(t *testing.T) {
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = informers.Start(runCtx) }()
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	waitFor(t, "informers synced", c.Synced)
+	test.EventuallyTrue(t, 20*time.Second, "informers synced", c.Synced)
 
 	nc := &v1.NodeClaim{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "raced-", Labels: map[string]string{v1.NodePoolLabelKey: "default"}},
@@ -49,11 +50,11 @@ func TestNodeClaimDeletedBeforeTheProvisionerRecordsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	created := nc.DeepCopy() // what Create returned, held by the provisioner
-	waitFor(t, "nodeclaim seen", func() bool { return len(c.NodeClaims()) == 1 })
+	test.EventuallyTrue(t, 20*time.Second, "nodeclaim seen", func() bool { return len(c.NodeClaims()) == 1 })
 	if err := env.Client.Delete(ctx, nc); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "nodeclaim deletion seen", func() bool { return len(c.NodeClaims()) == 0 })
+	test.EventuallyTrue(t, 20*time.Second, "nodeclaim deletion seen", func() bool { return len(c.NodeClaims()) == 0 })
 
 	// The provisioner's Create call returns only now.
 	pod := pendingPod("late")

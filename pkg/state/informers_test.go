@@ -51,22 +51,11 @@ func TestInformersFeedTheCluster(t *testing.T) {
 		_ = env.Client.Delete(context.Background(), np)
 		_ = env.Client.Delete(context.Background(), node)
 	})
-	waitFor(t, "informers synced and objects seen", func() bool {
+	test.EventuallyTrue(t, 20*time.Second, "informers synced and objects seen", func() bool {
 		return c.Synced() && len(c.NodePools()) == 1 && len(c.Nodes()) == 1
 	})
 	if err := env.Client.Delete(ctx, node); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "node deletion seen", func() bool { return len(c.Nodes()) == 0 })
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	test.EventuallyTrue(t, 20*time.Second, "node deletion seen", func() bool { return len(c.Nodes()) == 0 })
 }

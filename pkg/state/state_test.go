@@ -23,15 +23,7 @@ var env *test.Environment
 func TestMain(m *testing.M) { os.Exit(test.Main(m, &env)) }
 
 func instanceType(name string, cpu, mem string, price float64) *cloudprovider.InstanceType {
-	return &cloudprovider.InstanceType{
-		Name:     name,
-		Labels:   map[string]string{v1.LabelInstanceType: name, v1.LabelArch: "amd64", v1.LabelOS: "linux"},
-		Capacity: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem), corev1.ResourcePods: resource.MustParse("110")},
-		Overhead: cloudprovider.Overhead{KubeReserved: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}},
-		Offerings: []cloudprovider.Offering{
-			{Zone: "zone-a", CapacityType: v1.CapacityTypeOnDemand, PricePerHour: price, Available: true},
-		},
-	}
+	return test.InstanceType(name, cpu, mem, test.WithPrice(price), test.WithKubeReserved("100m", "0"))
 }
 
 func pendingPod(name string) *corev1.Pod {

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -57,4 +58,16 @@ func timeoutOrDefault(d time.Duration) time.Duration {
 		return DefaultTimeout
 	}
 	return d
+}
+
+// EventuallyTrue is Eventually for a condition without an error to report: the failure
+// names what was awaited.
+func EventuallyTrue(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	Eventually(t, timeout, func() error {
+		if !cond() {
+			return fmt.Errorf("waiting for %s", what)
+		}
+		return nil
+	})
 }

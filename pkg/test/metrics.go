@@ -57,3 +57,25 @@ func hasLabels(m *dto.Metric, labels []string) bool {
 	}
 	return true
 }
+
+// HistogramOf returns the observation count and sum of the histogram collector c (a
+// Histogram, or a HistogramVec with one series), failing when it holds no histogram or
+// several series.
+func HistogramOf(c prometheus.Collector) (uint64, float64, error) {
+	ch := make(chan prometheus.Metric, 16)
+	go func() { c.Collect(ch); close(ch) }()
+	var found []*dto.Histogram
+	for m := range ch {
+		var out dto.Metric
+		if err := m.Write(&out); err != nil {
+			return 0, 0, fmt.Errorf("reading histogram: %w", err)
+		}
+		if out.Histogram != nil {
+			found = append(found, out.Histogram)
+		}
+	}
+	if len(found) != 1 {
+		return 0, 0, fmt.Errorf("reading histogram: want one histogram series, got %d", len(found))
+	}
+	return found[0].GetSampleCount(), found[0].GetSampleSum(), nil
+}

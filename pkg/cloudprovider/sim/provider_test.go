@@ -184,7 +184,7 @@ func TestLaunchDelay(t *testing.T) {
 		nc, err := f.provider.Create(ctx, f.nodeClaim("slow"))
 		done <- result{nc, err}
 	}()
-	waitFor(t, f.clock.HasWaiters)
+	test.EventuallyTrue(t, 10*time.Second, "condition", f.clock.HasWaiters)
 	f.clock.Step(29 * time.Second)
 	select {
 	case r := <-done:

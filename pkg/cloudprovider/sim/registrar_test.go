@@ -240,18 +240,18 @@ func TestRegistrarStartLoop(t *testing.T) {
 	exists := func() bool {
 		return !apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKey{Name: id}, &corev1.Node{}))
 	}
-	waitFor(t, f.clock.HasWaiters) // the first pass is done and waits for the boot, not the minute
+	test.EventuallyTrue(t, 10*time.Second, "condition", f.clock.HasWaiters) // the first pass is done and waits for the boot, not the minute
 	if exists() {
 		t.Fatal("node exists before the boot delay")
 	}
 	f.clock.Step(10 * time.Second)
-	waitFor(t, exists)
+	test.EventuallyTrue(t, 10*time.Second, "condition", exists)
 	if err := f.provider.Delete(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, f.clock.HasWaiters)
+	test.EventuallyTrue(t, 10*time.Second, "condition", f.clock.HasWaiters)
 	f.clock.Step(time.Minute)
-	waitFor(t, func() bool { return !exists() })
+	test.EventuallyTrue(t, 10*time.Second, "condition", func() bool { return !exists() })
 	stop()
 	if err := <-stopped; err != nil {
 		t.Fatalf("Start returned %v", err)

@@ -3,6 +3,7 @@ package nodeclass_test
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -15,6 +16,7 @@ import (
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	awsprovider "github.com/gokarpenter/karpenter/pkg/cloudprovider/aws"
+	"github.com/gokarpenter/karpenter/pkg/test"
 )
 
 // TestLifecycle: a class becomes Ready with its resolved status, conditions, hash and
@@ -28,7 +30,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := &awsv1.EC2NodeClass{}
-	eventually(t, "the class to be Ready", func() bool {
+	test.EventuallyTrue(t, 45*time.Second, "the class to be Ready", func() bool {
 		return kube.Get(ctx, client.ObjectKeyFromObject(nc), got) == nil && got.IsReady()
 	})
 	for _, cond := range []string{awsv1.ConditionTypeSubnetsReady, awsv1.ConditionTypeSecurityGroupsReady, awsv1.ConditionTypeAMIsReady, awsv1.ConditionTypeInstanceProfileReady, awsv1.ConditionTypeValidationSucceeded} {
@@ -73,7 +75,7 @@ func TestLifecycle(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the hash to change", func() bool {
+	test.EventuallyTrue(t, 45*time.Second, "the hash to change", func() bool {
 		return kube.Get(ctx, client.ObjectKeyFromObject(nc), got) == nil && got.Annotations[awsv1.AnnotationNodeClassHash] != before
 	})
 
@@ -81,7 +83,7 @@ func TestLifecycle(t *testing.T) {
 	if err := kube.Delete(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the deletion timestamp", func() bool {
+	test.EventuallyTrue(t, 45*time.Second, "the deletion timestamp", func() bool {
 		return kube.Get(ctx, client.ObjectKeyFromObject(nc), got) == nil && !got.DeletionTimestamp.IsZero()
 	})
 	if launchTemplates(t, "lifecycle") == 0 {
@@ -90,7 +92,7 @@ func TestLifecycle(t *testing.T) {
 	if err := kube.Delete(ctx, claim); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the class to be gone", func() bool {
+	test.EventuallyTrue(t, 45*time.Second, "the class to be gone", func() bool {
 		return kube.Get(ctx, client.ObjectKeyFromObject(nc), got) != nil
 	})
 	if n := launchTemplates(t, "lifecycle"); n != 0 {
@@ -111,7 +113,7 @@ func TestNotReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := &awsv1.EC2NodeClass{}
-	eventually(t, "the Ready condition", func() bool {
+	test.EventuallyTrue(t, 45*time.Second, "the Ready condition", func() bool {
 		return kube.Get(ctx, client.ObjectKeyFromObject(nc), got) == nil && meta.FindStatusCondition(got.Status.Conditions, awsv1.ConditionTypeReady) != nil
 	})
 	ready := meta.FindStatusCondition(got.Status.Conditions, awsv1.ConditionTypeReady)
@@ -122,5 +124,5 @@ func TestNotReady(t *testing.T) {
 	if err := kube.Delete(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the class to be gone", func() bool { return kube.Get(ctx, client.ObjectKeyFromObject(nc), got) != nil })
+	test.EventuallyTrue(t, 45*time.Second, "the class to be gone", func() bool { return kube.Get(ctx, client.ObjectKeyFromObject(nc), got) != nil })
 }

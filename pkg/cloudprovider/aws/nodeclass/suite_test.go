@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -87,17 +86,6 @@ func start(t *testing.T) (*awsprovider.Provider, client.Client, *mototest.Fixtur
 	go func() { defer close(done); _ = mgr.Start(mctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return p, env.Client, f
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 func class(name string) *awsv1.EC2NodeClass {

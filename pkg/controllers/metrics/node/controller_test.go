@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/test"
 )
 
 func TestCreatedTerminatedLifetime(t *testing.T) {
@@ -69,15 +70,16 @@ func TestCreatedTerminatedLifetime(t *testing.T) {
 	if got := testutil.CollectAndCount(c.metrics.TerminationDuration); got != 1 {
 		t.Fatalf("termination duration series = %d, want 1", got)
 	}
-	m := &dtoMetric{}
-	m.read(t, c.metrics.LifetimeDuration)
-	if m.count != 1 || m.sum < 29 {
-		t.Errorf("lifetime count %d sum %v, want one observation of about 31s", m.count, m.sum)
+	count, sum, err := test.HistogramOf(c.metrics.LifetimeDuration)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count != 1 || sum < 29 {
+		t.Errorf("lifetime count %d sum %v, want one observation of about 31s", count, sum)
 	}
 	// Gone and forgotten: a second NotFound observes nothing more.
 	rec("fresh")
-	m.read(t, c.metrics.LifetimeDuration)
-	if m.count != 1 {
-		t.Errorf("lifetime observed %d times, want once", m.count)
+	if count, _, err = test.HistogramOf(c.metrics.LifetimeDuration); err != nil || count != 1 {
+		t.Errorf("lifetime observed %d times (%v), want once", count, err)
 	}
 }

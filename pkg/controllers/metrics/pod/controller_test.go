@@ -2,6 +2,7 @@ package pod
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/test"
 )
 
 // TestPodLifecycle: a pending pod has state, unbound and unstarted series; once bound, running
@@ -89,7 +91,7 @@ func TestPodLifecycle(t *testing.T) {
 	if n := testutil.CollectAndCount(c.metrics.State); n != 1 {
 		t.Errorf("pod state series = %d, want 1 (the Pending one replaced)", n)
 	}
-	if err := testutil.CollectAndCompare(c.metrics.StartupDuration, stringsReader(`
+	if err := testutil.CollectAndCompare(c.metrics.StartupDuration, strings.NewReader(`
 # HELP karpenter_pods_startup_duration_seconds The time from pod creation until the pod is running.
 # TYPE karpenter_pods_startup_duration_seconds summary
 karpenter_pods_startup_duration_seconds{quantile="0"} 45
@@ -110,7 +112,10 @@ karpenter_pods_startup_duration_seconds_count 1
 		h    prometheus.Histogram
 		want float64
 	}{"provisioning bound": {c.metrics.ProvisioningBoundDuration, 10}, "provisioning startup": {c.metrics.ProvisioningStartupDuration, 35}} {
-		count, sum := histogram(t, tc.h)
+		count, sum, err := test.HistogramOf(tc.h)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if count != 1 || sum != tc.want {
 			t.Errorf("%s: %d observations summing %v, want one of %v", name, count, sum, tc.want)
 		}
