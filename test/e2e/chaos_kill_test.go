@@ -508,6 +508,7 @@ func fenceScenario(ch *chaos, run runner) {
 		takeover := time.Since(stopped)
 		// Leave the old leader stopped a little longer: the new one is acting by now.
 		time.Sleep(2 * time.Second)
+		ch.expectExit("old")
 		resumed := time.Now()
 		ch.signalReplica(t, "old", syscall.SIGCONT)
 		exited := ch.waitExit("old", time.Minute)

@@ -33,7 +33,7 @@ func loadScenario(ch *chaos, run runner) {
 		at := time.Now()
 		s.expect(pods)
 		ch.kubectl(t, deploymentYAML(chaosApp, pods, "100m", "128Mi"), "apply", "-f", "-")
-		t.Cleanup(func() { r.extra = ch.fleet() })
+		t.Cleanup(func() { r.extra = strings.TrimSuffix(ch.fleet()+"; "+r.extra, "; ") })
 		return at
 	})
 }

@@ -280,6 +280,9 @@ func TestChaos(t *testing.T) {
 			since := body(t, s, r)
 			ch.converge(t, ctx, r, replicas, since)
 			r.pdbViolations, r.budgetViolations, r.duplicates = s.finish()
+			if n := ch.takeRestarts(); n > 0 {
+				r.extra = strings.TrimPrefix(fmt.Sprintf("%s; %d replica restarts after an exit of its own (lease lost under load)", r.extra, n), "; ")
+			}
 			if r.leaked+r.orphans+r.stuck+r.duplicates+r.pdbViolations+r.budgetViolations > 0 {
 				t.Errorf("%s: leaked %d, orphans %d, stuck %d, duplicates %d, PDB violations %d, budget violations %d",
 					name, r.leaked, r.orphans, r.stuck, r.duplicates, r.pdbViolations, r.budgetViolations)
