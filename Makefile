@@ -7,7 +7,7 @@ CP := hack/controlplane/cp.sh
 # envtest finds etcd and kube-apiserver here (built by $(CP) build).
 export KUBEBUILDER_ASSETS := $(BIN)
 
-.PHONY: help build image controlplane up run demo down status test test-unit chaos bench generate docs verify clean
+.PHONY: help build image controlplane up run demo down status test test-unit chaos scale burst bench generate docs verify clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,12 @@ test-unit: ## run the tests that need no API server
 
 chaos: controlplane ## fault-injection suite, every scenario (make test runs the short form); prints the table
 	CHAOS=full go test -count=1 -timeout 45m -run '^TestChaos$$' -v ./test/e2e/
+
+scale: controlplane ## 2,000 nodes + 20,000 pods on KWOK: controller memory/CPU while quiet, then a 1,000-pod burst; prints the figures
+	SCALE=1 go test -count=1 -timeout 40m -run '^TestScale$$' -v ./test/e2e/
+
+burst: controlplane ## 1,000 bare pods at once on the local control plane (BURST=N to change): NodeClaim and binding times, price against a fresh plan
+	BURST=$${BURST:-1000} go test -count=1 -timeout 20m -run '^TestBurst$$' -v ./test/e2e/
 
 bench: ## run the scheduler benchmarks
 	go test -run '^$$' -bench . -benchmem ./pkg/scheduling/

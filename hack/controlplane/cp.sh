@@ -12,7 +12,9 @@
 #
 # Versions are pinned by the build modules under hack/controlplane/modules (go.mod + go.sum).
 # Ports come from the environment: CP_ETCD_PORT (default 2379), CP_APISERVER_PORT (6443),
-# CP_SCHEDULER_PORT (10259), CP_KCM_PORT (10257). Everything is written under the repository:
+# CP_SCHEDULER_PORT (10259), CP_KCM_PORT (10257). CP_SCHEDULER_ARGS adds flags to kube-scheduler
+# (its client rate comes from the config file: CP_SCHEDULER_QPS, CP_SCHEDULER_BURST, default 500/1000,
+# as 20,000 pods bind in minutes at the default 50/s). Everything is written under the repository:
 # bin/ for binaries, .local/controlplane/ for certificates, data, logs, PIDs and kubeconfigs.
 set -euo pipefail
 
@@ -171,6 +173,23 @@ await() { # name seconds probe...
 	fail "$name not healthy after ${secs}s"
 }
 
+# kube-scheduler's client is limited to 50 requests a second by default: a burst of 1,000 pods
+# then takes 20 s just to be marked unschedulable and 20 s more to be bound, whatever the
+# autoscaler does. Managed control planes give it far more; the local one gets 500
+# (CP_SCHEDULER_QPS, CP_SCHEDULER_BURST).
+scheduler_config() {
+	cat >"$RUN/scheduler.yaml" <<EOF
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: $RUN/scheduler.kubeconfig
+  qps: ${CP_SCHEDULER_QPS:-500}
+  burst: ${CP_SCHEDULER_BURST:-1000}
+leaderElection:
+  leaderElect: false
+EOF
+}
+
 kwok_stages() { # kwok ships its stages as manifests inside its module
 	[[ -s $RUN/kwok.yaml ]] && return
 	local dir f
@@ -211,9 +230,10 @@ up() {
 	kubeconfig scheduler scheduler
 	kubeconfig controller-manager controller-manager
 
-	start kube-scheduler "$SCHEDULER_PORT" "$BIN/kube-scheduler" --kubeconfig="$RUN/scheduler.kubeconfig" \
+	scheduler_config
+	start kube-scheduler "$SCHEDULER_PORT" "$BIN/kube-scheduler" --config="$RUN/scheduler.yaml" \
 		--authentication-kubeconfig="$RUN/scheduler.kubeconfig" --authorization-kubeconfig="$RUN/scheduler.kubeconfig" \
-		--leader-elect=false --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT"
+		--bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" ${CP_SCHEDULER_ARGS:-}
 	start kube-controller-manager "$KCM_PORT" "$BIN/kube-controller-manager" --kubeconfig="$RUN/controller-manager.kubeconfig" \
 		--authentication-kubeconfig="$RUN/controller-manager.kubeconfig" \
 		--authorization-kubeconfig="$RUN/controller-manager.kubeconfig" \

@@ -57,17 +57,24 @@ func (d *demo) samplePDB(ctx context.Context) error {
 	return nil
 }
 
-// lowerBound is the LP lower bound of the price of nodes for the pods now running, over the
+// bounds are the lower bounds of the price of nodes for the pods now running, over the
 // default NodePool's requirements and the simulated cloud's catalogue, and the price of the
 // plan the scheduler would make for them on an empty cluster.
-func (d *demo) lowerBound(ctx context.Context) (float64, float64, error) {
+type bounds struct {
+	// lp lets nodes be fractional (scheduling.LowerBound); integer takes whole nodes at the
+	// capacity the pods can use (scheduling.IntegerLowerBound), never below lp.
+	lp, integer float64
+	fresh       float64
+}
+
+func (d *demo) lowerBound(ctx context.Context) (bounds, error) {
 	pool := &v1.NodePool{}
 	if err := d.c.Get(ctx, client.ObjectKey{Name: "default"}, pool); err != nil {
-		return 0, 0, fmt.Errorf("getting nodepool default: %w", err)
+		return bounds{}, fmt.Errorf("getting nodepool default: %w", err)
 	}
 	pods := &corev1.PodList{}
 	if err := d.c.List(ctx, pods, client.InNamespace(d.ns), client.MatchingLabels{"demo": "flash-sale"}); err != nil {
-		return 0, 0, fmt.Errorf("listing pods: %w", err)
+		return bounds{}, fmt.Errorf("listing pods: %w", err)
 	}
 	var running []*corev1.Pod
 	for i := range pods.Items {
@@ -78,7 +85,8 @@ func (d *demo) lowerBound(ctx context.Context) (float64, float64, error) {
 		}
 	}
 	snap := &scheduling.Snapshot{NodePools: []scheduling.NodePool{scheduling.NodePoolFromAPI(pool, catalog.Default(), nil)}}
-	return scheduling.LowerBound(snap, running), scheduling.Solve(snap, running).Price, nil
+	return bounds{lp: scheduling.LowerBound(snap, running), integer: scheduling.IntegerLowerBound(snap, running),
+		fresh: scheduling.Solve(snap, running).Price}, nil
 }
 
 // roll changes the SimNodeClass image and waits until every node launched before the change

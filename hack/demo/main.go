@@ -95,12 +95,13 @@ func run(ctx context.Context, out io.Writer, kubeconfig, ns string, peak, after 
 		"after the sale %d pods on %d nodes at $%.4f/h; highest cost seen $%.4f/h\n",
 		peakState.running, peak, peakRunning.Round(time.Second), peakState.nodes, peakState.cost,
 		d.last.running, d.last.nodes, d.last.cost, d.maxCost)
-	lb, fresh, err := d.lowerBound(ctx)
+	b, err := d.lowerBound(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "after the sale: $%.4f/h against a lower bound of $%.4f/h for the pods left (%.1f%% above); a fresh plan for them costs $%.4f/h\n",
-		d.last.cost, lb, 100*(d.last.cost/lb-1), fresh)
+	fmt.Fprintf(out, "after the sale: $%.4f/h; lower bounds for the pods left: $%.4f/h with whole nodes (%.1f%% above it), $%.4f/h by the LP (%.1f%% above it); "+
+		"a fresh plan for them costs $%.4f/h (%.1f%% above the whole-node bound)\n",
+		d.last.cost, b.integer, 100*(d.last.cost/b.integer-1), b.lp, 100*(d.last.cost/b.lp-1), b.fresh, 100*(b.fresh/b.integer-1))
 	fmt.Fprintf(out, "PodDisruptionBudget %s (maxUnavailable 1): sampled %d times once all pods ran, at most %d %s pods unavailable at once\n",
 		pdbTier, d.pdbSamples, d.maxUnavailable, pdbTier)
 	if d.maxUnavailable > 1 {

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/tools/record"
@@ -49,6 +50,8 @@ type Deps struct {
 	Provisioning provisioning.Options
 	// Disruption tunes the disruption engine; zero values take its defaults.
 	Disruption disruption.Options
+	// RegistrationTTL is the lifecycle controller's; zero means lifecycle.DefaultRegistrationTTL.
+	RegistrationTTL time.Duration
 }
 
 // NewControllers returns every controller, in the order they are registered. It is the one
@@ -85,7 +88,7 @@ func NewControllers(deps Deps) ([]Controller, error) {
 		}),
 		lifecycle.NewController(lifecycle.Deps{
 			Client: deps.Client, CloudProvider: deps.CloudProvider, Recorder: deps.Recorder, Clock: deps.Clock,
-			Registerer: deps.Registerer,
+			Registerer: deps.Registerer, RegistrationTTL: deps.RegistrationTTL,
 		}),
 		term,
 		garbagecollection.NewController(garbagecollection.Deps{

@@ -25,22 +25,32 @@ func NodeLabels() []string {
 		LabelWindowsBuild, LabelZone, LabelNodeName, LabelPhase, LabelManaged}
 }
 
-// NodeMetrics are the karpenter_nodes_* gauges filled from the cluster's nodes and pods, and
-// karpenter_cluster_utilization_percent.
+// NodeMetrics are the karpenter_nodes_* gauges computed from the cluster's nodes and pods
+// when scraped (about ten series per node: at 2,000 nodes, stored series held tens of MiB),
+// and karpenter_cluster_utilization_percent.
 type NodeMetrics struct {
-	Allocatable         *prometheus.GaugeVec
-	TotalPodRequests    *prometheus.GaugeVec
-	TotalPodLimits      *prometheus.GaugeVec
-	TotalDaemonRequests *prometheus.GaugeVec
-	TotalDaemonLimits   *prometheus.GaugeVec
-	SystemOverhead      *prometheus.GaugeVec
-	CurrentLifetime     *prometheus.GaugeVec
-	ClusterUtilization  *prometheus.GaugeVec
+	Allocatable         *ComputedGauge
+	TotalPodRequests    *ComputedGauge
+	TotalPodLimits      *ComputedGauge
+	TotalDaemonRequests *ComputedGauge
+	TotalDaemonLimits   *ComputedGauge
+	SystemOverhead      *ComputedGauge
+	CurrentLifetime     *ComputedGauge
+	ClusterUtilization  *ComputedGauge
+}
+
+// All are the families, in a fixed order.
+func (m *NodeMetrics) All() []*ComputedGauge {
+	return []*ComputedGauge{m.Allocatable, m.TotalPodRequests, m.TotalPodLimits, m.TotalDaemonRequests,
+		m.TotalDaemonLimits, m.SystemOverhead, m.CurrentLifetime, m.ClusterUtilization}
 }
 
 // NewNodeMetrics registers the node gauges on reg (or returns those already there).
 func NewNodeMetrics(reg prometheus.Registerer) (*NodeMetrics, error) {
 	withResource := append(NodeLabels(), LabelResourceType)
+	gaugeVec := func(subsystem, name, help string, labels ...string) *ComputedGauge {
+		return NewComputedGauge(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: subsystem, Name: name, Help: help}, labels)
+	}
 	m := &NodeMetrics{
 		Allocatable:         gaugeVec("nodes", "allocatable", "Node allocatable are the resources allocatable by nodes.", withResource...),
 		TotalPodRequests:    gaugeVec("nodes", "total_pod_requests", "Node total pod requests are the resources requested by pods bound to nodes, including the DaemonSet pods.", withResource...),
@@ -51,9 +61,12 @@ func NewNodeMetrics(reg prometheus.Registerer) (*NodeMetrics, error) {
 		CurrentLifetime:     gaugeVec("nodes", "current_lifetime_seconds", "Node age in seconds.", NodeLabels()...),
 		ClusterUtilization:  gaugeVec("cluster", "utilization_percent", "Utilization of allocatable resources by pod requests, by resource_type.", LabelResourceType),
 	}
-	if err := registerGauges(reg, &m.Allocatable, &m.TotalPodRequests, &m.TotalPodLimits, &m.TotalDaemonRequests,
-		&m.TotalDaemonLimits, &m.SystemOverhead, &m.CurrentLifetime, &m.ClusterUtilization); err != nil {
-		return nil, err
+	for _, g := range []**ComputedGauge{&m.Allocatable, &m.TotalPodRequests, &m.TotalPodLimits, &m.TotalDaemonRequests,
+		&m.TotalDaemonLimits, &m.SystemOverhead, &m.CurrentLifetime, &m.ClusterUtilization} {
+		var err error
+		if *g, err = Register(reg, *g); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
 }

@@ -13,16 +13,18 @@ const (
 // StatusConditionMetrics are operator_<kind>_status_condition_* and
 // operator_<kind>_termination_* for one kind of object (kind is lower case: "nodepool").
 type StatusConditionMetrics struct {
-	// Count is 1 per object and current condition.
-	Count *prometheus.GaugeVec
-	// CurrentStatusSeconds is how long each current condition has held.
-	CurrentStatusSeconds *prometheus.GaugeVec
+	// Count is 1 per object and current condition (computed when scraped).
+	Count *ComputedGauge
+	// CurrentStatusSeconds is how long each current condition has held (computed when
+	// scraped).
+	CurrentStatusSeconds *ComputedGauge
 	// TransitionsTotal counts observed transitions by type, status and reason.
 	TransitionsTotal *prometheus.CounterVec
 	// TransitionSeconds observes how long a condition held before it transitioned.
 	TransitionSeconds *prometheus.HistogramVec
-	// TerminationCurrentTime is how long each terminating object has been terminating.
-	TerminationCurrentTime *prometheus.GaugeVec
+	// TerminationCurrentTime is how long each terminating object has been terminating
+	// (computed when scraped).
+	TerminationCurrentTime *ComputedGauge
 	// TerminationDuration observes deletion request → gone.
 	TerminationDuration *prometheus.HistogramVec
 }
@@ -33,9 +35,9 @@ func NewStatusConditionMetrics(reg prometheus.Registerer, kind string) (*StatusC
 	opts := func(sub, name, help string) (string, string, string, string) {
 		return "operator", kind + "_" + sub, name, help
 	}
-	gv := func(sub, name, help string, labels ...string) *prometheus.GaugeVec {
+	gv := func(sub, name, help string, labels ...string) *ComputedGauge {
 		ns, s, n, h := opts(sub, name, help)
-		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: s, Name: n, Help: h}, labels)
+		return NewComputedGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: s, Name: n, Help: h}, labels)
 	}
 	hv := func(sub, name, help string, labels ...string) *prometheus.HistogramVec {
 		ns, s, n, h := opts(sub, name, help)
@@ -56,8 +58,10 @@ func NewStatusConditionMetrics(reg prometheus.Registerer, kind string) (*StatusC
 			LabelNamespace, LabelName),
 	}
 	var err error
-	if err = registerGauges(reg, &m.Count, &m.CurrentStatusSeconds, &m.TerminationCurrentTime); err != nil {
-		return nil, err
+	for _, g := range []**ComputedGauge{&m.Count, &m.CurrentStatusSeconds, &m.TerminationCurrentTime} {
+		if *g, err = Register(reg, *g); err != nil {
+			return nil, err
+		}
 	}
 	if m.TransitionsTotal, err = Register(reg, m.TransitionsTotal); err != nil {
 		return nil, err

@@ -158,14 +158,15 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	op.CloudProvider = decorated
 
 	ctrls, err := controllers.NewControllers(controllers.Deps{
-		Client:        mgr.GetClient(),
-		Cluster:       op.Cluster,
-		CloudProvider: op.CloudProvider,
-		Recorder:      recorder,
-		Clock:         clock.RealClock{},
-		Registerer:    op.Registry,
-		Provisioning:  opts.ProvisioningOptions(),
-		Disruption:    opts.DisruptionOptions(),
+		Client:          mgr.GetClient(),
+		Cluster:         op.Cluster,
+		CloudProvider:   op.CloudProvider,
+		Recorder:        recorder,
+		Clock:           clock.RealClock{},
+		Registerer:      op.Registry,
+		Provisioning:    opts.ProvisioningOptions(),
+		Disruption:      opts.DisruptionOptions(),
+		RegistrationTTL: opts.RegistrationTTL,
 	})
 	if err != nil {
 		return nil, err
@@ -216,7 +217,7 @@ func newCloudProvider(ctx context.Context, cfg *rest.Config, mgr manager.Manager
 		if err != nil {
 			return nil, nil, fmt.Errorf("building sim client: %w", err)
 		}
-		p, err := sim.New(sim.Options{Client: direct, Clock: clock.RealClock{}, CatalogPath: opts.SimCatalog})
+		p, err := sim.New(sim.Options{Client: direct, NodeClassReader: mgr.GetClient(), Clock: clock.RealClock{}, CatalogPath: opts.SimCatalog})
 		if err != nil {
 			return nil, nil, fmt.Errorf("building sim provider: %w", err)
 		}

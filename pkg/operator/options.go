@@ -9,6 +9,7 @@ import (
 
 	awsprovider "github.com/gokarpenter/karpenter/pkg/cloudprovider/aws"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption"
+	"github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/lifecycle"
 	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
 )
 
@@ -63,6 +64,10 @@ type Options struct {
 	// BatchIdleDuration and BatchMaxDuration bound the provisioner's batches.
 	BatchIdleDuration time.Duration
 	BatchMaxDuration  time.Duration
+	// RegistrationTTL is how long a NodeClaim may go without its Node registering before the
+	// lifecycle controller deletes it (and termination its instance). Upstream fixes it at
+	// 15 minutes; a setting here, so tests and demos can shorten it.
+	RegistrationTTL time.Duration
 	// LogLevel is debug, info or error.
 	LogLevel string
 	// LogOutputPaths and LogErrorOutputPaths are comma separated: "stdout", "stderr" or files.
@@ -102,6 +107,7 @@ func DefaultOptions() Options {
 		CPURequests:         1000,
 		BatchIdleDuration:   provisioning.DefaultBatchIdleDuration,
 		BatchMaxDuration:    provisioning.DefaultBatchMaxDuration,
+		RegistrationTTL:     lifecycle.DefaultRegistrationTTL,
 		LogLevel:            "info",
 		LogOutputPaths:      "stdout",
 		LogErrorOutputPaths: "stderr",
@@ -159,6 +165,9 @@ func (o Options) Validate() error {
 	}
 	if o.BatchIdleDuration > o.BatchMaxDuration {
 		bad("BATCH_IDLE_DURATION", "batch-idle-duration", "%s exceeds BATCH_MAX_DURATION %s", o.BatchIdleDuration, o.BatchMaxDuration)
+	}
+	if o.RegistrationTTL <= 0 {
+		bad("REGISTRATION_TTL", "registration-ttl", "%s is not positive", o.RegistrationTTL)
 	}
 	switch o.LogLevel {
 	case "debug", "info", "error":

@@ -57,6 +57,7 @@ func settings() []Setting {
 		{"PREFERENCE_POLICY", "preference-policy", "how the scheduler treats preferences (preferred affinities, ScheduleAnyway spreads): Respect or Ignore", func(o *Options) flag.Value { return (*stringValue)(&o.PreferencePolicy) }},
 		{"MIN_VALUES_POLICY", "min-values-policy", "how the scheduler treats minValues: Strict or BestEffort", func(o *Options) flag.Value { return (*stringValue)(&o.MinValuesPolicy) }},
 		{"IGNORE_DRA_REQUESTS", "ignore-dra-requests", "ignore pods' dynamic resource allocation requests when scheduling", func(o *Options) flag.Value { return (*boolValue)(&o.IgnoreDRARequests) }},
+		{"REGISTRATION_TTL", "registration-ttl", "delete a launched NodeClaim whose Node has not registered this long after its creation (upstream's fixed 15m)", func(o *Options) flag.Value { return (*durationValue)(&o.RegistrationTTL) }},
 		{"CLOUD_PROVIDER", "cloud-provider", "cloud provider: sim, fake or aws", func(o *Options) flag.Value { return (*stringValue)(&o.CloudProvider) }},
 		{"", "kubeconfig", "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)", func(o *Options) flag.Value { return (*stringValue)(&o.Kubeconfig) }},
 		{"", "metrics-bind-address", `full address of /metrics, overriding --metrics-port ("0" disables it)`, func(o *Options) flag.Value { return (*stringValue)(&o.MetricsAddr) }},

@@ -48,6 +48,7 @@ func TestSettingsPrecedence(t *testing.T) {
 		{"CPU_REQUESTS", "cpu-requests", "500", "250", func(o operator.Options) any { return o.CPURequests }, int64(1000), int64(500), int64(250)},
 		{"LOG_OUTPUT_PATHS", "log-output-paths", "stderr", "stdout,/tmp/k.log", func(o operator.Options) any { return o.LogOutputPaths }, "stdout", "stderr", "stdout,/tmp/k.log"},
 		{"LOG_ERROR_OUTPUT_PATHS", "log-error-output-paths", "stdout", "stderr", func(o operator.Options) any { return o.LogErrorOutputPaths }, "stderr", "stdout", "stderr"},
+		{"REGISTRATION_TTL", "registration-ttl", "2m", "30s", func(o operator.Options) any { return o.RegistrationTTL }, 15 * time.Minute, 2 * time.Minute, 30 * time.Second},
 		{"IGNORE_DRA_REQUESTS", "ignore-dra-requests", "false", "true", func(o operator.Options) any { return o.IgnoreDRARequests }, true, false, true},
 		{"FEATURE_GATES", "feature-gates", "SpotToSpotConsolidation=true", "NodeRepair=true", func(o operator.Options) any { return o.FeatureGates.String() },
 			"CapacityBuffer=false,NodeOverlay=false,NodeRepair=false,ReservedCapacity=true,SpotToSpotConsolidation=false,StaticCapacity=false",
@@ -114,6 +115,8 @@ func TestSettingsRefuseInvalidValues(t *testing.T) {
 		{map[string]string{"CPU_REQUESTS": "-5"}, nil, "CPU_REQUESTS"},
 		{map[string]string{"LEADER_ELECTION_NAME": ""}, nil, "LEADER_ELECTION_NAME"},
 		{map[string]string{"CLOUD_PROVIDER": "mars"}, nil, "CLOUD_PROVIDER"},
+		{map[string]string{"REGISTRATION_TTL": "0s"}, nil, "REGISTRATION_TTL"},
+		{nil, []string{"--registration-ttl=soon"}, "registration-ttl"},
 		{nil, []string{"--no-such-flag"}, "no-such-flag"},
 		{nil, []string{"stray"}, "unexpected arguments"},
 	} {

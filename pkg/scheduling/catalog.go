@@ -81,8 +81,8 @@ func (u *universe) compile(it *cloudprovider.InstanceType) int {
 	}
 	t := itype{src: it}
 	t.capacity = u.res.vecOf(it.Capacity)
-	if slot, ok := u.res.slot(ResourceNodes, false); ok {
-		t.capacity[slot] = 1 // every NodeClaim is one node against a "nodes" limit
+	if slot, ok := u.res.slot(ResourceNodes); ok {
+		t.capacity.set(slot, 1) // every NodeClaim is one node against a "nodes" limit
 	}
 	// Allocatable is capacity minus every overhead part, floored at zero (as
 	// InstanceType.Allocatable computes it, without building resource lists).
@@ -91,9 +91,7 @@ func (u *universe) compile(it *cloudprovider.InstanceType) int {
 		o := u.res.vecOf(part)
 		t.alloc.sub(&o)
 	}
-	for d := range t.alloc {
-		t.alloc[d] = max(t.alloc[d], 0)
-	}
+	t.alloc.clamp(0, maxAmount)
 	for _, o := range it.Offerings {
 		z, c := slices.Index(u.zones, o.Zone), slices.Index(u.cts, o.CapacityType)
 		if z < 0 || c < 0 || !o.Available {
@@ -129,15 +127,15 @@ func cmpFloat(a, b float64) int {
 // masks returns the zone and capacity-type masks a requirement set allows.
 func (u *universe) masks(s reqSet) (uint64, uint8) {
 	zm, cm := uint64(0), uint8(0)
-	zr, hasZ := s.get(labelZone)
-	cr, hasC := s.get(labelCapacityType)
+	zr, hasZ := s.Get(labelZone)
+	cr, hasC := s.Get(labelCapacityType)
 	for i, z := range u.zones {
-		if !hasZ || zr.hasValue(z) {
+		if !hasZ || zr.HasValue(z) {
 			zm |= 1 << i
 		}
 	}
 	for i, c := range u.cts {
-		if !hasC || cr.hasValue(c) {
+		if !hasC || cr.HasValue(c) {
 			cm |= 1 << i
 		}
 	}
@@ -180,15 +178,15 @@ func (t *itype) zonesFor(cm uint8) uint64 {
 func (t *itype) labelsMatch(s reqSet, defined func(string) bool) (string, bool) {
 	for i := range s {
 		r := &s[i]
-		if r.key == labelZone || r.key == labelCapacityType {
+		if r.Key == labelZone || r.Key == labelCapacityType {
 			continue
 		}
-		v, ok := t.src.Labels[r.key]
-		if !ok && defined(r.key) {
+		v, ok := t.src.Labels[r.Key]
+		if !ok && defined(r.Key) {
 			continue
 		}
-		if !r.matches(v, ok) {
-			return r.key, false
+		if !r.Matches(v, ok) {
+			return r.Key, false
 		}
 	}
 	return "", true

@@ -25,22 +25,22 @@ func (s *solver) altCompat(v *variant, ai int, p *pool) *compatSet {
 // compatFor compiles (once per pool and requirement set) which of the pool's types a pod
 // alternative allows.
 func (s *solver) compatFor(p *pool, alt reqSet) *compatSet {
-	sig := reqSignature(alt)
+	sig := alt.Signature()
 	if cs, ok := p.compat[sig]; ok {
 		return cs
 	}
 	cs := &compatSet{bits: make([]uint64, (len(p.types)+63)/64)}
 	p.compat[sig] = cs
-	reqs, bad := p.reqs.and(alt)
+	reqs, bad := p.reqs.And(alt)
 	cs.reqs = reqs
 	if bad != "" {
-		pr, _ := p.reqs.get(bad)
-		ar, _ := alt.get(bad)
+		pr, _ := p.reqs.Get(bad)
+		ar, _ := alt.Get(bad)
 		cs.reason = fmt.Sprintf("incompatible with NodePool %q: requires %s, NodePool allows %s", p.spec.Name, ar, pr)
 		return cs
 	}
 	for i := range alt {
-		if k := alt[i].key; k != labelZone && k != labelCapacityType && p.defines(k) {
+		if k := alt[i].Key; k != labelZone && k != labelCapacityType && p.defines(k) {
 			if _, typeLabel := s.u.types[p.types[0]].src.Labels[k]; len(p.types) > 0 && !typeLabel {
 				cs.custom = true
 			}
@@ -66,7 +66,7 @@ func (s *solver) compatFor(p *pool, alt reqSet) *compatSet {
 		case firstBad == "":
 			cs.reason = fmt.Sprintf("incompatible with NodePool %q: no instance type has an available offering in the required zones and capacity types", p.spec.Name)
 		default:
-			r, _ := reqs.get(firstBad)
+			r, _ := reqs.Get(firstBad)
 			cs.reason = fmt.Sprintf("incompatible with NodePool %q: no instance type satisfies %s", p.spec.Name, r)
 		}
 		return cs
@@ -130,10 +130,8 @@ func (s *solver) openClaim(c *class, v *variant, ai int, p *pool, remaining int)
 		return 0
 	}
 	s.nodes = append(s.nodes, n)
-	for d := range p.remaining {
-		if p.limited[d] {
-			p.remaining[d] -= t.capacity[d]
-		}
+	for _, d := range p.limited {
+		p.remaining.set(d, p.remaining.get(d)-t.capacity.get(d))
 	}
 	if mix {
 		// mixFill advances next for every class it places, c included.
@@ -244,7 +242,7 @@ func (s *solver) chooseTarget(c *class, p *pool, cs *compatSet, zm uint64, cm ui
 func (s *solver) minValuesHold(p *pool, cs *compatSet, j int) bool {
 	for i := range cs.reqs {
 		r := &cs.reqs[i]
-		if r.minValues <= 0 {
+		if r.MinValues <= 0 {
 			continue
 		}
 		a := &s.u.types[p.types[j]].alloc
@@ -252,10 +250,10 @@ func (s *solver) minValuesHold(p *pool, cs *compatSet, j int) bool {
 		for k := range p.types {
 			t := &s.u.types[p.types[k]]
 			if bitTest(cs.bits, k) && t.alloc.fits(a) {
-				seen[t.src.Labels[r.key]] = true
+				seen[t.src.Labels[r.Key]] = true
 			}
 		}
-		if len(seen) < r.minValues {
+		if len(seen) < r.MinValues {
 			return false
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gokarpenter/karpenter/pkg/scheduling/internal/labelreq"
 )
 
 // class is a set of pending pods the scheduler cannot tell apart: same namespace, labels,
@@ -86,10 +88,14 @@ func classKey(pod *corev1.Pod, req *vec, b *strings.Builder) string {
 		b.WriteByte('=')
 		b.WriteString(pod.Labels[k])
 	}
-	for _, x := range req {
+	for _, x := range req.a {
 		b.WriteByte(0)
 		b.WriteString(strconv.FormatInt(x, 36))
 	}
+	b.WriteByte(0)
+	b.WriteString(strconv.Itoa(len(req.x))) // length first: the overflow is binary
+	b.WriteByte(':')
+	b.WriteString(req.x)
 	for _, k := range slices.Sorted(mapKeys(pod.Spec.NodeSelector)) {
 		b.WriteString("\x00s")
 		b.WriteString(k)
@@ -151,18 +157,18 @@ func (s *solver) buildClasses(pods []*corev1.Pod) {
 
 // nodeAlternatives is nodeSelector ∧ (term1 ∨ term2 ∨ ...) as a list of requirement sets.
 func nodeAlternatives(pod *corev1.Pod) ([]reqSet, error) {
-	base := labelsAsReqs(pod.Spec.NodeSelector)
+	base := labelreq.FromLabels(pod.Spec.NodeSelector)
 	a := pod.Spec.Affinity
 	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
 		return []reqSet{base}, nil
 	}
 	var alts []reqSet
 	for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
-		r, err := compileSelectorTerm(term.MatchExpressions)
+		r, err := labelreq.FromSelectorTerm(term.MatchExpressions)
 		if err != nil {
 			return nil, fmt.Errorf("required node affinity: %w", err)
 		}
-		r, _ = r.and(base)
+		r, _ = r.And(base)
 		alts = append(alts, r)
 	}
 	if len(alts) == 0 {
@@ -179,7 +185,7 @@ func crossAlts(as, bs []reqSet) []reqSet {
 	var out []reqSet
 	for _, a := range as {
 		for _, b := range bs {
-			r, _ := a.and(b)
+			r, _ := a.And(b)
 			out = append(out, r)
 		}
 	}
@@ -238,7 +244,7 @@ func (s *solver) volumeAlternatives(pod *corev1.Pod) ([]reqSet, error) {
 		if pv := vt.Volumes[pvc.Spec.VolumeName]; pvc.Spec.VolumeName != "" && pv != nil {
 			if na := pv.Spec.NodeAffinity; na != nil && na.Required != nil {
 				for _, t := range na.Required.NodeSelectorTerms {
-					r, err := compileSelectorTerm(t.MatchExpressions)
+					r, err := labelreq.FromSelectorTerm(t.MatchExpressions)
 					if err != nil {
 						return nil, fmt.Errorf("volume %s node affinity: %w", pv.Name, err)
 					}
@@ -250,11 +256,11 @@ func (s *solver) volumeAlternatives(pod *corev1.Pod) ([]reqSet, error) {
 				for _, t := range sc.AllowedTopologies {
 					var r reqSet
 					for _, e := range t.MatchLabelExpressions {
-						kr, err := newKeyReq(e.Key, string(corev1.NodeSelectorOpIn), e.Values)
+						kr, err := labelreq.New(e.Key, string(corev1.NodeSelectorOpIn), e.Values)
 						if err != nil {
 							return nil, err
 						}
-						r = r.with(kr)
+						r = r.With(kr)
 					}
 					terms = append(terms, r)
 				}

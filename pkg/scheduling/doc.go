@@ -2,6 +2,8 @@
 // returns a Plan (pods on existing and in-flight nodes, new NodeClaims with their
 // price-ordered instance types, unschedulable pods with a reason per NodePool), and
 // LowerBound returns the fractional LP bound the plan's price is judged against.
+// IntegerLowerBound is a tighter one for small clusters: whole nodes, each counted at the
+// capacity the pods can really use of it (see intbound.go).
 //
 // Nothing here reads a clock, a client or a context: every input arrives in the Snapshot
 // and nothing in it is modified. Existing pods are taken from ExistingNode.Pods, plus

@@ -87,9 +87,9 @@ func (s *solver) claimValues(n *node, cs *compatSet, key string, out []int32) []
 		return append(out, s.domainID(key, v))
 	}
 	for _, reqs := range []reqSet{n.reqs, cs.reqs} {
-		if r, ok := reqs.get(key); ok && !r.complement && !r.allowAbsent {
-			for _, v := range r.values {
-				if o, ok := n.reqs.get(key); ok && !o.hasValue(v) {
+		if r, ok := reqs.Get(key); ok && !r.Complement && !r.AllowAbsent {
+			for _, v := range r.Values {
+				if o, ok := n.reqs.Get(key); ok && !o.HasValue(v) {
 					continue
 				}
 				out = append(out, s.domainID(key, v))
@@ -109,12 +109,12 @@ func (s *solver) commit(c *class, v *variant, n *node, cs *compatSet, keys []key
 			}
 			n.zm &= cs.zm
 			n.cm &= cs.cm
-			n.reqs, _ = n.reqs.and(cs.reqs)
+			n.reqs, _ = n.reqs.And(cs.reqs)
 			n.applied = append(n.applied, cs)
 		}
 		for i := range keys {
 			if chosen[i] >= 0 && keys[i].key != labelHostname {
-				if r, ok := n.reqs.get(keys[i].key); !ok || r.complement || len(r.values) != 1 {
+				if r, ok := n.reqs.Get(keys[i].key); !ok || r.Complement || len(r.Values) != 1 {
 					s.pin(n, keys[i].key, chosen[i])
 				}
 			}
@@ -168,14 +168,14 @@ func (s *solver) countsOn(g *group, n *node) bool {
 	t := &s.u.types[n.pool.types[n.target]]
 	for i := range g.filter {
 		r := &g.filter[i]
-		if v, ok := t.src.Labels[r.key]; ok {
-			if !r.hasValue(v) {
+		if v, ok := t.src.Labels[r.Key]; ok {
+			if !r.HasValue(v) {
 				return false
 			}
 			continue
 		}
-		if nr, ok := n.reqs.get(r.key); ok && !nr.complement && len(nr.values) == 1 {
-			if !r.hasValue(nr.values[0]) {
+		if nr, ok := n.reqs.Get(r.Key); ok && !nr.Complement && len(nr.Values) == 1 {
+			if !r.HasValue(nr.Values[0]) {
 				return false
 			}
 		}

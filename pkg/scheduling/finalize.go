@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+
+	"github.com/gokarpenter/karpenter/pkg/scheduling/internal/labelreq"
 )
 
 // option is one priced, fitting instance type of a NodeClaim.
@@ -106,8 +108,8 @@ func (s *solver) cheapestOption(n *node) (int, int) {
 // withinBudget reports whether swapping the cheapest type's capacity for another keeps the
 // pool within its limits.
 func (s *solver) withinBudget(p *pool, budget, used, cheapest, other *vec) bool {
-	for d := range budget {
-		if p.limited[d] && used[d]-cheapest[d]+other[d] > budget[d] {
+	for _, d := range p.limited {
+		if used.get(d)-cheapest.get(d)+other.get(d) > budget.get(d) {
 			return false
 		}
 	}
@@ -149,11 +151,11 @@ func (s *solver) newNodeClaim(n *node, opts []option, types []*cloudprovider.Ins
 		types[i] = s.u.types[p.types[o.pos]].src
 		names[i] = types[i].Name
 	}
-	out := reqs.toRequirements()
+	out := toRequirements(reqs)
 	out = slices.DeleteFunc(out, func(r Requirement) bool { return r.Key == labelInstanceType })
 	it := Requirement{Key: labelInstanceType, Operator: "In", Values: names}
-	if r, ok := reqs.get(labelInstanceType); ok && r.minValues > 0 {
-		mv := r.minValues
+	if r, ok := reqs.Get(labelInstanceType); ok && r.MinValues > 0 {
+		mv := r.MinValues
 		it.MinValues = &mv
 	}
 	out = append(out, it)
@@ -178,8 +180,8 @@ func (s *solver) maskRequirement(reqs reqSet, key string, names []string, mask u
 	if len(vals) == len(names) {
 		return reqs
 	}
-	kr, _ := newKeyReq(key, "In", vals)
-	return reqs.with(kr)
+	kr, _ := labelreq.New(key, "In", vals)
+	return reqs.With(kr)
 }
 
 // reason explains, per NodePool, why a class's pods could not be placed.
@@ -220,9 +222,7 @@ func (s *solver) poolReason(c *class, v *variant, p *pool) string {
 			continue
 		}
 		t := &s.u.types[p.types[j]]
-		for d := range biggest {
-			biggest[d] = max(biggest[d], t.alloc[d])
-		}
+		biggest.maxWith(&t.alloc)
 		if t.alloc.fits(&need) {
 			fits = true
 			inLimits = inLimits || p.withinLimits(&t.capacity)
@@ -230,10 +230,10 @@ func (s *solver) poolReason(c *class, v *variant, p *pool) string {
 	}
 	switch {
 	case !fits:
-		for d := range need {
-			if need[d] > biggest[d] {
+		for d := range s.u.res.dims() {
+			if need.get(d) > biggest.get(d) {
 				var one vec
-				one[d] = need[d]
+				one.set(d, need.get(d))
 				q := s.u.res.toList(one)[s.u.res.name(d)]
 				return fmt.Sprintf("incompatible with NodePool %q: no instance type has %s %s after overhead",
 					p.spec.Name, q.String(), s.u.res.name(d))

@@ -59,27 +59,6 @@ func TestNodesLimit(t *testing.T) {
 	}
 }
 
-// TestUnreadableRequestsFillTheNode: a running pod whose requests cannot be read does not
-// count as using nothing: its node takes no more pods.
-func TestUnreadableRequestsFillTheNode(t *testing.T) {
-	weird := mkPod("weird", "100m", "100Mi", nil)
-	weird.Spec.NodeName = "n1"
-	for i := range maxExtended + 1 {
-		weird.Spec.Containers[0].Resources.Requests[corev1.ResourceName(fmt.Sprintf("example.com/dev-%d", i))] = resource.MustParse("1")
-	}
-	node := ExistingNode{Name: "n1", Labels: map[string]string{corev1.LabelHostname: "n1"},
-		Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi"), corev1.ResourcePods: resource.MustParse("110")},
-		Pods:        []*corev1.Pod{weird}}
-	snap := &Snapshot{NodePools: []NodePool{odPool("default")}, Nodes: []ExistingNode{node}}
-	plan := Solve(snap, podN(3, "web", "500m", "1Gi", nil))
-	if len(plan.ExistingNodes) != 0 {
-		t.Errorf("%d pods placed next to a pod of unknown size", len(plan.ExistingNodes[0].Pods))
-	}
-	if len(plan.NewNodeClaims) != 1 {
-		t.Errorf("want the pods on one new NodeClaim, got %d", len(plan.NewNodeClaims))
-	}
-}
-
 // claimRequests sums the requests of every new NodeClaim.
 func claimRequests(p *Plan) corev1.ResourceList {
 	sum := corev1.ResourceList{}

@@ -86,8 +86,8 @@ func (k *knapsack) reset(shapes []*shape, rem []int64) {
 		k.pos[i] = p
 	}
 	k.dims = k.dims[:0]
-	for d := range numDims {
-		if slices.ContainsFunc(k.order, func(i int) bool { return shapes[i].req[d] > 0 }) {
+	for d := range numFixed {
+		if slices.ContainsFunc(k.order, func(i int) bool { return shapes[i].req.a[d] > 0 }) {
 			k.dims = append(k.dims, d)
 		}
 	}
@@ -108,7 +108,7 @@ func (k *knapsack) setRows(capv *vec) {
 		for _, i := range k.order {
 			w := 0.0
 			for d := range lam {
-				w += lam[d] * float64(k.shapes[i].req[d])
+				w += lam[d] * float64(k.shapes[i].req.a[d])
 			}
 			r.w[i] = w
 		}
@@ -122,8 +122,8 @@ func (k *knapsack) setRows(capv *vec) {
 		var lam vec64
 		lam[d] = 1
 		row(lam)
-		if capv[d] > 0 {
-			all[d] = 1 / float64(capv[d])
+		if capv.a[d] > 0 {
+			all[d] = 1 / float64(capv.a[d])
 			if d == dimCPU || d == dimMemory {
 				cm[d] = all[d]
 			}
@@ -155,7 +155,7 @@ func (k *knapsack) density(r *knapRow, i int) float64 {
 func (k *knapsack) bound(capv *vec, from int) float64 {
 	lag := 0.0
 	for _, d := range k.dims {
-		lag += k.mu[d] * float64(capv[d])
+		lag += k.mu[d] * float64(capv.a[d])
 	}
 	for _, i := range k.order[from:] {
 		k.copies[i] = capv.maxCopies(&k.shapes[i].req, k.rem[i])
@@ -175,7 +175,7 @@ func (k *knapsack) rowBound(r *knapRow, capv *vec, from int) float64 {
 	left := 0.0
 	for d := range r.lam {
 		if r.lam[d] != 0 {
-			left += r.lam[d] * float64(capv[d])
+			left += r.lam[d] * float64(capv.a[d])
 		}
 	}
 	v := 0.0
@@ -201,7 +201,7 @@ func (k *knapsack) rowBound(r *knapRow, capv *vec, from int) float64 {
 func (k *knapsack) rootLP(capv *vec) {
 	k.lpRows = k.lpRows[:0]
 	for _, d := range k.dims {
-		if capv[d] > 0 {
+		if capv.a[d] > 0 {
 			k.lpRows = append(k.lpRows, d)
 		}
 	}
@@ -220,7 +220,7 @@ func (k *knapsack) rootLP(capv *vec) {
 	for r, d := range k.lpRows {
 		a[r] = a[r][:0]
 		for _, i := range k.lpCols {
-			a[r] = append(a[r], float64(k.shapes[i].req[d])/float64(capv[d]))
+			a[r] = append(a[r], float64(k.shapes[i].req.a[d])/float64(capv.a[d]))
 		}
 	}
 	_, y, x := lp.Pack(a, k.lpVal, k.lpU, k.tab)
@@ -230,12 +230,12 @@ func (k *knapsack) rootLP(capv *vec) {
 	}
 	k.mu = vec64{}
 	for r, d := range k.lpRows {
-		k.mu[d] = y[r] / float64(capv[d])
+		k.mu[d] = y[r] / float64(capv.a[d])
 	}
 	for _, i := range k.order {
 		k.red[i] = k.shapes[i].val
 		for _, d := range k.dims {
-			k.red[i] -= k.mu[d] * float64(k.shapes[i].req[d])
+			k.red[i] -= k.mu[d] * float64(k.shapes[i].req.a[d])
 		}
 	}
 }

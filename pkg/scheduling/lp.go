@@ -14,7 +14,7 @@ import (
 // where alloc is the type's allocatable minus the pool's DaemonSet overhead and demand is
 // the pods' total requests minus the free capacity of existing nodes. Resources no type
 // provides are left out. No packing of the pods onto new nodes can cost less. The LP has one
-// row per resource (at most eight), so a dense revised simplex solves it in microseconds.
+// row per resource (a handful), so a dense revised simplex solves it in microseconds.
 func LowerBound(s *Snapshot, pods []*corev1.Pod) float64 {
 	sv := newSolver(s, policyEfficient, pods)
 	sv.addExistingNodes()
@@ -22,7 +22,7 @@ func LowerBound(s *Snapshot, pods []*corev1.Pod) float64 {
 	for _, p := range pods {
 		r, err := sv.u.res.podRequests(p)
 		if err == nil {
-			demand.add(&r)
+			demand.addScaledSat(&r, 1)
 		}
 	}
 	v, _ := sv.coverLP(demand)
@@ -36,18 +36,21 @@ func (s *solver) dualPrices() vec64 {
 	var demand vec
 	for _, c := range s.classes {
 		if c.err == nil {
-			demand.addScaled(&c.req, int64(len(c.pods)))
+			demand.addScaledSat(&c.req, int64(len(c.pods)))
 		}
 	}
 	_, y := s.coverLP(demand)
 	return y
 }
 
-// coverLP builds and solves the covering LP for a demand vector.
-func (s *solver) coverLP(demand vec) (float64, vec64) {
-	for _, n := range s.nodes[:s.existing] {
-		for d := range demand {
-			demand[d] -= max(n.free[d], 0)
+// coverLP builds and solves the covering LP for a demand vector, one row per dimension,
+// overflow included; only the fixed dimensions get a dual price (see vec64).
+func (s *solver) coverLP(dv vec) (float64, vec64) {
+	demand := make([]int64, s.u.res.dims())
+	for d := range demand {
+		demand[d] = dv.get(d)
+		for _, n := range s.nodes[:s.existing] {
+			demand[d] -= max(n.free.get(d), 0)
 		}
 	}
 	var cols [][]float64
@@ -62,7 +65,7 @@ func (s *solver) coverLP(demand vec) (float64, vec64) {
 				continue
 			}
 			for j, ti := range p.types {
-				if s.u.types[ti].alloc[d]-p.dsOverhead[d] > 0 && p.price[j] > 0 {
+				if s.u.types[ti].alloc.get(d)-p.dsOverhead.get(d) > 0 && p.price[j] > 0 {
 					rows = append(rows, d)
 					goto next
 				}
@@ -82,7 +85,7 @@ func (s *solver) coverLP(demand vec) (float64, vec64) {
 			t := &s.u.types[ti]
 			col := make([]float64, len(rows))
 			for i, d := range rows {
-				col[i] = float64(max(t.alloc[d]-p.dsOverhead[d], 0)) / float64(demand[d])
+				col[i] = float64(max(t.alloc.get(d)-p.dsOverhead.get(d), 0)) / float64(demand[d])
 			}
 			cols = append(cols, col)
 			prices = append(prices, p.price[j])
@@ -90,7 +93,9 @@ func (s *solver) coverLP(demand vec) (float64, vec64) {
 	}
 	val, duals := lp.Cover(cols, prices)
 	for i, d := range rows {
-		y[d] = duals[i] / float64(demand[d])
+		if d < numFixed {
+			y[d] = duals[i] / float64(demand[d])
+		}
 	}
 	return val, y
 }

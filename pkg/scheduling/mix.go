@@ -17,13 +17,14 @@ func (s *solver) isFree(c *class) bool {
 // "dot product" rule). Filling a node with one class until one resource runs out strands
 // the others (a CPU-heavy job leaves 40 % of the memory idle); mixing CPU-heavy and
 // memory-heavy pods on the same node is what brings a plan close to the LP bound.
-// Score range: [0, numDims]; ties keep the earlier (larger-valued) class.
+// Score range: [0, numFixed] (overflow dimensions are left out); ties keep the earlier
+// (larger-valued) class.
 func (s *solver) mixFill(n *node) {
 	t := &s.u.types[n.pool.types[n.target]]
-	var scale [numDims]float64
+	var scale [numFixed]float64
 	for d := range scale {
-		if t.alloc[d] > 0 {
-			scale[d] = 1 / float64(t.alloc[d])
+		if t.alloc.a[d] > 0 {
+			scale[d] = 1 / float64(t.alloc.a[d])
 		}
 	}
 	for {
@@ -39,8 +40,8 @@ func (s *solver) mixFill(n *node) {
 				continue
 			}
 			score := 0.0
-			for d := range c.req {
-				score += float64(c.req[d]) * float64(n.free[d]) * scale[d] * scale[d]
+			for d := range c.req.a {
+				score += float64(c.req.a[d]) * float64(n.free.a[d]) * scale[d] * scale[d]
 			}
 			if score <= bestScore || !s.claimAccepts(n, c, s.altCompat(c.variants[0], 0, n.pool)) {
 				continue
@@ -68,10 +69,10 @@ func (s *solver) simulateMix(c *class, p *pool, j int, free vec) float64 {
 		return 0
 	}
 	t := &s.u.types[p.types[j]]
-	var scale [numDims]float64
+	var scale [numFixed]float64
 	for d := range scale {
-		if t.alloc[d] > 0 {
-			scale[d] = 1 / float64(t.alloc[d])
+		if t.alloc.a[d] > 0 {
+			scale[d] = 1 / float64(t.alloc.a[d])
 		}
 	}
 	s.simRem = s.simRem[:0]
@@ -96,8 +97,8 @@ func (s *solver) simulateMix(c *class, p *pool, j int, free vec) float64 {
 				continue
 			}
 			score := 0.0
-			for d := range b.req {
-				score += float64(b.req[d]) * float64(free[d]) * scale[d] * scale[d]
+			for d := range b.req.a {
+				score += float64(b.req.a[d]) * float64(free.a[d]) * scale[d] * scale[d]
 			}
 			if score > bestScore {
 				best, bestScore = i, score

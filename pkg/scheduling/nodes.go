@@ -1,11 +1,14 @@
 package scheduling
 
 import (
+	"math"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gokarpenter/karpenter/pkg/pods"
+
+	"github.com/gokarpenter/karpenter/pkg/scheduling/internal/labelreq"
 )
 
 // node is an existing node or a NodeClaim being planned.
@@ -45,7 +48,7 @@ func (s *solver) addExistingNodes() {
 	for i := range s.snap.Nodes {
 		en := &s.snap.Nodes[i]
 		n := &node{idx: len(s.nodes), name: en.Name, existing: true, labels: en.Labels, taints: en.Taints, volLimit: en.VolumeLimits}
-		n.free, _ = s.u.res.fromList(en.Allocatable, false)
+		n.free = s.u.res.vecOf(en.Allocatable)
 		n.hostDom = s.domainID(labelHostname, s.hostname(n))
 		s.nodes = append(s.nodes, n)
 		byName[en.Name] = n
@@ -78,9 +81,7 @@ func (s *solver) occupy(n *node, p *corev1.Pod) {
 	if err != nil {
 		// What the pod uses is unknown: count the node as full rather than the pod as
 		// using nothing.
-		for d := range n.free {
-			n.free[d] = min(n.free[d], 0)
-		}
+		n.free.clamp(math.MinInt64, 0)
 		r = vec{}
 	}
 	n.free.sub(&r)
@@ -177,8 +178,8 @@ func (s *solver) existingDomain(n *node, key string) (int32, bool) {
 // pin fixes a NodeClaim's value for key.
 func (s *solver) pin(n *node, key string, d int32) {
 	name := s.doms[key].names[d]
-	kr, _ := newKeyReq(key, string(corev1.NodeSelectorOpIn), []string{name})
-	n.reqs = n.reqs.with(kr)
+	kr, _ := labelreq.New(key, string(corev1.NodeSelectorOpIn), []string{name})
+	n.reqs = n.reqs.With(kr)
 	switch key {
 	case labelZone:
 		for i, z := range s.u.zones {

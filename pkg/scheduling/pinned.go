@@ -80,7 +80,7 @@ func (s *solver) repackPinned(p *pool, cs *compatSet, nodes, pinned []*node) ([]
 			}
 			i += r.k
 		}
-		if _, bad := n.reqs.and(cs.reqs); bad == "" {
+		if _, bad := n.reqs.And(cs.reqs); bad == "" {
 			st.pos = s.cheapestFor(p, st.bits, st.zm, st.cm, &st.keepUsed)
 			st.ok = st.pos >= 0
 		}
@@ -167,7 +167,7 @@ func (s *solver) repackPinned(p *pool, cs *compatSet, nodes, pinned []*node) ([]
 		if len(bestGiven[i]) > 0 && !slices.Contains(n.applied, cs) {
 			copy(n.bits, st.bits)
 			n.zm, n.cm = st.zm, st.cm
-			n.reqs, _ = n.reqs.and(cs.reqs)
+			n.reqs, _ = n.reqs.And(cs.reqs)
 			n.applied = append(n.applied, cs)
 		}
 		for _, lp := range bestGiven[i] {
@@ -320,8 +320,8 @@ func (s *solver) shapesBound(p *pool, cs *compatSet, offs []offering, shapes []*
 	}
 	y := s.poolDuals(p, offs, cands, demand)
 	v := 0.0
-	for d := range demand {
-		v += y[d] * float64(demand[d])
+	for d := range demand.a {
+		v += y[d] * float64(demand.a[d])
 	}
 	return v
 }

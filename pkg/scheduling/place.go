@@ -217,7 +217,7 @@ func (s *solver) fitNode(c *class, v *variant, ai int, n *node, remaining int) (
 	}
 	var cs *compatSet
 	if n.existing {
-		if !tolerates(c.tols, n.taints) || !v.alts[ai].matchesLabels(n.labels) {
+		if !tolerates(c.tols, n.taints) || !v.alts[ai].MatchesLabels(n.labels) {
 			return 0, failShared
 		}
 		if n.volLimit != nil && len(c.vols) > 0 {
@@ -301,7 +301,7 @@ func (s *solver) claimAccepts(n *node, c *class, cs *compatSet) bool {
 		return false
 	}
 	if cs.custom && !slices.Contains(n.applied, cs) {
-		if _, bad := n.reqs.and(cs.reqs); bad != "" {
+		if _, bad := n.reqs.And(cs.reqs); bad != "" {
 			return false
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gokarpenter/karpenter/pkg/scheduling/internal/labelreq"
 )
 
 // pool is a NodePool compiled for one solve.
@@ -19,9 +21,9 @@ type pool struct {
 	price      []float64
 	dsOverhead vec
 	dsPods     []*corev1.Pod
-	remaining  vec // limits left while planning (each NodeClaim reserves its target's capacity)
-	budget     vec // limits left before planning: Limits - Used
-	limited    [numDims]bool
+	remaining  vec   // limits left while planning (each NodeClaim reserves its target's capacity)
+	budget     vec   // limits left before planning: Limits - Used
+	limited    []int // the dimensions the pool limits
 	// compat caches, per requirement signature, the compiled view of a pod alternative.
 	compat map[string]*compatSet
 	// prices caches pricesIn per (zone mask, capacity-type mask).
@@ -70,8 +72,8 @@ func (u *universe) compilePool(np *NodePool, ds []*corev1.Pod) *pool {
 		p.err = fmt.Errorf("NodePool %q: %w", np.Name, err)
 		return p
 	}
-	reqs, bad := reqs.and(labelsAsReqs(np.Labels))
-	reqs = reqs.with(keyReq{key: labelNodePool, values: []string{np.Name}, gt: math.MinInt64, lt: math.MaxInt64})
+	reqs, bad := reqs.And(labelreq.FromLabels(np.Labels))
+	reqs = reqs.With(labelreq.In(labelNodePool, np.Name))
 	if bad != "" {
 		p.err = fmt.Errorf("NodePool %q: template labels conflict with requirements on %s", np.Name, bad)
 	}
@@ -96,6 +98,8 @@ func (u *universe) compilePool(np *NodePool, ds []*corev1.Pod) *pool {
 		}
 		r, err := u.res.podRequests(d)
 		if err != nil {
+			// It asks for more than maxAmount of something (the API server refuses negative
+			// requests): no node can run it, so it takes nothing on the pool's nodes.
 			continue
 		}
 		p.dsOverhead.add(&r)
@@ -123,39 +127,30 @@ func (p *pool) sortByPrice(u *universe) {
 }
 
 func (p *pool) limits(u *universe) {
-	for i := range p.remaining {
-		p.remaining[i] = math.MaxInt64
+	p.remaining = vec{}
+	for i := range p.remaining.a {
+		p.remaining.a[i] = math.MaxInt64
 	}
-	p.budget = p.remaining
-	if p.spec.Limits == nil {
-		return
-	}
-	for name, q := range p.spec.Limits {
-		slot, ok := u.res.slot(name, true)
+	for _, name := range sortedNames(p.spec.Limits) {
+		slot, ok := u.res.slot(name)
 		if !ok {
 			continue
 		}
-		used := p.spec.Used[name]
-		p.remaining[slot] = quantityValue(slot, q) - quantityValue(slot, used)
-		p.limited[slot] = true
+		p.remaining.set(slot, quantityValue(slot, p.spec.Limits[name])-quantityValue(slot, p.spec.Used[name]))
+		p.limited = append(p.limited, slot)
 	}
 	p.budget = p.remaining
 }
 
 // limitedAny reports whether the pool has any limit.
 func (p *pool) limitedAny() bool {
-	for _, l := range p.limited {
-		if l {
-			return true
-		}
-	}
-	return false
+	return len(p.limited) > 0
 }
 
 // withinLimits reports whether capacity c fits what is left of the pool's limits.
 func (p *pool) withinLimits(c *vec) bool {
-	for i := range c {
-		if p.limited[i] && c[i] > p.remaining[i] {
+	for _, d := range p.limited {
+		if c.get(d) > p.remaining.get(d) {
 			return false
 		}
 	}
@@ -164,8 +159,8 @@ func (p *pool) withinLimits(c *vec) bool {
 
 // defines reports whether nodes of the pool get a label for key whatever their type.
 func (p *pool) defines(key string) bool {
-	r, ok := p.reqs.get(key)
-	return ok && !r.allowAbsent
+	r, ok := p.reqs.Get(key)
+	return ok && !r.AllowAbsent
 }
 
 // podAllowsPool reports whether a DaemonSet pod's node selector and required node affinity
@@ -176,7 +171,7 @@ func podAllowsPool(pod *corev1.Pod, reqs reqSet) bool {
 		return false
 	}
 	for _, a := range alts {
-		if _, bad := reqs.and(a); bad == "" {
+		if _, bad := reqs.And(a); bad == "" {
 			return true
 		}
 	}

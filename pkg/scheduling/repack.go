@@ -117,7 +117,7 @@ func (s *solver) movableCompat(c *class, p *pool) *compatSet {
 	// minValues is checked when a NodeClaim is sized; re-packed ones are not sized
 	// that way, so requirements with minValues stay as the greedy placed them.
 	for i := range x.reqs {
-		if x.reqs[i].minValues > 0 {
+		if x.reqs[i].MinValues > 0 {
 			return nil
 		}
 	}
@@ -176,7 +176,7 @@ func (s *solver) freshClaims(p *pool, cs *compatSet, shapes []*shape, pats []pac
 		for range pt.m {
 			n := &node{pool: p, reqs: p.reqs, zm: cs.zm, cm: cs.cm, bits: slices.Clone(cs.bits),
 				target: pt.j, taints: p.spec.Taints, applied: []*compatSet{cs}}
-			n.reqs, _ = n.reqs.and(cs.reqs)
+			n.reqs, _ = n.reqs.And(cs.reqs)
 			n.free = s.u.types[p.types[pt.j]].alloc
 			n.free.sub(&p.dsOverhead)
 			for i, k := range pt.x {
@@ -280,8 +280,8 @@ func (s *solver) packShapes(p *pool, cs *compatSet, offs []offering, shapes []*s
 		y := s.poolDuals(p, offs, cands, demand)
 		for _, sh := range shapes {
 			sh.val = 0
-			for d := range sh.req {
-				sh.val += y[d] * float64(sh.req[d])
+			for d := range sh.req.a {
+				sh.val += y[d] * float64(sh.req.a[d])
 			}
 		}
 		for i := range order {
@@ -293,8 +293,8 @@ func (s *solver) packShapes(p *pool, cs *compatSet, offs []offering, shapes []*s
 			capv := s.u.types[p.types[j]].alloc
 			capv.sub(&p.dsOverhead)
 			v := 0.0
-			for d := range capv {
-				v += y[d] * float64(capv[d])
+			for d := range capv.a {
+				v += y[d] * float64(capv.a[d])
 			}
 			bounds = append(bounds, cand{j, v / offs[j].price})
 		}
@@ -358,10 +358,10 @@ func fillByValue(capv vec, shapes []*shape, order []int, rem, x []int64) float64
 
 // fillByDot fills capv by the dot-product rule (see mixFill), a run at a time.
 func fillByDot(capv vec, shapes []*shape, rem, x []int64) float64 {
-	var scale [numDims]float64
+	var scale [numFixed]float64
 	for d := range scale {
-		if capv[d] > 0 {
-			scale[d] = 1 / float64(capv[d])
+		if capv.a[d] > 0 {
+			scale[d] = 1 / float64(capv.a[d])
 		}
 	}
 	v := 0.0
@@ -372,8 +372,8 @@ func fillByDot(capv vec, shapes []*shape, rem, x []int64) float64 {
 				continue
 			}
 			score := 0.0
-			for d := range sh.req {
-				score += float64(sh.req[d]) * float64(capv[d]) * scale[d] * scale[d]
+			for d := range sh.req.a {
+				score += float64(sh.req.a[d]) * float64(capv.a[d]) * scale[d] * scale[d]
 			}
 			if score > bestScore {
 				best, bestScore = i, score
@@ -395,12 +395,12 @@ func fillByDot(capv vec, shapes []*shape, rem, x []int64) float64 {
 func (s *solver) poolDuals(p *pool, offs []offering, cands []int, demand vec) vec64 {
 	var y vec64
 	var rows []int
-	for d := range demand {
-		if demand[d] <= 0 {
+	for d := range demand.a {
+		if demand.a[d] <= 0 {
 			continue
 		}
 		for _, j := range cands {
-			if s.u.types[p.types[j]].alloc[d]-p.dsOverhead[d] > 0 {
+			if s.u.types[p.types[j]].alloc.a[d]-p.dsOverhead.a[d] > 0 {
 				rows = append(rows, d)
 				break
 			}
@@ -416,14 +416,14 @@ func (s *solver) poolDuals(p *pool, offs []offering, cands []int, demand vec) ve
 		t := &s.u.types[p.types[j]]
 		col := flat[k*len(rows) : (k+1)*len(rows)]
 		for i, d := range rows {
-			col[i] = float64(max(t.alloc[d]-p.dsOverhead[d], 0)) / float64(demand[d])
+			col[i] = float64(max(t.alloc.a[d]-p.dsOverhead.a[d], 0)) / float64(demand.a[d])
 		}
 		cols[k] = col
 		prices[k] = offs[j].price
 	}
 	_, duals := lp.Cover(cols, prices)
 	for i, d := range rows {
-		y[d] = duals[i] / float64(demand[d])
+		y[d] = duals[i] / float64(demand.a[d])
 	}
 	return y
 }

@@ -49,21 +49,23 @@ func TestPodRequests(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var res resTable
-			v, err := res.podRequests(&corev1.Pod{Spec: tc.spec})
+			pod := &corev1.Pod{Spec: tc.spec}
+			res.intern([][]*corev1.Pod{{pod}}, nil)
+			v, err := res.podRequests(pod)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var gotGPU int64
-			if slot, ok := res.slot(gpu, false); ok {
-				gotGPU = v[slot]
+			if slot, ok := res.slot(gpu); ok {
+				gotGPU = v.get(slot)
 			}
-			if v[dimCPU] != tc.cpu || gotGPU != tc.gpus || v[dimMemory] != tc.memMi<<20 || v[dimPods] != 1 {
-				t.Errorf("got cpu %dm gpu %d mem %dMi pods %d; want %dm %d %dMi 1", v[dimCPU], gotGPU, v[dimMemory]>>20, v[dimPods], tc.cpu, tc.gpus, tc.memMi)
+			if v.a[dimCPU] != tc.cpu || gotGPU != tc.gpus || v.a[dimMemory] != tc.memMi<<20 || v.a[dimPods] != 1 {
+				t.Errorf("got cpu %dm gpu %d mem %dMi pods %d; want %dm %d %dMi 1", v.a[dimCPU], gotGPU, v.a[dimMemory]>>20, v.a[dimPods], tc.cpu, tc.gpus, tc.memMi)
 			}
 			// The independent checker must agree.
 			want := checkRequests(&corev1.Pod{Spec: tc.spec})
-			if q := want[corev1.ResourceCPU]; q.MilliValue() != v[dimCPU] {
-				t.Errorf("checker cpu %s, solver %dm", q.String(), v[dimCPU])
+			if q := want[corev1.ResourceCPU]; q.MilliValue() != v.a[dimCPU] {
+				t.Errorf("checker cpu %s, solver %dm", q.String(), v.a[dimCPU])
 			}
 			if q := want[gpu]; q.Value() != gotGPU {
 				t.Errorf("checker gpu %s, solver %d", q.String(), gotGPU)

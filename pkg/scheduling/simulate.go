@@ -27,7 +27,7 @@ func (s *solver) buildBuckets() {
 	for _, c := range s.order {
 		limit := simLimit(s, c)
 		b.Reset()
-		fmt.Fprint(&b, c.req, limit, reqSignature(c.variants[0].alts[0]))
+		fmt.Fprintf(&b, "%v %d:%s %d %s", c.req.a, len(c.req.x), c.req.x, limit, c.variants[0].alts[0].Signature())
 		for i := range c.tols {
 			b.WriteString(c.tols[i].String())
 		}
@@ -94,7 +94,7 @@ func (s *solver) simulate(c *class, p *pool, j int, free vec) float64 {
 		}
 		free.addScaled(&b.req, -n)
 		val += float64(n) * b.size
-		if free[dimCPU] < s.minReq[dimCPU] || free[dimMemory] < s.minReq[dimMemory] || free[dimPods] < 1 {
+		if free.a[dimCPU] < s.minReq.a[dimCPU] || free.a[dimMemory] < s.minReq.a[dimMemory] || free.a[dimPods] < 1 {
 			break
 		}
 	}

@@ -66,7 +66,10 @@ type targetMemo struct {
 	queued int64
 }
 
-type vec64 [numDims]float64
+// vec64 is a price per unit of each fixed dimension (LP duals). Dimensions in a vector's
+// overflow have no price: the value of a request (and every packing heuristic built on it)
+// leaves them out, while fits and limits still check them.
+type vec64 [numFixed]float64
 
 // Solve plans where every pod goes: existing and in-flight nodes first, then new
 // NodeClaims at the lowest price this package can find. It never modifies its inputs.
@@ -115,20 +118,14 @@ func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver)
 		return s
 	}
 	s.u = newUniverse(snap.NodePools)
-	// Intern the extended resources pods ask for before instance types are compiled, so
-	// their capacities land in the right slots.
-	for _, group := range [][]*corev1.Pod{pods, snap.DaemonSets} {
-		for _, p := range group {
-			_, _ = s.u.res.podRequests(p)
-		}
-	}
-	// Then the resources NodePools limit (a limit on a resource no type's capacity carries
+	// Give the extended resources pods ask for, and those NodePools limit, their dimensions
+	// before instance types are compiled (a limit on a resource no type's capacity carries
 	// would never bind); "nodes" counts one per NodeClaim (see universe.compile).
+	var limited []corev1.ResourceName
 	for i := range snap.NodePools {
-		for _, name := range sortedNames(snap.NodePools[i].Limits) {
-			s.u.res.slot(name, true)
-		}
+		limited = append(limited, sortedNames(snap.NodePools[i].Limits)...)
 	}
+	s.u.res.intern([][]*corev1.Pod{pods, snap.DaemonSets}, limited)
 	pools := make([]*NodePool, len(snap.NodePools))
 	for i := range snap.NodePools {
 		pools[i] = &snap.NodePools[i]
@@ -222,8 +219,8 @@ func (s *solver) matchClasses() {
 // records the smallest request in every dimension for early exits.
 func (s *solver) orderClasses() {
 	s.duals = s.dualPrices()
-	for i := range s.minReq {
-		s.minReq[i] = 1 << 62
+	for i := range s.minReq.a {
+		s.minReq.a[i] = 1 << 62
 	}
 	for _, c := range s.classes {
 		c.size = s.value(&c.req)
@@ -231,13 +228,13 @@ func (s *solver) orderClasses() {
 			continue
 		}
 		s.order = append(s.order, c)
-		for d := range c.req {
-			s.minReq[d] = min(s.minReq[d], c.req[d])
+		for d := range c.req.a {
+			s.minReq.a[d] = min(s.minReq.a[d], c.req.a[d])
 		}
 	}
 	if s.pol == policyFewest {
 		slices.SortStableFunc(s.order, func(a, b *class) int {
-			return cmp.Or(cmp.Compare(b.req[dimCPU], a.req[dimCPU]), cmp.Compare(b.req[dimMemory], a.req[dimMemory]), cmp.Compare(a.id, b.id))
+			return cmp.Or(cmp.Compare(b.req.a[dimCPU], a.req.a[dimCPU]), cmp.Compare(b.req.a[dimMemory], a.req.a[dimMemory]), cmp.Compare(a.id, b.id))
 		})
 	} else {
 		slices.SortStableFunc(s.order, func(a, b *class) int {
@@ -255,8 +252,8 @@ func (s *solver) orderClasses() {
 // value is a request's worth at the dual prices.
 func (s *solver) value(r *vec) float64 {
 	v := 0.0
-	for d := range r {
-		v += s.duals[d] * float64(r[d])
+	for d := range r.a {
+		v += s.duals[d] * float64(r.a[d])
 	}
 	return v
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -104,7 +103,7 @@ func (g *group) selectsNamespace(ns string) bool {
 
 // countsNode reports whether pods on a node with these labels and taints count for g.
 func (g *group) countsNode(l map[string]string, taints []corev1.Taint) bool {
-	if g.filtered && !g.filter.matchesLabels(l) {
+	if g.filtered && !g.filter.MatchesLabels(l) {
 		return false
 	}
 	return !g.honorTol || tolerates(g.tols, taints)
@@ -186,7 +185,7 @@ func (s *solver) spreadConstraint(c *class, tsc *corev1.TopologySpreadConstraint
 	if tsc.NodeAffinityPolicy == nil || *tsc.NodeAffinityPolicy == corev1.NodeInclusionPolicyHonor {
 		if len(alts) == 1 && len(alts[0]) > 0 {
 			g.filter, g.filtered = alts[0], true
-			ident += "|f" + reqSignature(alts[0])
+			ident += "|f" + alts[0].Signature()
 		}
 	}
 	if tsc.NodeTaintsPolicy != nil && *tsc.NodeTaintsPolicy == corev1.NodeInclusionPolicyHonor {
@@ -234,19 +233,6 @@ func (s *solver) affinityConstraint(c *class, kind int, term *corev1.PodAffinity
 	return constraint{group: s.groupFor(g, ident)}, nil
 }
 
-func reqSignature(r reqSet) string {
-	var b strings.Builder
-	for i := range r {
-		k := &r[i]
-		b.WriteString(k.key)
-		b.WriteString(strconv.FormatBool(k.complement))
-		b.WriteString(strconv.FormatBool(k.allowAbsent))
-		b.WriteString(strings.Join(k.values, ","))
-		fmt.Fprintf(&b, "%d|%d|%d;", k.gt, k.lt, k.minValues)
-	}
-	return b.String()
-}
-
 // spreadDomains fills each non-hostname spread group's eligible domains: the values its
 // key can take on nodes of any NodePool (respecting the group's filter) and on existing nodes.
 func (s *solver) spreadDomains() {
@@ -262,7 +248,7 @@ func (s *solver) spreadDomains() {
 			reqs := p.reqs
 			if g.filtered {
 				var bad string
-				if reqs, bad = reqs.and(g.filter); bad != "" {
+				if reqs, bad = reqs.And(g.filter); bad != "" {
 					continue
 				}
 			}
@@ -310,8 +296,8 @@ func (s *solver) poolValues(p *pool, reqs reqSet, key string) []string {
 		}
 		return out
 	}
-	if r, ok := reqs.get(key); ok && !r.complement {
-		return r.values
+	if r, ok := reqs.Get(key); ok && !r.Complement {
+		return r.Values
 	}
 	seen := map[string]bool{}
 	for _, ti := range p.types {

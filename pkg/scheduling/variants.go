@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gokarpenter/karpenter/pkg/scheduling/internal/labelreq"
 )
 
 // preference is one soft rule, relaxed in upstream Karpenter's order: preferred pod
@@ -70,7 +72,7 @@ func (s *solver) affinityRules(c *class, a *corev1.Affinity, base *variant, pref
 	}
 	if na := a.NodeAffinity; na != nil {
 		for _, t := range na.PreferredDuringSchedulingIgnoredDuringExecution {
-			r, err := compileSelectorTerm(t.Preference.MatchExpressions)
+			r, err := labelreq.FromSelectorTerm(t.Preference.MatchExpressions)
 			if err != nil {
 				return err
 			}
@@ -114,7 +116,7 @@ func (s *solver) applyPreference(c *class, v *variant, p preference) error {
 	case p.node != nil:
 		alts := make([]reqSet, len(v.alts))
 		for i, a := range v.alts {
-			alts[i], _ = a.and(p.node)
+			alts[i], _ = a.And(p.node)
 		}
 		v.alts = alts
 	case p.aff != nil:

@@ -10,12 +10,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	"github.com/gokarpenter/karpenter/pkg/pods"
+	"github.com/gokarpenter/karpenter/pkg/predicates"
 	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
 
@@ -65,6 +67,8 @@ type Cluster struct {
 	claimByNode map[string]string
 	// deletedClaims remembers recently deleted NodeClaims by name, see deletedClaimTTL.
 	deletedClaims map[string]deletedClaim
+	// generation counts changes, see Generation.
+	generation uint64
 }
 
 // deletedClaim is the tombstone of a deleted NodeClaim.
@@ -108,13 +112,43 @@ func NewCluster(opts Options) *Cluster {
 	}
 }
 
+// Generation counts the changes to the state: it moves on every update or delete of an
+// object the state holds and on every nomination, except an update that repeats the stored
+// resource version (an informer resync) and a Node update that only renews the
+// conditions' heartbeat times. A caller that found nothing to do at one generation (a
+// disruption pass that found nothing to consolidate, say) need not look again while it
+// stays the same, as far as the state is concerned: time, prices and objects the state does
+// not hold are the caller's to watch.
+func (c *Cluster) Generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.generation
+}
+
+// changed moves the generation on. The caller holds c.mu.
+func (c *Cluster) changed() { c.generation++ }
+
+// record stores obj under key in m and moves the generation on, unless obj repeats the
+// stored object's resource version (an informer resync, or the informer delivering what the
+// provisioner recorded from its Create). The caller holds c.mu.
+func record[K comparable, T metav1.Object](c *Cluster, m map[K]T, key K, obj T) {
+	if old, ok := m[key]; !ok || newVersion(old, obj) {
+		c.generation++
+	}
+	m[key] = obj
+}
+
+func newVersion(old, updated metav1.Object) bool {
+	return old.GetResourceVersion() == "" || old.GetResourceVersion() != updated.GetResourceVersion()
+}
+
 // UpdatePod records the latest version of a pod. A pod that is bound, finished or gone
 // from the provisionable set loses its nomination.
 func (c *Cluster) UpdatePod(pod *corev1.Pod) {
 	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.pods[key] = pod
+	record(c, c.pods, key, pod)
 	if n, ok := c.nominations[key]; ok && (n.uid != pod.UID || !pods.IsProvisionable(pod)) {
 		delete(c.nominations, key)
 	}
@@ -124,6 +158,7 @@ func (c *Cluster) UpdatePod(pod *corev1.Pod) {
 func (c *Cluster) DeletePod(key types.NamespacedName) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.pods, key)
 	delete(c.nominations, key)
 }
@@ -132,6 +167,9 @@ func (c *Cluster) DeletePod(key types.NamespacedName) {
 func (c *Cluster) UpdateNode(node *corev1.Node) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if old, ok := c.nodes[node.Name]; !ok || newVersion(old, node) && !predicates.HeartbeatOnly(old, node) {
+		c.changed()
+	}
 	c.nodes[node.Name] = node
 }
 
@@ -139,6 +177,7 @@ func (c *Cluster) UpdateNode(node *corev1.Node) {
 func (c *Cluster) DeleteNode(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.nodes, name)
 }
 
@@ -164,7 +203,7 @@ func (c *Cluster) UpdateNodeClaim(nc *v1.NodeClaim) {
 	if nc.Status.NodeName != "" {
 		c.claimByNode[nc.Status.NodeName] = nc.Name
 	}
-	c.nodeClaims[nc.Name] = nc
+	record(c, c.nodeClaims, nc.Name, nc)
 }
 
 // DeleteNodeClaim forgets a NodeClaim and drops the nominations to it, so its pods are
@@ -191,6 +230,7 @@ func (c *Cluster) deleteNodeClaim(name string, uid types.UID) {
 	if nc, ok := c.nodeClaims[name]; ok && nc.Status.NodeName != "" && c.claimByNode[nc.Status.NodeName] == name {
 		delete(c.claimByNode, nc.Status.NodeName)
 	}
+	c.changed()
 	delete(c.nodeClaims, name)
 	for key, n := range c.nominations {
 		if n.nodeClaim == name {
@@ -203,13 +243,15 @@ func (c *Cluster) deleteNodeClaim(name string, uid types.UID) {
 func (c *Cluster) UpdatePersistentVolumeClaim(pvc *corev1.PersistentVolumeClaim) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.claims[types.NamespacedName{Namespace: pvc.Namespace, Name: pvc.Name}] = pvc
+	key := types.NamespacedName{Namespace: pvc.Namespace, Name: pvc.Name}
+	record(c, c.claims, key, pvc)
 }
 
 // DeletePersistentVolumeClaim forgets a claim.
 func (c *Cluster) DeletePersistentVolumeClaim(key types.NamespacedName) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.claims, key)
 }
 
@@ -217,13 +259,14 @@ func (c *Cluster) DeletePersistentVolumeClaim(key types.NamespacedName) {
 func (c *Cluster) UpdatePersistentVolume(pv *corev1.PersistentVolume) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.volumes[pv.Name] = pv
+	record(c, c.volumes, pv.Name, pv)
 }
 
 // DeletePersistentVolume forgets a PersistentVolume.
 func (c *Cluster) DeletePersistentVolume(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.volumes, name)
 }
 
@@ -231,13 +274,14 @@ func (c *Cluster) DeletePersistentVolume(name string) {
 func (c *Cluster) UpdateStorageClass(sc *storagev1.StorageClass) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.storageClasses[sc.Name] = sc
+	record(c, c.storageClasses, sc.Name, sc)
 }
 
 // DeleteStorageClass forgets a StorageClass.
 func (c *Cluster) DeleteStorageClass(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.storageClasses, name)
 }
 
@@ -245,13 +289,14 @@ func (c *Cluster) DeleteStorageClass(name string) {
 func (c *Cluster) UpdateCSINode(cn *storagev1.CSINode) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.csiNodes[cn.Name] = cn
+	record(c, c.csiNodes, cn.Name, cn)
 }
 
 // DeleteCSINode forgets a CSINode.
 func (c *Cluster) DeleteCSINode(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.csiNodes, name)
 }
 
@@ -259,13 +304,14 @@ func (c *Cluster) DeleteCSINode(name string) {
 func (c *Cluster) UpdateNamespace(ns *corev1.Namespace) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.namespaces[ns.Name] = ns
+	record(c, c.namespaces, ns.Name, ns)
 }
 
 // DeleteNamespace forgets a Namespace.
 func (c *Cluster) DeleteNamespace(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.namespaces, name)
 }
 
@@ -273,13 +319,14 @@ func (c *Cluster) DeleteNamespace(name string) {
 func (c *Cluster) UpdateNodePool(np *v1.NodePool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.nodePools[np.Name] = np
+	record(c, c.nodePools, np.Name, np)
 }
 
 // DeleteNodePool forgets a NodePool.
 func (c *Cluster) DeleteNodePool(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.nodePools, name)
 }
 
@@ -287,13 +334,15 @@ func (c *Cluster) DeleteNodePool(name string) {
 func (c *Cluster) UpdateDaemonSet(ds *appsv1.DaemonSet) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.daemonSets[types.NamespacedName{Namespace: ds.Namespace, Name: ds.Name}] = ds
+	key := types.NamespacedName{Namespace: ds.Namespace, Name: ds.Name}
+	record(c, c.daemonSets, key, ds)
 }
 
 // DeleteDaemonSet forgets a DaemonSet.
 func (c *Cluster) DeleteDaemonSet(key types.NamespacedName) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.changed()
 	delete(c.daemonSets, key)
 }
 
@@ -319,15 +368,41 @@ func (c *Cluster) Nominate(target string, pods []*corev1.Pod) int {
 		c.nominations[key] = nomination{uid: p.UID, nodeClaim: name, at: now}
 		n++
 	}
+	if n > 0 {
+		c.changed()
+	}
 	return n
 }
 
-// Nomination returns the NodeClaim the pod is validly nominated to, if any.
+// Nomination returns the NodeClaim the pod is validly nominated to, if any (see
+// validNominations). It looks only at the nominations to the same NodeClaim, so the
+// provisioner can ask it for every pod event.
 func (c *Cluster) Nomination(key types.NamespacedName) (string, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	n, ok := c.validNominations(c.clock.Now())[key]
+	n, ok := c.nominations[key]
 	if !ok {
+		return "", false
+	}
+	now := c.clock.Now()
+	if !c.nominationHolds(key, n, now) {
+		return "", false
+	}
+	nc := c.nodeClaims[n.nodeClaim]
+	if !isInitialized(nc) || nc.Status.NodeName == "" || c.nodes[nc.Status.NodeName] == nil {
+		return n.nodeClaim, true
+	}
+	valid := map[types.NamespacedName]nomination{}
+	var keys []types.NamespacedName
+	for other, on := range c.nominations {
+		if on.nodeClaim == n.nodeClaim && c.nominationHolds(other, on, now) {
+			valid[other] = on
+			keys = append(keys, other)
+		}
+	}
+	node := nc.Status.NodeName
+	c.dropOverflow(node, c.usedOn(map[string][]types.NamespacedName{node: nil})[node], keys, valid)
+	if _, ok := valid[key]; !ok {
 		return "", false
 	}
 	return n.nodeClaim, true
@@ -364,6 +439,25 @@ func (c *Cluster) nominationValid(n nomination, now time.Time) bool {
 	return true
 }
 
+// NominatedTargets names the NodeClaims that pending pods are validly nominated to, and the
+// Nodes those registered as: the capacity that must not be disrupted under the pods about to
+// land there.
+func (c *Cluster) NominatedTargets() map[string]bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := map[string]bool{}
+	if len(c.nominations) == 0 {
+		return out
+	}
+	for _, n := range c.validNominations(c.clock.Now()) {
+		out[n.nodeClaim] = true
+		if nc := c.nodeClaims[n.nodeClaim]; nc != nil && nc.Status.NodeName != "" {
+			out[nc.Status.NodeName] = true
+		}
+	}
+	return out
+}
+
 // PendingPods returns the provisionable pods that are not validly nominated, in the order
 // they are planned in (snapshot.ComparePods: oldest first).
 func (c *Cluster) PendingPods() []*corev1.Pod {
@@ -395,8 +489,7 @@ func (c *Cluster) validNominations(now time.Time) map[types.NamespacedName]nomin
 	valid := map[types.NamespacedName]nomination{}
 	onNode := map[string][]types.NamespacedName{} // initialised NodeClaims' Node names
 	for key, n := range c.nominations {
-		p, ok := c.pods[key]
-		if !ok || p.UID != n.uid || !pods.IsProvisionable(p) || !c.nominationValid(n, now) {
+		if !c.nominationHolds(key, n, now) {
 			continue
 		}
 		valid[key] = n
@@ -407,39 +500,60 @@ func (c *Cluster) validNominations(now time.Time) map[types.NamespacedName]nomin
 	if len(onNode) == 0 {
 		return valid
 	}
+	used := c.usedOn(onNode)
+	for nodeName, keys := range onNode {
+		c.dropOverflow(nodeName, used[nodeName], keys, valid)
+	}
+	return valid
+}
+
+// nominationHolds: the pod is still the one nominated and still provisionable, and the
+// nomination is valid (nominationValid). The caller holds c.mu.
+func (c *Cluster) nominationHolds(key types.NamespacedName, n nomination, now time.Time) bool {
+	p, ok := c.pods[key]
+	return ok && p.UID == n.uid && pods.IsProvisionable(p) && c.nominationValid(n, now)
+}
+
+// usedOn sums the requests of the unfinished pods bound to each of the nodes, in one pass
+// over the pods. The caller holds c.mu.
+func (c *Cluster) usedOn(nodes map[string][]types.NamespacedName) map[string]corev1.ResourceList {
 	used := map[string]corev1.ResourceList{}
 	for _, p := range c.pods {
-		if _, ok := onNode[p.Spec.NodeName]; ok && !pods.IsTerminal(p) {
+		if _, ok := nodes[p.Spec.NodeName]; ok && p.Spec.NodeName != "" && !pods.IsTerminal(p) {
 			if used[p.Spec.NodeName] == nil {
 				used[p.Spec.NodeName] = corev1.ResourceList{}
 			}
 			addResources(used[p.Spec.NodeName], pods.Requests(p))
 		}
 	}
-	for nodeName, keys := range onNode {
-		free := c.nodes[nodeName].Status.Allocatable.DeepCopy()
-		for name, q := range used[nodeName] {
+	return used
+}
+
+// dropOverflow removes from valid the pods nominated to the initialised Node nodeName (keys)
+// that no longer fit what the Node has left after its bound pods (used), oldest nomination
+// served first. The caller holds c.mu.
+func (c *Cluster) dropOverflow(nodeName string, used corev1.ResourceList, keys []types.NamespacedName, valid map[types.NamespacedName]nomination) {
+	free := c.nodes[nodeName].Status.Allocatable.DeepCopy()
+	for name, q := range used {
+		left := free[name]
+		left.Sub(q)
+		free[name] = left
+	}
+	slices.SortFunc(keys, func(a, b types.NamespacedName) int {
+		return cmp.Or(valid[a].at.Compare(valid[b].at), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	for _, key := range keys {
+		req := pods.Requests(c.pods[key])
+		if !cloudprovider.Fits(free, req) {
+			delete(valid, key)
+			continue
+		}
+		for name, q := range req {
 			left := free[name]
 			left.Sub(q)
 			free[name] = left
 		}
-		slices.SortFunc(keys, func(a, b types.NamespacedName) int {
-			return cmp.Or(valid[a].at.Compare(valid[b].at), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-		})
-		for _, key := range keys {
-			req := pods.Requests(c.pods[key])
-			if !cloudprovider.Fits(free, req) {
-				delete(valid, key)
-				continue
-			}
-			for name, q := range req {
-				left := free[name]
-				left.Sub(q)
-				free[name] = left
-			}
-		}
 	}
-	return valid
 }
 
 func addResources(sum, more corev1.ResourceList) {

@@ -54,6 +54,9 @@ func TestNominationLapsesWhenTheInitializedNodeIsFull(t *testing.T) {
 	if _, ok := c.Nomination(types.NamespacedName{Namespace: "default", Name: "second"}); ok {
 		t.Error("second keeps a nomination to a node it does not fit")
 	}
+	if got, ok := c.Nomination(types.NamespacedName{Namespace: "default", Name: "first"}); !ok || got != "nc-1" {
+		t.Errorf("first's nomination = %q, %v; want nc-1 (it still fits)", got, ok)
+	}
 	if got := c.Objects().Nominated["nc-1"]; len(got) != 1 || got[0].Name != "first" {
 		t.Errorf("snapshot nominations = %v, want only first", got)
 	}

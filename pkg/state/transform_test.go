@@ -1,9 +1,11 @@
 package state_test
 
 import (
+	"fmt"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 
@@ -34,5 +36,65 @@ func TestStripForCache(t *testing.T) {
 	tomb := toolscache.DeletedFinalStateUnknown{Key: "default/p", Obj: pod}
 	if out, err := state.StripForCache(tomb); err != nil || out != any(tomb) {
 		t.Errorf("tombstone changed: %v %v", out, err)
+	}
+}
+
+// The pod a cluster's admission leaves (service account token volume, mounts, env, probes,
+// container statuses) loses what no controller reads and keeps what scheduling reads.
+func TestStripForCacheTrimsPods(t *testing.T) {
+	yes := true
+	always := corev1.ContainerRestartPolicyAlways
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: map[string]string{"app": "a"}},
+		Spec: corev1.PodSpec{
+			NodeName: "n1",
+			Volumes: []corev1.Volume{
+				{Name: "kube-api-access-x", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}},
+				{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-0"}}},
+				{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{}}},
+				{Name: "scratch", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{}}},
+				{Name: "secret", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "s"}}},
+			},
+			InitContainers: []corev1.Container{{Name: "sidecar", RestartPolicy: &always,
+				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}}},
+			Containers: []corev1.Container{{
+				Name: "app", Image: "app:1", Command: []string{"run"}, Env: []corev1.EnvVar{{Name: "A", Value: "1"}},
+				VolumeMounts:  []corev1.VolumeMount{{Name: "kube-api-access-x", MountPath: "/var/run/secrets"}},
+				Ports:         []corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080}},
+				LivenessProbe: &corev1.Probe{}, SecurityContext: &corev1.SecurityContext{Privileged: &yes},
+				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}},
+			}},
+			Tolerations: []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists}},
+		},
+		Status: corev1.PodStatus{
+			Phase:             corev1.PodRunning,
+			Conditions:        []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}},
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Image: "app:1", ImageID: "sha256:..."}},
+		},
+	}
+	out, err := state.StripForCache(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*corev1.Pod)
+	var names []string
+	for _, v := range got.Spec.Volumes {
+		names = append(names, v.Name)
+	}
+	if fmt.Sprint(names) != "[data scratch]" {
+		t.Errorf("volumes kept: %v, want the claim-backed ones [data scratch]", names)
+	}
+	c := got.Spec.Containers[0]
+	if c.Command != nil || c.Env != nil || c.VolumeMounts != nil || c.LivenessProbe != nil || c.SecurityContext != nil {
+		t.Errorf("container keeps what nobody reads: %+v", c)
+	}
+	if got.Status.ContainerStatuses != nil {
+		t.Error("container statuses kept")
+	}
+	if len(c.Ports) != 1 || c.Ports[0].HostPort != 8080 || !c.Resources.Requests.Cpu().Equal(resource.MustParse("1")) ||
+		got.Spec.InitContainers[0].RestartPolicy == nil || got.Spec.InitContainers[0].Resources.Requests.Cpu().IsZero() ||
+		len(got.Spec.Tolerations) != 1 || got.Spec.NodeName != "n1" || got.Labels["app"] != "a" ||
+		got.Status.Phase != corev1.PodRunning || len(got.Status.Conditions) != 1 {
+		t.Errorf("a field scheduling reads was dropped: %+v", got)
 	}
 }

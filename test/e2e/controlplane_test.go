@@ -53,7 +53,7 @@ func freeRange(t *testing.T, n int) int {
 	return 0
 }
 
-func startCluster(t *testing.T) *cluster {
+func startCluster(t *testing.T, extraEnv ...string) *cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a control plane; runs without -short")
@@ -70,6 +70,7 @@ func startCluster(t *testing.T) *cluster {
 		fmt.Sprintf("CP_SCHEDULER_PORT=%d", freePort(t)),
 		fmt.Sprintf("CP_KCM_PORT=%d", freePort(t)),
 	)
+	c.env = append(c.env, extraEnv...)
 	t.Cleanup(func() {
 		if out, err := c.cp("down"); err != nil {
 			t.Errorf("cp.sh down: %v\n%s", err, out)

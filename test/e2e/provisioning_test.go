@@ -14,9 +14,10 @@ import (
 
 // controller is `karpenter controller` running as a process against a cluster.
 type controller struct {
-	cmd    *exec.Cmd
-	log    string
-	health int
+	cmd     *exec.Cmd
+	log     string
+	health  int
+	metrics int
 }
 
 // buildKarpenter builds the binary under test once per test.
@@ -31,18 +32,19 @@ func buildKarpenter(t *testing.T, root string) string {
 	return bin
 }
 
-func (c *cluster) startController(t *testing.T, bin string) *controller {
+func (c *cluster) startController(t *testing.T, bin string, extra ...string) *controller {
 	t.Helper()
-	ctl := &controller{log: filepath.Join(c.run, "karpenter.log"), health: freePort(t)}
+	ctl := &controller{log: filepath.Join(c.run, "karpenter.log"), health: freePort(t), metrics: freePort(t)}
 	logFile, err := os.Create(ctl.log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctl.cmd = exec.Command(bin, "controller", "--cloud-provider=sim", "--leader-elect=false",
+	args := append([]string{"controller", "--cloud-provider=sim", "--leader-elect=false",
 		"--kubeconfig", filepath.Join(c.run, "admin.kubeconfig"),
-		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", freePort(t)),
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", ctl.metrics),
 		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", ctl.health),
-		"--batch-idle-duration=1s", "--batch-max-duration=10s")
+		"--batch-idle-duration=1s", "--batch-max-duration=10s"}, extra...)
+	ctl.cmd = exec.Command(bin, args...)
 	ctl.cmd.Stdout, ctl.cmd.Stderr = logFile, logFile
 	if err := ctl.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -16,8 +16,18 @@
 // Faults to inject: a launch delay (Create waits on the clock), pools with insufficient
 // capacity (a launch there fails over to the next cheapest offering and marks the pool
 // unavailable for a while, as AWS does; when none is left, InsufficientCapacityError),
-// failed registration (the instance runs, no Node appears) and spot interruption
-// (Interrupt, Interruptions).
+// ambiguous launches (Create returns ErrLaunchTimedOut, yet the instance is recorded and
+// appears later; until then no API shows it and a retried Create for the same NodeClaim
+// times out again, after it returns the instance), failed registration (the instance runs,
+// no Node appears) and spot interruption (Interrupt, Interruptions).
+//
+// Each fault has a declarative knob on the SimNodeClass, read on every launch, so a test or a
+// user patches the running controller's cloud with kubectl: launchDelay, bootDelay,
+// insufficientCapacity (selectors of instance type, zone and capacity type, each a glob,
+// empty matching any), lateLaunch (how late the instance of a timed-out launch appears) and
+// failRegistration; a spot interruption is the SimInstance's status.interruptedAt. The
+// methods SetLaunchDelay, SetBootDelay, SetInsufficientCapacity and SetFailRegistration set
+// provider-wide defaults for tests that hold the Provider.
 //
 // The noderegistrar sub-package plays the machine booting: it creates each running
 // instance's Node once its boot delay has passed, for KWOK to act as its kubelet. It also

@@ -2,13 +2,64 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 )
+
+// ErrLaunchTimedOut is what Create returns for an ambiguous launch (a SimNodeClass with
+// lateLaunch): the request timed out, yet the instance may appear later. It is neither an
+// insufficient-capacity nor a create error, so callers retry.
+var ErrLaunchTimedOut = errors.New("launch request timed out; the instance may still be launched")
+
+func launchTimedOut(nodeClaim *v1.NodeClaim, inst *simv1alpha1.SimInstance) error {
+	return fmt.Errorf("launching %s (instance %s pending): %w", nodeClaim.Name, inst.Name, ErrLaunchTimedOut)
+}
+
+// visible is false for an instance whose late launch has not appeared yet: Get, List,
+// Instances, Interruptions and Delete do not see it, as a cloud API does not show an
+// instance its request queue has not created. The caller holds the lock or owns inst.
+func (p *Provider) visible(inst *simv1alpha1.SimInstance) bool {
+	return !inst.Spec.LaunchTime.After(p.clock.Now())
+}
+
+// classExhausts reports whether the class's insufficientCapacity selects the pool.
+func classExhausts(class *simv1alpha1.SimNodeClass, key offeringKey) bool {
+	if class == nil {
+		return false
+	}
+	for _, sel := range class.Spec.InsufficientCapacity {
+		if globMatch(sel.InstanceType, key.instanceType) && globMatch(sel.Zone, key.zone) && globMatch(sel.CapacityType, key.capacityType) {
+			return true
+		}
+	}
+	return false
+}
+
+// globMatch matches a selector field: empty matches anything; a malformed pattern (the
+// CRD's validation lets none through) matches nothing.
+func globMatch(pattern, value string) bool {
+	if pattern == "" {
+		return true
+	}
+	ok, err := path.Match(pattern, value)
+	return err == nil && ok
+}
+
+func classLateLaunch(class *simv1alpha1.SimNodeClass) time.Duration {
+	if class == nil || class.Spec.LateLaunch == nil {
+		return 0
+	}
+	return class.Spec.LateLaunch.Duration
+}
 
 // SetLaunchDelay sets how long Create takes for classes that do not say.
 func (p *Provider) SetLaunchDelay(d time.Duration) {
@@ -100,7 +151,7 @@ func (p *Provider) Interruptions(ctx context.Context) ([]Interruption, error) {
 	defer p.mu.Unlock()
 	var out []Interruption
 	for _, inst := range p.instances {
-		if inst.Status.InterruptedAt == nil {
+		if inst.Status.InterruptedAt == nil || !p.visible(inst) {
 			continue
 		}
 		out = append(out, Interruption{

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
 )
 
 // fakeClient stands in where no API call is made.

@@ -29,7 +29,7 @@ func (p *Provider) nodeClass(ctx context.Context, ref *v1.NodeClassReference) (*
 		return nil, cloudprovider.NewCreateError(err, "UnsupportedNodeClass", err.Error())
 	}
 	class := &simv1alpha1.SimNodeClass{}
-	if err := p.client.Get(ctx, client.ObjectKey{Name: ref.Name}, class); err != nil {
+	if err := p.classes.Get(ctx, client.ObjectKey{Name: ref.Name}, class); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, cloudprovider.NewNodeClassNotReadyError(fmt.Errorf("getting SimNodeClass %s: %w", ref.Name, err))
 		}

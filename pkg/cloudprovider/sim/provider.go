@@ -47,6 +47,11 @@ type Options struct {
 	// Client reads and writes SimNodeClasses and SimInstances. Required. A client that
 	// reads straight from the API server is best: the instances are loaded once from it.
 	Client client.Client
+	// NodeClassReader reads SimNodeClasses; default Client. The operator passes the
+	// manager's cache: the drift check reads the class of every NodeClaim every 30 s and
+	// GetInstanceTypes the class of every NodePool every pass, which at 2,000 nodes would be
+	// a hundred API requests a second from a quiet cluster.
+	NodeClassReader client.Reader
 	// Clock times launches, boots, unavailable offerings and interruptions; default the
 	// real clock.
 	Clock clock.Clock
@@ -67,6 +72,7 @@ type Options struct {
 // Provider is the simulated cloud. Create it with New; it is safe for concurrent use.
 type Provider struct {
 	client        client.Client
+	classes       client.Reader
 	clock         clock.Clock
 	instanceTypes []*cloudprovider.InstanceType
 	ttl           time.Duration
@@ -93,13 +99,16 @@ func New(opts Options) (*Provider, error) {
 		return nil, errors.New("building sim provider: Options.Client is required")
 	}
 	p := &Provider{
-		client: opts.Client, clock: opts.Clock, instanceTypes: opts.InstanceTypes,
+		client: opts.Client, classes: opts.NodeClassReader, clock: opts.Clock, instanceTypes: opts.InstanceTypes,
 		ttl: opts.UnavailableOfferingsTTL, launchDelay: opts.LaunchDelay, bootDelay: opts.BootDelay,
 		instances: map[string]*simv1alpha1.SimInstance{}, recent: map[string]recentWrite{},
 		exhausted: map[offeringKey]bool{}, unavailable: map[offeringKey]time.Time{},
 	}
 	if p.clock == nil {
 		p.clock = clock.RealClock{}
+	}
+	if p.classes == nil {
+		p.classes = p.client
 	}
 	if p.ttl <= 0 {
 		p.ttl = DefaultUnavailableOfferingsTTL
@@ -160,15 +169,24 @@ func (p *Provider) Create(ctx context.Context, nodeClaim *v1.NodeClaim) (*v1.Nod
 	if err != nil {
 		return nil, fmt.Errorf("launching %s: %w", nodeClaim.Name, err)
 	}
+	if late := classLateLaunch(class); late > 0 {
+		// An ambiguous launch: the cloud records the instance now, it appears later, and
+		// the caller hears only that its request timed out.
+		inst.Spec.LaunchTime = metav1.NewTime(inst.Spec.LaunchTime.Add(late))
+	}
 	inst, err = p.persist(ctx, inst)
 	if err != nil {
 		return nil, err
+	}
+	if !p.visible(inst) {
+		return nil, launchTimedOut(nodeClaim, inst)
 	}
 	return launched(nodeClaim, inst), nil
 }
 
 // launchedFor returns the NodeClaim of an instance already launched for this NodeClaim's
-// UID, so a Create repeated after a restart does not launch twice.
+// UID, so a Create repeated after a restart does not launch twice. A late launch that has
+// not appeared yet times out again.
 func (p *Provider) launchedFor(ctx context.Context, nodeClaim *v1.NodeClaim) (*v1.NodeClaim, error) {
 	if nodeClaim.UID == "" {
 		return nil, nil
@@ -179,6 +197,9 @@ func (p *Provider) launchedFor(ctx context.Context, nodeClaim *v1.NodeClaim) (*v
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if inst, ok := p.instances[instanceIDFor(string(nodeClaim.UID))]; ok && inst.Spec.NodeClaimUID == string(nodeClaim.UID) {
+		if !p.visible(inst) {
+			return nil, launchTimedOut(nodeClaim, inst)
+		}
 		return launched(nodeClaim, inst), nil
 	}
 	return nil, nil
@@ -197,8 +218,9 @@ func (p *Provider) wait(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// chooseLocked walks the price-ordered candidates; a pool marked exhausted answers
-// "insufficient capacity", is remembered as unavailable and the next one is tried.
+// chooseLocked walks the price-ordered candidates; a pool marked exhausted (by
+// SetInsufficientCapacity or the class's insufficientCapacity) answers "insufficient
+// capacity", is remembered as unavailable and the next one is tried.
 func (p *Provider) chooseLocked(class *simv1alpha1.SimNodeClass, nodeClaim *v1.NodeClaim) (cloudprovider.Candidate, error) {
 	candidates := cloudprovider.Candidates(p.instanceTypesLocked(class), nodeClaim)
 	for i, c := range candidates {
@@ -206,7 +228,7 @@ func (p *Provider) chooseLocked(class *simv1alpha1.SimNodeClass, nodeClaim *v1.N
 			continue
 		}
 		key := offeringKey{c.InstanceType.Name, c.Offering.Zone, c.Offering.CapacityType}
-		if p.exhausted[key] {
+		if p.exhausted[key] || classExhausts(class, key) {
 			p.unavailable[key] = p.clock.Now().Add(p.ttl)
 			candidates[i].Offering.Available = false
 			continue
@@ -325,7 +347,8 @@ func (p *Provider) Get(ctx context.Context, providerID string) (*v1.NodeClaim, e
 	return nodeClaimOf(inst), nil
 }
 
-// List returns the NodeClaims of every instance, ordered by instance ID.
+// List returns the NodeClaims of every instance, ordered by instance ID. A late launch
+// is listed once it has appeared.
 func (p *Provider) List(ctx context.Context) ([]*v1.NodeClaim, error) {
 	if err := p.ensureLoaded(ctx); err != nil {
 		return nil, err
@@ -334,7 +357,9 @@ func (p *Provider) List(ctx context.Context) ([]*v1.NodeClaim, error) {
 	defer p.mu.Unlock()
 	out := make([]*v1.NodeClaim, 0, len(p.instances))
 	for _, id := range slices.Sorted(maps.Keys(p.instances)) {
-		out = append(out, nodeClaimOf(p.instances[id]))
+		if p.visible(p.instances[id]) {
+			out = append(out, nodeClaimOf(p.instances[id]))
+		}
 	}
 	return out, nil
 }

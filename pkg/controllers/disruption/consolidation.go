@@ -8,6 +8,7 @@ import (
 	"time"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/budget"
 	"github.com/gokarpenter/karpenter/pkg/controllers/internal/pods"
 )
 
@@ -18,7 +19,8 @@ import (
 // disrupt first, within the Underutilized budget) that consolidates; unlike upstream it
 // searches every candidate rather than the first 100, and then, while its time budget
 // lasts, tries to add each candidate after that prefix in turn, keeping those that raise
-// the savings: a candidate that blocks the prefix no longer hides the ones after it.
+// the savings: a candidate that blocks the prefix no longer hides the ones after it. When
+// the budget cut the candidates, it searches the most expensive ones it allows as well.
 type MultiNodeConsolidation struct{}
 
 func (MultiNodeConsolidation) Name() string                { return "multi-node consolidation" }
@@ -31,12 +33,76 @@ func (m MultiNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, e
 	}
 	start := p.opts.Stopwatch()
 	over := func() bool { return p.opts.Stopwatch()-start > p.opts.MultiNodeTimeBudget }
+	// why remembers, per candidate, why the first set holding it that failed did not
+	// consolidate; it becomes the candidate's Unconsolidatable reason when no set does.
+	why := map[string]string{}
+	best := m.search(p, cands, over, why, true)
+	// When the budget keeps only the first candidates by disruption cost, the most
+	// expensive ones it allows are searched too and the set saving more wins: the cheap,
+	// nearly empty nodes first would pile their pods onto the expensive ones.
+	if alt := expensiveFirst(p); len(alt) >= 2 && !sameCandidates(alt, cands) && !over() {
+		// It gets a quarter of the time budget, so a decision stays within a second.
+		altStart := p.opts.Stopwatch()
+		altOver := func() bool { return over() || p.opts.Stopwatch()-altStart > p.opts.MultiNodeTimeBudget/4 }
+		if cmd := m.search(p, alt, altOver, why, false); cmd != nil && (best == nil || better(cmd, best)) {
+			best = cmd
+		}
+	}
+	if best == nil {
+		for _, c := range cands {
+			if msg, ok := why[c.Name()]; ok {
+				p.noteMulti(c, msg)
+			}
+		}
+	}
+	return best, nil
+}
+
+// expensiveFirst are the candidates consolidation may move, most expensive first, within
+// the Underutilized budget.
+func expensiveFirst(p *pass) []*Candidate {
+	all := movable(p)
+	slices.SortStableFunc(all, func(a, b *Candidate) int { return cmpFloat(b.Price, a.Price) })
+	return withinBudget(p, all, v1.DisruptionReasonUnderutilized)
+}
+
+func sameCandidates(a, b []*Candidate) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	in := map[string]bool{}
+	for _, c := range a {
+		in[c.Name()] = true
+	}
+	for _, c := range b {
+		if !in[c.Name()] {
+			return false
+		}
+	}
+	return true
+}
+
+// search binary-searches the largest prefix of cands that consolidates, falls back to the
+// first pairs, then, when widen, widens the set found with the later candidates that raise
+// the savings (a solve each: the second ordering skips it to stay within a second).
+func (m MultiNodeConsolidation) search(p *pass, cands []*Candidate, over func() bool, why map[string]string, widen bool) *Command {
+	attempt := func(set []*Candidate) *Command {
+		cmd, reason := p.consolidate(m.Name(), TypeMulti, set)
+		if cmd == nil {
+			for _, c := range set {
+				if _, ok := why[c.Name()]; !ok {
+					why[c.Name()] = fmt.Sprintf("not consolidatable with %d other node(s): %s", len(set)-1, reason)
+				}
+			}
+		}
+		return cmd
+	}
 	var best *Command
 	bestK := 0
 	lo, hi := 2, len(cands)
 	for lo <= hi && !over() {
 		mid := (lo + hi) / 2
-		if cmd, _ := p.consolidate(m.Name(), TypeMulti, cands[:mid]); cmd != nil {
+		if cmd := attempt(cands[:mid]); cmd != nil {
 			best, bestK = cmd, mid
 			lo = mid + 1
 		} else {
@@ -46,14 +112,17 @@ func (m MultiNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, e
 	if best == nil {
 		// Fall back to the best pair among the first candidates: upstream would stop here.
 		for i := 0; i+1 < len(cands) && i < 8 && !over(); i++ {
-			if cmd, _ := p.consolidate(m.Name(), TypeMulti, []*Candidate{cands[i], cands[i+1]}); cmd != nil {
+			if cmd := attempt([]*Candidate{cands[i], cands[i+1]}); cmd != nil {
 				best, bestK = cmd, 0
 				break
 			}
 		}
 		if best == nil {
-			return nil, nil
+			return nil
 		}
+	}
+	if !widen {
+		return best
 	}
 	// Widen: try each later candidate on top of the chosen set while time remains.
 	chosen := append([]*Candidate(nil), best.Candidates...)
@@ -74,13 +143,21 @@ func (m MultiNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, e
 			in[c.Name()] = true
 		}
 	}
-	return best, nil
+	return best
 }
 
-// SingleNodeConsolidation removes or replaces one under-utilised node: the first, cheapest
-// to disrupt first, that consolidates, within its time budget. When the budget runs out it
-// remembers where it stopped and the next pass goes on from there, so every candidate is
-// tried in turn however large the cluster.
+// SingleNodeConsolidation removes or replaces one under-utilised node. It tries the
+// candidates cheapest to disrupt first, as upstream, within its time budget; when the budget
+// runs out before any consolidates it remembers where it stopped and the next pass goes on
+// from there, so every candidate is tried in turn however large the cluster.
+//
+// Unlike upstream, which takes the first candidate that consolidates, it goes on trying the
+// others for SingleNodeImproveBudget more and takes the move saving the most (the least
+// disruptive of equal ones; the Balanced policy weighs disruption). Taking the first one deletes the small
+// nodes first (they hold the fewest pods) and piles their pods onto the large ones: on
+// hack/demo's sale it deleted an m6g.2xlarge holding 2 pods and kept 12xlarges, ending on a
+// c6g.4xlarge 10 % above the whole-node bound; deleting the expensive nodes first keeps
+// the small ones, which the fresh plan would also use.
 type SingleNodeConsolidation struct{}
 
 func (SingleNodeConsolidation) Name() string                { return "single-node consolidation" }
@@ -88,7 +165,7 @@ func (SingleNodeConsolidation) Reason() v1.DisruptionReason { return v1.Disrupti
 func (SingleNodeConsolidation) ConsolidationType() string   { return TypeSingle }
 func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, error) {
 	start := p.opts.Stopwatch()
-	cands := consolidationCandidates(p)
+	cands := singleCandidates(p)
 	// Resume after the candidate the last pass stopped at, wrapping around.
 	first := 0
 	if p.cursor != nil && *p.cursor != "" {
@@ -97,24 +174,98 @@ func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, 
 		}
 	}
 	order := append(slices.Clone(cands[first:]), cands[:first]...)
+	var best *Command
+	var found time.Duration
 	for i, c := range order {
-		if i > 0 && p.opts.Stopwatch()-start > p.opts.SingleNodeTimeBudget {
+		elapsed := p.opts.Stopwatch() - start
+		if best != nil && (elapsed-found > p.opts.SingleNodeImproveBudget || elapsed > p.opts.SingleNodeTimeBudget) {
+			return best, nil
+		}
+		if best == nil && i > 0 && elapsed > p.opts.SingleNodeTimeBudget {
 			if p.cursor != nil {
 				*p.cursor = order[i-1].Name()
 			}
 			return nil, nil
 		}
 		cmd, why := p.consolidate(m.Name(), TypeSingle, []*Candidate{c})
-		if cmd != nil {
-			return cmd, nil
+		if cmd == nil {
+			p.note(c, BlockNoMethod, "not consolidatable: "+why)
+			p.tried = append(p.tried, c.Name())
+			continue
 		}
-		p.note(c, BlockNoMethod, "not consolidatable: "+why)
+		if best == nil {
+			found = p.opts.Stopwatch() - start
+		}
+		if best == nil || better(cmd, best) {
+			best = cmd
+		}
+	}
+	if best != nil {
+		if c := p.betterSoon(m.Name(), best, start); c != nil {
+			for _, cand := range best.Candidates {
+				p.note(cand, BlockNoMethod, fmt.Sprintf("waiting: consolidating nodeclaim %s saves more once its consolidateAfter ends", c.Name()))
+			}
+			return nil, nil
+		}
+		delete(p.deferrals, best.Candidates[0].NodePool.Name) // a new streak may wait again
+		return best, nil
 	}
 	if p.cursor != nil {
 		*p.cursor = ""
 	}
 	p.sweptAll = true
 	return nil, nil
+}
+
+// betterSoon returns a candidate that only its consolidateAfter keeps from consolidating
+// and whose move would save more than best, or nil. Evicted pods land on the least
+// allocated nodes, the large ones, whose pod events then keep them unconsolidatable while
+// the small nodes, consolidatable, are deleted one after the other and their pods piled on
+// the large ones: on the demo the last node left was the m6g.8xlarge, replaced at last by a
+// c6g.4xlarge 10 % above the bound. Waiting for the better move avoids that. A pool waits
+// at most twice its consolidateAfter from the first wait until a move is taken, so pod
+// events that never stop cannot stall consolidation.
+func (p *pass) betterSoon(method string, best *Command, start time.Duration) *Candidate {
+	for _, c := range p.candidates {
+		pol := c.NodePool.Spec.Disruption.ConsolidationPolicy
+		after := c.NodePool.Spec.Disruption.ConsolidateAfter.Duration
+		if c.Consolidatable || len(c.Pods) == 0 || c.Price <= best.Savings || after == nil ||
+			(pol != v1.ConsolidationPolicyWhenEmptyOrUnderutilized && pol != v1.ConsolidationPolicyBalanced) {
+			continue
+		}
+		if first, ok := p.deferrals[c.NodePool.Name]; ok && p.now.Sub(first) > 2**after {
+			continue
+		}
+		if allowed := p.ledger.Allowed(c.NodePool.Name, v1.DisruptionReasonUnderutilized); allowed != budget.Unlimited && allowed < 1 {
+			continue
+		}
+		if p.opts.Stopwatch()-start > p.opts.SingleNodeTimeBudget {
+			return nil
+		}
+		if cmd, _ := p.consolidate(method, TypeSingle, []*Candidate{c}); cmd != nil && better(cmd, best) {
+			if _, ok := p.deferrals[c.NodePool.Name]; !ok && p.deferrals != nil {
+				p.deferrals[c.NodePool.Name] = p.now
+			}
+			return c
+		}
+	}
+	return nil
+}
+
+// better reports whether a saves more than b, or as much for less disruption.
+func better(a, b *Command) bool {
+	if math.Abs(a.Savings-b.Savings) > 1e-9 {
+		return a.Savings > b.Savings
+	}
+	return disruptionOf(a) < disruptionOf(b)
+}
+
+func disruptionOf(cmd *Command) float64 {
+	cost := 0.0
+	for _, c := range cmd.Candidates {
+		cost += c.DisruptionCost
+	}
+	return cost
 }
 
 // BalancedThreshold is the lowest score a Balanced pool approves: a move's share of the

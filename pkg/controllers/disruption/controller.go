@@ -33,9 +33,15 @@ const (
 	DefaultReplacementTimeout   = 10 * time.Minute
 	DefaultMultiNodeTimeBudget  = time.Second
 	DefaultSingleNodeTimeBudget = 3 * time.Second
+	// DefaultSingleNodeImproveBudget is how long single-node consolidation goes on looking
+	// for a better move once it has found one.
+	DefaultSingleNodeImproveBudget = 300 * time.Millisecond
 	// DefaultSettle is how long replacements stay protected after the nodes they replace
 	// are gone, while the evicted pods land on them.
 	DefaultSettle = 30 * time.Second
+	// DefaultDeleteTimeout is how long a validated candidate's delete may keep being refused
+	// (a webhook's denial, an admission policy) before the command gives the candidate up.
+	DefaultDeleteTimeout = 5 * time.Minute
 )
 
 // ErrNotSynced means the cluster state has not seen every informer's initial list yet.
@@ -51,8 +57,12 @@ type Options struct {
 	// MultiNodeTimeBudget and SingleNodeTimeBudget cap the compute time of a search.
 	MultiNodeTimeBudget  time.Duration
 	SingleNodeTimeBudget time.Duration
+	// SingleNodeImproveBudget: see DefaultSingleNodeImproveBudget.
+	SingleNodeImproveBudget time.Duration
 	// Settle: see DefaultSettle.
 	Settle time.Duration
+	// DeleteTimeout: see DefaultDeleteTimeout.
+	DeleteTimeout time.Duration
 	// SpotToSpotConsolidation is the feature gate letting a spot node be replaced by a
 	// cheaper spot node (with at least SpotToSpotMinOptions cheaper types).
 	SpotToSpotConsolidation bool
@@ -78,8 +88,14 @@ func (o *Options) defaults() {
 	if o.SingleNodeTimeBudget <= 0 {
 		o.SingleNodeTimeBudget = DefaultSingleNodeTimeBudget
 	}
+	if o.SingleNodeImproveBudget <= 0 {
+		o.SingleNodeImproveBudget = DefaultSingleNodeImproveBudget
+	}
 	if o.Settle <= 0 {
 		o.Settle = DefaultSettle
+	}
+	if o.DeleteTimeout <= 0 {
+		o.DeleteTimeout = DefaultDeleteTimeout
 	}
 	if len(o.Methods) == 0 {
 		o.Methods = []Method{Emptiness{}, Drift{}, MultiNodeConsolidation{}, SingleNodeConsolidation{}}
@@ -126,6 +142,15 @@ type Controller struct {
 	// singleCursor is where single-node consolidation resumes.
 	singleCursor string
 	events       map[eventKey]string // the last message of each deduplicated event
+	// released holds the candidates given up after a refused delete, until when they are
+	// not candidates again (so the same refusal is not met again at once).
+	released map[string]time.Time
+	// deferrals: see pass.deferrals.
+	deferrals map[string]time.Time
+	// sweep and quiet let a pass skip consolidation while nothing changed since it last
+	// found nothing (quiet.go).
+	sweep *sweep
+	quiet *quietState
 }
 
 var (
@@ -140,7 +165,8 @@ func NewController(deps Deps) (*Controller, error) {
 		return nil, fmt.Errorf("building %s: %w", Name, err)
 	}
 	c := &Controller{kube: deps.Client, cluster: deps.Cluster, cloud: deps.CloudProvider, recorder: deps.Recorder,
-		clock: deps.Clock, opts: deps.Options, metrics: m, commands: map[string]*inflight{}, events: map[eventKey]string{}}
+		clock: deps.Clock, opts: deps.Options, metrics: m, commands: map[string]*inflight{}, events: map[eventKey]string{},
+		released: map[string]time.Time{}, deferrals: map[string]time.Time{}}
 	if c.recorder == nil {
 		c.recorder = &record.FakeRecorder{}
 	}
@@ -193,6 +219,9 @@ type Result struct {
 	Deleted []string
 	// Aborted are the commands abandoned, with why.
 	Aborted []string
+	// Released are candidates given up after their delete was refused for DeleteTimeout:
+	// untainted and unmarked, the rest of their command going on.
+	Released []string
 }
 
 // Reconcile makes one pass: recover commands after a restart, advance the in-flight ones,
@@ -204,6 +233,8 @@ func (c *Controller) Reconcile(ctx context.Context) (Result, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.clock.Now()
+	// Read before the pass is built: a change while it is built moves the state past it.
+	generation := c.cluster.Generation()
 	p, err := c.observe(ctx, now)
 	if err != nil {
 		return Result{}, err
@@ -225,7 +256,34 @@ func (c *Controller) Reconcile(ctx context.Context) (Result, error) {
 	c.hold(p)
 	p.buildCandidates()
 	c.observeBudgets(ctx, p)
+	cmd, computeErrs := c.compute(ctx, p, generation)
+	errs = append(errs, computeErrs...)
+	if cmd != nil {
+		if err := c.start(ctx, p, cmd); err != nil {
+			errs = append(errs, err)
+		} else {
+			res.Started = cmd
+		}
+	}
+	c.explainBlocked(p)
+	return res, errors.Join(errs...)
+}
+
+// compute tries each method in order and returns the first command found. The methods
+// that consolidate are skipped while the cluster is as it was when they last swept every
+// candidate and found nothing (see consolidationSkipped).
+func (c *Controller) compute(ctx context.Context, p *pass, generation uint64) (*Command, []error) {
+	var errs []error
+	fingerprint := p.fingerprint()
+	skip := c.consolidationSkipped(generation, fingerprint, p.now)
+	consolidated := false
 	for _, m := range c.opts.Methods {
+		if isConsolidation(m) {
+			if skip {
+				continue
+			}
+			consolidated = true
+		}
 		start := c.opts.Stopwatch()
 		cmd, err := m.Compute(ctx, p)
 		c.metrics.EvaluationDuration.WithLabelValues(m.Name(), m.ConsolidationType()).Observe((c.opts.Stopwatch() - start).Seconds())
@@ -233,24 +291,33 @@ func (c *Controller) Reconcile(ctx context.Context) (Result, error) {
 			errs = append(errs, fmt.Errorf("computing %s: %w", m.Name(), err))
 			continue
 		}
-		if cmd == nil {
-			continue
+		if cmd != nil {
+			c.recordSweep(p, generation, fingerprint, true)
+			return cmd, errs
 		}
-		if err := c.start(ctx, p, cmd); err != nil {
-			errs = append(errs, err)
-		} else {
-			res.Started = cmd
-		}
-		break
 	}
-	c.explainBlocked(p)
-	return res, errors.Join(errs...)
+	if consolidated && len(errs) == 0 {
+		c.recordSweep(p, generation, fingerprint, false)
+	}
+	return nil, errs
 }
 
 // hold marks the NodeClaims of in-flight commands busy, their nodes gone and their pods
 // moving, in the pass.
 func (c *Controller) hold(p *pass) {
 	p.goneNodes, p.busy, p.moving = map[string]bool{}, map[string]bool{}, nil
+	for name, until := range c.released {
+		if !p.now.Before(until) {
+			delete(c.released, name)
+		}
+	}
+	p.released = c.released
+	for name, first := range c.deferrals {
+		if p.now.Sub(first) > time.Hour {
+			delete(c.deferrals, name)
+		}
+	}
+	p.deferrals = c.deferrals
 	for _, f := range c.commands {
 		for _, name := range f.replacements {
 			p.busy[name] = true
@@ -306,7 +373,9 @@ func (c *Controller) observeBudgets(ctx context.Context, p *pass) {
 // explainBlocked puts a deduplicated event on the Nodes and NodeClaims a rule or a method
 // keeps from being disrupted, with the first reason: DisruptionBlocked for a rule a user
 // set (do-not-disrupt, PodDisruptionBudgets, nominations, unreadable budgets),
-// Unconsolidatable when consolidation found nothing to do with the node.
+// Unconsolidatable when consolidation found nothing to do with the node: single-node
+// consolidation's reason, else (it ran out of time before the node, or did not run)
+// multi-node consolidation's reason for the first set holding the node that failed.
 func (c *Controller) explainBlocked(p *pass) {
 	for _, nc := range p.claims {
 		b := p.blocked[nc.Name]
@@ -314,7 +383,9 @@ func (c *Controller) explainBlocked(p *pass) {
 		switch {
 		case b == nil:
 			if b = p.passedOver[nc.Name]; b == nil {
-				continue
+				if b = p.passedOverMulti[nc.Name]; b == nil {
+					continue
+				}
 			}
 			reason = "Unconsolidatable"
 		case b.Reason != BlockDoNotDisruptNode && b.Reason != BlockDoNotDisruptPod && b.Reason != BlockPDB && b.Reason != BlockNominated &&

@@ -30,8 +30,8 @@ func (w *world) apply(p *pass, cmd *Command) error {
 		}
 		w.price -= c.Price
 	}
-	snap := *p.snapshot
-	snap.Nodes = slices.DeleteFunc(slices.Clone(p.snapshot.Nodes), func(n scheduling.ExistingNode) bool { return gone[n.Name] })
+	snap := *p.snap()
+	snap.Nodes = slices.DeleteFunc(slices.Clone(p.snap().Nodes), func(n scheduling.ExistingNode) bool { return gone[n.Name] })
 	for _, r := range cmd.Replacements {
 		it := r.InstanceTypes[0]
 		w.seq++

@@ -45,6 +45,9 @@ const (
 	// BlockNoMethod: the node is eligible but no method applies: not drifted, and
 	// consolidation is off or consolidateAfter has not elapsed since the last pod event.
 	BlockNoMethod BlockReason = "NotConsolidatable"
+	// BlockDeleteRefused: a command gave the node up after its delete was refused for
+	// Options.DeleteTimeout; it is not a candidate again for as long.
+	BlockDeleteRefused BlockReason = "DeleteRefused"
 )
 
 // Blocker says why a node is not a disruption candidate.

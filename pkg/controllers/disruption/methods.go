@@ -177,15 +177,31 @@ func consolidating(c *Candidate) bool {
 }
 
 // consolidationCandidates are the pass's candidates consolidation may move, cheapest to
-// disrupt first, within the Underutilized budget.
+// disrupt first, within the Underutilized budget: a set of them never exceeds it.
 func consolidationCandidates(p *pass) []*Candidate {
+	return withinBudget(p, movable(p), v1.DisruptionReasonUnderutilized)
+}
+
+// singleCandidates are the candidates single-node consolidation may move, cheapest to
+// disrupt first: every one whose pool's Underutilized budget allows one more node, as
+// upstream checks it per candidate. (consolidationCandidates keeps only as many as the
+// budget allows in all, the first ones: with a budget of 1 that was the one node holding
+// the fewest pods, whatever the others would save.)
+func singleCandidates(p *pass) []*Candidate {
+	return slices.DeleteFunc(movable(p), func(c *Candidate) bool {
+		allowed := p.ledger.Allowed(c.NodePool.Name, v1.DisruptionReasonUnderutilized)
+		return allowed != budget.Unlimited && allowed < 1
+	})
+}
+
+func movable(p *pass) []*Candidate {
 	var out []*Candidate
 	for _, c := range p.candidates {
 		if consolidating(c) {
 			out = append(out, c)
 		}
 	}
-	return withinBudget(p, out, v1.DisruptionReasonUnderutilized)
+	return out
 }
 
 // consolidate turns a simulation of removing cands into a command: delete when their pods
@@ -234,6 +250,17 @@ func (p *pass) consolidate(method, ctype string, cands []*Candidate) (*Command, 
 		return nil, why
 	}
 	return cmd, ""
+}
+
+// noteMulti records why multi-node consolidation passed over a candidate; single-node
+// consolidation's reason, about the node alone, wins over it (see explainBlocked).
+func (p *pass) noteMulti(c *Candidate, msg string) {
+	if p.passedOverMulti == nil {
+		p.passedOverMulti = map[string]*Blocker{}
+	}
+	if _, ok := p.passedOverMulti[c.Name()]; !ok {
+		p.passedOverMulti[c.Name()] = &Blocker{Reason: BlockNoMethod, Message: "multi-node consolidation: " + msg}
+	}
 }
 
 // note records why a candidate was passed over by a method (the first reason wins).

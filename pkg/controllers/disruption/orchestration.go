@@ -64,8 +64,12 @@ type inflight struct {
 	startedAt    time.Time
 	phase        phase
 	deleted      map[string]bool // candidates whose delete the API server accepted
-	goneAt       time.Time
-	waitedEvent  bool
+	// drainingSince is when the candidates were first deleted; refused[name] the last
+	// error a candidate's delete met (see releaseRefused).
+	drainingSince time.Time
+	refused       map[string]string
+	goneAt        time.Time
+	waitedEvent   bool
 }
 
 func (c *Controller) sortedCommands() []*inflight {
@@ -162,7 +166,14 @@ func (c *Controller) advance(ctx context.Context, p *pass, f *inflight, res *Res
 	if f.phase == phaseDraining {
 		// A candidate whose delete failed (a 5xx, 429, a webhook's denial) is deleted again,
 		// or it would keep its taint and its share of the budget until a restart.
-		if err := c.deleteCandidates(ctx, p, f, byName, res); err != nil {
+		err := c.deleteCandidates(ctx, p, f, byName, res)
+		if f.drainingSince.IsZero() {
+			f.drainingSince = p.now // resumed after a restart
+		}
+		if p.now.Sub(f.drainingSince) >= c.opts.DeleteTimeout {
+			err = errors.Join(err, c.releaseRefused(ctx, p, f, byName, res))
+		}
+		if err != nil {
 			return err
 		}
 		if slices.ContainsFunc(f.candidates, func(n string) bool { return byName[n] != nil }) {
@@ -208,6 +219,7 @@ func (c *Controller) advance(ctx context.Context, p *pass, f *inflight, res *Res
 		return c.abort(ctx, p, f, why, false)
 	}
 	f.phase = phaseDraining
+	f.drainingSince = p.now
 	return c.deleteCandidates(ctx, p, f, byName, res)
 }
 
@@ -227,6 +239,10 @@ func (c *Controller) deleteCandidates(ctx context.Context, p *pass, f *inflight,
 		}
 		if err := c.kube.Delete(ctx, nc, client.Preconditions{UID: &nc.UID}); client.IgnoreNotFound(err) != nil {
 			errs = append(errs, fmt.Errorf("deleting nodeclaim %s: %w", name, err))
+			if f.refused == nil {
+				f.refused = map[string]string{}
+			}
+			f.refused[name] = err.Error()
 			continue
 		}
 		f.deleted[name] = true
@@ -239,6 +255,35 @@ func (c *Controller) deleteCandidates(ctx context.Context, p *pass, f *inflight,
 		c.metrics.NodeClaimsDisrupted.WithLabelValues(reasonLabel(f.reason), nc.Labels[v1.NodePoolLabelKey], nc.Labels[v1.CapacityTypeLabelKey]).Inc()
 		logger.Info("deleting disrupted nodeclaim", "nodeclaim", klog.KObj(nc))
 	}
+	return errors.Join(errs...)
+}
+
+// releaseRefused gives up the candidates whose delete has been refused since the command
+// started draining DeleteTimeout ago: a denial that no retry fixes must not keep a node
+// tainted and its share of the budget forever. Each is untainted and unmarked, with an
+// event saying why, and leaves the command; the others go on. It is not a candidate again
+// for DeleteTimeout.
+func (c *Controller) releaseRefused(ctx context.Context, p *pass, f *inflight, byName map[string]*v1.NodeClaim, res *Result) error {
+	var errs []error
+	keep := f.candidates[:0:0]
+	for _, name := range f.candidates {
+		nc := byName[name]
+		if f.deleted[name] || nc == nil || !nc.DeletionTimestamp.IsZero() {
+			keep = append(keep, name)
+			continue
+		}
+		why := fmt.Sprintf("its delete was refused for %s: %s", c.opts.DeleteTimeout, f.refused[name])
+		log.FromContext(ctx).Info("giving up a disruption candidate", "command", f.id, "nodeclaim", name, "reason", why)
+		if node := p.nodeOf[name]; node != nil {
+			errs = append(errs, c.untaint(ctx, name, node.Name))
+			c.recorder.Event(node, corev1.EventTypeWarning, EventAbandoned, "Disruption abandoned: "+why)
+		}
+		c.recorder.Event(nc, corev1.EventTypeWarning, EventAbandoned, "Disruption abandoned: "+why)
+		errs = append(errs, c.unmarkAll(ctx, []string{name}))
+		c.released[name] = p.now.Add(c.opts.DeleteTimeout)
+		res.Released = append(res.Released, name)
+	}
+	f.candidates = keep
 	return errors.Join(errs...)
 }
 

@@ -2,11 +2,14 @@ package disruption
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
@@ -119,4 +122,65 @@ func (h *harness) watchClient() client.WithWatch {
 		h.t.Fatal(err)
 	}
 	return c
+}
+
+// TestRefusedCandidateDeleteIsGivenUp: a webhook refuses every delete of a validated
+// candidate. The command retries each pass, and DeleteTimeout after it started draining
+// gives the candidate up: untainted, unmarked, an event saying why, the command finished.
+func TestRefusedCandidateDeleteIsGivenUp(t *testing.T) {
+	h := newHarness(t, "100%", "0s")
+	var refusals atomic.Int32
+	h.kube = interceptor.NewClient(h.watchClient(), interceptor.Funcs{
+		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+			if _, ok := obj.(*v1.NodeClaim); ok {
+				refusals.Add(1)
+				return apierrors.NewForbidden(schema.GroupResource{Group: v1.Group, Resource: "nodeclaims"}, obj.GetName(), errors.New("denied by the test's webhook"))
+			}
+			return c.Delete(ctx, obj, opts...)
+		},
+	})
+	h.ctrl = h.newController()
+	h.node("empty", "small")
+	name := fixtures.Name(t, "empty")
+	if res := h.reconcile(); res.Started == nil {
+		t.Fatal("nothing started")
+	}
+	h.clock.Step(DefaultValidationTTL)
+	for i := range 3 {
+		h.waitForState()
+		res, err := h.ctrl.Reconcile(h.ctx)
+		if err == nil || len(res.Released) != 0 {
+			t.Fatalf("pass %d: err %v, released %v; want the refusal and nothing released yet", i, err, res.Released)
+		}
+		if !h.tainted()[name] {
+			t.Fatalf("pass %d: the candidate lost its taint before the deadline", i)
+		}
+		h.clock.Step(DefaultDeleteTimeout / 4)
+	}
+	h.clock.Step(DefaultDeleteTimeout / 4)
+	h.waitForState()
+	res, _ := h.ctrl.Reconcile(h.ctx)
+	if !slices.Equal(res.Released, []string{name}) {
+		t.Fatalf("released %v after the deadline, want [%s]", res.Released, name)
+	}
+	if h.tainted()[name] {
+		t.Error("the released candidate is still tainted")
+	}
+	if nc := h.claims()[name]; nc == nil || nc.Annotations[CommandAnnotationKey] != "" {
+		t.Errorf("the released candidate still carries its command annotation (or is gone): %v", nc)
+	}
+	if !slices.ContainsFunc(h.events(), func(e string) bool {
+		return strings.Contains(e, EventAbandoned) && strings.Contains(e, "denied by the test's webhook")
+	}) {
+		t.Error("no DisruptionAbandoned event quoting the refusal")
+	}
+	// The command has no candidate left: it ends after the settle time.
+	h.clock.Step(DefaultSettle)
+	h.waitForState()
+	_, _ = h.ctrl.Reconcile(h.ctx)
+	for id, f := range h.ctrl.commands {
+		if slices.Contains(f.candidates, name) {
+			t.Errorf("command %s still holds the released candidate", id)
+		}
+	}
 }

@@ -2,7 +2,11 @@ package disruption
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/record"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/budget"
@@ -60,5 +64,50 @@ func TestPropertyDecisionsAreSafe(t *testing.T) {
 	t.Logf("%d of 40 random clusters produced a decision: %v", decided, byType)
 	if byType["multi-node consolidation/delete"]+byType["single-node consolidation/delete"] == 0 || byType["multi-node consolidation/replace"]+byType["single-node consolidation/replace"] == 0 {
 		t.Errorf("want both consolidation deletes and replaces among the decisions, got %v", byType)
+	}
+}
+
+// TestMultiNodeReasonsReachUnconsolidatable: on full spot nodes (no spot-to-spot
+// replacement) nothing consolidates. Single-node consolidation, out of time after one
+// candidate, explains only that one; multi-node consolidation's reasons explain the others,
+// so every candidate gets an Unconsolidatable event (on its NodeClaim and Node), once.
+func TestMultiNodeReasonsReachUnconsolidatable(t *testing.T) {
+	w := newWorld(t, 5, worldOptions{nodes: 6, fill: 2, budget: "100%", spot: 1}) // filled until pods no longer fit
+	w.ctrl.opts.Methods = []Method{MultiNodeConsolidation{}, SingleNodeConsolidation{}}
+	w.ctrl.opts.SingleNodeTimeBudget = time.Nanosecond
+	rec := record.NewFakeRecorder(100)
+	w.ctrl.recorder = rec
+	p, cmd, _ := w.decide(context.Background())
+	if cmd != nil {
+		t.Fatalf("want no decision on full spot nodes, got %s", cmd.Why)
+	}
+	if len(p.candidates) != 6 {
+		t.Fatalf("%d candidates, want 6", len(p.candidates))
+	}
+	drain := func() (single, multi int) {
+		for {
+			select {
+			case e := <-rec.Events:
+				if !strings.Contains(e, "Unconsolidatable") {
+					continue
+				}
+				if strings.Contains(e, "multi-node consolidation") {
+					multi++
+				} else {
+					single++
+				}
+			default:
+				return single, multi
+			}
+		}
+	}
+	w.ctrl.explainBlocked(p)
+	single, multi := drain()
+	if single != 2 || multi != 10 {
+		t.Fatalf("Unconsolidatable events: %d from single-node consolidation (want 2: one node and its NodeClaim), %d from multi-node (want 10)", single, multi)
+	}
+	w.ctrl.explainBlocked(p)
+	if single, multi := drain(); single+multi != 0 {
+		t.Fatalf("the same reasons again raised %d events, want none", single+multi)
 	}
 }

@@ -59,9 +59,9 @@ func (p *pass) run(gone map[string]bool, movers, others []*corev1.Pod, extra *sc
 		toPlace = append(toPlace, p.unbound(pod))
 	}
 	toPlace = append(toPlace, p.pending...)
-	snap := *p.snapshot
-	snap.Nodes = make([]scheduling.ExistingNode, 0, len(p.snapshot.Nodes)+1)
-	for _, n := range p.snapshot.Nodes {
+	snap := *p.snap()
+	snap.Nodes = make([]scheduling.ExistingNode, 0, len(p.snap().Nodes)+1)
+	for _, n := range p.snap().Nodes {
 		if !gone[n.Name] {
 			snap.Nodes = append(snap.Nodes, n)
 		}

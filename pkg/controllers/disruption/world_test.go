@@ -184,7 +184,7 @@ func (w *world) lowerBound(p *pass) float64 {
 	for _, pod := range w.pods {
 		unbound = append(unbound, p.unbound(pod))
 	}
-	return scheduling.LowerBound(&scheduling.Snapshot{NodePools: p.schedPools, DaemonSets: p.snapshot.DaemonSets}, unbound)
+	return scheduling.LowerBound(&scheduling.Snapshot{NodePools: p.schedPools, DaemonSets: p.snap().DaemonSets}, unbound)
 }
 
 // holds checks the replacement's cheapest type really holds the moved pods with the rest of
@@ -199,8 +199,8 @@ func holds(p *pass, cmd *Command) string {
 			movers = append(movers, p.unbound(pod))
 		}
 	}
-	snap := *p.snapshot
-	snap.Nodes = slices.DeleteFunc(slices.Clone(p.snapshot.Nodes), func(n scheduling.ExistingNode) bool { return gone[n.Name] })
+	snap := *p.snap()
+	snap.Nodes = slices.DeleteFunc(slices.Clone(p.snap().Nodes), func(n scheduling.ExistingNode) bool { return gone[n.Name] })
 	for i, r := range cmd.Replacements {
 		it := r.InstanceTypes[0]
 		labels := map[string]string{v1.NodePoolLabelKey: r.NodePool, corev1.LabelHostname: fmt.Sprintf("replacement-%d", i),

@@ -2,6 +2,7 @@ package provisioning_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func TestBatchClosesWhenIdle(t *testing.T) {
 	if closed(done) {
 		t.Fatal("Wait returned with no trigger")
 	}
-	b.Trigger()
+	b.Trigger("pod-a")
 	waitForTimers(t, clk, 2)
 	clk.Step(900 * time.Millisecond)
 	if closed(done) {
@@ -60,12 +61,12 @@ func TestBatchClosesAtMaxDurationWhenBusy(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Now())
 	b := provisioning.NewBatcher(clk, time.Second, 3*time.Second)
 	done := waitResult(t.Context(), b)
-	b.Trigger()
+	b.Trigger("pod-0")
 	waitForTimers(t, clk, 2)
-	// A trigger every 500ms keeps the idle timer from firing; only the max closes it.
+	// A new pod every 500ms keeps the idle timer from firing; only the max closes it.
 	for i := 0; i < 5; i++ {
 		clk.Step(500 * time.Millisecond)
-		b.Trigger()
+		b.Trigger(fmt.Sprintf("pod-%d", i+1))
 		time.Sleep(5 * time.Millisecond)
 		if closed(done) {
 			t.Fatalf("batch closed after %v although busy", time.Duration(i+1)*500*time.Millisecond)
@@ -90,5 +91,33 @@ func TestWaitEndsWithTheContext(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Wait did not return after the context ended")
+	}
+}
+
+// TestRepeatedTriggersDoNotExtendTheBatch: a pod that triggers again and again (kube-scheduler
+// rewrites its status, its recheck comes round) keeps no batch open; once the batch closed,
+// the same pod opens the next one.
+func TestRepeatedTriggersDoNotExtendTheBatch(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Now())
+	b := provisioning.NewBatcher(clk, time.Second, 10*time.Second)
+	done := waitResult(t.Context(), b)
+	b.Trigger("pod-a")
+	waitForTimers(t, clk, 2)
+	for i := 0; i < 3; i++ {
+		clk.Step(300 * time.Millisecond)
+		b.Trigger("pod-a")
+		time.Sleep(5 * time.Millisecond)
+	}
+	clk.Step(100 * time.Millisecond) // 1s since the only new trigger
+	if !closed(done) {
+		t.Fatal("the same pod's repeated triggers held the batch open past the idle duration")
+	}
+
+	done = waitResult(t.Context(), b)
+	b.Trigger("pod-a")
+	waitForTimers(t, clk, 2)
+	clk.Step(time.Second)
+	if !closed(done) {
+		t.Fatal("the pod did not open a new batch after the last one closed")
 	}
 }

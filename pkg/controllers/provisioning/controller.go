@@ -9,6 +9,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
@@ -126,24 +127,26 @@ func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
 		return fmt.Errorf("registering provisioner metrics: %w", c.metricsErr)
 	}
 	c.logger = mgr.GetLogger().WithValues("controller", Name)
-	trigger := handler.Funcs{
-		CreateFunc: func(context.Context, event.CreateEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			c.batcher.Trigger()
+	// A NodePool's spec (its generation) decides where pods may go; its status changes
+	// with every node launched and must not hold a batch open.
+	onPool := handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			c.batcher.Trigger(triggerName("nodepool", e.Object))
 		},
-		UpdateFunc: func(context.Context, event.UpdateEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			c.batcher.Trigger()
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			c.batcher.Trigger(triggerName("nodepool", e.ObjectNew))
 		},
 	}
 	onClaim := handler.Funcs{
-		DeleteFunc: func(context.Context, event.DeleteEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			c.batcher.Trigger()
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			c.batcher.Trigger("deleted/" + string(e.Object.GetUID()))
 		},
 		// A NodeClaim's node just became usable: pods nominated to it that kube-scheduler
 		// could not fit there are planned again now (state.PendingPods), not at the next
 		// recheck.
 		UpdateFunc: func(_ context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			if InitializedNow(e.ObjectOld, e.ObjectNew) {
-				c.batcher.Trigger()
+				c.batcher.Trigger("initialized/" + string(e.ObjectNew.GetUID()))
 			}
 		},
 	}
@@ -151,7 +154,7 @@ func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
 		Named(Name).
 		For(&corev1.Pod{}).
 		Watches(&v1.NodeClaim{}, onClaim).
-		Watches(&v1.NodePool{}, trigger).
+		Watches(&v1.NodePool{}, onPool).
 		Complete(reconcile.AsReconciler(mgr.GetClient(), c))
 	if err != nil {
 		return fmt.Errorf("registering the provisioner: %w", err)
@@ -174,18 +177,31 @@ func InitializedNow(old, updated client.Object) bool {
 // pods), and then only a fresh look plans capacity for it.
 const RecheckInterval = 5 * time.Second
 
-// Reconcile opens or extends a batch when the pod is provisionable, and comes back while it
-// stays so.
+// triggerName names a trigger by the object's kind, UID and generation: the same spec
+// triggers a batch once.
+func triggerName(kind string, obj client.Object) string {
+	return fmt.Sprintf("%s/%s/%d", kind, obj.GetUID(), obj.GetGeneration())
+}
+
+// Reconcile opens or extends a batch when the pod is provisionable and not validly
+// nominated, and comes back while it stays provisionable. A nominated pod waits for its
+// NodeClaim: its rechecks must not keep a batch open for nothing (with a thousand pods
+// waiting, one arrives every few milliseconds).
 func (c *Controller) Reconcile(_ context.Context, pod *corev1.Pod) (reconcile.Result, error) {
 	if !pods.IsProvisionable(pod) {
 		return reconcile.Result{}, nil
 	}
-	c.batcher.Trigger()
+	if c.cluster != nil {
+		if _, nominated := c.cluster.Nomination(types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}); nominated {
+			return reconcile.Result{RequeueAfter: RecheckInterval}, nil
+		}
+	}
+	c.batcher.Trigger(string(pod.UID))
 	return reconcile.Result{RequeueAfter: RecheckInterval}, nil
 }
 
-// Trigger opens or extends a batch, as a provisionable pod does.
-func (c *Controller) Trigger() { c.batcher.Trigger() }
+// Trigger opens or extends a batch, as a new provisionable pod does.
+func (c *Controller) Trigger() { c.batcher.Trigger("") }
 
 // NeedLeaderElection: only the leader launches capacity.
 func (c *Controller) NeedLeaderElection() bool { return true }
@@ -206,7 +222,7 @@ func (c *Controller) Start(ctx context.Context) error {
 			} else {
 				logger.Error(err, "provisioning failed, retrying with the next batch")
 			}
-			c.batcher.Trigger()
+			c.batcher.Trigger("")
 		}
 	}
 	return nil

@@ -6,11 +6,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
+	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
 // TestPendingPodsAreBatchedThenProvisioned runs the provisioner under a manager: pending
@@ -66,5 +69,52 @@ func TestPendingPodsAreRechecked(t *testing.T) {
 	bound.Spec.NodeName = "node-a"
 	if res, err := c.Reconcile(context.Background(), bound); err != nil || res.RequeueAfter != 0 {
 		t.Errorf("bound pod: result %+v, err %v; want no recheck", res, err)
+	}
+}
+
+// TestNominatedPodsDoNotOpenBatches: the recheck of a pod validly nominated to a NodeClaim
+// opens no batch (with a thousand such pods, rechecks would hold every batch open until its
+// max duration); a pod that is not nominated does.
+func TestNominatedPodsDoNotOpenBatches(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Now())
+	cluster := state.NewCluster(state.Options{Clock: clk})
+	c := provisioning.NewController(provisioning.Deps{Clock: clk, Cluster: cluster})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { _ = c.Start(ctx) }()
+
+	pending := func(name string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID(name + "-uid")},
+			Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{
+				Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable,
+			}}},
+		}
+	}
+	nominated, free := pending("nominated"), pending("free")
+	cluster.UpdatePod(nominated)
+	cluster.UpdatePod(free)
+	cluster.UpdateNodeClaim(&v1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "nc-1"}})
+	if n := cluster.Nominate("nc-1", []*corev1.Pod{nominated}); n != 1 {
+		t.Fatalf("Nominate = %d", n)
+	}
+
+	res, err := c.Reconcile(ctx, nominated)
+	if err != nil || res.RequeueAfter != provisioning.RecheckInterval {
+		t.Fatalf("nominated pod: result %+v, err %v; want a recheck", res, err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if w := clk.Waiters(); w != 0 {
+		t.Fatalf("a nominated pod's recheck opened a batch (%d timers armed)", w)
+	}
+	if _, err := c.Reconcile(ctx, free); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for clk.Waiters() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("a pending pod with no nomination opened no batch")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -41,6 +41,45 @@ type SimNodeClassSpec struct {
 	// Node, as when a kubelet cannot join the cluster.
 	// +optional
 	FailRegistration bool `json:"failRegistration,omitempty"`
+	// InsufficientCapacity lists pools (instance type × zone × capacity type) that have run
+	// out of capacity for launches with this class. A launch that picks one fails over to
+	// the next cheapest compatible offering, and the pool is reported unavailable for the
+	// provider's unavailable-offerings TTL (three minutes by default, as AWS Karpenter
+	// caches an InsufficientInstanceCapacity answer), even after it is removed from this
+	// list; when no compatible pool is left, the launch fails with insufficient capacity.
+	// +kubebuilder:validation:MaxItems=100
+	// +listType=atomic
+	// +optional
+	InsufficientCapacity []SimOfferingSelector `json:"insufficientCapacity,omitempty"`
+	// LateLaunch makes every launch with this class ambiguous: the launch request times out
+	// (the provider's Create returns a timeout error) but the cloud goes on, and the
+	// instance appears this long after the request. Until then a retried launch for the
+	// same NodeClaim times out too; afterwards it returns the instance. Unset means launches
+	// answer normally.
+	// +kubebuilder:validation:Type="string"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +optional
+	LateLaunch *metav1.Duration `json:"lateLaunch,omitempty"`
+}
+
+// SimOfferingSelector selects pools of the catalogue. Each field is a glob ("*" matches any
+// run of characters, "?" one character); an empty field matches any value.
+type SimOfferingSelector struct {
+	// InstanceType, e.g. m7i.large or c7*.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[-A-Za-z0-9._*?]*$`
+	// +optional
+	InstanceType string `json:"instanceType,omitempty"`
+	// Zone, e.g. us-west-2a.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[-A-Za-z0-9._*?]*$`
+	// +optional
+	Zone string `json:"zone,omitempty"`
+	// CapacityType: spot, on-demand or reserved.
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^[-A-Za-z0-9._*?]*$`
+	// +optional
+	CapacityType string `json:"capacityType,omitempty"`
 }
 
 // SimNodeClassStatus is what the simulated cloud observed about the class.

@@ -43,6 +43,7 @@ type Cloud interface {
 	// Resync reloads the instances from the API server, so SimInstances deleted by hand
 	// (an instance terminated outside Karpenter) are noticed.
 	Resync(ctx context.Context) error
+	// Instances lists the instances; they are shared, read only.
 	Instances(ctx context.Context) ([]*simv1alpha1.SimInstance, error)
 	Interruptions(ctx context.Context) ([]sim.Interruption, error)
 }
@@ -170,8 +171,10 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("listing sim instances: %w", err)
 	}
+	// Read only (a Node is copied before it is deleted): the cache's own objects, not a
+	// deep copy of every Node every second.
 	nodes := &corev1.NodeList{}
-	if err := c.nodes.List(ctx, nodes); err != nil {
+	if err := c.nodes.List(ctx, nodes, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, fmt.Errorf("listing nodes: %w", err)
 	}
 	existing := map[string]bool{}
@@ -204,7 +207,7 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Duration, error) {
 			continue
 		}
 		log.FromContext(ctx).Info("deleting node of a terminated instance", "node", klog.KObj(node))
-		if err := c.client.Delete(ctx, node); client.IgnoreNotFound(err) != nil {
+		if err := c.client.Delete(ctx, node.DeepCopy()); client.IgnoreNotFound(err) != nil {
 			errs = append(errs, fmt.Errorf("deleting node %s: %w", node.Name, err))
 		}
 	}

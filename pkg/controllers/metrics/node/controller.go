@@ -17,6 +17,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/metrics"
+	"github.com/gokarpenter/karpenter/pkg/predicates"
 )
 
 // Name is the controller's name.
@@ -71,7 +72,7 @@ func (c *Controller) Name() string { return Name }
 
 // Register watches Nodes.
 func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
-	if err := builder.ControllerManagedBy(mgr).Named(Name).For(&corev1.Node{}).Complete(c); err != nil {
+	if err := builder.ControllerManagedBy(mgr).Named(Name).For(&corev1.Node{}, builder.WithPredicates(predicates.IgnoreNodeHeartbeats())).Complete(c); err != nil {
 		return fmt.Errorf("registering %s: %w", Name, err)
 	}
 	return nil

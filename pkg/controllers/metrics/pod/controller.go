@@ -61,7 +61,37 @@ func NewController(deps Deps) (*Controller, error) {
 	if c.clock == nil {
 		c.clock = clock.RealClock{}
 	}
+	m.State.SetSource(c.podStates)
 	return c, nil
+}
+
+// podStates lists every pod the client holds with its node's labels, for
+// karpenter_pods_state when it is scraped. The objects are the cache's: read only.
+func (c *Controller) podStates(yield func(values []string)) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pods := &corev1.PodList{}
+	if err := c.kube.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil {
+		return
+	}
+	nodes := &corev1.NodeList{}
+	if err := c.kube.List(ctx, nodes, client.UnsafeDisableDeepCopy); err != nil {
+		return
+	}
+	byName := make(map[string]*corev1.Node, len(nodes.Items))
+	for i := range nodes.Items {
+		byName[nodes.Items[i].Name] = &nodes.Items[i]
+	}
+	unbound := &corev1.Node{}
+	values := make([]string, len(metrics.PodStateLabels()))
+	for i := range pods.Items {
+		node := byName[pods.Items[i].Spec.NodeName]
+		if node == nil {
+			node = unbound
+		}
+		stateValues(values, &pods.Items[i], node)
+		yield(values)
+	}
 }
 
 // Name is the controller's name.
@@ -86,13 +116,7 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 		return reconcile.Result{}, fmt.Errorf("getting pod: %w", err)
 	}
-	node := &corev1.Node{}
-	if pod.Spec.NodeName != "" {
-		if err := c.kube.Get(ctx, client.ObjectKey{Name: pod.Spec.NodeName}, node); client.IgnoreNotFound(err) != nil {
-			return reconcile.Result{}, fmt.Errorf("getting node %s: %w", pod.Spec.NodeName, err)
-		}
-	}
-	samples := []metrics.Sample{{Gauge: c.metrics.State, Labels: StateLabels(pod, node), Value: 1}}
+	var samples []metrics.Sample
 	id := prometheus.Labels{metrics.LabelName: pod.Name, metrics.LabelNamespace: pod.Namespace}
 	age := c.clock.Since(pod.CreationTimestamp.Time).Seconds()
 	bound, running := pod.Spec.NodeName != "", pod.Status.Phase == corev1.PodRunning
@@ -177,23 +201,27 @@ func (c *Controller) forget(key string) {
 
 // StateLabels are the karpenter_pods_state labels of a pod on node (an empty Node when unbound).
 func StateLabels(pod *corev1.Pod, node *corev1.Node) prometheus.Labels {
+	names := metrics.PodStateLabels()
+	values := make([]string, len(names))
+	stateValues(values, pod, node)
+	out := make(prometheus.Labels, len(names))
+	for i, name := range names {
+		out[name] = values[i]
+	}
+	return out
+}
+
+// stateValues writes the karpenter_pods_state label values of a pod on node into dst, in
+// metrics.PodStateLabels' order.
+func stateValues(dst []string, pod *corev1.Pod, node *corev1.Node) {
 	owner := ""
 	if len(pod.OwnerReferences) > 0 {
 		o := pod.OwnerReferences[0]
-		owner = fmt.Sprintf("/apis/%s/namespaces/%s/%ss/%s", o.APIVersion, pod.Namespace, strings.ToLower(o.Kind), o.Name)
+		owner = "/apis/" + o.APIVersion + "/namespaces/" + pod.Namespace + "/" + strings.ToLower(o.Kind) + "s/" + o.Name
 	}
-	return prometheus.Labels{
-		metrics.LabelName:         pod.Name,
-		metrics.LabelNamespace:    pod.Namespace,
-		metrics.LabelOwner:        owner,
-		metrics.LabelNode:         pod.Spec.NodeName,
-		metrics.LabelNodePool:     node.Labels[v1.NodePoolLabelKey],
-		metrics.LabelZone:         node.Labels[v1.LabelTopologyZone],
-		metrics.LabelArch:         node.Labels[v1.LabelArch],
-		metrics.LabelCapacityType: node.Labels[v1.CapacityTypeLabelKey],
-		metrics.LabelInstanceType: node.Labels[v1.LabelInstanceType],
-		metrics.LabelPhase:        string(pod.Status.Phase),
-	}
+	dst[0], dst[1], dst[2], dst[3] = pod.Name, pod.Namespace, owner, pod.Spec.NodeName
+	dst[4], dst[5], dst[6] = node.Labels[v1.NodePoolLabelKey], node.Labels[v1.LabelTopologyZone], node.Labels[v1.LabelArch]
+	dst[7], dst[8], dst[9] = node.Labels[v1.CapacityTypeLabelKey], node.Labels[v1.LabelInstanceType], string(pod.Status.Phase)
 }
 
 func condition(pod *corev1.Pod, t corev1.PodConditionType) *corev1.PodCondition {

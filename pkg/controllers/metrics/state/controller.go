@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,6 +56,11 @@ type Controller struct {
 	types        *metrics.InstanceTypeMetrics
 	store        *metrics.Store
 	unsyncedAt   time.Time
+
+	// memo are the node families of the last scrape, computed at memoAt.
+	memoMu sync.Mutex
+	memo   map[*metrics.ComputedGauge][]series
+	memoAt time.Time
 }
 
 // NewController builds the controller and registers its gauges.
@@ -79,6 +85,9 @@ func NewController(deps Deps) (*Controller, error) {
 	}
 	if c.types, err = metrics.NewInstanceTypeMetrics(deps.Registerer); err != nil {
 		return nil, err
+	}
+	for _, g := range c.nodes.All() {
+		g.SetSource(c.nodeSource(g))
 	}
 	return c, nil
 }
@@ -112,19 +121,11 @@ func (c *Controller) run(ctx context.Context) error {
 func (c *Controller) Reconcile(ctx context.Context) error {
 	ctx = cpmetrics.WithController(ctx, Name)
 	c.refreshClusterState()
-	nodes := &corev1.NodeList{}
-	if err := c.kube.List(ctx, nodes); err != nil {
-		return fmt.Errorf("listing nodes: %w", err)
-	}
-	pods := &corev1.PodList{}
-	if err := c.kube.List(ctx, pods); err != nil {
-		return fmt.Errorf("listing pods: %w", err)
-	}
 	pools := &v1.NodePoolList{}
 	if err := c.kube.List(ctx, pools); err != nil {
 		return fmt.Errorf("listing nodepools: %w", err)
 	}
-	byKey := c.nodeSamples(nodes.Items, pods.Items)
+	byKey := map[string][]metrics.Sample{}
 	for i := range pools.Items {
 		byKey["nodepool/"+pools.Items[i].Name] = c.poolSamples(&pools.Items[i])
 	}
@@ -156,8 +157,50 @@ func (c *Controller) refreshClusterState() {
 	c.clusterState.UnsyncedTime.Set(now.Sub(c.unsyncedAt).Seconds())
 }
 
+// nodeMemoTTL: the node families are computed once for the families of one scrape.
+const nodeMemoTTL = time.Second
+
+// series is one computed series: its label values and value.
+type series struct {
+	values []string
+	value  float64
+}
+
+// nodeSource is the source of one node family: the families computed together, from the
+// cache, at most once per nodeMemoTTL.
+func (c *Controller) nodeSource(family *metrics.ComputedGauge) metrics.GaugeSource {
+	return func(emit func(float64, ...string)) {
+		for _, s := range c.nodeSeries()[family] {
+			emit(s.value, s.values...)
+		}
+	}
+}
+
+// nodeSeries are the node families' series, computed from the cache's Nodes and pods (read
+// only) unless computed less than nodeMemoTTL ago.
+func (c *Controller) nodeSeries() map[*metrics.ComputedGauge][]series {
+	c.memoMu.Lock()
+	defer c.memoMu.Unlock()
+	now := c.clock.Now()
+	if c.memo != nil && now.Sub(c.memoAt) < nodeMemoTTL && !now.Before(c.memoAt) {
+		return c.memo
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nodes := &corev1.NodeList{}
+	pods := &corev1.PodList{}
+	if err := c.kube.List(ctx, nodes, client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	if err := c.kube.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	c.memo, c.memoAt = c.nodeSamples(nodes.Items, pods.Items, now), now
+	return c.memo
+}
+
 // nodeSamples are the per-node resource gauges and lifetimes, and cluster utilization.
-func (c *Controller) nodeSamples(nodes []corev1.Node, pods []corev1.Pod) map[string][]metrics.Sample {
+func (c *Controller) nodeSamples(nodes []corev1.Node, pods []corev1.Pod, now time.Time) map[*metrics.ComputedGauge][]series {
 	podsByNode := map[string][]*corev1.Pod{}
 	for i := range pods {
 		p := &pods[i]
@@ -166,7 +209,8 @@ func (c *Controller) nodeSamples(nodes []corev1.Node, pods []corev1.Pod) map[str
 		}
 		podsByNode[p.Spec.NodeName] = append(podsByNode[p.Spec.NodeName], p)
 	}
-	out := map[string][]metrics.Sample{}
+	out := map[*metrics.ComputedGauge][]series{}
+	names := metrics.NodeLabels()
 	allocatable, requested := corev1.ResourceList{}, corev1.ResourceList{}
 	for i := range nodes {
 		n := &nodes[i]
@@ -189,37 +233,33 @@ func (c *Controller) nodeSamples(nodes []corev1.Node, pods []corev1.Pod) map[str
 			overhead[name] = q
 		}
 		labels := NodeLabels(n)
-		var samples []metrics.Sample
+		values := make([]string, len(names))
+		for k, name := range names {
+			values[k] = labels[name]
+		}
 		for _, g := range []struct {
-			gauge *prometheus.GaugeVec
+			gauge *metrics.ComputedGauge
 			list  corev1.ResourceList
 		}{
 			{c.nodes.Allocatable, n.Status.Allocatable}, {c.nodes.TotalPodRequests, podReq}, {c.nodes.TotalPodLimits, podLim},
 			{c.nodes.TotalDaemonRequests, dsReq}, {c.nodes.TotalDaemonLimits, dsLim}, {c.nodes.SystemOverhead, overhead},
 		} {
 			for name, q := range g.list {
-				l := clone(labels)
-				l[metrics.LabelResourceType] = ResourceType(name)
-				samples = append(samples, metrics.Sample{Gauge: g.gauge, Labels: l, Value: Value(name, q)})
+				out[g.gauge] = append(out[g.gauge], series{values: append(values[:len(values):len(values)], ResourceType(name)), value: Value(name, q)})
 			}
 		}
-		samples = append(samples, metrics.Sample{Gauge: c.nodes.CurrentLifetime, Labels: labels,
-			Value: c.clock.Since(n.CreationTimestamp.Time).Seconds()})
-		out["node/"+n.Name] = samples
+		out[c.nodes.CurrentLifetime] = append(out[c.nodes.CurrentLifetime], series{values: values, value: now.Sub(n.CreationTimestamp.Time).Seconds()})
 		add(allocatable, n.Status.Allocatable)
 		add(requested, podReq)
 	}
-	var util []metrics.Sample
 	for name, a := range allocatable {
 		if a.IsZero() {
 			continue
 		}
 		r := requested[name]
-		util = append(util, metrics.Sample{Gauge: c.nodes.ClusterUtilization,
-			Labels: prometheus.Labels{metrics.LabelResourceType: ResourceType(name)},
-			Value:  100 * r.AsApproximateFloat64() / a.AsApproximateFloat64()})
+		out[c.nodes.ClusterUtilization] = append(out[c.nodes.ClusterUtilization],
+			series{values: []string{ResourceType(name)}, value: 100 * r.AsApproximateFloat64() / a.AsApproximateFloat64()})
 	}
-	out["cluster"] = util
 	return out
 }
 

@@ -3,6 +3,7 @@ package status
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,13 +21,16 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/metrics"
 )
 
-// RefreshInterval is how often an object's current_status_seconds is refreshed.
-const RefreshInterval = 10 * time.Second
-
 // Object is a kind whose conditions are exported.
 type Object interface {
 	client.Object
 	*v1.NodePool | *v1.NodeClaim
+}
+
+// List is the list kind of an Object.
+type List interface {
+	client.ObjectList
+	*v1.NodePoolList | *v1.NodeClaimList
 }
 
 // Deps are what the controller reads and writes.
@@ -37,14 +41,18 @@ type Deps struct {
 	Clock clock.Clock
 }
 
-// Controller exports the conditions of one kind.
-type Controller[T Object] struct {
+// Controller exports the conditions of one kind: the count and current status seconds of
+// every object's conditions, and the termination time of the terminating ones, are
+// computed from the client's cache when scraped (2,000 NodeClaims would otherwise hold
+// some 25,000 stored series); the transitions and termination durations are observed as
+// the objects change.
+type Controller[T Object, L List] struct {
 	kind    string
 	newObj  func() T
+	newList func() L
 	kube    client.Reader
 	clock   clock.Clock
 	metrics *metrics.StatusConditionMetrics
-	store   *metrics.Store
 
 	mu          sync.Mutex
 	observed    map[string][]metav1.Condition
@@ -52,41 +60,85 @@ type Controller[T Object] struct {
 }
 
 // NewNodePoolController exports NodePool conditions.
-func NewNodePoolController(deps Deps) (*Controller[*v1.NodePool], error) {
-	return newController(deps, "nodepool", func() *v1.NodePool { return &v1.NodePool{} })
+func NewNodePoolController(deps Deps) (*Controller[*v1.NodePool, *v1.NodePoolList], error) {
+	return newController(deps, "nodepool", func() *v1.NodePool { return &v1.NodePool{} }, func() *v1.NodePoolList { return &v1.NodePoolList{} })
 }
 
 // NewNodeClaimController exports NodeClaim conditions.
-func NewNodeClaimController(deps Deps) (*Controller[*v1.NodeClaim], error) {
-	return newController(deps, "nodeclaim", func() *v1.NodeClaim { return &v1.NodeClaim{} })
+func NewNodeClaimController(deps Deps) (*Controller[*v1.NodeClaim, *v1.NodeClaimList], error) {
+	return newController(deps, "nodeclaim", func() *v1.NodeClaim { return &v1.NodeClaim{} }, func() *v1.NodeClaimList { return &v1.NodeClaimList{} })
 }
 
-func newController[T Object](deps Deps, kind string, newObj func() T) (*Controller[T], error) {
+func newController[T Object, L List](deps Deps, kind string, newObj func() T, newList func() L) (*Controller[T, L], error) {
 	m, err := metrics.NewStatusConditionMetrics(deps.Registerer, kind)
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller[T]{kind: kind, newObj: newObj, kube: deps.Client, clock: deps.Clock, metrics: m,
-		store: metrics.NewStore(), observed: map[string][]metav1.Condition{}, terminating: map[string]time.Time{}}
+	c := &Controller[T, L]{kind: kind, newObj: newObj, newList: newList, kube: deps.Client, clock: deps.Clock, metrics: m,
+		observed: map[string][]metav1.Condition{}, terminating: map[string]time.Time{}}
 	if c.clock == nil {
 		c.clock = clock.RealClock{}
 	}
+	m.Count.SetSource(c.conditionSeries(func(metav1.Condition, time.Time) float64 { return 1 }))
+	m.CurrentStatusSeconds.SetSource(c.conditionSeries(func(cond metav1.Condition, now time.Time) float64 {
+		return now.Sub(cond.LastTransitionTime.Time).Seconds()
+	}))
+	m.TerminationCurrentTime.SetSource(func(emit func(float64, ...string)) {
+		now := c.clock.Now()
+		c.each(func(obj client.Object) {
+			if ts := obj.GetDeletionTimestamp(); ts != nil {
+				emit(now.Sub(ts.Time).Seconds(), obj.GetNamespace(), obj.GetName())
+			}
+		})
+	})
 	return c, nil
 }
 
+// conditionSeries is the source of a family with one series per object and condition.
+func (c *Controller[T, L]) conditionSeries(value func(cond metav1.Condition, now time.Time) float64) metrics.GaugeSource {
+	return func(emit func(float64, ...string)) {
+		now := c.clock.Now()
+		c.each(func(obj client.Object) {
+			for _, cond := range conditions(obj) {
+				emit(value(cond, now), obj.GetNamespace(), obj.GetName(), cond.Type, string(cond.Status), cond.Reason)
+			}
+		})
+	}
+}
+
+// each calls f with every object of the kind in the client's cache (read only).
+func (c *Controller[T, L]) each(f func(client.Object)) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	list := c.newList()
+	if err := c.kube.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return
+	}
+	switch l := any(list).(type) {
+	case *v1.NodePoolList:
+		for i := range l.Items {
+			f(&l.Items[i])
+		}
+	case *v1.NodeClaimList:
+		for i := range l.Items {
+			f(&l.Items[i])
+		}
+	}
+}
+
 // Name is the controller's name.
-func (c *Controller[T]) Name() string { return "metrics.status." + c.kind }
+func (c *Controller[T, L]) Name() string { return "metrics.status." + c.kind }
 
 // Register watches the kind.
-func (c *Controller[T]) Register(_ context.Context, mgr manager.Manager) error {
+func (c *Controller[T, L]) Register(_ context.Context, mgr manager.Manager) error {
 	if err := builder.ControllerManagedBy(mgr).Named(strings.ReplaceAll(c.Name(), ".", "_")).For(c.newObj()).Complete(c); err != nil {
 		return fmt.Errorf("registering %s: %w", c.Name(), err)
 	}
 	return nil
 }
 
-// Reconcile exports one object's conditions.
-func (c *Controller[T]) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+// Reconcile observes one object's condition transitions and termination.
+func (c *Controller[T, L]) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	key := req.String()
 	obj := c.newObj()
 	if err := c.kube.Get(ctx, req.NamespacedName, obj); err != nil {
@@ -96,21 +148,7 @@ func (c *Controller[T]) Reconcile(ctx context.Context, req reconcile.Request) (r
 		}
 		return reconcile.Result{}, fmt.Errorf("getting %s: %w", c.kind, err)
 	}
-	current := conditions(obj)
-	now := c.clock.Now()
-	var samples []metrics.Sample
-	for _, cond := range current {
-		l := prometheus.Labels{metrics.LabelNamespace: req.Namespace, metrics.LabelName: req.Name,
-			metrics.LabelConditionType: cond.Type, metrics.LabelConditionStatus: string(cond.Status), metrics.LabelReason: cond.Reason}
-		samples = append(samples,
-			metrics.Sample{Gauge: c.metrics.Count, Labels: l, Value: 1},
-			metrics.Sample{Gauge: c.metrics.CurrentStatusSeconds, Labels: l, Value: now.Sub(cond.LastTransitionTime.Time).Seconds()})
-	}
-	if ts := obj.GetDeletionTimestamp(); ts != nil {
-		samples = append(samples, metrics.Sample{Gauge: c.metrics.TerminationCurrentTime,
-			Labels: prometheus.Labels{metrics.LabelNamespace: req.Namespace, metrics.LabelName: req.Name}, Value: now.Sub(ts.Time).Seconds()})
-	}
-	c.store.Update(key, samples)
+	current := slices.Clone(conditions(obj))
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -130,12 +168,11 @@ func (c *Controller[T]) Reconcile(ctx context.Context, req reconcile.Request) (r
 				Observe(cond.LastTransitionTime.Sub(prev.LastTransitionTime.Time).Seconds())
 		}
 	}
-	return reconcile.Result{RequeueAfter: RefreshInterval}, nil
+	return reconcile.Result{}, nil
 }
 
-func (c *Controller[T]) forget(req reconcile.Request) {
+func (c *Controller[T, L]) forget(req reconcile.Request) {
 	key := req.String()
-	c.store.Delete(key)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if since, ok := c.terminating[key]; ok {

@@ -2,11 +2,14 @@ package status
 
 import (
 	"context"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -45,7 +48,7 @@ func TestConditionsTransitionsAndTermination(t *testing.T) {
 	}
 	rec()
 	notReady := prometheus.Labels{"namespace": "", "name": "p", "type": "Ready", "status": "False", "reason": "NodeClassNotFound"}
-	if got := testutil.ToFloat64(c.metrics.CurrentStatusSeconds.With(notReady)); got != 5 {
+	if got := values(t, c.metrics.CurrentStatusSeconds)[key(notReady)]; got != 5 {
 		t.Errorf("current status seconds = %v, want 5", got)
 	}
 	if err := kube.Get(ctx, req.NamespacedName, pool); err != nil {
@@ -85,7 +88,7 @@ func TestConditionsTransitionsAndTermination(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec()
-	for name, g := range map[string]*prometheus.GaugeVec{"count": c.metrics.Count, "current": c.metrics.CurrentStatusSeconds, "terminating": c.metrics.TerminationCurrentTime} {
+	for name, g := range map[string]prometheus.Collector{"count": c.metrics.Count, "current": c.metrics.CurrentStatusSeconds, "terminating": c.metrics.TerminationCurrentTime} {
 		if n := testutil.CollectAndCount(g); n != 0 {
 			t.Errorf("%s keeps %d series of a deleted pool", name, n)
 		}
@@ -93,4 +96,74 @@ func TestConditionsTransitionsAndTermination(t *testing.T) {
 	if n := testutil.CollectAndCount(c.metrics.TerminationDuration); n != 1 {
 		t.Errorf("termination duration series = %d, want 1", n)
 	}
+}
+
+// TestComputedWhenScraped: the per-object families are read from the client when scraped,
+// so they cost no stored series (some 25,000 at 2,000 NodeClaims) and no reconcile to stay
+// current: a NodeClaim no reconcile has seen is reported, current_status_seconds moves with
+// the clock, and a deleted NodeClaim's series are gone.
+func TestComputedWhenScraped(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := v1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().Truncate(time.Second)
+	nc := &v1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "nc"}}
+	meta.SetStatusCondition(&nc.Status.Conditions, metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Ready", LastTransitionTime: metav1.NewTime(t0)})
+	meta.SetStatusCondition(&nc.Status.Conditions, metav1.Condition{Type: "Launched", Status: metav1.ConditionTrue, Reason: "Launched", LastTransitionTime: metav1.NewTime(t0)})
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(nc).WithStatusSubresource(nc).Build()
+	clk := clocktesting.NewFakeClock(t0.Add(5 * time.Second))
+	c, err := NewNodeClaimController(Deps{Client: kube, Registerer: prometheus.NewRegistry(), Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := key(prometheus.Labels{"namespace": "", "name": "nc", "type": "Ready", "status": "True", "reason": "Ready"})
+	if got := values(t, c.metrics.Count); len(got) != 2 || got[ready] != 1 {
+		t.Errorf("count series before any reconcile = %v, want Ready and Launched", got)
+	}
+	clk.Step(20 * time.Second)
+	if got := values(t, c.metrics.CurrentStatusSeconds)[ready]; got != 25 {
+		t.Errorf("current status seconds = %v, want 25", got)
+	}
+	if err := kube.Delete(context.Background(), nc); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(c.metrics.Count) + testutil.CollectAndCount(c.metrics.CurrentStatusSeconds); n != 0 {
+		t.Errorf("%d series of a deleted NodeClaim", n)
+	}
+}
+
+// values collects a family into its values by key(labels).
+func values(t *testing.T, c prometheus.Collector) map[string]float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 1000)
+	c.Collect(ch)
+	close(ch)
+	out := map[string]float64{}
+	for m := range ch {
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		l := prometheus.Labels{}
+		for _, p := range pb.GetLabel() {
+			l[p.GetName()] = p.GetValue()
+		}
+		out[key(l)] = pb.GetGauge().GetValue()
+	}
+	return out
+}
+
+// key is a label set as one comparable string.
+func key(l prometheus.Labels) string {
+	names := make([]string, 0, len(l))
+	for n := range l {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(n + "=" + l[n] + ",")
+	}
+	return b.String()
 }

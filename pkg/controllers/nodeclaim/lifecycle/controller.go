@@ -28,6 +28,7 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	cpmetrics "github.com/gokarpenter/karpenter/pkg/cloudprovider/metrics"
 	"github.com/gokarpenter/karpenter/pkg/metrics"
+	"github.com/gokarpenter/karpenter/pkg/predicates"
 )
 
 // Name is the controller's name in logs and metrics.
@@ -109,7 +110,8 @@ func (c *Controller) Register(ctx context.Context, mgr manager.Manager) error {
 	err := builder.ControllerManagedBy(mgr).
 		Named(Name).
 		For(&v1.NodeClaim{}).
-		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(c.nodeClaimsForNode)).
+		// A Node's heartbeats (status rewritten to say it is alive) change nothing here.
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(c.nodeClaimsForNode), builder.WithPredicates(predicates.IgnoreNodeHeartbeats())).
 		// NodeClaims are independent: a burst of launches or a drain of many nodes
 		// proceeds in parallel instead of one API round trip at a time.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 10}).

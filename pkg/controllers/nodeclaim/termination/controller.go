@@ -26,6 +26,7 @@ import (
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	"github.com/gokarpenter/karpenter/pkg/metrics"
+	"github.com/gokarpenter/karpenter/pkg/predicates"
 )
 
 // Name is the NodeClaim termination controller's name in logs.
@@ -81,6 +82,8 @@ type Controller struct {
 	recorder  record.EventRecorder
 	clock     clock.Clock
 	backoff   *podBackoff
+	// indexed: Register added the provider ID indexes to the client's cache.
+	indexed bool
 
 	nodesTerminated      *prometheus.CounterVec
 	nodeClaimsTerminated *prometheus.CounterVec
@@ -120,7 +123,11 @@ func (c *Controller) Name() string { return Name }
 
 // Register adds the NodeClaim termination controller (woken by its NodeClaims and their
 // Nodes) and the Node cascade controller to the manager.
-func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
+func (c *Controller) Register(ctx context.Context, mgr manager.Manager) error {
+	if err := IndexProviderIDs(ctx, mgr.GetFieldIndexer()); err != nil {
+		return fmt.Errorf("registering %s: %w", Name, err)
+	}
+	c.indexed = true
 	if c.podReader == nil {
 		c.podReader = mgr.GetAPIReader()
 	}
@@ -134,7 +141,7 @@ func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
 	err := builder.ControllerManagedBy(mgr).
 		Named(Name).
 		For(&v1.NodeClaim{}).
-		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(c.nodeClaimsOfNode)).
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(c.nodeClaimsOfNode), builder.WithPredicates(predicates.IgnoreNodeHeartbeats())).
 		// NodeClaims are independent: a burst of launches or a drain of many nodes
 		// proceeds in parallel instead of one API round trip at a time.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 10}).
@@ -142,10 +149,10 @@ func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
 	if err != nil {
 		return fmt.Errorf("registering %s: %w", Name, err)
 	}
-	nodes := &NodeController{kube: c.kube, recorder: c.recorder}
+	nodes := &NodeController{kube: c.kube, recorder: c.recorder, indexed: true}
 	err = builder.ControllerManagedBy(mgr).
 		Named(NodeControllerName).
-		For(&corev1.Node{}).
+		For(&corev1.Node{}, builder.WithPredicates(predicates.IgnoreNodeHeartbeats())).
 		Complete(reconcile.AsReconciler(mgr.GetClient(), nodes))
 	if err != nil {
 		return fmt.Errorf("registering %s: %w", NodeControllerName, err)
@@ -159,7 +166,7 @@ func (c *Controller) nodeClaimsOfNode(ctx context.Context, obj client.Object) []
 	if !ok || node.Spec.ProviderID == "" {
 		return nil
 	}
-	claims, err := nodeClaimsByProviderID(ctx, c.kube, node.Spec.ProviderID)
+	claims, err := nodeClaimsByProviderID(ctx, c.kube, node.Spec.ProviderID, c.indexed)
 	if err != nil {
 		log.FromContext(ctx).Error(err, "mapping node to nodeclaims", "node", klog.KObj(node))
 		return nil
@@ -184,7 +191,7 @@ func (c *Controller) Reconcile(ctx context.Context, nc *v1.NodeClaim) (reconcile
 	if err := c.annotateDeadline(ctx, nc, deadline); err != nil {
 		return reconcile.Result{}, err
 	}
-	nodes, err := nodesByProviderID(ctx, c.kube, nc.Status.ProviderID)
+	nodes, err := nodesByProviderID(ctx, c.kube, nc.Status.ProviderID, c.indexed)
 	if err != nil {
 		return reconcile.Result{}, err
 	}

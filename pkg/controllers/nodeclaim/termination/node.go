@@ -24,6 +24,8 @@ const NodeControllerName = "node.termination"
 type NodeController struct {
 	kube     client.Client
 	recorder record.EventRecorder
+	// indexed: the client's cache has the provider ID indexes (see IndexProviderIDs).
+	indexed bool
 }
 
 var _ reconcile.ObjectReconciler[*corev1.Node] = (*NodeController)(nil)
@@ -48,7 +50,7 @@ func (n *NodeController) Reconcile(ctx context.Context, node *corev1.Node) (reco
 	var claims []*v1.NodeClaim
 	if node.Spec.ProviderID != "" {
 		var err error
-		if claims, err = nodeClaimsByProviderID(ctx, n.kube, node.Spec.ProviderID); err != nil {
+		if claims, err = nodeClaimsByProviderID(ctx, n.kube, node.Spec.ProviderID, n.indexed); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
@@ -125,13 +127,50 @@ func removeNodeFinalizer(ctx context.Context, kube client.Client, node *corev1.N
 	return nil
 }
 
-// nodesByProviderID lists the Nodes with the provider ID ("" matches none).
-func nodesByProviderID(ctx context.Context, kube client.Reader, providerID string) ([]*corev1.Node, error) {
+// The provider ID indexes termination keeps for itself (the lifecycle controller has its
+// own under other names), so it works in a manager with or without the lifecycle.
+const (
+	NodeProviderIDIndex      = "termination.spec.providerID"
+	NodeClaimProviderIDIndex = "termination.status.providerID"
+)
+
+// IndexProviderIDs adds termination's provider ID indexes of Nodes and NodeClaims. With
+// them a Node event maps to its NodeClaim, and a NodeClaim to its Node, without listing
+// every NodeClaim or Node of the cluster.
+func IndexProviderIDs(ctx context.Context, indexer client.FieldIndexer) error {
+	err := indexer.IndexField(ctx, &corev1.Node{}, NodeProviderIDIndex, func(o client.Object) []string {
+		if id := o.(*corev1.Node).Spec.ProviderID; id != "" {
+			return []string{id}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("indexing nodes by provider ID: %w", err)
+	}
+	err = indexer.IndexField(ctx, &v1.NodeClaim{}, NodeClaimProviderIDIndex, func(o client.Object) []string {
+		if id := o.(*v1.NodeClaim).Status.ProviderID; id != "" {
+			return []string{id}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("indexing nodeclaims by provider ID: %w", err)
+	}
+	return nil
+}
+
+// nodesByProviderID lists the Nodes with the provider ID ("" matches none): through the
+// index when indexed, else every Node filtered (a client without the index, in tests).
+func nodesByProviderID(ctx context.Context, kube client.Reader, providerID string, indexed bool) ([]*corev1.Node, error) {
 	if providerID == "" {
 		return nil, nil
 	}
 	list := &corev1.NodeList{}
-	if err := kube.List(ctx, list); err != nil {
+	var opts []client.ListOption
+	if indexed {
+		opts = append(opts, client.MatchingFields{NodeProviderIDIndex: providerID})
+	}
+	if err := kube.List(ctx, list, opts...); err != nil {
 		return nil, fmt.Errorf("listing nodes: %w", err)
 	}
 	var out []*corev1.Node
@@ -143,10 +182,15 @@ func nodesByProviderID(ctx context.Context, kube client.Reader, providerID strin
 	return out, nil
 }
 
-// nodeClaimsByProviderID lists the NodeClaims whose status has the provider ID.
-func nodeClaimsByProviderID(ctx context.Context, kube client.Reader, providerID string) ([]*v1.NodeClaim, error) {
+// nodeClaimsByProviderID lists the NodeClaims whose status has the provider ID, through
+// the index when indexed.
+func nodeClaimsByProviderID(ctx context.Context, kube client.Reader, providerID string, indexed bool) ([]*v1.NodeClaim, error) {
 	list := &v1.NodeClaimList{}
-	if err := kube.List(ctx, list); err != nil {
+	var opts []client.ListOption
+	if indexed && providerID != "" {
+		opts = append(opts, client.MatchingFields{NodeClaimProviderIDIndex: providerID})
+	}
+	if err := kube.List(ctx, list, opts...); err != nil {
 		return nil, fmt.Errorf("listing nodeclaims: %w", err)
 	}
 	var out []*v1.NodeClaim
