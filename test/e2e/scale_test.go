@@ -124,8 +124,8 @@ func scalePod(i int) *corev1.Pod {
 	}
 }
 
-// burstPod is a bare pod of 100m to 1 CPU, as the new user created them.
-func burstPod(i int) *corev1.Pod {
+// scaleBurstPod is a bare pod of 100m to 1 CPU, as the new user created them.
+func scaleBurstPod(i int) *corev1.Pod {
 	zero := int64(0)
 	cpu := resource.NewMilliQuantity(int64(100+100*(i%10)), resource.DecimalSI)
 	return &corev1.Pod{
@@ -301,7 +301,7 @@ func runBurst(t *testing.T, w *watcher, n int, sampleRSS func() float64) (create
 	ctx := context.Background()
 	pods := make([]*corev1.Pod, n)
 	for i := range pods {
-		pods[i] = burstPod(i)
+		pods[i] = scaleBurstPod(i)
 	}
 	begin := time.Now()
 	last := w.createPods(ctx, t, pods)
