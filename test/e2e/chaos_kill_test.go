@@ -27,11 +27,7 @@ import (
 )
 
 // Scenarios that kill or pause the controller in the middle of a disruption command, of a
-// termination and of its leadership. They plug into TestChaos through runner.
-
-// runner is TestChaos's run: one scenario, its faults, the replicas it ends with, and a body
-// that returns when the faults started.
-type runner func(name, faults string, replicas int, body func(t *testing.T, s *sampler, r *row) time.Time)
+// termination and of its leadership. They plug into TestChaos through its chaosRun.
 
 // auditProxy forwards a replica's requests to the kube-apiserver and records every write
 // that reaches it. It can hold the first write that hold matches: held is closed once it
@@ -398,7 +394,7 @@ func (ch *chaos) markDrifted(t *testing.T, names []string) {
 }
 
 // killScenarios SIGKILLs the controller in a disruption command and in a termination.
-func killScenarios(ch *chaos, run runner) {
+func killScenarios(ch *chaos, run chaosRun) {
 	run("kill-mid-disruption", "drift 3 NodeClaims holding pods; SIGKILL once a command has launched its replacement and tainted its candidate, before the delete; restart", 20, func(t *testing.T, s *sampler, r *row) time.Time {
 		ch.only(t, "a")
 		w := ch.settle(t, s, 20)
@@ -476,7 +472,7 @@ func killScenarios(ch *chaos, run runner) {
 
 // fenceScenario pauses the leader past its lease and resumes it once the other replica
 // leads: the resumed process must not write anything, and must exit.
-func fenceScenario(ch *chaos, run runner) {
+func fenceScenario(ch *chaos, run chaosRun) {
 	run("leader-paused", "2 replicas; SIGSTOP the leader with launches in flight (4 s) until the other takes the lease, then SIGCONT; scale 20 -> 26", 26, func(t *testing.T, s *sampler, r *row) time.Time {
 		ctx := context.Background()
 		audit := &auditProxy{}

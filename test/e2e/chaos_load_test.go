@@ -22,7 +22,7 @@ const burstPool = `{"spec":{"limits":{"cpu":"3000"},"template":{"spec":{"require
 
 // loadScenario is the full run's load: 5,000 pods at once while the emptied nodes of the
 // previous step are being consolidated away.
-func loadScenario(ch *chaos, run runner) {
+func loadScenario(ch *chaos, run chaosRun) {
 	const pods = 5000
 	run("burst-5000-while-consolidating", "scale to 0, then at once 0 -> 5,000 pods (100m, 128Mi) while empty nodes are deleted; NodePool opened to 2-48 CPU types", pods, func(t *testing.T, s *sampler, r *row) time.Time {
 		r.timeout, r.poll = 25*time.Minute, 5*time.Second
