@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	goruntime "runtime"
 	"runtime/debug"
 
@@ -17,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -37,6 +37,7 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim/noderegistrar"
 	"github.com/gokarpenter/karpenter/pkg/controllers"
 	"github.com/gokarpenter/karpenter/pkg/metrics"
+	"github.com/gokarpenter/karpenter/pkg/operator/fence"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
@@ -54,6 +55,9 @@ type Operator struct {
 	// Registry is the project's Prometheus registry, served on Options.MetricsAddr.
 	Registry    *prometheus.Registry
 	Controllers []controllers.Controller
+	// Fence refuses the process's writes while it does not hold the lease; nil without
+	// leader election.
+	Fence *fence.Fence
 }
 
 // NewScheme returns a fresh scheme with the Kubernetes types, karpenter.sh/v1 and the
@@ -80,22 +84,30 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = float32(opts.KubeClientQPS), opts.KubeClientBurst
-	leaseNamespace := opts.LeaderElectionNamespace
-	if opts.LeaderElects() && leaseNamespace == "" {
-		if _, err := os.Stat(inClusterNamespaceFile); err != nil {
-			leaseNamespace = "kube-system" // out of cluster: a namespace every cluster has
-		}
+	election, err := newElection(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	if election.fence != nil {
+		// Every client of the process writes through the fence; only the leader election's
+		// own client (built from the unfenced config above) does not.
+		cfg = rest.CopyConfig(cfg)
+		cfg.Wrap(election.fence.Wrap)
 	}
 	mgr, err := manager.New(cfg, manager.Options{
-		Scheme:                        scheme,
-		Logger:                        logger,
-		Metrics:                       metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress:        opts.HealthAddress(),
-		LeaderElection:                opts.LeaderElects(),
-		LeaderElectionID:              opts.LeaderElectionID,
-		LeaderElectionNamespace:       leaseNamespace,
-		LeaderElectionReleaseOnCancel: true,
-		Controller:                    config.Controller{SkipNameValidation: &opts.SkipControllerNameValidation},
+		Scheme:                              scheme,
+		Logger:                              logger,
+		Metrics:                             metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress:              opts.HealthAddress(),
+		LeaderElection:                      opts.LeaderElects(),
+		LeaderElectionID:                    opts.LeaderElectionID,
+		LeaderElectionNamespace:             election.namespace,
+		LeaderElectionResourceLockInterface: election.lock,
+		LeaseDuration:                       ptr.To(LeaseDuration),
+		RenewDeadline:                       ptr.To(RenewDeadline),
+		RetryPeriod:                         ptr.To(RetryPeriod),
+		LeaderElectionReleaseOnCancel:       true,
+		Controller:                          config.Controller{SkipNameValidation: &opts.SkipControllerNameValidation},
 		// Managed fields and kubectl's last-applied annotation are never read and are most of
 		// the cache's memory at 20,000 pods.
 		Cache: cache.Options{DefaultTransform: state.StripForCache},
@@ -103,7 +115,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	if err != nil {
 		return nil, fmt.Errorf("building manager: %w", err)
 	}
-	op := &Operator{Manager: mgr, Registry: prometheus.NewRegistry()}
+	op := &Operator{Manager: mgr, Registry: prometheus.NewRegistry(), Fence: election.fence}
 	op.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := metrics.BuildInfo(op.Registry, opts.Version, goruntime.Version(), vcsRevision()); err != nil {
 		return nil, fmt.Errorf("registering build info: %w", err)
@@ -135,6 +147,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	inner, extra, err := newCloudProvider(ctx, cfg, mgr, scheme, opts, recorder, op.Registry)
 	if err != nil {
 		return nil, err
+	}
+	if op.Fence != nil {
+		inner = op.Fence.CloudProvider(inner)
 	}
 	decorated, err := cpmetrics.Decorate(inner, op.Registry)
 	if err != nil {

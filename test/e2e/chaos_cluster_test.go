@@ -31,9 +31,15 @@ type chaos struct {
 	bin    string
 	kube   client.Client
 	mu     sync.Mutex
-	procs  map[string]*exec.Cmd // replica name -> running process
-	logs   map[string]string    // replica name -> its current log file
-	starts int
+	procs  map[string]*exec.Cmd     // replica name -> running process
+	exited map[string]chan struct{} // replica name -> closed once its process has exited
+	logs   map[string]string        // replica name -> its current log file
+	// expected are replicas whose own exit is expected (not restarted); closing is set
+	// once the test cleans up; restarts counts replicas restarted after exiting on their own.
+	expected map[string]bool
+	closing  bool
+	restarts int
+	starts   int
 }
 
 const chaosLease = "karpenter-chaos"
@@ -54,10 +60,11 @@ func newChaos(t *testing.T) *chaos {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := &chaos{cluster: c, bin: buildKarpenter(t, c.root), kube: kube, procs: map[string]*exec.Cmd{}, logs: map[string]string{}}
+	ch := &chaos{cluster: c, bin: buildKarpenter(t, c.root), kube: kube, procs: map[string]*exec.Cmd{}, exited: map[string]chan struct{}{}, logs: map[string]string{}, expected: map[string]bool{}}
 	t.Cleanup(func() {
 		ch.mu.Lock()
 		defer ch.mu.Unlock()
+		ch.closing = true
 		for name, p := range ch.procs {
 			_ = p.Process.Signal(os.Interrupt)
 			done := make(chan struct{})
@@ -98,12 +105,21 @@ func (ch *chaos) startWith(t *testing.T, name, kubeconfig string) {
 	t.Helper()
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
+	if err := ch.launchLocked(name, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// launchLocked starts a replica's process. Like a kubelet restarting a pod, a replica that
+// exits on its own (a lost lease under load) is started again, unless the suite killed it,
+// said it expects it to exit, or is cleaning up; restarts counts those restarts.
+func (ch *chaos) launchLocked(name, kubeconfig string) error {
 	ch.starts++
 	path := filepath.Join(ch.run, fmt.Sprintf("karpenter-%s-%d.log", name, ch.starts))
 	ch.logs[name] = path
 	logFile, err := os.Create(path)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	cmd := exec.Command(ch.bin, "controller", "--cloud-provider=sim", "--leader-elect=true",
 		"--leader-election-namespace=default", "--leader-election-id="+chaosLease,
@@ -113,10 +129,43 @@ func (ch *chaos) startWith(t *testing.T, name, kubeconfig string) {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = append(os.Environ(), "POD_NAME="+name)
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	go func() { _ = cmd.Wait(); logFile.Close() }()
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		logFile.Close()
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		close(exited)
+		if ch.closing || ch.procs[name] != cmd || ch.expected[name] {
+			return
+		}
+		ch.restarts++
+		time.Sleep(time.Second)
+		_ = ch.launchLocked(name, kubeconfig)
+	}()
 	ch.procs[name] = cmd
+	ch.exited[name] = exited
+	delete(ch.expected, name)
+	return nil
+}
+
+// expectExit tells the supervisor not to restart the replica when it exits on its own.
+func (ch *chaos) expectExit(name string) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	ch.expected[name] = true
+}
+
+// takeRestarts returns how many replicas were restarted after exiting on their own since
+// the last call.
+func (ch *chaos) takeRestarts() int {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	n := ch.restarts
+	ch.restarts = 0
+	return n
 }
 
 // running lists the replicas running.

@@ -70,6 +70,8 @@ type row struct {
 	pdbViolations, budgetViolations, pods int
 	converge                              time.Duration
 	extra                                 string
+	// timeout bounds the convergence (5 minutes when zero); poll is how often it looks (1 s).
+	timeout, poll time.Duration
 }
 
 // sampler watches the cluster throughout a scenario.
@@ -80,21 +82,24 @@ type sampler struct {
 	settled     bool
 	pdb, budget int
 	podSeen     map[string]bool      // node name -> held an app pod at some sample
+	candidateOf map[string][]string  // NodeClaim name -> the disruption commands it was a candidate of
+	doubled     map[string]bool      // candidates another command's replacements were launched for
 	nodeSeen    map[string]time.Time // node name -> first seen
 	started     time.Time
+	every       time.Duration // between samples
 	stop        chan struct{}
 	done        chan struct{}
 }
 
 func (ch *chaos) sample(ctx context.Context) *sampler {
-	s := &sampler{ch: ch, started: time.Now(), podSeen: map[string]bool{}, nodeSeen: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &sampler{ch: ch, started: time.Now(), every: 500 * time.Millisecond, podSeen: map[string]bool{}, nodeSeen: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		for {
 			select {
 			case <-s.stop:
 				return
-			case <-time.After(500 * time.Millisecond):
+			case <-time.After(s.interval()):
 			}
 			w, err := ch.read(ctx, chaosApp)
 			if err != nil {
@@ -141,21 +146,24 @@ func (s *sampler) observe(w *world) {
 	if s.settled && s.want-w.running() > chaosMaxUnavailable {
 		s.pdb++
 	}
-	interrupted := map[string]bool{}
-	for _, inst := range w.instances {
-		if inst.Status.InterruptedAt != nil {
-			interrupted[inst.Spec.NodeClaim] = true
-		}
-	}
-	disrupting := 0
-	for _, nc := range w.claims {
-		if nc.DeletionTimestamp != nil && !interrupted[nc.Name] {
-			disrupting++
-		}
-	}
-	if disrupting > chaosBudget {
+	// The budget covers the NodeClaims being deleted and the candidates of commands in flight.
+	if w.disrupting() > chaosBudget {
 		s.budget++
 	}
+	s.observeCommands(w)
+}
+
+func (s *sampler) interval() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.every
+}
+
+// setInterval changes the time between samples (listing thousands of pods is not free).
+func (s *sampler) setInterval(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.every = d
 }
 
 // expect tells the sampler how many replicas the app should now have.
@@ -177,7 +185,7 @@ func (s *sampler) finish() (pdb, budget, duplicates int) {
 			duplicates++
 		}
 	}
-	return s.pdb, s.budget, duplicates
+	return s.pdb, s.budget, duplicates + len(s.doubled)
 }
 
 // scale sets the app's replicas.
@@ -191,12 +199,19 @@ func (ch *chaos) scale(t *testing.T, s *sampler, replicas int) {
 // the row with what it last saw.
 func (ch *chaos) converge(t *testing.T, ctx context.Context, r *row, replicas int, since time.Time) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Minute)
+	timeout, poll := 5*time.Minute, time.Second
+	if r.timeout > 0 {
+		timeout = r.timeout
+	}
+	if r.poll > 0 {
+		poll = r.poll
+	}
+	deadline := time.Now().Add(timeout)
 	var last string
 	for {
 		w, err := ch.read(ctx, chaosApp)
 		if err == nil {
-			leaked, orphans, stuck := w.leaked(), w.orphans(), w.stuck(90*time.Second)
+			leaked, orphans, stuck := w.leaked(), append(w.orphans(), w.taintedOrphans()...), w.stuck(90*time.Second)
 			r.leaked, r.orphans, r.stuck, r.pods = len(leaked), len(orphans), len(stuck), w.running()
 			last = fmt.Sprintf("%d/%d pods running, leaked %v, orphans %v, stuck %v, %d nodeclaims (%d deleting)",
 				w.running(), replicas, leaked, orphans, stuck, len(w.claims), w.deleting())
@@ -210,10 +225,10 @@ func (ch *chaos) converge(t *testing.T, ctx context.Context, r *row, replicas in
 		}
 		if time.Now().After(deadline) {
 			r.converge = -1
-			t.Errorf("%s: not converged in 5m: %s", r.scenario, last)
+			t.Errorf("%s: not converged in %v: %s", r.scenario, timeout, last)
 			return
 		}
-		time.Sleep(time.Second)
+		time.Sleep(poll)
 	}
 }
 
@@ -270,6 +285,9 @@ func TestChaos(t *testing.T) {
 			since := body(t, s, r)
 			ch.converge(t, ctx, r, replicas, since)
 			r.pdbViolations, r.budgetViolations, r.duplicates = s.finish()
+			if n := ch.takeRestarts(); n > 0 {
+				r.extra = strings.TrimPrefix(fmt.Sprintf("%s; %d replica restarts after an exit of its own (lease lost under load)", r.extra, n), "; ")
+			}
 			if r.leaked+r.orphans+r.stuck+r.duplicates+r.pdbViolations+r.budgetViolations > 0 {
 				t.Errorf("%s: leaked %d, orphans %d, stuck %d, duplicates %d, PDB violations %d, budget violations %d",
 					name, r.leaked, r.orphans, r.stuck, r.duplicates, r.pdbViolations, r.budgetViolations)
@@ -417,6 +435,8 @@ func TestChaos(t *testing.T) {
 		ch.start(t, "a")
 		return at
 	})
+	killScenarios(ch, run)
+	fenceScenario(ch, run)
 	cloudFaultScenarios(t, ch, run, full)
 	if full {
 		run("burst-while-consolidating", "scale 20 -> 0, then at once 0 -> 120 while empty nodes are deleted", 120, func(t *testing.T, s *sampler, r *row) time.Time {
@@ -426,8 +446,12 @@ func TestChaos(t *testing.T) {
 			ch.scale(t, s, 120)
 			return at
 		})
+		loadScenario(ch, run)
 	}
 	run("scale-to-zero", "scale to 0: every NodeClaim, instance and Node goes", 0, func(t *testing.T, s *sampler, r *row) time.Time {
+		if full {
+			r.timeout = 15 * time.Minute // the 5,000-pod burst's nodes empty two at a time (the budget)
+		}
 		ch.scale(t, s, 0)
 		return time.Now()
 	})
