@@ -52,6 +52,11 @@ func (s *solver) addExistingNodes() {
 		n.hostDom = s.domainID(labelHostname, s.hostname(n))
 		s.nodes = append(s.nodes, n)
 		byName[en.Name] = n
+		if u := s.nodeUse(en); u != nil {
+			n.free.sub(&u.used)
+			n.ports = append(n.ports, u.ports...)
+			continue
+		}
 		for _, p := range en.Pods {
 			s.occupy(n, p)
 		}
@@ -151,6 +156,9 @@ func (s *solver) countExisting() {
 			}
 		}
 	})
+	if len(s.groups) == 0 {
+		return
+	}
 	s.existingPods(func(n *node, p *corev1.Pod) {
 		for _, g := range s.groups {
 			if !g.matchesPod(p.Namespace, p.Labels) || !g.countsNode(n.labels, n.taints) {

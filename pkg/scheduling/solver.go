@@ -50,6 +50,9 @@ type solver struct {
 	simRem     []int64  // simulateMix's scratch: pods left per bucket
 	targets    map[targetKey]targetMemo
 	fewest     []int // policyFewest: NodeClaim indices, in tryFewest's order
+	// uses are what existing nodes' pods take, by node name, shared by the policies of one
+	// Solve and, with a Memo, by every solve of the memo (see Memo).
+	uses map[string]*nodeUse
 }
 
 // targetKey identifies a sizing decision; targetMemo remembers it with the queue length it
@@ -73,7 +76,9 @@ type vec64 [numFixed]float64
 
 // Solve plans where every pod goes: existing and in-flight nodes first, then new
 // NodeClaims at the lowest price this package can find. It never modifies its inputs.
-func Solve(s *Snapshot, pods []*corev1.Pod) *Plan {
+func Solve(s *Snapshot, pods []*corev1.Pod) *Plan { return solve(s, pods, nil) }
+
+func solve(s *Snapshot, pods []*corev1.Pod, m *Memo) *Plan {
 	var best *solver
 	var bestUnsched int
 	var bestPrice float64
@@ -83,6 +88,9 @@ func Solve(s *Snapshot, pods []*corev1.Pod) *Plan {
 			continue
 		}
 		sv := newSolverFrom(s, pol, pods, shared)
+		if shared == nil && m != nil {
+			sv.uses = m.forTable(&sv.u.res)
+		}
 		shared = sv
 		sv.solve(pods)
 		unsched, price := sv.estimate()
@@ -104,6 +112,7 @@ func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver)
 	s := &solver{snap: snap, pol: pol, groupIndex: map[string]int{}, doms: map[string]*domains{}}
 	if prev != nil {
 		s.u = prev.u
+		s.uses = prev.uses
 		for _, z := range s.u.zones {
 			s.zoneDom = append(s.zoneDom, s.domainID(labelZone, z))
 		}
@@ -144,6 +153,7 @@ func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver)
 		p.idx = len(s.pools)
 		s.pools = append(s.pools, p)
 	}
+	s.uses = map[string]*nodeUse{}
 	return s
 }
 
