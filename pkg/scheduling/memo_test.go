@@ -11,7 +11,7 @@ import (
 
 // TestMemoSameAsFresh solves a sequence of snapshots that reuse node names with other pods
 // (a prefix of the same slice, another slice of the same length, pods that finish, a pod
-// whose requests cannot be read) through one Memo, and checks every plan is the one a
+// whose requests cannot be read, another Allocatable) through one Memo, and checks every plan is the one a
 // fresh Solve finds. A memo keyed by node name alone would keep n1 full after its pods
 // changed and plan a new NodeClaim for the pending pod.
 func TestMemoSameAsFresh(t *testing.T) {
@@ -35,21 +35,25 @@ func TestMemoSameAsFresh(t *testing.T) {
 	}
 	bad := running("bad", 1, "100m")
 	bad[0].Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("-1")
-	snapOf := func(n1 []*corev1.Pod) *Snapshot {
+	larger := alloc.DeepCopy()
+	larger[corev1.ResourceCPU] = resource.MustParse("8")
+	snapOf := func(n1 []*corev1.Pod, alloc corev1.ResourceList) *Snapshot {
 		return &Snapshot{NodePools: []NodePool{odPool("default")},
 			Nodes: []ExistingNode{{Name: "n1", Labels: labels("n1"), Allocatable: alloc, Pods: n1}}}
 	}
 	pending := podN(1, "pending", "1", "100Mi", nil)
 	memo := NewMemo()
 	cases := []struct {
-		n1   []*corev1.Pod
-		room bool // the pending pod fits on n1
-	}{{full, false}, {full[:1], true}, {full, false}, {other, true}, {finished, true},
-		{append(bad, other...), false}, {other, true}, {nil, true}, {full, false}}
+		n1    []*corev1.Pod
+		alloc corev1.ResourceList
+		room  bool // the pending pod fits on n1
+	}{{full, alloc, false}, {full[:1], alloc, true}, {full, alloc, false}, {other, alloc, true}, {finished, alloc, true},
+		{append(bad, other...), alloc, false}, {other, alloc, true}, {nil, alloc, true}, {full, alloc, false},
+		{full, larger, true}, {full, alloc, false}}
 	for i, tc := range cases {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			got := SolveWith(snapOf(tc.n1), pending, memo)
-			want := Solve(snapOf(tc.n1), pending)
+			got := SolveWith(snapOf(tc.n1, tc.alloc), pending, memo)
+			want := Solve(snapOf(tc.n1, tc.alloc), pending)
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("with the memo: %d new NodeClaims, %d existing nodes used; fresh: %d, %d",
 					len(got.NewNodeClaims), len(got.ExistingNodes), len(want.NewNodeClaims), len(want.ExistingNodes))

@@ -50,9 +50,9 @@ type solver struct {
 	simRem     []int64  // simulateMix's scratch: pods left per bucket
 	targets    map[targetKey]targetMemo
 	fewest     []int // policyFewest: NodeClaim indices, in tryFewest's order
-	// uses are what existing nodes' pods take, by node name, shared by the policies of one
-	// Solve and, with a Memo, by every solve of the memo (see Memo).
-	uses map[string]*nodeUse
+	// memo is what the solve reads from pods, shared by the policies of one Solve and, with
+	// a Memo, by every solve of the memo (see Memo).
+	memo *tableMemo
 }
 
 // targetKey identifies a sizing decision; targetMemo remembers it with the queue length it
@@ -89,7 +89,7 @@ func solve(s *Snapshot, pods []*corev1.Pod, m *Memo) *Plan {
 		}
 		sv := newSolverFrom(s, pol, pods, shared)
 		if shared == nil && m != nil {
-			sv.uses = m.forTable(&sv.u.res)
+			sv.memo = m.forTable(&sv.u.res)
 		}
 		shared = sv
 		sv.solve(pods)
@@ -112,7 +112,7 @@ func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver)
 	s := &solver{snap: snap, pol: pol, groupIndex: map[string]int{}, doms: map[string]*domains{}}
 	if prev != nil {
 		s.u = prev.u
-		s.uses = prev.uses
+		s.memo = prev.memo
 		for _, z := range s.u.zones {
 			s.zoneDom = append(s.zoneDom, s.domainID(labelZone, z))
 		}
@@ -153,7 +153,7 @@ func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver)
 		p.idx = len(s.pools)
 		s.pools = append(s.pools, p)
 	}
-	s.uses = map[string]*nodeUse{}
+	s.memo = newTableMemo()
 	return s
 }
 
