@@ -241,7 +241,7 @@ func (s *solver) packShapes(p *pool, cs *compatSet, offs []offering, shapes []*s
 			if jj >= j {
 				break // positions are in price order; j itself fits
 			}
-			if bitTest(cs.bits, jj) && offs[jj].ct >= 0 && offs[jj].price < price && s.u.types[p.types[jj]].alloc.fits(&need) {
+			if bitTest(cs.bits, jj) && offs[jj].ct >= 0 && offs[jj].price < price && s.u.types[p.types[jj]].alloc.fitsFixed(&need) && (s.fixedOnly || s.u.types[p.types[jj]].alloc.fits(&need)) {
 				price = offs[jj].price
 			}
 		}

@@ -50,6 +50,9 @@ type solver struct {
 	simRem     []int64  // simulateMix's scratch: pods left per bucket
 	targets    map[targetKey]targetMemo
 	fewest     []int // policyFewest: NodeClaim indices, in tryFewest's order
+	// fixedOnly: the solve has no resource dimension beyond the vectors' fixed array, so
+	// no vector has an overflow and fitsFixed is fits (see vec.fits).
+	fixedOnly bool
 	// memo is what the solve reads from pods, shared by the policies of one Solve and, with
 	// a Memo, by every solve of the memo (see Memo).
 	memo *tableMemo
@@ -113,6 +116,7 @@ func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver)
 	if prev != nil {
 		s.u = prev.u
 		s.memo = prev.memo
+		s.fixedOnly = prev.fixedOnly
 		for _, z := range s.u.zones {
 			s.zoneDom = append(s.zoneDom, s.domainID(labelZone, z))
 		}
@@ -135,6 +139,7 @@ func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver)
 		limited = append(limited, sortedNames(snap.NodePools[i].Limits)...)
 	}
 	s.u.res.intern([][]*corev1.Pod{pods, snap.DaemonSets}, limited)
+	s.fixedOnly = s.u.res.dims() <= numFixed
 	pools := make([]*NodePool, len(snap.NodePools))
 	for i := range snap.NodePools {
 		pools[i] = &snap.NodePools[i]
