@@ -346,7 +346,10 @@ func fillByValue(capv vec, shapes []*shape, order []int, rem, x []int64) float64
 		if rem[i] == 0 {
 			continue
 		}
-		k := capv.maxCopies(&shapes[i].req, rem[i])
+		k := capv.maxCopiesFixed(&shapes[i].req, rem[i])
+		if k > 0 && !noOverflow(&capv, &shapes[i].req) {
+			k = capv.maxCopies(&shapes[i].req, rem[i])
+		}
 		if k > 0 {
 			x[i] = k
 			capv.addScaled(&shapes[i].req, -k)

@@ -135,8 +135,18 @@ func (v *vec) addX(o *vec) { v.x = xCombine(v.x, o.x, 1) }
 //go:noinline
 func (v *vec) subX(o *vec) { v.x = xCombine(v.x, o.x, -1) }
 
-// maxCopies is how many copies of o fit in v (o must be non-negative).
+// maxCopies is how many copies of o fit in v (o must be non-negative). Like fits, it is
+// over the inlining budget; fillByValue, its hottest caller, tests maxCopiesFixed first.
 func (v *vec) maxCopies(o *vec, limit int64) int64 {
+	n := v.maxCopiesFixed(o, limit)
+	if n > 0 && !noOverflow(v, o) {
+		n = max(v.maxCopiesX(o, n), 0)
+	}
+	return n
+}
+
+// maxCopiesFixed is maxCopies over the fixed dimensions only (inlined).
+func (v *vec) maxCopiesFixed(o *vec, limit int64) int64 {
 	n := limit
 	for i := range v.a {
 		if o.a[i] <= 0 {
@@ -149,13 +159,7 @@ func (v *vec) maxCopies(o *vec, limit int64) int64 {
 			n = k
 		}
 	}
-	if v.x != "" || o.x != "" {
-		n = v.maxCopiesX(o, n)
-	}
-	if n < 0 {
-		return 0
-	}
-	return n
+	return max(n, 0)
 }
 
 // maxCopiesX is maxCopies for the overflow.
