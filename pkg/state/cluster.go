@@ -439,33 +439,6 @@ func (c *Cluster) nominationValid(n nomination, now time.Time) bool {
 	return true
 }
 
-// CrowdedOut names the pending pods that lost their nomination to a NodeClaim whose node is
-// up: the NodeClaim is live and initialised, and the pod no longer fits there or waited out
-// the TTL. The kube-scheduler bound other pods into their room, so the room those pods were
-// planned into elsewhere is free for them.
-func (c *Cluster) CrowdedOut() map[types.NamespacedName]bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	out := map[types.NamespacedName]bool{}
-	if len(c.nominations) == 0 {
-		return out
-	}
-	valid := c.validNominations(c.clock.Now())
-	for key, n := range c.nominations {
-		if _, ok := valid[key]; ok {
-			continue
-		}
-		p, ok := c.pods[key]
-		if !ok || p.UID != n.uid || !pods.IsProvisionable(p) {
-			continue
-		}
-		if nc := c.nodeClaims[n.nodeClaim]; nc != nil && nc.DeletionTimestamp == nil && isInitialized(nc) {
-			out[key] = true
-		}
-	}
-	return out
-}
-
 // NominatedTargets names the NodeClaims that pending pods are validly nominated to, and the
 // Nodes those registered as: the capacity that must not be disrupted under the pods about to
 // land there.

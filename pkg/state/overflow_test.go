@@ -36,9 +36,6 @@ func TestNominationLapsesWhenTheInitializedNodeIsFull(t *testing.T) {
 	if got := names(c.PendingPods()); got != "" {
 		t.Fatalf("pending before the node exists = %q, want none", got)
 	}
-	if got := c.CrowdedOut(); len(got) != 0 {
-		t.Errorf("crowded out before the node exists = %v, want none", got)
-	}
 
 	// The node registers and initialises; another pod took 1.5 of its 2 CPUs.
 	c.UpdateNode(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}, Status: corev1.NodeStatus{
@@ -62,9 +59,6 @@ func TestNominationLapsesWhenTheInitializedNodeIsFull(t *testing.T) {
 	}
 	if got := c.Objects().Nominated["nc-1"]; len(got) != 1 || got[0].Name != "first" {
 		t.Errorf("snapshot nominations = %v, want only first", got)
-	}
-	if got := c.CrowdedOut(); len(got) != 1 || !got[types.NamespacedName{Namespace: "default", Name: "second"}] {
-		t.Errorf("crowded out = %v, want only second (first still fits its node)", got)
 	}
 	// The other pod finishes: both fit again.
 	done := other.DeepCopy()

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -85,12 +83,7 @@ func (c *Controller) Provision(ctx context.Context) (Result, error) {
 			}), placed.Name)
 		}
 	}
-	launch := c.holdCrowdedOut(objs, plan.NewNodeClaims)
-	if held := len(plan.NewNodeClaims) - len(launch); held > 0 {
-		logger.V(1).Info("holding launches for pods crowded out of their nodes while capacity is still coming up",
-			"nodeClaims", held)
-	}
-	created, err := c.createNodeClaims(ctx, nodePools, launch)
+	created, err := c.createNodeClaims(ctx, nodePools, plan.NewNodeClaims)
 	res.NodeClaims = created
 	for _, u := range plan.Unschedulable {
 		c.recorder.Event(u.Pod, corev1.EventTypeWarning, ReasonFailedScheduling, "Failed to schedule pod: "+u.Reason)
@@ -102,35 +95,6 @@ func (c *Controller) Provision(ctx context.Context) (Result, error) {
 			"unschedulable", len(plan.Unschedulable), "pricePerHour", plan.Price)
 	}
 	return res, err
-}
-
-// HoldCrowdedOutFor bounds how long a launch is held for crowded-out pods: capacity created
-// longer ago than this and still not initialised is not waited for.
-const HoldCrowdedOutFor = 30 * time.Second
-
-// holdCrowdedOut drops the new NodeClaims whose pods were all crowded out of their
-// initialised nodes (state.CrowdedOut) while a NodeClaim younger than HoldCrowdedOutFor is
-// still coming up. The kube-scheduler filled their room with pods the plan had put on other
-// NodeClaims; the room those pods left is on capacity that is not up yet, and the
-// kube-scheduler puts the crowded-out pods there when it comes up, whatever the nominations
-// say. A node launched for them now stays empty. Their NodeClaims are planned again when
-// that capacity is initialised (the provisioner's trigger) or at the pods' next recheck.
-func (c *Controller) holdCrowdedOut(objs snapshot.Objects, planned []scheduling.NewNodeClaim) []scheduling.NewNodeClaim {
-	comingUp := slices.ContainsFunc(objs.NodeClaims, func(nc *v1.NodeClaim) bool {
-		return nc.DeletionTimestamp == nil && !snapshot.Initialized(nc) && c.clock.Since(nc.CreationTimestamp.Time) < HoldCrowdedOutFor
-	})
-	if !comingUp {
-		return planned
-	}
-	crowded := c.cluster.CrowdedOut()
-	if len(crowded) == 0 {
-		return planned
-	}
-	return slices.DeleteFunc(slices.Clone(planned), func(nc scheduling.NewNodeClaim) bool {
-		return !slices.ContainsFunc(nc.Pods, func(p *corev1.Pod) bool {
-			return !crowded[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}]
-		})
-	})
 }
 
 // solveJointly plans the pending pods together with the pods nominated to existing and

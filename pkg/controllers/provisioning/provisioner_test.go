@@ -14,7 +14,6 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/fake"
-	"github.com/gokarpenter/karpenter/pkg/controllers/provisioning"
 )
 
 func TestNodeClaimIsBuiltFromTheTemplate(t *testing.T) {
@@ -218,58 +217,4 @@ func countNominated(h *harness) int {
 		n += len(pods)
 	}
 	return n
-}
-
-// TestCrowdedOutPodsWaitForCapacityComingUp: a pod crowded out of its initialised node (the
-// kube-scheduler bound another pod into its room) gets no node of its own while a younger
-// NodeClaim is still coming up: the kube-scheduler will put it wherever room is left when
-// that capacity is up, and a node launched now would stay empty. Once that NodeClaim is
-// older than HoldCrowdedOutFor, the launch goes ahead.
-func TestCrowdedOutPodsWaitForCapacityComingUp(t *testing.T) {
-	h := newHarness(t)
-	h.createNodePool(nodePool("crowded"))
-	h.createPendingPod("first", "1500m")
-	if res := h.provision(); len(res.NodeClaims) != 1 {
-		t.Fatalf("created %d nodeclaims, want 1", len(res.NodeClaims))
-	}
-	a := h.nodeClaims()[0]
-	// Another pod gets a NodeClaim, still coming up when first is crowded out, with no room
-	// for first.
-	h.createPendingPod("second", "1500m")
-	if res := h.provision(); len(res.NodeClaims) != 1 {
-		t.Fatalf("created %d nodeclaims for second, want 1", len(res.NodeClaims))
-	}
-
-	// A's node comes up, and the kube-scheduler binds another pod into first's room.
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: h.ns + "-node-a"}, Spec: corev1.NodeSpec{ProviderID: "fake://" + h.ns + "/a"}}
-	if err := env.Client.Create(h.ctx, node); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Client.Delete(h.ctx, node) })
-	node.Status.Allocatable = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1900m"), corev1.ResourcePods: resource.MustParse("10")}
-	node.Status.Capacity = node.Status.Allocatable
-	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
-	if err := env.Client.Status().Update(h.ctx, node); err != nil {
-		t.Fatal(err)
-	}
-	a.Status.ProviderID, a.Status.NodeName = node.Spec.ProviderID, node.Name
-	a.Status.Conditions = []metav1.Condition{{Type: v1.ConditionTypeInitialized, Status: metav1.ConditionTrue, Reason: "Initialized", LastTransitionTime: metav1.Now()}}
-	if err := env.Client.Status().Update(h.ctx, &a); err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Client.Create(h.ctx, h.pod("other", "1500m", func(p *corev1.Pod) { p.Spec.NodeName = node.Name })); err != nil {
-		t.Fatal(err)
-	}
-	first := types.NamespacedName{Namespace: h.ns, Name: "first"}
-	h.eventually("first crowded out", func() bool { return h.cluster.CrowdedOut()[first] })
-	if res := h.provision(); len(res.NodeClaims) != 0 {
-		t.Fatalf("launched %d nodeclaims for the crowded-out pod while capacity is coming up", len(res.NodeClaims))
-	}
-	if _, ok := h.cluster.Nomination(first); ok {
-		t.Error("the held pod is nominated")
-	}
-	h.clk.SetTime(time.Now().Add(provisioning.HoldCrowdedOutFor + time.Second)) // creation times are the API server's
-	if res := h.provision(); len(res.NodeClaims) != 1 {
-		t.Fatalf("launched %d nodeclaims for the crowded-out pod once the capacity coming up is old, want 1", len(res.NodeClaims))
-	}
 }
