@@ -112,10 +112,17 @@ func DrainGroups(pods []*corev1.Pod) [4][]*corev1.Pod {
 	return groups
 }
 
-// IsProvisionable reports whether Karpenter should find capacity for the pod: the
-// kube-scheduler marked it unschedulable (PodScheduled=False, reason Unschedulable), it is
-// not bound, not terminating, not finished and not owned by a DaemonSet (a DaemonSet pod
-// follows its node; a new node would only get its own copy).
+// IsProvisionable reports whether Karpenter should find capacity for the pod: it is not
+// bound, not terminating, not finished and not owned by a DaemonSet (a DaemonSet pod follows
+// its node; a new node would only get its own copy), and either the kube-scheduler marked it
+// unschedulable (PodScheduled=False, reason Unschedulable) or it is waiting for the
+// kube-scheduler's first look (IsAwaitingScheduler).
+//
+// Upstream Karpenter waits for the mark. The kube-scheduler patches it synchronously, one pod
+// at a time, so under a burst of a thousand pods on a busy API server the marks come a few a
+// second and the last pod is seen minutes late. The plan already simulates the existing nodes
+// and the in-flight NodeClaims before opening new ones, so a pod the kube-scheduler is about
+// to bind to free room is planned into that room (nominated there), not given a new node.
 func IsProvisionable(pod *corev1.Pod) bool {
 	if pod.Spec.NodeName != "" || IsTerminating(pod) || IsTerminal(pod) || IsOwnedByDaemonSet(pod) {
 		return false
@@ -125,7 +132,26 @@ func IsProvisionable(pod *corev1.Pod) bool {
 			return c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable
 		}
 	}
-	return false
+	return IsAwaitingScheduler(pod)
+}
+
+// IsAwaitingScheduler reports whether an unbound pod is waiting for the default scheduler's
+// first attempt: it has no PodScheduled condition yet, no scheduling gate (the API server
+// marks a gated pod SchedulingGated), and it names the default scheduler, which Karpenter
+// knows runs. A pod for another scheduler counts only once that scheduler marks it.
+func IsAwaitingScheduler(pod *corev1.Pod) bool {
+	if pod.Spec.NodeName != "" || len(pod.Spec.SchedulingGates) > 0 {
+		return false
+	}
+	if name := pod.Spec.SchedulerName; name != "" && name != corev1.DefaultSchedulerName {
+		return false
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			return false
+		}
+	}
+	return true
 }
 
 // Requests is what the pod asks the scheduler for, by the Kubernetes rule: the larger of

@@ -56,8 +56,23 @@ func TestIsProvisionable(t *testing.T) {
 		"bound":         {func(p *corev1.Pod) { p.Spec.NodeName = "n" }, false},
 		"deleting":      {func(p *corev1.Pod) { p.DeletionTimestamp = &now }, false},
 		"finished":      {func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }, false},
-		"no condition":  {func(p *corev1.Pod) { p.Status.Conditions = nil }, false},
-		"other reason":  {func(p *corev1.Pod) { p.Status.Conditions[0].Reason = "SchedulingGated" }, false},
+		// Not yet looked at by the kube-scheduler: planned without waiting for its mark.
+		"no condition": {func(p *corev1.Pod) { p.Status.Conditions = nil }, true},
+		"no condition, gated": {func(p *corev1.Pod) {
+			p.Status.Conditions = nil
+			p.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "example.com/wait"}}
+		}, false},
+		"no condition, another scheduler": {func(p *corev1.Pod) {
+			p.Status.Conditions = nil
+			p.Spec.SchedulerName = "my-scheduler"
+		}, false},
+		"marked by another scheduler": {func(p *corev1.Pod) { p.Spec.SchedulerName = "my-scheduler" }, true},
+		"no condition, bound": {func(p *corev1.Pod) {
+			p.Status.Conditions = nil
+			p.Spec.NodeName = "n"
+		}, false},
+		"scheduler error": {func(p *corev1.Pod) { p.Status.Conditions[0].Reason = corev1.PodReasonSchedulerError }, false},
+		"other reason":    {func(p *corev1.Pod) { p.Status.Conditions[0].Reason = "SchedulingGated" }, false},
 		"daemonset": {func(p *corev1.Pod) {
 			p.OwnerReferences = []metav1.OwnerReference{{Kind: "DaemonSet", Name: "ds", Controller: new(true)}}
 		}, false},

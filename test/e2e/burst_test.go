@@ -55,11 +55,13 @@ spec:
 `, bootDelay)
 }
 
-// burstPod is the i-th bare pod of the burst: 100m to 1 CPU, 256Mi per 100m.
-func burstPod(i int) *corev1.Pod {
+// burstPod is the i-th bare pod of a burst in namespace ns, as the issue's new user created
+// them: 100m to 1 CPU, 256Mi per 100m, labelled app=burst. TestBurst and TestScale both
+// burst with it.
+func burstPod(ns string, i int) *corev1.Pod {
 	milli := []int64{100, 250, 500, 750, 1000}[i%5]
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("burst-%04d", i), Namespace: "default", Labels: map[string]string{"app": "burst"}},
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("burst-%04d", i), Namespace: ns, Labels: map[string]string{"app": "burst"}},
 		Spec: corev1.PodSpec{
 			TerminationGracePeriodSeconds: new(int64),
 			Containers: []corev1.Container{{
@@ -198,7 +200,7 @@ func TestBurst(t *testing.T) {
 	var createErr error
 	var mu sync.Mutex
 	workqueue.ParallelizeUntil(ctx, 32, n, func(i int) {
-		if err := kube.Create(ctx, burstPod(i)); err != nil {
+		if err := kube.Create(ctx, burstPod("default", i)); err != nil {
 			mu.Lock()
 			createErr = err
 			mu.Unlock()

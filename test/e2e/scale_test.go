@@ -124,21 +124,6 @@ func scalePod(i int) *corev1.Pod {
 	}
 }
 
-// scaleBurstPod is a bare pod of 100m to 1 CPU, as the new user created them.
-func scaleBurstPod(i int) *corev1.Pod {
-	zero := int64(0)
-	cpu := resource.NewMilliQuantity(int64(100+100*(i%10)), resource.DecimalSI)
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("burst-%04d", i), Namespace: burstNamespace, Labels: map[string]string{"app": "burst"}},
-		Spec: corev1.PodSpec{
-			TerminationGracePeriodSeconds: &zero,
-			Containers: []corev1.Container{{Name: "app", Image: "app.invalid/burst:1", Resources: corev1.ResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceCPU: *cpu, corev1.ResourceMemory: resource.MustParse("256Mi")},
-			}}},
-		},
-	}
-}
-
 // scaleFigures are the table's rows.
 type scaleFigures struct {
 	nodes, pods                     int
@@ -306,7 +291,7 @@ func runBurst(t *testing.T, w *watcher, n int, sampleRSS func() float64) (create
 	ctx := context.Background()
 	pods := make([]*corev1.Pod, n)
 	for i := range pods {
-		pods[i] = scaleBurstPod(i)
+		pods[i] = burstPod(burstNamespace, i)
 	}
 	begin := time.Now()
 	last := w.createPods(ctx, t, pods)

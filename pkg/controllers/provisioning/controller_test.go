@@ -118,3 +118,36 @@ func TestNominatedPodsDoNotOpenBatches(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestPodsAreProvisionedBeforeTheSchedulerMarksThem: a pod the kube-scheduler has not looked
+// at yet (no PodScheduled condition; envtest runs no kube-scheduler) gets capacity from the
+// batch its creation opened, instead of waiting for the mark, which comes a few a second under
+// a burst. A gated pod does not.
+func TestPodsAreProvisionedBeforeTheSchedulerMarksThem(t *testing.T) {
+	h := newHarness(t)
+	h.startManager()
+	h.createNodePool(nodePool("unmarked"))
+	for _, p := range []*corev1.Pod{h.pod("fresh", "500m"), h.pod("gated", "500m", func(p *corev1.Pod) {
+		p.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "example.com/hold"}}
+	})} {
+		if err := env.Client.Create(h.ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.eventually("a nodeclaim for the unmarked pod", func() bool {
+		if h.clk.Waiters() >= 2 {
+			h.clk.Step(time.Second)
+		}
+		return len(h.nodeClaims()) > 0
+	})
+	ncs := h.nodeClaims()
+	if len(ncs) != 1 {
+		t.Fatalf("%d nodeclaims, want 1", len(ncs))
+	}
+	if got, ok := h.cluster.Nomination(types.NamespacedName{Namespace: h.ns, Name: "fresh"}); !ok || got != ncs[0].Name {
+		t.Errorf("fresh pod nominated to %q (%v), want %s", got, ok, ncs[0].Name)
+	}
+	if _, ok := h.cluster.Nomination(types.NamespacedName{Namespace: h.ns, Name: "gated"}); ok {
+		t.Error("the gated pod was nominated")
+	}
+}

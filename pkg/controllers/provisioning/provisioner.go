@@ -62,14 +62,25 @@ func (c *Controller) Provision(ctx context.Context) (Result, error) {
 	start := c.clock.Now()
 	done := c.startScheduling(len(pods))
 	plan := scheduling.Solve(snapshot.Build(objs, pools, instanceTypes), pods)
+	if len(plan.NewNodeClaims) > 0 && len(objs.Nominated) > 0 {
+		if joint, all := solveJointly(objs, pools, instanceTypes, pods); launchesLess(joint, plan) {
+			logger.V(1).Info("planned the nominated pods again with the new ones: it launches less",
+				"pods", len(all), "nodeClaims", len(joint.NewNodeClaims), "price", joint.Price,
+				"nodeClaimsKeepingNominations", len(plan.NewNodeClaims), "priceKeepingNominations", plan.Price)
+			plan, pods = joint, all
+		}
+	}
 	c.scheduling.WithLabelValues(Name).Observe(c.clock.Since(start).Seconds())
 	done(len(plan.Unschedulable))
 
+	nominatedTo := nominationsByPod(objs.Nominated)
 	var res Result
 	for _, placed := range plan.ExistingNodes {
 		if n := c.cluster.Nominate(placed.Name, placed.Pods); n > 0 {
 			res.Nominated += n
-			c.recordNominated(placed.Pods, placed.Name)
+			c.recordNominated(slices.DeleteFunc(slices.Clone(placed.Pods), func(p *corev1.Pod) bool {
+				return nominatedTo[p] == placed.Name // already told, as the joint plan kept it there
+			}), placed.Name)
 		}
 	}
 	created, err := c.createNodeClaims(ctx, nodePools, plan.NewNodeClaims)
@@ -84,6 +95,39 @@ func (c *Controller) Provision(ctx context.Context) (Result, error) {
 			"unschedulable", len(plan.Unschedulable), "pricePerHour", plan.Price)
 	}
 	return res, err
+}
+
+// solveJointly plans the pending pods together with the pods nominated to existing and
+// in-flight capacity, as if none were nominated. Nominations are the provisioner's guess of
+// where the kube-scheduler will bind a pod; it binds by its own scores, so room held for a
+// nominated pod on one NodeClaim may be what a new pod needs while the nominated pod fits
+// elsewhere. Keeping every nomination fixed then launches a node that the kube-scheduler
+// does not need and that ends up empty. The pods come back in planning order.
+func solveJointly(objs snapshot.Objects, pools []scheduling.NodePool, instanceTypes []*cloudprovider.InstanceType, pending []*corev1.Pod) (*scheduling.Plan, []*corev1.Pod) {
+	all := slices.Clone(pending)
+	for _, nominated := range objs.Nominated {
+		all = append(all, nominated...)
+	}
+	slices.SortFunc(all, snapshot.ComparePods)
+	objs.Nominated = nil
+	return scheduling.Solve(snapshot.Build(objs, pools, instanceTypes), all), all
+}
+
+// launchesLess reports whether the joint plan leaves no more pods unschedulable and launches
+// for less than the plan that keeps the nominations.
+func launchesLess(joint, kept *scheduling.Plan) bool {
+	return len(joint.Unschedulable) <= len(kept.Unschedulable) && joint.Price < kept.Price-1e-9
+}
+
+// nominationsByPod inverts Objects.Nominated: the NodeClaim each nominated pod is expected on.
+func nominationsByPod(nominated map[string][]*corev1.Pod) map[*corev1.Pod]string {
+	out := make(map[*corev1.Pod]string, len(nominated))
+	for name, pods := range nominated {
+		for _, p := range pods {
+			out[p] = name
+		}
+	}
+	return out
 }
 
 // nodePools converts the NodePools that may launch capacity for the scheduler with

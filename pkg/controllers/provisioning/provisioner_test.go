@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/fake"
@@ -167,4 +168,53 @@ func TestNotSyncedStateProvisionsNothing(t *testing.T) {
 	if len(h.nodeClaims()) != 0 {
 		t.Fatal("nodeclaim created from an unsynced state")
 	}
+}
+
+// TestNominatedPodsArePlannedAgainWithNewOnes: two in-flight NodeClaims each hold one small
+// nominated pod, and a new pod fits neither next to it. Keeping the nominations would launch
+// a third node; the kube-scheduler binds by its own scores and fits all three pods on the
+// two nodes, so that node would end up empty. The provisioner plans the nominated pods again
+// with the new one and launches nothing.
+func TestNominatedPodsArePlannedAgainWithNewOnes(t *testing.T) {
+	h := newHarness(t)
+	h.createNodePool(nodePool("joint"))
+	// Two rounds make two "small" NodeClaims (1.9 CPU allocatable): a 1 CPU and a 0.5 CPU pod each.
+	for round, names := range [][]string{{"a-big", "a-small"}, {"b-big", "b-small"}} {
+		h.createPendingPod(names[0], "1")
+		h.createPendingPod(names[1], "500m")
+		if res := h.provision(); len(res.NodeClaims) != 1 {
+			t.Fatalf("round %d created %d nodeclaims, want 1", round, len(res.NodeClaims))
+		}
+	}
+	if n := len(h.nodeClaims()); n != 2 {
+		t.Fatalf("%d nodeclaims in flight, want 2", n)
+	}
+	// The big pods went elsewhere (deleted here): each NodeClaim holds 0.5 CPU of nominations.
+	for _, name := range []string{"a-big", "b-big"} {
+		if err := env.Client.Delete(h.ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: name}}, client.GracePeriodSeconds(0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.eventually("big pods gone from state", func() bool { return countNominated(h) == 2 })
+	h.createPendingPod("new", "1500m")
+	res := h.provision()
+	if len(res.NodeClaims) != 0 {
+		t.Fatalf("created %d nodeclaims for a pod the in-flight capacity holds once the nominations are planned again", len(res.NodeClaims))
+	}
+	for _, name := range []string{"a-small", "b-small", "new"} {
+		if _, ok := h.cluster.Nomination(types.NamespacedName{Namespace: h.ns, Name: name}); !ok {
+			t.Errorf("pod %s is not nominated", name)
+		}
+	}
+	if n := len(h.nodeClaims()); n != 2 {
+		t.Errorf("%d nodeclaims, want the 2 in flight", n)
+	}
+}
+
+func countNominated(h *harness) int {
+	n := 0
+	for _, pods := range h.cluster.Objects().Nominated {
+		n += len(pods)
+	}
+	return n
 }

@@ -174,16 +174,7 @@ func (h *harness) createNodePool(np *v1.NodePool) *v1.NodePool {
 // until the cluster state sees it so.
 func (h *harness) createPendingPod(name, cpu string, mutate ...func(*corev1.Pod)) *corev1.Pod {
 	h.t.Helper()
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: name},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name: "app", Image: "app",
-			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}},
-		}}},
-	}
-	for _, m := range mutate {
-		m(pod)
-	}
+	pod := h.pod(name, cpu, mutate...)
 	if err := env.Client.Create(h.ctx, pod); err != nil {
 		h.t.Fatal(err)
 	}
@@ -202,6 +193,21 @@ func (h *harness) createPendingPod(name, cpu string, mutate ...func(*corev1.Pod)
 		}
 		return false
 	})
+	return pod
+}
+
+// pod is a pod of the test's namespace requesting cpu, not created.
+func (h *harness) pod(name, cpu string, mutate ...func(*corev1.Pod)) *corev1.Pod {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: name},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "app", Image: "app",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}},
+		}}},
+	}
+	for _, m := range mutate {
+		m(pod)
+	}
 	return pod
 }
 
