@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/fake"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/providerid"
 	lc "github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/lifecycle"
 	"github.com/gokarpenter/karpenter/pkg/test"
 )
@@ -43,6 +44,9 @@ func TestLaunchLabelsSurviveAFailedWrite(t *testing.T) {
 			}), nil
 		}
 	})
+	if err := providerid.Index(h.ctx, mgr.GetFieldIndexer()); err != nil {
+		t.Fatal(err)
+	}
 	ctrl := lc.NewController(lc.Deps{Client: mgr.GetClient(), CloudProvider: h.cloud, Recorder: h.recorder, Clock: h.clk})
 	if err := ctrl.Register(h.ctx, mgr); err != nil {
 		t.Fatal(err)
