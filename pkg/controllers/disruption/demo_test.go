@@ -175,7 +175,9 @@ func (w *world) demoBounds(p *pass) (integer, lp, fresh float64) {
 // The sale leaves 4 c6g.12xlarge, an m6g.2xlarge and two mediums (all spot) holding the
 // 20 pods, with a budget of 1 node at a time. Without spot-to-spot consolidation the nodes
 // can only be deleted, and no set of them without a 12xlarge holds the pods: one 12xlarge
-// is the best end state. With it, single-node consolidation must delete the 12xlarges
+// is the best end state here. (Live, the provisioner launches the peak in batches, on 17
+// to 19 nodes with many small ones, and deleting alone reached the whole-node bound on
+// 2026-11-30: this in-memory peak, one plan of 7 nodes, is the hard case.) With it, single-node consolidation must delete the 12xlarges
 // first and replace the last one by a node the size of what does not fit on the small
 // ones: it then ends within 10 % of the whole-node bound. It used to see only the one
 // candidate the budget's count allowed (the m6g.2xlarge, fewest pods) and take the first
