@@ -23,6 +23,7 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/catalog"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim"
 	"github.com/gokarpenter/karpenter/pkg/explain"
+	"github.com/gokarpenter/karpenter/pkg/operator"
 )
 
 const explainUsage = `Usage: karpenter explain [flags] pod [NAMESPACE/]NAME | node NAME | nodeclaim NAME | nodepool NAME
@@ -134,6 +135,15 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	cf.add(fs)
 	output := fs.String("o", "table", "output format: table or json")
 	namespaceFlag := fs.String("n", "", "namespace of a pod named without one (default: the kubeconfig context's)")
+	// The controller's gates decide some rules (spot-to-spot consolidation): explain takes
+	// the same flag, and $FEATURE_GATES as the controller does.
+	gates := operator.DefaultFeatureGates()
+	if env := os.Getenv("FEATURE_GATES"); env != "" {
+		if err := gates.Set(env); err != nil {
+			return usageError{fmt.Errorf("$FEATURE_GATES: %w", err)}
+		}
+	}
+	fs.Var(&gates, "feature-gates", "the controller's feature gates, e.g. SpotToSpotConsolidation=true (default: $FEATURE_GATES, then upstream's)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, explainUsage)
 		fs.PrintDefaults()
@@ -185,6 +195,7 @@ func explainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("reading the cluster: %w", err)
 	}
+	w.SpotToSpotConsolidation = gates.SpotToSpotConsolidation
 	now := time.Now()
 	var report any
 	switch kind {

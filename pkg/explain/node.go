@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/controllers/disruption"
 	"github.com/gokarpenter/karpenter/pkg/explain/reason"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
 )
@@ -135,6 +136,18 @@ func Node(w *World, elig Eligibility, kind, name string, now time.Time) (*NodeRe
 		// Consolidation replaces one node by at most one.
 		r.Reason, r.Message = reason.NoCheaperReplacement, fmt.Sprintf("its pods would need %d new nodes", len(rep.NodeClaims))
 	case r.PricePerHour > 0 && rep.PricePerHour < r.PricePerHour:
+		// The controller's capacity-type rule (disruption.SpotToSpotRule): a spot node
+		// replaced by a NodeClaim that may launch as spot.
+		planned := plan.NewNodeClaims[0]
+		if r.CapacityType == v1.CapacityTypeSpot && disruption.AllowsCapacityType(planned, v1.CapacityTypeSpot) {
+			cheaper := disruption.CheaperTypes(planned, r.PricePerHour)
+			if why := disruption.SpotToSpotRule(w.SpotToSpotConsolidation, 1, cheaper); why != "" {
+				r.Reason = reason.SpotToSpot
+				r.Message = fmt.Sprintf("a cheaper replacement exists ($%.4f/h against $%.4f/h, %d cheaper instance types), but the node is spot: %s",
+					rep.PricePerHour, r.PricePerHour, cheaper, why)
+				return r, nil
+			}
+		}
 		r.Candidate = true
 		r.Message = fmt.Sprintf("a cheaper replacement exists ($%.4f/h against $%.4f/h): consolidation may replace it", rep.PricePerHour, r.PricePerHour)
 	default:

@@ -181,3 +181,50 @@ func TestVocabularyIsTheControllers(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeSpotToSpot: a spot node a cheaper spot node would replace is kept by upstream's
+// spot-to-spot rule, and explain says so (it used to call it a candidate): without the
+// SpotToSpotConsolidation gate always, with it when fewer than 15 instance types are cheaper.
+func TestNodeSpotToSpot(t *testing.T) {
+	spotty := func() *cluster {
+		c := newCluster(t)
+		c.create(nodePool("spotty", func(np *v1.NodePool) {
+			np.Spec.Template.Spec.Requirements[0] = requirement(v1.CapacityTypeLabelKey, v1.CapacityTypeSpot, v1.CapacityTypeOnDemand)
+		}))
+		return c
+	}
+	c := spotty()
+	old := c.now.Add(-2 * time.Hour)
+	spot := func(nc *v1.NodeClaim, _ *corev1.Node) { nc.Labels[v1.CapacityTypeLabelKey] = v1.CapacityTypeSpot }
+	c.managedNode("big", "spotty", "m5.4xlarge", old, spot)
+	c.boundPod("big-pod", "500m", "big", old)
+	for _, tc := range []struct {
+		gate      bool
+		node      string
+		want      reason.Code
+		candidate bool
+		message   string
+	}{
+		{false, "big", reason.SpotToSpot, false, "SpotToSpotConsolidation feature gate"},
+		{true, "big", reason.Candidate, true, "a cheaper replacement exists"},
+	} {
+		w := c.world()
+		w.SpotToSpotConsolidation = tc.gate
+		r := must[*NodeReport](t)(Node(w, ControllerEligibility{}, "node", tc.node, c.now))
+		t.Logf("gate %v %s: %s %q", tc.gate, tc.node, r.Reason, r.Message)
+		if r.Reason != tc.want || r.Candidate != tc.candidate || !strings.Contains(r.Message, tc.message) {
+			t.Errorf("gate %v, %s: %s %q (candidate %v), want %s containing %q", tc.gate, tc.node, r.Reason, r.Message, r.Candidate, tc.want, tc.message)
+		}
+	}
+	// A small spot node alone: few instance types are cheaper, gate or not.
+	c = spotty()
+	c.managedNode("small", "spotty", "m5.large", old, spot)
+	c.boundPod("small-pod", "1500m", "small", old)
+	w := c.world()
+	w.SpotToSpotConsolidation = true
+	r := must[*NodeReport](t)(Node(w, ControllerEligibility{}, "node", "small", c.now))
+	t.Logf("gate true small: %s %q", r.Reason, r.Message)
+	if r.Reason != reason.SpotToSpot || r.Candidate || !strings.Contains(r.Message, "needs 15 cheaper instance types") {
+		t.Errorf("small: %s %q (candidate %v), want SpotToSpot: needs 15 cheaper instance types", r.Reason, r.Message, r.Candidate)
+	}
+}

@@ -94,7 +94,7 @@ func TestSchemaListsEveryReason(t *testing.T) {
 	}
 	pod := []reason.Code{reason.NodePoolNotLaunching, reason.Taint, reason.Requirement, reason.Resources, reason.Limit, reason.VolumeZone, reason.Topology, reason.Fits}
 	node := []reason.Code{reason.NotManaged, reason.Deleting, reason.NotRegistered, reason.NotInitialized, reason.BeingDisrupted, reason.Nominated,
-		reason.DoNotDisruptNode, reason.DoNotDisruptPod, reason.PDB, reason.NotConsolidatable, reason.Budget, reason.NoCheaperReplacement, reason.Candidate}
+		reason.DoNotDisruptNode, reason.DoNotDisruptPod, reason.PDB, reason.NotConsolidatable, reason.Budget, reason.NoCheaperReplacement, reason.SpotToSpot, reason.Candidate}
 	for def, codes := range map[string][]reason.Code{"podReason": pod, "nodeReason": node} {
 		got := doc.Defs[def].Enum
 		if len(got) != len(codes) {

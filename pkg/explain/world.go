@@ -34,6 +34,9 @@ type World struct {
 	InstanceTypes map[string][]*cloudprovider.InstanceType
 	// InstanceTypeErrors holds, by NodePool name, why its instance types could not be listed.
 	InstanceTypeErrors map[string]error
+	// SpotToSpotConsolidation is the controller's feature gate of that name (Read leaves it
+	// off, upstream's default): without it a spot node is never replaced by a spot node.
+	SpotToSpotConsolidation bool
 }
 
 // Read lists the objects explain needs through the reader (snapshot.List for what the

@@ -69,8 +69,9 @@ func spotTypes(n int) []*cloudprovider.InstanceType {
 }
 
 // TestReplacementCapacityTypeRules: strictly cheaper options only; spot to spot needs the
-// feature gate and 15 cheaper types (then keeps the 15 cheapest); on-demand to spot is
-// allowed.
+// feature gate and, for one node, 15 cheaper types (then keeps the 15 cheapest), while
+// several spot nodes replaced by one need no minimum (upstream's multi-node rule); on-demand
+// to spot is allowed.
 func TestReplacementCapacityTypeRules(t *testing.T) {
 	planned := func(n int, capacityTypes ...string) scheduling.NewNodeClaim {
 		return scheduling.NewNodeClaim{NodePool: "p", InstanceTypes: spotTypes(n),
@@ -78,6 +79,8 @@ func TestReplacementCapacityTypeRules(t *testing.T) {
 	}
 	spot := &Candidate{NodeClaim: &v1.NodeClaim{}, CapacityType: v1.CapacityTypeSpot, Price: 0.205}
 	onDemand := &Candidate{NodeClaim: &v1.NodeClaim{}, CapacityType: v1.CapacityTypeOnDemand, Price: 0.205}
+	spotPair := []*Candidate{{NodeClaim: &v1.NodeClaim{}, CapacityType: v1.CapacityTypeSpot, Price: 0.06},
+		{NodeClaim: &v1.NodeClaim{}, CapacityType: v1.CapacityTypeSpot, Price: 0.065}}
 	cases := []struct {
 		name    string
 		gate    bool
@@ -85,18 +88,28 @@ func TestReplacementCapacityTypeRules(t *testing.T) {
 		planned scheduling.NewNodeClaim
 		want    int // options kept; 0 means rejected
 		why     string
+		cands   []*Candidate // several nodes replaced by one, instead of cand
 	}{
-		{"on-demand to cheaper spot", false, onDemand, planned(30, "spot", "on-demand"), 20, ""},
-		{"spot to spot without the gate", false, spot, planned(30, "spot", "on-demand"), 0, "feature gate"},
-		{"spot to spot with the gate keeps 15", true, spot, planned(30, "spot", "on-demand"), 15, ""},
-		{"spot to spot with too few cheaper types", true, spot, planned(12, "spot"), 0, "needs 15"},
-		{"spot to on-demand only", false, spot, planned(30, "on-demand"), 6, ""},
-		{"nothing cheaper", false, &Candidate{NodeClaim: &v1.NodeClaim{}, CapacityType: v1.CapacityTypeOnDemand, Price: 0.005}, planned(30, "spot"), 0, "cheaper"},
+		{"on-demand to cheaper spot", false, onDemand, planned(30, "spot", "on-demand"), 20, "", nil},
+		{"spot to spot without the gate", false, spot, planned(30, "spot", "on-demand"), 0, "feature gate", nil},
+		{"spot to spot with the gate keeps 15", true, spot, planned(30, "spot", "on-demand"), 15, "", nil},
+		{"spot to spot with too few cheaper types", true, spot, planned(12, "spot"), 0, "needs 15", nil},
+		{"spot to on-demand only", false, spot, planned(30, "on-demand"), 6, "", nil},
+		{"nothing cheaper", false, &Candidate{NodeClaim: &v1.NodeClaim{}, CapacityType: v1.CapacityTypeOnDemand, Price: 0.005}, planned(30, "spot"), 0, "cheaper", nil},
+		{"two spot nodes to one spot with 12 cheaper types", true, nil, planned(30, "spot", "on-demand"), 12, "", spotPair},
+		{"two spot nodes to one spot without the gate", false, nil, planned(30, "spot", "on-demand"), 0, "feature gate", spotPair},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &pass{opts: &Options{SpotToSpotConsolidation: tc.gate}}
-			out, price, why := p.cheaperReplacement([]*Candidate{tc.cand}, tc.planned)
+			cands, total := tc.cands, 0.0
+			if cands == nil {
+				cands = []*Candidate{tc.cand}
+			}
+			for _, c := range cands {
+				total += c.Price
+			}
+			out, price, why := p.cheaperReplacement(cands, tc.planned)
 			if tc.want == 0 {
 				if why == "" || !strings.Contains(why, tc.why) {
 					t.Fatalf("why = %q, want a rejection mentioning %q", why, tc.why)
@@ -106,8 +119,8 @@ func TestReplacementCapacityTypeRules(t *testing.T) {
 			if why != "" || len(out.InstanceTypes) != tc.want {
 				t.Fatalf("kept %d options (%s), want %d", len(out.InstanceTypes), why, tc.want)
 			}
-			if price >= tc.cand.Price || out.Cheapest.Price != price {
-				t.Fatalf("price %v (cheapest %v) not below %v", price, out.Cheapest.Price, tc.cand.Price)
+			if price >= total || out.Cheapest.Price != price {
+				t.Fatalf("price %v (cheapest %v) not below %v", price, out.Cheapest.Price, total)
 			}
 		})
 	}

@@ -103,6 +103,40 @@ func (p *pass) unbound(pod *corev1.Pod) *corev1.Pod {
 // must have (upstream's rule: fewer would chase the cheapest pools into interruptions).
 const SpotToSpotMinOptions = 15
 
+// SpotToSpotRule is upstream's rule for replacing nodes that are all spot by a NodeClaim
+// that may be spot: it says why the rule forbids it, or "" when it allows it. The
+// SpotToSpotConsolidation feature gate must be on; single-node consolidation also needs at
+// least SpotToSpotMinOptions instance types cheaper than the node (the replacement is then
+// launched with the 15 cheapest), multi-node consolidation needs no minimum (upstream:
+// "we don't have any requirement to check the remaining instance type flexibility").
+func SpotToSpotRule(gate bool, nodes, cheaperTypes int) string {
+	switch {
+	case !gate:
+		return "replacing a spot node by a spot node needs the SpotToSpotConsolidation feature gate"
+	case nodes == 1 && cheaperTypes < SpotToSpotMinOptions:
+		return fmt.Sprintf("spot-to-spot consolidation needs %d cheaper instance types, found %d", SpotToSpotMinOptions, cheaperTypes)
+	}
+	return ""
+}
+
+// CheaperTypes counts the planned NodeClaim's instance types with an available offering its
+// requirements allow that costs less than price.
+func CheaperTypes(planned scheduling.NewNodeClaim, price float64) int {
+	n := 0
+	for _, it := range planned.InstanceTypes {
+		if cheapestAllowed(it, planned.Requirements) < price {
+			n++
+		}
+	}
+	return n
+}
+
+// AllowsCapacityType reports whether the planned NodeClaim's requirements let it launch as
+// the capacity type.
+func AllowsCapacityType(planned scheduling.NewNodeClaim, capacityType string) bool {
+	return allows(planned.Requirements, v1.CapacityTypeLabelKey, capacityType)
+}
+
 // cheaperReplacement restricts a planned replacement to the options strictly cheaper than
 // the candidates together and applies upstream's capacity type rules. It returns the
 // restricted NodeClaim and its price, or why no replacement is worth it.
@@ -141,13 +175,12 @@ func (p *pass) cheaperReplacement(cands []*Candidate, planned scheduling.NewNode
 	}
 	slices.SortStableFunc(cheaper, func(a, b priced) int { return cmpFloat(a.price, b.price) })
 	if allSpot && allows(planned.Requirements, v1.CapacityTypeLabelKey, v1.CapacityTypeSpot) {
-		if !p.opts.SpotToSpotConsolidation {
-			return planned, 0, "replacing a spot node by a spot node needs the SpotToSpotConsolidation feature gate"
+		if why := SpotToSpotRule(p.opts.SpotToSpotConsolidation, len(cands), len(cheaper)); why != "" {
+			return planned, 0, why
 		}
-		if len(cheaper) < SpotToSpotMinOptions {
-			return planned, 0, fmt.Sprintf("spot-to-spot consolidation needs %d cheaper instance types, found %d", SpotToSpotMinOptions, len(cheaper))
+		if len(cands) == 1 {
+			cheaper = cheaper[:SpotToSpotMinOptions]
 		}
-		cheaper = cheaper[:SpotToSpotMinOptions]
 	}
 	out := planned
 	out.InstanceTypes = make([]*cloudprovider.InstanceType, 0, len(cheaper))

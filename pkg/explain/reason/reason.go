@@ -40,7 +40,7 @@ const (
 // checked. The eligibility codes (NotManaged through NotConsolidatable) are the strings of
 // the disruption controller's BlockReason (pkg/controllers/disruption), which its events
 // carry, and explain takes them from disruption.Explain; a test keeps them equal. Budget,
-// NoCheaperReplacement and Candidate are explain's last steps: the controller's budget
+// NoCheaperReplacement, SpotToSpot and Candidate are explain's last steps: the controller's budget
 // ledger, then the scheduler's price for the node's pods without it.
 const (
 	// NotManaged: the node has no NodeClaim, or its NodePool does not exist.
@@ -68,6 +68,11 @@ const (
 	Budget Code = "Budget"
 	// NoCheaperReplacement: its pods cannot move to other nodes, and no cheaper node fits them.
 	NoCheaperReplacement Code = "NoCheaperReplacement"
+	// SpotToSpot: its pods cannot move to other nodes and a cheaper node would hold them,
+	// but the node is spot and so would the replacement be: upstream's spot-to-spot rule
+	// (the SpotToSpotConsolidation feature gate, and 15 cheaper instance types for one
+	// node) forbids the replacement.
+	SpotToSpot Code = "SpotToSpot"
 	// Candidate: nothing keeps the node; consolidation may remove or replace it.
 	Candidate Code = "Candidate"
 )
