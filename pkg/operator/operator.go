@@ -103,9 +103,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		LeaderElectionID:                    opts.LeaderElectionID,
 		LeaderElectionNamespace:             election.namespace,
 		LeaderElectionResourceLockInterface: election.lock,
-		LeaseDuration:                       ptr.To(LeaseDuration),
-		RenewDeadline:                       ptr.To(RenewDeadline),
-		RetryPeriod:                         ptr.To(RetryPeriod),
+		LeaseDuration:                       ptr.To(opts.LeaderElectionLeaseDuration),
+		RenewDeadline:                       ptr.To(opts.LeaderElectionRenewDeadline),
+		RetryPeriod:                         ptr.To(opts.LeaderElectionRetryPeriod),
 		LeaderElectionReleaseOnCancel:       true,
 		Controller:                          config.Controller{SkipNameValidation: &opts.SkipControllerNameValidation},
 		// Managed fields and kubectl's last-applied annotation are never read and are most of
