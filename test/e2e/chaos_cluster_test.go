@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,11 +122,25 @@ func (ch *chaos) launchLocked(name, kubeconfig string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(ch.bin, "controller", "--cloud-provider=sim", "--leader-elect=true",
-		"--leader-election-namespace=default", "--leader-election-id="+chaosLease,
-		"--kubeconfig", kubeconfig,
-		"--metrics-bind-address=0", "--health-probe-bind-address=0",
-		"--batch-idle-duration=1s", "--batch-max-duration=5s")
+	metrics := "0"
+	args := []string{"controller", "--cloud-provider=sim", "--leader-elect=true",
+		"--leader-election-namespace=default", "--leader-election-id=" + chaosLease,
+		"--kubeconfig", kubeconfig, "--health-probe-bind-address=0",
+		"--batch-idle-duration=1s", "--batch-max-duration=5s"}
+	if os.Getenv("CHAOS_PPROF") != "" {
+		// Profiling a run: /metrics and /debug/pprof/ on a free port, written to the log's
+		// first line and to karpenter-<name>.addr in the run folder.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		metrics = l.Addr().String()
+		l.Close()
+		args = append(args, "--enable-profiling=true")
+		fmt.Fprintf(logFile, "chaos: metrics and pprof on http://%s\n", metrics)
+		_ = os.WriteFile(filepath.Join(ch.run, "karpenter-"+name+".addr"), []byte(metrics), 0o600)
+	}
+	cmd := exec.Command(ch.bin, append(args, "--metrics-bind-address="+metrics)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = append(os.Environ(), "POD_NAME="+name)
 	if err := cmd.Start(); err != nil {
