@@ -67,16 +67,14 @@ func newChaos(t *testing.T) *chaos {
 		defer ch.mu.Unlock()
 		ch.closing = true
 		for name, p := range ch.procs {
-			_ = p.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { _ = p.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(15 * time.Second):
-				_ = p.Process.Kill()
-				<-done
-			}
+			// The supervisor goroutine reaps it (a second Wait would return at once) and
+			// takes ch.mu only to see closing, which it sees without blocking: unlock around
+			// the wait.
+			exited := ch.exited[name]
 			delete(ch.procs, name)
+			ch.mu.Unlock()
+			interruptAndWait(p, exited, 15*time.Second)
+			ch.mu.Lock()
 		}
 		if t.Failed() {
 			// Keep the replicas' logs: the run folder goes with the test.
@@ -164,6 +162,21 @@ func (ch *chaos) launchLocked(name, kubeconfig string) error {
 	ch.exited[name] = exited
 	delete(ch.expected, name)
 	return nil
+}
+
+// interruptAndWait interrupts a replica's process (it releases the lease on the way out) and
+// waits until it has exited, killing it after grace. exited is closed by the goroutine that
+// reaps the process. It reports whether the process stopped on the interrupt.
+func interruptAndWait(p *exec.Cmd, exited <-chan struct{}, grace time.Duration) bool {
+	_ = p.Process.Signal(os.Interrupt)
+	select {
+	case <-exited:
+		return true
+	case <-time.After(grace):
+		_ = p.Process.Kill()
+		<-exited
+		return false
+	}
 }
 
 // expectExit tells the supervisor not to restart the replica when it exits on its own.

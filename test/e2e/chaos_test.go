@@ -95,20 +95,24 @@ func (ch *chaos) sample(ctx context.Context) *sampler {
 	s := &sampler{ch: ch, started: time.Now(), every: 500 * time.Millisecond, podSeen: map[string]bool{}, nodeSeen: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-time.After(s.interval()):
-			}
-			w, err := ch.read(ctx, chaosApp)
-			if err != nil {
-				continue // the API server is down on purpose
-			}
-			s.observe(w)
-		}
+		ch.poll(ctx, s.stop, s.interval, s.observe)
 	}()
 	return s
+}
+
+// poll reads the world every interval() until stop is closed and hands each read to observe;
+// a failed read (the API server down on purpose) is skipped.
+func (ch *chaos) poll(ctx context.Context, stop <-chan struct{}, interval func() time.Duration, observe func(*world)) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(interval()):
+		}
+		if w, err := ch.read(ctx, chaosApp); err == nil {
+			observe(w)
+		}
+	}
 }
 
 func (s *sampler) observe(w *world) {
