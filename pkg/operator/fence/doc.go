@@ -17,6 +17,10 @@
 //   - Wrap refuses, in the HTTP transport of every Kubernetes client of the process,
 //     POST, PUT, PATCH and DELETE while the fence is closed; reads pass.
 //   - CloudProvider refuses Create and Delete, which go to the cloud's own API.
+//   - AWSAPIOption, a middleware on every aws-sdk-go-v2 client of the AWS provider, refuses
+//     every AWS operation that is not a read (Describe*, Get*, List*): launch templates,
+//     instance profiles, tags, fleets, terminations, SQS receives and deletes. The refused
+//     call is never signed or sent.
 //
 // The leader election's own client is never fenced: it must renew and acquire.
 package fence
