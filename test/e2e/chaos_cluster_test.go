@@ -38,6 +38,8 @@ type chaos struct {
 	// expected are replicas whose own exit is expected (not restarted); closing is set
 	// once the test cleans up; restarts counts replicas restarted after exiting on their own.
 	expected map[string]bool
+	// flags are added to every replica started from now on (see loadedLease).
+	flags    []string
 	closing  bool
 	restarts int
 	starts   int
@@ -138,6 +140,7 @@ func (ch *chaos) launchLocked(name, kubeconfig string) error {
 		fmt.Fprintf(logFile, "chaos: metrics and pprof on http://%s\n", metrics)
 		_ = os.WriteFile(filepath.Join(ch.run, "karpenter-"+name+".addr"), []byte(metrics), 0o600)
 	}
+	args = append(args, ch.flags...)
 	cmd := exec.Command(ch.bin, append(args, "--metrics-bind-address="+metrics)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = append(os.Environ(), "POD_NAME="+name)
@@ -176,6 +179,29 @@ func interruptAndWait(p *exec.Cmd, exited <-chan struct{}, grace time.Duration) 
 		_ = p.Process.Kill()
 		<-exited
 		return false
+	}
+}
+
+// loadedLease are leader election timings for a control plane starved of CPU (the 5,000-pod
+// burst on a shared 2-core machine): with the defaults (15 s lease, 10 s renew deadline, 5 s
+// lease requests) the lone replica lost its lease about once a minute at load 40, and every
+// restart re-listed thousands of pods, starving the API server further. A lease request may
+// take 20 s here; a failover would take up to a minute.
+var loadedLease = []string{"--leader-election-lease-duration=60s", "--leader-election-renew-deadline=40s", "--leader-election-retry-period=4s"}
+
+// restartWith stops the running replicas gracefully (they release the lease) and starts them
+// again with these flags, which every later start keeps.
+func (ch *chaos) restartWith(t *testing.T, flags ...string) {
+	t.Helper()
+	names := ch.running()
+	for _, name := range names {
+		ch.stop(t, name)
+	}
+	ch.mu.Lock()
+	ch.flags = flags
+	ch.mu.Unlock()
+	for _, name := range names {
+		ch.start(t, name)
 	}
 }
 
