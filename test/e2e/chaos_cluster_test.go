@@ -49,7 +49,12 @@ const chaosLease = "karpenter-chaos"
 
 func newChaos(t *testing.T) *chaos {
 	t.Helper()
-	c := startCluster(t)
+	// kube-controller-manager at 200 requests a second (its default is 20): at 20/s the
+	// 5,000-pod Deployment took four minutes to create its pods, kube-scheduler marked them
+	// unschedulable in dribbles, and each batch of 1 to 21 pods got its own small node
+	// (c5.large): on the order of 260 nodes for the burst where large batches need some 30,
+	// and scaling those to zero two at a time would take over half an hour.
+	c := startCluster(t, "CP_KCM_QPS=200", "CP_KCM_BURST=400")
 	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(c.run, "admin.kubeconfig"))
 	if err != nil {
 		t.Fatal(err)
