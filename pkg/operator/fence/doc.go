@@ -9,7 +9,8 @@
 //   - Lock wraps the leader election's resourcelock.Interface and records when this
 //     replica last wrote the lease as its holder (the start of the request). Reading a
 //     lease held by someone else, or writing one that names another holder (a release),
-//     closes the fence at once.
+//     closes the fence at once. A release after a read that showed another holder is not
+//     written: client-go's release on shutdown would otherwise blank the new leader's lease.
 //   - Allow says whether the last renewal started less than the window ago. The window is
 //     the renew deadline, shorter than the lease duration: another replica can only take
 //     the lease a lease duration after it last saw this one renew, so the difference is the
