@@ -48,7 +48,7 @@ chaos: controlplane ## fault-injection suite, every scenario (make test runs the
 	CHAOS=full go test -count=1 -timeout 100m -run '^TestChaos$$' -v ./test/e2e/
 
 scale: controlplane ## 2,000 nodes + 20,000 pods on KWOK: controller memory/CPU while quiet, then a 1,000-pod burst; prints the figures
-	SCALE=1 go test -count=1 -timeout 40m -run '^TestScale$$' -v ./test/e2e/
+	SCALE=1 go test -count=1 -timeout 150m -run '^TestScale$$' -v ./test/e2e/
 
 burst: controlplane ## 1,000 bare pods at once on the local control plane (BURST=N to change): NodeClaim and binding times, price against a fresh plan
 	BURST=$${BURST:-1000} go test -count=1 -timeout 20m -run '^TestBurst$$' -v ./test/e2e/

@@ -64,13 +64,25 @@ func Candidates(instanceTypes []*InstanceType, nodeClaim *v1.NodeClaim) []Candid
 			reqs = append(reqs, r)
 		}
 	}
+	// Offerings differ from their type only in zone and capacity type: the other
+	// requirements are checked once per type, and no label map is built per offering (this
+	// runs for every in-flight NodeClaim on every provisioning pass).
+	var typeReqs, offeringReqs []v1.NodeSelectorRequirementWithMinValues
+	for _, r := range reqs {
+		switch r.Key {
+		case v1.LabelTopologyZone, v1.CapacityTypeLabelKey:
+			offeringReqs = append(offeringReqs, r)
+		default:
+			typeReqs = append(typeReqs, r)
+		}
+	}
 	var out []Candidate
 	for _, it := range instanceTypes {
-		if !Fits(it.Allocatable(), nodeClaim.Spec.Resources.Requests) {
+		if !typeMatches(typeReqs, it) || !Fits(it.Allocatable(), nodeClaim.Spec.Resources.Requests) {
 			continue
 		}
 		for _, o := range it.Offerings {
-			if MatchesAll(reqs, OfferingLabels(it, o)) {
+			if offeringMatches(offeringReqs, o) {
 				out = append(out, Candidate{InstanceType: it, Offering: o})
 			}
 		}
@@ -137,9 +149,43 @@ func MatchesAll(reqs []v1.NodeSelectorRequirementWithMinValues, labels map[strin
 	return true
 }
 
+// typeMatches is MatchesAll on OfferingLabels for requirements on keys other than zone and
+// capacity type.
+func typeMatches(reqs []v1.NodeSelectorRequirementWithMinValues, it *InstanceType) bool {
+	for _, r := range reqs {
+		value, ok := it.Labels[r.Key]
+		if r.Key == v1.LabelInstanceType {
+			value, ok = it.Name, true
+		}
+		if !matchesValue(r, value, ok) {
+			return false
+		}
+	}
+	return true
+}
+
+// offeringMatches is MatchesAll on OfferingLabels for requirements on zone and capacity type.
+func offeringMatches(reqs []v1.NodeSelectorRequirementWithMinValues, o Offering) bool {
+	for _, r := range reqs {
+		value := o.Zone
+		if r.Key == v1.CapacityTypeLabelKey {
+			value = o.CapacityType
+		}
+		if !matchesValue(r, value, true) {
+			return false
+		}
+	}
+	return true
+}
+
 // Matches reports whether labels satisfy one requirement (see Candidates for the rules).
 func Matches(r v1.NodeSelectorRequirementWithMinValues, labels map[string]string) bool {
 	value, ok := labels[r.Key]
+	return matchesValue(r, value, ok)
+}
+
+// matchesValue reports whether a label's value (ok: the label is present) satisfies r.
+func matchesValue(r v1.NodeSelectorRequirementWithMinValues, value string, ok bool) bool {
 	switch r.Operator {
 	case v1.NodeSelectorOpIn:
 		return ok && slices.Contains(r.Values, value)

@@ -1,6 +1,8 @@
 package cloudprovider_test
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -138,6 +140,61 @@ func TestFits(t *testing.T) {
 	} {
 		if got := cloudprovider.Fits(alloc, tt.req); got != tt.want {
 			t.Errorf("Fits(%v) = %v, want %v", tt.req, got, tt.want)
+		}
+	}
+}
+
+// TestCandidatesMatchOfferingLabels: Candidates, which checks an offering's zone and capacity
+// type apart from its type's labels, keeps exactly the offerings whose OfferingLabels satisfy
+// every requirement on a provider key, over random requirements on every kind of key.
+func TestCandidatesMatchOfferingLabels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	var types []*cloudprovider.InstanceType
+	for i, cpu := range []string{"1", "2", "4", "8", "16"} {
+		it := instanceType(fmt.Sprintf("t%d.large", i), cpu, map[string]float64{"zone-a": 0.1 * float64(i+1), "zone-b": 0.1*float64(i+1) + 0.01}, true)
+		it.Labels = map[string]string{"cpu": cpu, "family": []string{"m", "c", "r"}[i%3]}
+		it.Offerings = append(it.Offerings, cloudprovider.Offering{Zone: "zone-a", CapacityType: v1.CapacityTypeSpot, PricePerHour: 0.05 * float64(i+1), Available: true})
+		types = append(types, it)
+	}
+	keys := []string{"cpu", "family", v1.LabelInstanceType, v1.LabelTopologyZone, v1.CapacityTypeLabelKey, "other"}
+	values := map[string][]string{
+		"cpu": {"1", "4", "16", "3"}, "family": {"m", "c", "x"}, v1.LabelInstanceType: {"t0.large", "t3.large", "none"},
+		v1.LabelTopologyZone: {"zone-a", "zone-b", "zone-c"}, v1.CapacityTypeLabelKey: {v1.CapacityTypeSpot, v1.CapacityTypeOnDemand}, "other": {"x"},
+	}
+	ops := []v1.NodeSelectorOperator{v1.NodeSelectorOpIn, v1.NodeSelectorOpNotIn, v1.NodeSelectorOpExists, v1.NodeSelectorOpDoesNotExist, v1.NodeSelectorOpGt, v1.NodeSelectorOpLt}
+	for range 2000 {
+		nc := &v1.NodeClaim{}
+		for range rng.IntN(4) {
+			key := keys[rng.IntN(len(keys))]
+			op := ops[rng.IntN(len(ops))]
+			r := req(key, op)
+			switch op {
+			case v1.NodeSelectorOpIn, v1.NodeSelectorOpNotIn:
+				for range 1 + rng.IntN(2) {
+					r.Values = append(r.Values, values[key][rng.IntN(len(values[key]))])
+				}
+			case v1.NodeSelectorOpGt, v1.NodeSelectorOpLt:
+				r.Values = []string{fmt.Sprint(rng.IntN(10))}
+			}
+			nc.Spec.Requirements = append(nc.Spec.Requirements, r)
+		}
+		got := map[string]bool{}
+		for _, c := range cloudprovider.Candidates(types, nc) {
+			got[c.InstanceType.Name+"/"+c.Offering.Zone+"/"+c.Offering.CapacityType] = true
+		}
+		var reqs []v1.NodeSelectorRequirementWithMinValues
+		for _, r := range nc.Spec.Requirements {
+			if r.Key != "other" { // not a provider key: it constrains nothing here
+				reqs = append(reqs, r)
+			}
+		}
+		for _, it := range types {
+			for _, o := range it.Offerings {
+				key := it.Name + "/" + o.Zone + "/" + o.CapacityType
+				if want := cloudprovider.MatchesAll(reqs, cloudprovider.OfferingLabels(it, o)); got[key] != want {
+					t.Fatalf("requirements %v: offering %s kept=%v, its labels match=%v", nc.Spec.Requirements, key, got[key], want)
+				}
+			}
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/conditions"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/podevents"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/providerid"
 	metricsnode "github.com/gokarpenter/karpenter/pkg/controllers/metrics/node"
 	metricsnodeclaim "github.com/gokarpenter/karpenter/pkg/controllers/metrics/nodeclaim"
 	metricspod "github.com/gokarpenter/karpenter/pkg/controllers/metrics/pod"
@@ -82,6 +83,8 @@ func NewControllers(deps Deps) ([]Controller, error) {
 		return nil, err
 	}
 	return append([]Controller{
+		// First: lifecycle and termination read these indexes.
+		providerid.Indexes{},
 		provisioning.NewController(provisioning.Deps{
 			Client: deps.Client, Cluster: deps.Cluster, CloudProvider: deps.CloudProvider,
 			Recorder: deps.Recorder, Clock: deps.Clock, Options: deps.Provisioning, Registerer: deps.Registerer,

@@ -8,11 +8,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -24,9 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
-	"github.com/gokarpenter/karpenter/pkg/cloudprovider/fake"
 	"github.com/gokarpenter/karpenter/pkg/metrics"
-	"github.com/gokarpenter/karpenter/pkg/operator"
 	"github.com/gokarpenter/karpenter/pkg/test"
 )
 
@@ -68,60 +64,12 @@ var notExercised = map[string]string{
 func TestMetricsMatchUpstream(t *testing.T) {
 	test.RequireEnvironment(t, env)
 	ctx := test.Context(t)
-	opts := operator.DefaultOptions()
-	opts.CloudProvider = operator.CloudProviderFake
-	opts.MetricsAddr, opts.HealthAddr = freeAddr(t), freeAddr(t)
-	opts.LeaderElectionNamespace = "default"
-	opts.BatchIdleDuration, opts.BatchMaxDuration = 100*time.Millisecond, time.Second
-	opts.SkipControllerNameValidation = true
+	opts := fakeCloudOptions(t)
 	opts.Version = "test"
-	op, err := operator.New(ctx, env.Config, opts, logr.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := op.Start(runCtx); err != nil {
-			t.Errorf("operator: %v", err)
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		cleanup()
-		_ = env.Client.DeleteAllOf(context.Background(), &corev1.Node{})
-	})
-
-	np := &v1.NodePool{
-		ObjectMeta: metav1.ObjectMeta{Name: "metrics"},
-		Spec: v1.NodePoolSpec{
-			Limits: v1.Limits{corev1.ResourceCPU: resource.MustParse("1000")},
-			Template: v1.NodeClaimTemplate{Spec: v1.NodeClaimTemplateSpec{
-				Requirements: []v1.NodeSelectorRequirementWithMinValues{},
-				NodeClassRef: &v1.NodeClassReference{Group: fake.NodeClassGVK.Group, Kind: fake.NodeClassGVK.Kind, Name: "default"},
-			}},
-		},
-	}
-	if err := env.Client.Create(ctx, np); err != nil {
-		t.Fatal(err)
-	}
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "metrics-pod"},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app", Resources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")},
-			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")},
-		}}}},
-	}
-	if err := env.Client.Create(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
-	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}
-	if err := env.Client.Status().Update(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
+	runOperator(t, opts, func() { _ = env.Client.DeleteAllOf(context.Background(), &corev1.Node{}) })
+	pod := createPendingPod(t, "metrics",
+		corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")},
+		corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")})
 	var nc v1.NodeClaim
 	eventuallyWithin(t, 90*time.Second, "a launched nodeclaim", func() error {
 		var list v1.NodeClaimList
@@ -151,7 +99,7 @@ func TestMetricsMatchUpstream(t *testing.T) {
 
 	// A managed node that comes and goes: created, deletion requested, gone.
 	gone := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "metrics-gone", Finalizers: []string{"test/hold"},
-		Labels: map[string]string{v1.NodePoolLabelKey: np.Name, v1.LabelTopologyZone: "test-zone"}}}
+		Labels: map[string]string{v1.NodePoolLabelKey: "metrics", v1.LabelTopologyZone: "test-zone"}}}
 	if err := env.Client.Create(ctx, gone); err != nil {
 		t.Fatal(err)
 	}

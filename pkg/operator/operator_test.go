@@ -81,30 +81,8 @@ func get(url string) (int, string) {
 func TestOperatorRunsTheMainJob(t *testing.T) {
 	test.RequireEnvironment(t, env)
 	ctx := test.Context(t)
-	opts := operator.DefaultOptions()
-	opts.CloudProvider = operator.CloudProviderFake
-	opts.MetricsAddr, opts.HealthAddr = freeAddr(t), freeAddr(t)
-	opts.LeaderElectionNamespace = "default"
-	opts.BatchIdleDuration, opts.BatchMaxDuration = 100*time.Millisecond, time.Second
-	opts.SkipControllerNameValidation = true
-	op, err := operator.New(ctx, env.Config, opts, logr.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := op.Start(runCtx); err != nil {
-			t.Errorf("operator: %v", err)
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		cleanup()
-	})
+	opts := fakeCloudOptions(t)
+	runOperator(t, opts, nil)
 
 	test.Eventually(t, 0, func() error {
 		for _, path := range []string{"/healthz", "/readyz"} {
@@ -115,29 +93,7 @@ func TestOperatorRunsTheMainJob(t *testing.T) {
 		return nil
 	})
 
-	np := &v1.NodePool{
-		ObjectMeta: metav1.ObjectMeta{Name: "operator"},
-		Spec: v1.NodePoolSpec{Template: v1.NodeClaimTemplate{Spec: v1.NodeClaimTemplateSpec{
-			Requirements: []v1.NodeSelectorRequirementWithMinValues{},
-			NodeClassRef: &v1.NodeClassReference{Group: fake.NodeClassGVK.Group, Kind: fake.NodeClassGVK.Kind, Name: "default"},
-		}}},
-	}
-	if err := env.Client.Create(ctx, np); err != nil {
-		t.Fatal(err)
-	}
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "operator-pod"},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app", Resources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")},
-		}}}},
-	}
-	if err := env.Client.Create(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
-	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}
-	if err := env.Client.Status().Update(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
+	createPendingPod(t, "operator", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}, nil)
 	test.Eventually(t, 0, func() error {
 		var list v1.NodeClaimList
 		if err := env.Client.List(ctx, &list); err != nil {
@@ -159,6 +115,81 @@ func TestOperatorRunsTheMainJob(t *testing.T) {
 			t.Errorf("/metrics (%d) lacks %s", code, want)
 		}
 	}
+}
+
+// fakeCloudOptions are the operator's options for a run on the fake cloud with leader
+// election, free metrics and health ports, and short batches.
+func fakeCloudOptions(t *testing.T) operator.Options {
+	opts := operator.DefaultOptions()
+	opts.CloudProvider = operator.CloudProviderFake
+	opts.MetricsAddr, opts.HealthAddr = freeAddr(t), freeAddr(t)
+	opts.LeaderElectionNamespace = "default"
+	opts.BatchIdleDuration, opts.BatchMaxDuration = 100*time.Millisecond, time.Second
+	opts.SkipControllerNameValidation = true
+	return opts
+}
+
+// runOperator builds the operator with opts and runs it until the test ends; then it stops
+// it, waits for it to return, runs the extra clean-up (nil for none) and cleanup.
+func runOperator(t *testing.T, opts operator.Options, extra func()) *operator.Operator {
+	t.Helper()
+	op, err := operator.New(test.Context(t), env.Config, opts, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(test.Context(t))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := op.Start(runCtx); err != nil {
+			t.Errorf("operator: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		cleanup()
+		if extra != nil {
+			extra()
+		}
+	})
+	return op
+}
+
+// createPendingPod creates a NodePool named name on the fake cloud (with limits, if any) and
+// a pod in default asking for requests (and limits), marked unschedulable as kube-scheduler
+// would.
+func createPendingPod(t *testing.T, name string, requests, limits corev1.ResourceList) *corev1.Pod {
+	t.Helper()
+	ctx := test.Context(t)
+	np := &v1.NodePool{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1.NodePoolSpec{
+			Limits: v1.Limits{corev1.ResourceCPU: resource.MustParse("1000")},
+			Template: v1.NodeClaimTemplate{Spec: v1.NodeClaimTemplateSpec{
+				Requirements: []v1.NodeSelectorRequirementWithMinValues{},
+				NodeClassRef: &v1.NodeClassReference{Group: fake.NodeClassGVK.Group, Kind: fake.NodeClassGVK.Kind, Name: "default"},
+			}},
+		},
+	}
+	if err := env.Client.Create(ctx, np); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name + "-pod"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app", Resources: corev1.ResourceRequirements{
+			Requests: requests, Limits: limits,
+		}}}},
+	}
+	if err := env.Client.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}
+	if err := env.Client.Status().Update(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	return pod
 }
 
 func cleanup() {
@@ -191,7 +222,7 @@ func TestOperatorBuildsTheSimProvider(t *testing.T) {
 	for _, c := range op.Controllers {
 		names = append(names, c.Name())
 	}
-	if got := strings.Join(names, ","); got != "provisioner,nodeclaim.lifecycle,nodeclaim.termination,nodeclaim.garbagecollection,nodeclaim.expiration,disruption.podevents,disruption.conditions,disruption,nodepool.status,metrics.state,metrics.pod,metrics.status.nodepool,metrics.status.nodeclaim,metrics.node,metrics.nodeclaim,sim.noderegistrar" {
+	if got := strings.Join(names, ","); got != "providerid.indexes,provisioner,nodeclaim.lifecycle,nodeclaim.termination,nodeclaim.garbagecollection,nodeclaim.expiration,disruption.podevents,disruption.conditions,disruption,nodepool.status,metrics.state,metrics.pod,metrics.status.nodepool,metrics.status.nodeclaim,metrics.node,metrics.nodeclaim,sim.noderegistrar" {
 		t.Errorf("controllers = %s", got)
 	}
 }

@@ -3,11 +3,9 @@ package operator_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,27 +33,11 @@ func TestRegistrationTTLSetting(t *testing.T) {
 	opts.RegistrationTTL = o.RegistrationTTL
 	opts.MetricsAddr, opts.HealthAddr, opts.LeaderElection = "0", "0", false
 	opts.SkipControllerNameValidation = true
-	op, err := operator.New(ctx, env.Config, opts, logr.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := op.Start(runCtx); err != nil {
-			t.Errorf("operator: %v", err)
-		}
-	}()
 	class := &simv1alpha1.SimNodeClass{ObjectMeta: metav1.ObjectMeta{Name: "never-registers"}, Spec: simv1alpha1.SimNodeClassSpec{FailRegistration: true}}
 	if err := env.Client.Create(ctx, class); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		cleanup()
+	runOperator(t, opts, func() {
 		_ = env.Client.Delete(context.Background(), class)
 		_ = env.Client.DeleteAllOf(context.Background(), &simv1alpha1.SimInstance{})
 	})

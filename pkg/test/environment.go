@@ -103,6 +103,11 @@ func Start() (*Environment, error) {
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
+	if os.Getenv("KUBEBUILDER_CONTROLPLANE_START_TIMEOUT") == "" {
+		// envtest's 20 s default fails the whole package on a loaded 2-core machine
+		// (several clusters at once), where kube-apiserver can take a minute to be ready.
+		env.ControlPlaneStartTimeout = 2 * time.Minute
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting envtest: %w", err)

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -85,4 +87,14 @@ func RunManager(t testing.TB, mgr manager.Manager) *Manager {
 		t.Fatalf("manager cache did not sync")
 	}
 	return m
+}
+
+// BuilderIndexer is a client.FieldIndexer that adds each index to a fake client under
+// construction, so a controller's index registration can run against a fake client.
+type BuilderIndexer struct{ Builder *fake.ClientBuilder }
+
+// IndexField adds the index to the builder.
+func (i BuilderIndexer) IndexField(_ context.Context, obj client.Object, field string, f client.IndexerFunc) error {
+	i.Builder.WithIndex(obj, field, f)
+	return nil
 }

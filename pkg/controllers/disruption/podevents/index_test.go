@@ -15,15 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/test"
 )
-
-// builderIndexer registers IndexNodeNames' index on a fake client under construction.
-type builderIndexer struct{ b *fake.ClientBuilder }
-
-func (i builderIndexer) IndexField(_ context.Context, obj client.Object, field string, f client.IndexerFunc) error {
-	i.b.WithIndex(obj, field, f)
-	return nil
-}
 
 // TestReconcileListsOnlyTheNodesNodeClaim: with the status.nodeName index, a pod event
 // reads the one NodeClaim on the node, not every NodeClaim in the cluster.
@@ -48,7 +41,7 @@ func TestReconcileListsOnlyTheNodesNodeClaim(t *testing.T) {
 			}
 			return err
 		}})
-	if err := IndexNodeNames(ctx, builderIndexer{b}); err != nil {
+	if err := IndexNodeNames(ctx, test.BuilderIndexer{Builder: b}); err != nil {
 		t.Fatal(err)
 	}
 	kube := b.Build()

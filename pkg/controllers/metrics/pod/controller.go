@@ -67,7 +67,7 @@ func NewController(deps Deps) (*Controller, error) {
 
 // podStates lists every pod the client holds with its node's labels, for
 // karpenter_pods_state when it is scraped. The objects are the cache's: read only.
-func (c *Controller) podStates(yield func(values []string)) {
+func (c *Controller) podStates(emit func(value float64, labelValues ...string)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pods := &corev1.PodList{}
@@ -90,7 +90,7 @@ func (c *Controller) podStates(yield func(values []string)) {
 			node = unbound
 		}
 		stateValues(values, &pods.Items[i], node)
-		yield(values)
+		emit(1, values...)
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	cpmetrics "github.com/gokarpenter/karpenter/pkg/cloudprovider/metrics"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/providerid"
 	"github.com/gokarpenter/karpenter/pkg/metrics"
 	"github.com/gokarpenter/karpenter/pkg/predicates"
 )
@@ -36,12 +37,6 @@ const Name = "nodeclaim.lifecycle"
 
 // DefaultRegistrationTTL is how long a NodeClaim may take to register before it is deleted.
 const DefaultRegistrationTTL = 15 * time.Minute
-
-// Field indexes the controller registers on the manager's cache.
-const (
-	NodeProviderIDField      = "spec.providerID"
-	NodeClaimProviderIDField = "status.providerID"
-)
 
 // Deps are what the controller works with.
 type Deps struct {
@@ -98,14 +93,11 @@ func NewController(deps Deps) *Controller {
 // Name is the controller's name.
 func (c *Controller) Name() string { return Name }
 
-// Register indexes Nodes and NodeClaims by provider ID and watches NodeClaims, and Nodes
-// mapped to the NodeClaim with their provider ID.
-func (c *Controller) Register(ctx context.Context, mgr manager.Manager) error {
+// Register watches NodeClaims, and Nodes mapped to the NodeClaim with their provider ID
+// (through providerid's indexes, which the operator registers first).
+func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
 	if c.metricsErr != nil {
 		return fmt.Errorf("registering lifecycle metrics: %w", c.metricsErr)
-	}
-	if err := IndexProviderIDs(ctx, mgr.GetFieldIndexer()); err != nil {
-		return err
 	}
 	err := builder.ControllerManagedBy(mgr).
 		Named(Name).
@@ -122,36 +114,13 @@ func (c *Controller) Register(ctx context.Context, mgr manager.Manager) error {
 	return nil
 }
 
-// IndexProviderIDs adds the provider ID indexes of Nodes and NodeClaims to an indexer.
-func IndexProviderIDs(ctx context.Context, indexer client.FieldIndexer) error {
-	err := indexer.IndexField(ctx, &corev1.Node{}, NodeProviderIDField, func(o client.Object) []string {
-		if id := o.(*corev1.Node).Spec.ProviderID; id != "" {
-			return []string{id}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("indexing nodes by provider ID: %w", err)
-	}
-	err = indexer.IndexField(ctx, &v1.NodeClaim{}, NodeClaimProviderIDField, func(o client.Object) []string {
-		if id := o.(*v1.NodeClaim).Status.ProviderID; id != "" {
-			return []string{id}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("indexing nodeclaims by provider ID: %w", err)
-	}
-	return nil
-}
-
 func (c *Controller) nodeClaimsForNode(ctx context.Context, o client.Object) []reconcile.Request {
 	node, ok := o.(*corev1.Node)
 	if !ok || node.Spec.ProviderID == "" {
 		return nil
 	}
 	var list v1.NodeClaimList
-	if err := c.kube.List(ctx, &list, client.MatchingFields{NodeClaimProviderIDField: node.Spec.ProviderID}); err != nil {
+	if err := c.kube.List(ctx, &list, client.MatchingFields{providerid.NodeClaimIndex: node.Spec.ProviderID}); err != nil {
 		log.FromContext(ctx).Error(err, "listing nodeclaims for node", "node", klog.KObj(node))
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/fake"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/providerid"
 	lc "github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/lifecycle"
 )
 
@@ -20,7 +21,7 @@ import (
 func (h *harness) direct() *lc.Controller {
 	h.t.Helper()
 	mgr := env.StartManager(h.t, func(ctx context.Context, mgr manager.Manager) error {
-		return lc.IndexProviderIDs(ctx, mgr.GetFieldIndexer())
+		return providerid.Index(ctx, mgr.GetFieldIndexer())
 	})
 	return lc.NewController(lc.Deps{Client: mgr.GetClient(), CloudProvider: h.cloud, Recorder: h.recorder, Clock: h.clk})
 }

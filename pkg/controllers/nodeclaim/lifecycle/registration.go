@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/providerid"
 )
 
 // errNodeNotFound and errMultipleNodes explain why no single Node matches a provider ID.
@@ -96,7 +97,7 @@ func syncNode(node *corev1.Node, nc *v1.NodeClaim) {
 // nodeFor returns the one Node with the provider ID.
 func (c *Controller) nodeFor(ctx context.Context, providerID string) (*corev1.Node, error) {
 	var nodes corev1.NodeList
-	if err := c.kube.List(ctx, &nodes, client.MatchingFields{NodeProviderIDField: providerID}); err != nil {
+	if err := c.kube.List(ctx, &nodes, client.MatchingFields{providerid.NodeIndex: providerID}); err != nil {
 		return nil, fmt.Errorf("listing nodes by provider ID: %w", err)
 	}
 	switch len(nodes.Items) {

@@ -18,6 +18,7 @@ import (
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/fake"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/providerid"
 	"github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/lifecycle"
 	"github.com/gokarpenter/karpenter/pkg/test"
 )
@@ -61,6 +62,9 @@ func newHarness(t *testing.T) *harness {
 func (h *harness) start() (stop func()) {
 	h.t.Helper()
 	return env.StartManager(h.t, func(ctx context.Context, mgr manager.Manager) error {
+		if err := providerid.Index(ctx, mgr.GetFieldIndexer()); err != nil {
+			return err
+		}
 		return lifecycle.NewController(lifecycle.Deps{
 			Client: mgr.GetClient(), CloudProvider: h.cloud, Recorder: h.recorder, Clock: h.clk,
 		}).Register(ctx, mgr)

@@ -124,9 +124,7 @@ func (c *Controller) Name() string { return Name }
 // Register adds the NodeClaim termination controller (woken by its NodeClaims and their
 // Nodes) and the Node cascade controller to the manager.
 func (c *Controller) Register(ctx context.Context, mgr manager.Manager) error {
-	if err := IndexProviderIDs(ctx, mgr.GetFieldIndexer()); err != nil {
-		return fmt.Errorf("registering %s: %w", Name, err)
-	}
+	// The operator registers providerid's indexes before any controller (providerid.Indexes).
 	c.indexed = true
 	if c.podReader == nil {
 		c.podReader = mgr.GetAPIReader()

@@ -14,15 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/providerid"
+	"github.com/gokarpenter/karpenter/pkg/test"
 )
-
-// builderIndexer registers IndexProviderIDs' indexes on a fake client under construction.
-type builderIndexer struct{ b *fake.ClientBuilder }
-
-func (i builderIndexer) IndexField(_ context.Context, obj client.Object, field string, f client.IndexerFunc) error {
-	i.b.WithIndex(obj, field, f)
-	return nil
-}
 
 // TestNodeEventReadsOnlyItsNodeClaim: with the provider ID indexes, a Node event maps to
 // its NodeClaim, and a NodeClaim finds its Node, by reading one object, not every
@@ -55,7 +49,7 @@ func TestNodeEventReadsOnlyItsNodeClaim(t *testing.T) {
 			}
 			return err
 		}})
-	if err := IndexProviderIDs(ctx, builderIndexer{b}); err != nil {
+	if err := providerid.Index(ctx, test.BuilderIndexer{Builder: b}); err != nil {
 		t.Fatal(err)
 	}
 	kube := b.Build()

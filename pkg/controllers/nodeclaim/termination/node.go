@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/controllers/internal/providerid"
 )
 
 // NodeControllerName is the Node cascade controller's name in logs.
@@ -24,7 +25,7 @@ const NodeControllerName = "node.termination"
 type NodeController struct {
 	kube     client.Client
 	recorder record.EventRecorder
-	// indexed: the client's cache has the provider ID indexes (see IndexProviderIDs).
+	// indexed: the client's cache has the provider ID indexes (see providerid.Index).
 	indexed bool
 }
 
@@ -127,38 +128,6 @@ func removeNodeFinalizer(ctx context.Context, kube client.Client, node *corev1.N
 	return nil
 }
 
-// The provider ID indexes termination keeps for itself (the lifecycle controller has its
-// own under other names), so it works in a manager with or without the lifecycle.
-const (
-	NodeProviderIDIndex      = "termination.spec.providerID"
-	NodeClaimProviderIDIndex = "termination.status.providerID"
-)
-
-// IndexProviderIDs adds termination's provider ID indexes of Nodes and NodeClaims. With
-// them a Node event maps to its NodeClaim, and a NodeClaim to its Node, without listing
-// every NodeClaim or Node of the cluster.
-func IndexProviderIDs(ctx context.Context, indexer client.FieldIndexer) error {
-	err := indexer.IndexField(ctx, &corev1.Node{}, NodeProviderIDIndex, func(o client.Object) []string {
-		if id := o.(*corev1.Node).Spec.ProviderID; id != "" {
-			return []string{id}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("indexing nodes by provider ID: %w", err)
-	}
-	err = indexer.IndexField(ctx, &v1.NodeClaim{}, NodeClaimProviderIDIndex, func(o client.Object) []string {
-		if id := o.(*v1.NodeClaim).Status.ProviderID; id != "" {
-			return []string{id}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("indexing nodeclaims by provider ID: %w", err)
-	}
-	return nil
-}
-
 // nodesByProviderID lists the Nodes with the provider ID ("" matches none): through the
 // index when indexed, else every Node filtered (a client without the index, in tests).
 func nodesByProviderID(ctx context.Context, kube client.Reader, providerID string, indexed bool) ([]*corev1.Node, error) {
@@ -168,7 +137,7 @@ func nodesByProviderID(ctx context.Context, kube client.Reader, providerID strin
 	list := &corev1.NodeList{}
 	var opts []client.ListOption
 	if indexed {
-		opts = append(opts, client.MatchingFields{NodeProviderIDIndex: providerID})
+		opts = append(opts, client.MatchingFields{providerid.NodeIndex: providerID})
 	}
 	if err := kube.List(ctx, list, opts...); err != nil {
 		return nil, fmt.Errorf("listing nodes: %w", err)
@@ -188,7 +157,7 @@ func nodeClaimsByProviderID(ctx context.Context, kube client.Reader, providerID 
 	list := &v1.NodeClaimList{}
 	var opts []client.ListOption
 	if indexed && providerID != "" {
-		opts = append(opts, client.MatchingFields{NodeClaimProviderIDIndex: providerID})
+		opts = append(opts, client.MatchingFields{providerid.NodeClaimIndex: providerID})
 	}
 	if err := kube.List(ctx, list, opts...); err != nil {
 		return nil, fmt.Errorf("listing nodeclaims: %w", err)
