@@ -16,7 +16,8 @@
 # (its client rate comes from the config file: CP_SCHEDULER_QPS, CP_SCHEDULER_BURST, default 500/1000,
 # as 20,000 pods bind in minutes at the default 50/s). CP_KCM_QPS and CP_KCM_BURST set
 # kube-controller-manager's client rate (its defaults, 20/30, unless set: at 20/s a Deployment
-# of 5,000 pods takes four minutes to create them). Everything is written under the repository:
+# of 5,000 pods takes four minutes to create them). CP_KWOK_POD_PARALLELISM sets how many pods
+# KWOK moves to Running at once (its default 4). Everything is written under the repository:
 # bin/ for binaries, .local/controlplane/ for certificates, data, logs, PIDs and kubeconfigs.
 set -euo pipefail
 
@@ -202,6 +203,12 @@ kwok_stages() { # kwok ships its stages as manifests inside its module
 		echo '---'
 		cat "$dir/kustomize/stage/$f"
 	done >"$RUN/kwok.yaml"
+	# CP_KWOK_POD_PARALLELISM: how many pods KWOK moves through their stages at once (its
+	# default, 4, unless set: at a loaded API server's latency that is a few pods a second).
+	if [[ -n ${CP_KWOK_POD_PARALLELISM:-} ]]; then
+		printf -- '---\napiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n  podPlayStageParallelism: %d\n' \
+			"$CP_KWOK_POD_PARALLELISM" >>"$RUN/kwok.yaml"
+	fi
 }
 
 up() {
