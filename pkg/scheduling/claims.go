@@ -86,7 +86,7 @@ func (s *solver) paretoFront(p *pool, b []uint64) []int {
 		a := &s.u.types[p.types[j]].alloc
 		dominated := false
 		for _, f := range front {
-			if p.price[f] <= p.price[j] && s.u.types[p.types[f]].alloc.fits(a) {
+			if p.price[f] <= p.price[j] && s.u.types[p.types[f]].alloc.fitsFixed(a) && (s.fixedOnly || s.u.types[p.types[f]].alloc.fits(a)) {
 				dominated = true
 				break
 			}
@@ -249,7 +249,7 @@ func (s *solver) minValuesHold(p *pool, cs *compatSet, j int) bool {
 		seen := map[string]bool{}
 		for k := range p.types {
 			t := &s.u.types[p.types[k]]
-			if bitTest(cs.bits, k) && t.alloc.fits(a) {
+			if bitTest(cs.bits, k) && t.alloc.fitsFixed(a) && (s.fixedOnly || t.alloc.fits(a)) {
 				seen[t.src.Labels[r.Key]] = true
 			}
 		}

@@ -134,11 +134,8 @@ func (s *solver) buildClasses(pods []*corev1.Pod) {
 	index := map[string]int{}
 	var b strings.Builder
 	for _, pod := range pods {
-		req, err := s.u.res.podRequests(pod)
-		key := classKey(pod, &req, &b)
-		if err != nil {
-			key = "\x01err" + string(pod.UID) + pod.Namespace + "/" + pod.Name
-		}
+		pc := s.podClass(pod, &b)
+		req, err, key := pc.req, pc.err, pc.key
 		if i, ok := index[key]; ok {
 			s.classes[i].pods = append(s.classes[i].pods, pod)
 			continue

@@ -94,7 +94,7 @@ func (s *solver) cheapestOption(n *node) (int, int) {
 	offs := n.pool.pricesIn(s.u, n.zm, n.cm)
 	best, count := -1, 0
 	for j := range n.pool.types {
-		if !bitTest(n.bits, j) || offs[j].ct < 0 || !s.u.types[n.pool.types[j]].alloc.fits(&need) {
+		if !bitTest(n.bits, j) || offs[j].ct < 0 || !(s.u.types[n.pool.types[j]].alloc.fitsFixed(&need) && (s.fixedOnly || s.u.types[n.pool.types[j]].alloc.fits(&need))) {
 			continue
 		}
 		count++
@@ -127,7 +127,7 @@ func (s *solver) appendOptions(out []option, n *node) []option {
 		if !bitTest(n.bits, j) || offs[j].ct < 0 {
 			continue
 		}
-		if t := &s.u.types[n.pool.types[j]]; t.alloc.fits(&need) {
+		if t := &s.u.types[n.pool.types[j]]; t.alloc.fitsFixed(&need) && (s.fixedOnly || t.alloc.fits(&need)) {
 			out = append(out, option{pos: j, off: offs[j]})
 		}
 	}
@@ -223,7 +223,7 @@ func (s *solver) poolReason(c *class, v *variant, p *pool) string {
 		}
 		t := &s.u.types[p.types[j]]
 		biggest.maxWith(&t.alloc)
-		if t.alloc.fits(&need) {
+		if t.alloc.fitsFixed(&need) && (s.fixedOnly || t.alloc.fits(&need)) {
 			fits = true
 			inLimits = inLimits || p.withinLimits(&t.capacity)
 		}

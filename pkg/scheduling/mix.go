@@ -36,7 +36,7 @@ func (s *solver) mixFill(n *node) {
 				continue
 			}
 			live = append(live, c)
-			if !n.free.fits(&c.req) {
+			if !(n.free.fitsFixed(&c.req) && (s.fixedOnly || n.free.fits(&c.req))) {
 				continue
 			}
 			score := 0.0
@@ -93,7 +93,7 @@ func (s *solver) simulateMix(c *class, p *pool, j int, free vec) float64 {
 	for {
 		best, bestScore := -1, -1.0
 		for i, b := range s.buckets {
-			if s.simRem[i] <= 0 || !free.fits(&b.req) {
+			if s.simRem[i] <= 0 || !(free.fitsFixed(&b.req) && (s.fixedOnly || free.fits(&b.req))) {
 				continue
 			}
 			score := 0.0

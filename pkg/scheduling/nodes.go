@@ -24,6 +24,7 @@ type node struct {
 	volUsed  map[string]int64
 	pods     []*corev1.Pod // pending pods placed here
 	hostDom  int32
+	noAnti   bool // existing nodes: no pod listed in ExistingNode.Pods has pod anti-affinity
 
 	// NodeClaims only.
 	pool    *pool
@@ -48,10 +49,16 @@ func (s *solver) addExistingNodes() {
 	for i := range s.snap.Nodes {
 		en := &s.snap.Nodes[i]
 		n := &node{idx: len(s.nodes), name: en.Name, existing: true, labels: en.Labels, taints: en.Taints, volLimit: en.VolumeLimits}
-		n.free = s.u.res.vecOf(en.Allocatable)
 		n.hostDom = s.domainID(labelHostname, s.hostname(n))
 		s.nodes = append(s.nodes, n)
 		byName[en.Name] = n
+		if u := s.nodeUse(en); u != nil {
+			n.free = u.free
+			n.ports = append(n.ports, u.ports...)
+			n.noAnti = !u.anti
+			continue
+		}
+		n.free = s.u.res.vecOf(en.Allocatable)
 		for _, p := range en.Pods {
 			s.occupy(n, p)
 		}
@@ -112,11 +119,15 @@ func (n *node) volumeRoom(vols map[string]int64, limit int) int {
 	return limit
 }
 
-// existingPods calls f for every running pod with its node.
-func (s *solver) existingPods(f func(n *node, p *corev1.Pod)) {
+// existingPods calls f for every running pod with its node; with antiOnly, it may skip the
+// nodes whose pods have no pod anti-affinity (see node.noAnti).
+func (s *solver) existingPods(antiOnly bool, f func(n *node, p *corev1.Pod)) {
 	byName := map[string]*node{}
 	for i, n := range s.nodes[:s.existing] {
 		byName[n.name] = n
+		if antiOnly && n.noAnti {
+			continue
+		}
 		for _, p := range s.snap.Nodes[i].Pods {
 			f(n, p)
 		}
@@ -130,7 +141,7 @@ func (s *solver) existingPods(f func(n *node, p *corev1.Pod)) {
 
 // countExisting registers running pods' anti-affinity terms and counts them in groups.
 func (s *solver) countExisting() {
-	s.existingPods(func(n *node, p *corev1.Pod) {
+	s.existingPods(true, func(n *node, p *corev1.Pod) {
 		a := p.Spec.Affinity
 		if a == nil || a.PodAntiAffinity == nil {
 			return
@@ -151,7 +162,10 @@ func (s *solver) countExisting() {
 			}
 		}
 	})
-	s.existingPods(func(n *node, p *corev1.Pod) {
+	if len(s.groups) == 0 {
+		return
+	}
+	s.existingPods(false, func(n *node, p *corev1.Pod) {
 		for _, g := range s.groups {
 			if !g.matchesPod(p.Namespace, p.Labels) || !g.countsNode(n.labels, n.taints) {
 				continue

@@ -234,7 +234,7 @@ func (s *solver) handOut(p *pool, states []*pinnedState, loose []loosePod, mode 
 		if mode == pinFewest {
 			best := -1
 			for i := start; i < len(states); i++ {
-				if pos[i] >= 0 && room[i].fits(&lp.c.req) && (best < 0 ||
+				if pos[i] >= 0 && room[i].fitsFixed(&lp.c.req) && (s.fixedOnly || room[i].fits(&lp.c.req)) && (best < 0 ||
 					len(states[i].keepPods)+len(given[i]) < len(states[best].keepPods)+len(given[best])) {
 					best = i
 				}
@@ -246,7 +246,7 @@ func (s *solver) handOut(p *pool, states []*pinnedState, loose []loosePod, mode 
 			}
 		}
 		for i := max(start, from); i < len(states) && mode != pinFewest; i++ {
-			if pos[i] >= 0 && room[i].fits(&lp.c.req) {
+			if pos[i] >= 0 && room[i].fitsFixed(&lp.c.req) && (s.fixedOnly || room[i].fits(&lp.c.req)) {
 				room[i].sub(&lp.c.req)
 				given[i] = append(given[i], lp)
 				placed = true
@@ -358,7 +358,7 @@ func (s *solver) cheapestFor(p *pool, bits []uint64, zm uint64, cm uint8, used *
 	offs := p.pricesIn(s.u, zm, cm)
 	best := -1
 	for j := range p.types {
-		if !bitTest(bits, j) || offs[j].ct < 0 || !s.u.types[p.types[j]].alloc.fits(&need) {
+		if !bitTest(bits, j) || offs[j].ct < 0 || !(s.u.types[p.types[j]].alloc.fitsFixed(&need) && (s.fixedOnly || s.u.types[p.types[j]].alloc.fits(&need))) {
 			continue
 		}
 		if best < 0 || offs[j].price < offs[best].price {

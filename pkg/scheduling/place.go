@@ -209,7 +209,7 @@ const (
 // fitNode places up to remaining pods of c on n and returns how many it placed, or 0 and
 // whether n can never take the class under this variant and alternative.
 func (s *solver) fitNode(c *class, v *variant, ai int, n *node, remaining int) (int, int) {
-	if !n.free.fits(&c.req) && (s.pol != policyFewest || n.existing || !s.retarget(n, &c.req)) {
+	if !(n.free.fitsFixed(&c.req) && (s.fixedOnly || n.free.fits(&c.req))) && (s.pol != policyFewest || n.existing || !s.retarget(n, &c.req)) {
 		return 0, failShared
 	}
 	if portsConflict(n.ports, c.ports) {
@@ -268,7 +268,7 @@ func (s *solver) retarget(n *node, req *vec) bool {
 			continue
 		}
 		t := &s.u.types[n.pool.types[j]]
-		if t.alloc.fits(&need) && t.hasOffering(n.zm, n.cm) && n.pool.withinLimits(&t.capacity) {
+		if t.alloc.fitsFixed(&need) && (s.fixedOnly || t.alloc.fits(&need)) && t.hasOffering(n.zm, n.cm) && n.pool.withinLimits(&t.capacity) {
 			n.target = j
 			n.free = t.alloc
 			n.free.sub(&n.pool.dsOverhead)

@@ -241,7 +241,7 @@ func (s *solver) packShapes(p *pool, cs *compatSet, offs []offering, shapes []*s
 			if jj >= j {
 				break // positions are in price order; j itself fits
 			}
-			if bitTest(cs.bits, jj) && offs[jj].ct >= 0 && offs[jj].price < price && s.u.types[p.types[jj]].alloc.fits(&need) {
+			if bitTest(cs.bits, jj) && offs[jj].ct >= 0 && offs[jj].price < price && s.u.types[p.types[jj]].alloc.fitsFixed(&need) && (s.fixedOnly || s.u.types[p.types[jj]].alloc.fits(&need)) {
 				price = offs[jj].price
 			}
 		}
@@ -346,7 +346,10 @@ func fillByValue(capv vec, shapes []*shape, order []int, rem, x []int64) float64
 		if rem[i] == 0 {
 			continue
 		}
-		k := capv.maxCopies(&shapes[i].req, rem[i])
+		k := capv.maxCopiesFixed(&shapes[i].req, rem[i])
+		if k > 0 && !noOverflow(&capv, &shapes[i].req) {
+			k = capv.maxCopies(&shapes[i].req, rem[i])
+		}
 		if k > 0 {
 			x[i] = k
 			capv.addScaled(&shapes[i].req, -k)

@@ -50,6 +50,12 @@ type solver struct {
 	simRem     []int64  // simulateMix's scratch: pods left per bucket
 	targets    map[targetKey]targetMemo
 	fewest     []int // policyFewest: NodeClaim indices, in tryFewest's order
+	// fixedOnly: the solve has no resource dimension beyond the vectors' fixed array, so
+	// no vector has an overflow and fitsFixed is fits (see vec.fits).
+	fixedOnly bool
+	// memo is what the solve reads from pods, shared by the policies of one Solve and, with
+	// a Memo, by every solve of the memo (see Memo).
+	memo *tableMemo
 }
 
 // targetKey identifies a sizing decision; targetMemo remembers it with the queue length it
@@ -73,7 +79,9 @@ type vec64 [numFixed]float64
 
 // Solve plans where every pod goes: existing and in-flight nodes first, then new
 // NodeClaims at the lowest price this package can find. It never modifies its inputs.
-func Solve(s *Snapshot, pods []*corev1.Pod) *Plan {
+func Solve(s *Snapshot, pods []*corev1.Pod) *Plan { return solve(s, pods, nil) }
+
+func solve(s *Snapshot, pods []*corev1.Pod, m *Memo) *Plan {
 	var best *solver
 	var bestUnsched int
 	var bestPrice float64
@@ -83,6 +91,9 @@ func Solve(s *Snapshot, pods []*corev1.Pod) *Plan {
 			continue
 		}
 		sv := newSolverFrom(s, pol, pods, shared)
+		if shared == nil && m != nil {
+			sv.memo = m.forTable(&sv.u.res)
+		}
 		shared = sv
 		sv.solve(pods)
 		unsched, price := sv.estimate()
@@ -104,6 +115,8 @@ func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver)
 	s := &solver{snap: snap, pol: pol, groupIndex: map[string]int{}, doms: map[string]*domains{}}
 	if prev != nil {
 		s.u = prev.u
+		s.memo = prev.memo
+		s.fixedOnly = prev.fixedOnly
 		for _, z := range s.u.zones {
 			s.zoneDom = append(s.zoneDom, s.domainID(labelZone, z))
 		}
@@ -126,6 +139,7 @@ func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver)
 		limited = append(limited, sortedNames(snap.NodePools[i].Limits)...)
 	}
 	s.u.res.intern([][]*corev1.Pod{pods, snap.DaemonSets}, limited)
+	s.fixedOnly = s.u.res.dims() <= numFixed
 	pools := make([]*NodePool, len(snap.NodePools))
 	for i := range snap.NodePools {
 		pools[i] = &snap.NodePools[i]
@@ -144,6 +158,7 @@ func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver)
 		p.idx = len(s.pools)
 		s.pools = append(s.pools, p)
 	}
+	s.memo = newTableMemo()
 	return s
 }
 

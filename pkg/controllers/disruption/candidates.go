@@ -93,6 +93,9 @@ type pass struct {
 	poolStatCache  map[string]poolStat
 	// unboundPods caches unbound copies of pods for the simulations of the pass.
 	unboundPods map[types.UID]*corev1.Pod
+	// memo reads each running pod's requests once for all the simulations of the pass
+	// (its pods and snapshot do not change during the pass).
+	memo *scheduling.Memo
 	// options of the engine (feature gates, time budgets).
 	opts *Options
 	// cursor is the candidate single-node consolidation tried last when its time ran
@@ -138,6 +141,7 @@ func (c *Controller) newPass(ctx context.Context, now time.Time, podList []*core
 		nodeOf: map[string]*corev1.Node{}, podsByNode: map[string][]*corev1.Pod{},
 		instanceTypes: map[string][]*cloudprovider.InstanceType{}, nominated: map[string]bool{},
 		blocked: map[string]*Blocker{}, busy: map[string]bool{}, opts: &c.opts, cursor: &c.singleCursor,
+		memo: scheduling.NewMemo(),
 	}
 	p.pdbs, p.pdbList = NewPDBLimits(pdbs), pdbs
 	for _, pod := range podList {

@@ -69,7 +69,7 @@ func (p *pass) run(gone map[string]bool, movers, others []*corev1.Pod, extra *sc
 	if extra != nil {
 		snap.Nodes = append(snap.Nodes, *extra)
 	}
-	plan := scheduling.Solve(&snap, toPlace)
+	plan := scheduling.SolveWith(&snap, toPlace, p.memo)
 	for _, u := range plan.Unschedulable {
 		if isMover[u.Pod.UID] {
 			return simulation{why: fmt.Sprintf("pod %s/%s would fit nowhere: %s", u.Pod.Namespace, u.Pod.Name, u.Reason)}

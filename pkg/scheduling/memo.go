@@ -1,0 +1,136 @@
+package scheduling
+
+import (
+	"reflect"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gokarpenter/karpenter/pkg/pods"
+)
+
+// Memo remembers what solves read from the pods running on existing nodes (per node, its
+// allocatable less its pods' requests, and their host ports) and from the pods to place
+// (requests and scheduling class). Many solves over one snapshot then read each pod once: disruption simulates removing one set of candidates after
+// another from the same cluster, and reading the requests of every running pod was most of
+// each simulation. A Memo changes no result. It knows a node's pods by the identity of
+// ExistingNode.Pods (its first element's address and its length) and of its Allocatable
+// map, and pods by pointer, so the caller must not modify a pod, a Pods slice in place or
+// an Allocatable map while a Memo that has seen them is in use (a disruption pass's are
+// read-only). It is not safe for concurrent solves. Use NewMemo.
+type Memo struct {
+	// byTable: requests are vectors over a solve's resource dimensions, which depend on the
+	// extended resources the pods to place ask for; one memo per set of dimensions.
+	byTable map[string]*tableMemo
+}
+
+// tableMemo is a Memo for one set of resource dimensions.
+type tableMemo struct {
+	nodes map[string]*nodeUse       // by node name
+	pods  map[*corev1.Pod]*podClass // pods to place
+}
+
+// NewMemo returns an empty Memo.
+func NewMemo() *Memo { return &Memo{byTable: map[string]*tableMemo{}} }
+
+func newTableMemo() *tableMemo {
+	return &tableMemo{nodes: map[string]*nodeUse{}, pods: map[*corev1.Pod]*podClass{}}
+}
+
+// nodeUse is what an existing node's pods take from it.
+type nodeUse struct {
+	first **corev1.Pod        // &Pods[0], nil when it has none: the pods it was computed from
+	n     int                 // len(Pods)
+	alloc corev1.ResourceList // the Allocatable it was computed from (kept, so never reused)
+	free  vec                 // Allocatable less the requests of its pods that are not terminal
+	ports []hostPort
+	anti  bool // some pod has required pod anti-affinity terms (see countExisting)
+}
+
+// podClass is what buildClasses reads from a pod to place.
+type podClass struct {
+	req vec
+	err error
+	key string
+}
+
+// forTable returns the memo of the table's dimensions.
+func (m *Memo) forTable(t *resTable) *tableMemo {
+	key := t.signature()
+	tm, ok := m.byTable[key]
+	if !ok {
+		tm = newTableMemo()
+		m.byTable[key] = tm
+	}
+	return tm
+}
+
+// signature names the table's dimensions, in order.
+func (t *resTable) signature() string {
+	if len(t.extended) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for _, n := range t.extended {
+		b.WriteString(string(n))
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// nodeUse returns what the node's pods leave of it, or nil when it cannot be summed up
+// front: a pod whose requests cannot be read fills the node from where it stands in the
+// list, and attach limits need every pod's volumes (occupy handles both, pod by pod).
+func (s *solver) nodeUse(en *ExistingNode) *nodeUse {
+	if en.VolumeLimits != nil {
+		return nil
+	}
+	var first **corev1.Pod
+	if len(en.Pods) > 0 {
+		first = &en.Pods[0]
+	}
+	if u, ok := s.memo.nodes[en.Name]; ok && u.first == first && u.n == len(en.Pods) && sameMap(u.alloc, en.Allocatable) {
+		return u
+	}
+	u := &nodeUse{first: first, n: len(en.Pods), alloc: en.Allocatable, free: s.u.res.vecOf(en.Allocatable)}
+	for _, p := range en.Pods {
+		if pods.IsTerminal(p) {
+			continue
+		}
+		r, err := s.u.res.podRequests(p)
+		if err != nil {
+			return nil
+		}
+		u.free.sub(&r)
+		u.ports = append(u.ports, podHostPorts(p)...)
+		u.anti = u.anti || (p.Spec.Affinity != nil && p.Spec.Affinity.PodAntiAffinity != nil)
+	}
+	s.memo.nodes[en.Name] = u
+	return u
+}
+
+// sameMap reports whether a and b are the same map (not equal contents: the same one).
+func sameMap(a, b corev1.ResourceList) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
+// podClass returns the pod's requests and class key, read once per memo.
+func (s *solver) podClass(pod *corev1.Pod, b *strings.Builder) *podClass {
+	if pc, ok := s.memo.pods[pod]; ok {
+		return pc
+	}
+	pc := &podClass{}
+	pc.req, pc.err = s.u.res.podRequests(pod)
+	if pc.err != nil {
+		pc.key = "\x01err" + string(pod.UID) + pod.Namespace + "/" + pod.Name
+	} else {
+		pc.key = classKey(pod, &pc.req, b)
+	}
+	s.memo.pods[pod] = pc
+	return pc
+}
+
+// SolveWith is Solve, reading existing nodes' pods through the memo (nil: Solve).
+func SolveWith(s *Snapshot, pods []*corev1.Pod, m *Memo) *Plan {
+	return solve(s, pods, m)
+}
