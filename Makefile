@@ -45,7 +45,7 @@ test-unit: ## run the tests that need no API server
 	go test -count=1 -short ./...
 
 chaos: controlplane ## fault-injection suite, every scenario (make test runs the short form); prints the table
-	CHAOS=full go test -count=1 -timeout 45m -run '^TestChaos$$' -v ./test/e2e/
+	CHAOS=full go test -count=1 -timeout 150m -run '^TestChaos$$' -v ./test/e2e/
 
 scale: controlplane ## 2,000 nodes + 20,000 pods on KWOK: controller memory/CPU while quiet, then a 1,000-pod burst; prints the figures
 	SCALE=1 go test -count=1 -timeout 150m -run '^TestScale$$' -v ./test/e2e/

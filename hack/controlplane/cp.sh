@@ -14,7 +14,10 @@
 # Ports come from the environment: CP_ETCD_PORT (default 2379), CP_APISERVER_PORT (6443),
 # CP_SCHEDULER_PORT (10259), CP_KCM_PORT (10257). CP_SCHEDULER_ARGS adds flags to kube-scheduler
 # (its client rate comes from the config file: CP_SCHEDULER_QPS, CP_SCHEDULER_BURST, default 500/1000,
-# as 20,000 pods bind in minutes at the default 50/s). Everything is written under the repository:
+# as 20,000 pods bind in minutes at the default 50/s). CP_KCM_QPS and CP_KCM_BURST set
+# kube-controller-manager's client rate (its defaults, 20/30, unless set: at 20/s a Deployment
+# of 5,000 pods takes four minutes to create them). CP_KWOK_POD_PARALLELISM sets how many pods
+# KWOK moves to Running at once (its default 4). Everything is written under the repository:
 # bin/ for binaries, .local/controlplane/ for certificates, data, logs, PIDs and kubeconfigs.
 set -euo pipefail
 
@@ -200,6 +203,12 @@ kwok_stages() { # kwok ships its stages as manifests inside its module
 		echo '---'
 		cat "$dir/kustomize/stage/$f"
 	done >"$RUN/kwok.yaml"
+	# CP_KWOK_POD_PARALLELISM: how many pods KWOK moves through their stages at once (its
+	# default, 4, unless set: at a loaded API server's latency that is a few pods a second).
+	if [[ -n ${CP_KWOK_POD_PARALLELISM:-} ]]; then
+		printf -- '---\napiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n  podPlayStageParallelism: %d\n' \
+			"$CP_KWOK_POD_PARALLELISM" >>"$RUN/kwok.yaml"
+	fi
 }
 
 up() {
@@ -240,7 +249,8 @@ up() {
 		--leader-elect=false --bind-address=127.0.0.1 --secure-port="$KCM_PORT" \
 		--service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" --use-service-account-credentials=true \
 		--cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
-		--service-cluster-ip-range="$SERVICE_CIDR" --flex-volume-plugin-dir="$RUN/flexvolume"
+		--service-cluster-ip-range="$SERVICE_CIDR" --flex-volume-plugin-dir="$RUN/flexvolume" \
+		--kube-api-qps="${CP_KCM_QPS:-20}" --kube-api-burst="${CP_KCM_BURST:-30}"
 	await kube-scheduler 60 curl -sfk "https://127.0.0.1:$SCHEDULER_PORT/healthz"
 	await kube-controller-manager 60 curl -sfk "https://127.0.0.1:$KCM_PORT/healthz"
 

@@ -8,6 +8,7 @@
 // With leader election, every write of the process is fenced on the lease (package fence):
 // the manager's clients, the cloud provider's clients and its Create and Delete refuse to
 // write unless this replica renewed the lease within the renew deadline, so a leader paused
-// past its lease (LeaseDuration 15 s, RenewDeadline 10 s, RetryPeriod 2 s) writes nothing
-// when it resumes, and exits once the manager sees the lease lost.
+// past its lease (by default LeaseDuration 15 s, RenewDeadline 10 s, RetryPeriod 2 s; see the
+// LEADER_ELECTION_* settings) writes nothing when it resumes, and exits once the manager sees
+// the lease lost.
 package operator

@@ -16,14 +16,15 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/operator/fence"
 )
 
-// Leader election timing (controller-runtime's defaults, stated so the fence can rely on
-// them): a leader that has not renewed within RenewDeadline gives up, and the fence shuts
-// its writes then; the others wait LeaseDuration after they last saw it renew before they
-// take over, so LeaseDuration - RenewDeadline is the margin left for a write in flight.
+// Default leader election timing (controller-runtime's defaults; LEADER_ELECTION_LEASE_DURATION,
+// LEADER_ELECTION_RENEW_DEADLINE and LEADER_ELECTION_RETRY_PERIOD change them): a leader that
+// has not renewed within the renew deadline gives up, and the fence shuts its writes then;
+// the others wait the lease duration after they last saw it renew before they take over, so
+// their difference is the margin left for a write in flight.
 const (
-	LeaseDuration = 15 * time.Second
-	RenewDeadline = 10 * time.Second
-	RetryPeriod   = 2 * time.Second
+	DefaultLeaseDuration = 15 * time.Second
+	DefaultRenewDeadline = 10 * time.Second
+	DefaultRetryPeriod   = 2 * time.Second
 )
 
 // election is the lease lock and the fence on it; both nil without leader election.
@@ -54,7 +55,7 @@ func newElection(cfg *rest.Config, opts Options) (election, error) {
 	}
 	cfg = rest.AddUserAgent(rest.CopyConfig(cfg), "leader-election")
 	// One hung request must not cost the lease (controller-runtime's heuristic).
-	cfg.Timeout = RenewDeadline / 2
+	cfg.Timeout = opts.LeaderElectionRenewDeadline / 2
 	core, err := corev1client.NewForConfig(cfg)
 	if err != nil {
 		return e, fmt.Errorf("building the leader election client: %w", err)
@@ -68,7 +69,7 @@ func newElection(cfg *rest.Config, opts Options) (election, error) {
 	if err != nil {
 		return e, fmt.Errorf("building the leader election lock: %w", err)
 	}
-	e.fence = fence.New(clock.RealClock{}, RenewDeadline)
+	e.fence = fence.New(clock.RealClock{}, opts.LeaderElectionRenewDeadline)
 	e.lock = e.fence.Lock(lock)
 	return e, nil
 }

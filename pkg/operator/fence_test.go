@@ -28,6 +28,8 @@ func TestOperatorFencesWritesOnTheLease(t *testing.T) {
 	opts.CloudProvider = operator.CloudProviderFake
 	opts.MetricsAddr, opts.HealthAddr = "0", "0"
 	opts.LeaderElectionNamespace, opts.LeaderElectionID = "default", "fence-test"
+	// Timings other than the defaults: the lease records the duration the election runs with.
+	opts.LeaderElectionLeaseDuration, opts.LeaderElectionRenewDeadline, opts.LeaderElectionRetryPeriod = 17*time.Second, 11*time.Second, time.Second
 	opts.SkipControllerNameValidation = true
 	op, err := operator.New(ctx, env.Config, opts, logr.Discard())
 	if err != nil {
@@ -66,6 +68,9 @@ func TestOperatorFencesWritesOnTheLease(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "fence-test"}, lease); err != nil {
 		t.Fatal(err)
 	}
+	if d := lease.Spec.LeaseDurationSeconds; d == nil || *d != 17 {
+		t.Errorf("lease duration %v s, want the 17 s LEADER_ELECTION_LEASE_DURATION", d)
+	}
 	lease.Spec.HolderIdentity = ptr("another-replica")
 	lease.Spec.RenewTime = &metav1.MicroTime{Time: time.Now()}
 	if err := env.Client.Update(ctx, lease); err != nil {
@@ -82,7 +87,7 @@ func TestOperatorFencesWritesOnTheLease(t *testing.T) {
 		}
 		// The one write that may land is the one before the next renewal (2 s) sees the
 		// new holder; it must not take a renew deadline.
-		if time.Since(taken) > operator.RenewDeadline/2 {
+		if time.Since(taken) > opts.LeaderElectionRenewDeadline/2 {
 			t.Fatalf("writes still pass %v after another replica took the lease", time.Since(taken))
 		}
 		_ = kube.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "fence-deposed"}})
@@ -99,7 +104,7 @@ func TestOperatorFencesWritesOnTheLease(t *testing.T) {
 			t.Fatal("the operator stopped without an error after losing its lease")
 		}
 		stopped <- err // for the cleanup
-	case <-time.After(2 * operator.LeaseDuration):
+	case <-time.After(2 * opts.LeaderElectionLeaseDuration):
 		t.Fatal("the operator still runs after losing its lease")
 	}
 }

@@ -103,9 +103,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		LeaderElectionID:                    opts.LeaderElectionID,
 		LeaderElectionNamespace:             election.namespace,
 		LeaderElectionResourceLockInterface: election.lock,
-		LeaseDuration:                       ptr.To(LeaseDuration),
-		RenewDeadline:                       ptr.To(RenewDeadline),
-		RetryPeriod:                         ptr.To(RetryPeriod),
+		LeaseDuration:                       ptr.To(opts.LeaderElectionLeaseDuration),
+		RenewDeadline:                       ptr.To(opts.LeaderElectionRenewDeadline),
+		RetryPeriod:                         ptr.To(opts.LeaderElectionRetryPeriod),
 		LeaderElectionReleaseOnCancel:       true,
 		Controller:                          config.Controller{SkipNameValidation: &opts.SkipControllerNameValidation},
 		// Managed fields and kubectl's last-applied annotation are never read and are most of
@@ -144,7 +144,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	}
 
 	recorder := mgr.GetEventRecorderFor(EventSource) //nolint:staticcheck // the controllers take a record.EventRecorder
-	inner, extra, err := newCloudProvider(ctx, cfg, mgr, scheme, opts, recorder, op.Registry)
+	inner, extra, err := newCloudProvider(ctx, cfg, mgr, scheme, opts, recorder, op.Registry, op.Fence)
 	if err != nil {
 		return nil, err
 	}
@@ -191,16 +191,22 @@ func (o *Operator) Start(ctx context.Context) error {
 // newCloudProvider builds the named provider and the controllers it brings along (the
 // sim's node registrar, which plays the part of instances booting into Nodes, notices
 // instances terminated by hand and reacts to spot interruptions).
-func newCloudProvider(ctx context.Context, cfg *rest.Config, mgr manager.Manager, scheme *runtime.Scheme, opts Options, recorder record.EventRecorder, reg prometheus.Registerer) (cloudprovider.CloudProvider, []controllers.Controller, error) {
+func newCloudProvider(ctx context.Context, cfg *rest.Config, mgr manager.Manager, scheme *runtime.Scheme, opts Options, recorder record.EventRecorder, reg prometheus.Registerer, f *fence.Fence) (cloudprovider.CloudProvider, []controllers.Controller, error) {
 	switch opts.CloudProvider {
 	case CloudProviderAWS:
 		direct, err := client.New(cfg, client.Options{Scheme: scheme})
 		if err != nil {
 			return nil, nil, fmt.Errorf("building aws client: %w", err)
 		}
-		p, extra, err := awssetup.New(ctx, awsprovider.SetupDeps{
+		deps := awsprovider.SetupDeps{
 			Options: opts.AWS, Config: cfg, Direct: direct, Cached: mgr.GetClient(), Recorder: recorder, Registerer: reg, Clock: clock.RealClock{},
-		})
+		}
+		if f != nil {
+			// Every AWS write (launch templates, instance profiles, tags, SQS deletes, not
+			// only the provider's Create and Delete) is refused off the lease.
+			deps.APIOptions = append(deps.APIOptions, f.AWSAPIOption())
+		}
+		p, extra, err := awssetup.New(ctx, deps)
 		if err != nil {
 			return nil, nil, err
 		}

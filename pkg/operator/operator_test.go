@@ -40,6 +40,13 @@ func TestOptionsValidate(t *testing.T) {
 		"bad log level":  func(o *operator.Options) { o.LogLevel = "loud" },
 		"unknown cloud":  func(o *operator.Options) { o.CloudProvider = "mars" },
 		"lease w/o name": func(o *operator.Options) { o.LeaderElectionID = "" },
+		"lease not above renew deadline": func(o *operator.Options) {
+			o.LeaderElectionLeaseDuration, o.LeaderElectionRenewDeadline = 20*time.Second, 20*time.Second
+		},
+		"renew deadline within retry jitter": func(o *operator.Options) {
+			o.LeaderElectionRenewDeadline, o.LeaderElectionRetryPeriod = 5*time.Second, 5*time.Second
+		},
+		"no retry period": func(o *operator.Options) { o.LeaderElectionRetryPeriod = 0 },
 	} {
 		o := operator.DefaultOptions()
 		mutate(&o)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"k8s.io/client-go/tools/leaderelection"
+
 	awsprovider "github.com/gokarpenter/karpenter/pkg/cloudprovider/aws"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption"
 	"github.com/gokarpenter/karpenter/pkg/controllers/nodeclaim/lifecycle"
@@ -55,6 +57,16 @@ type Options struct {
 	LeaderElectionNamespace string
 	// LeaderElectionID names the lease (upstream's LEADER_ELECTION_NAME).
 	LeaderElectionID string
+	// LeaderElectionLeaseDuration is how long the other replicas wait after the leader last
+	// renewed before they take the lease; LeaderElectionRenewDeadline how long the leader keeps
+	// failing to renew before it gives up (its writes are fenced off from then on: the margin
+	// between the two covers a write in flight); LeaderElectionRetryPeriod the time between
+	// attempts. Each lease request times out after half the renew deadline. A leader whose API
+	// server is starved for longer than the renew deadline exits, so a loaded control plane
+	// wants them longer (and a failover then takes longer).
+	LeaderElectionLeaseDuration time.Duration
+	LeaderElectionRenewDeadline time.Duration
+	LeaderElectionRetryPeriod   time.Duration
 	// MemoryLimit in bytes: the Go runtime's soft memory limit is set to 90% of it; -1 leaves
 	// the runtime's limit (GOMEMLIMIT) alone.
 	MemoryLimit int64
@@ -97,26 +109,29 @@ type Options struct {
 // DefaultOptions are upstream's defaults.
 func DefaultOptions() Options {
 	return Options{
-		MetricsPort:         8080,
-		HealthProbePort:     8081,
-		KubeClientQPS:       200,
-		KubeClientBurst:     300,
-		LeaderElection:      true,
-		LeaderElectionID:    "karpenter-leader-election",
-		MemoryLimit:         -1,
-		CPURequests:         1000,
-		BatchIdleDuration:   provisioning.DefaultBatchIdleDuration,
-		BatchMaxDuration:    provisioning.DefaultBatchMaxDuration,
-		RegistrationTTL:     lifecycle.DefaultRegistrationTTL,
-		LogLevel:            "info",
-		LogOutputPaths:      "stdout",
-		LogErrorOutputPaths: "stderr",
-		PreferencePolicy:    PreferencePolicyRespect,
-		MinValuesPolicy:     MinValuesPolicyStrict,
-		IgnoreDRARequests:   true,
-		FeatureGates:        DefaultFeatureGates(),
-		CloudProvider:       CloudProviderSim,
-		AWS:                 awsprovider.DefaultOptions(),
+		MetricsPort:                 8080,
+		HealthProbePort:             8081,
+		KubeClientQPS:               200,
+		KubeClientBurst:             300,
+		LeaderElection:              true,
+		LeaderElectionID:            "karpenter-leader-election",
+		LeaderElectionLeaseDuration: DefaultLeaseDuration,
+		LeaderElectionRenewDeadline: DefaultRenewDeadline,
+		LeaderElectionRetryPeriod:   DefaultRetryPeriod,
+		MemoryLimit:                 -1,
+		CPURequests:                 1000,
+		BatchIdleDuration:           provisioning.DefaultBatchIdleDuration,
+		BatchMaxDuration:            provisioning.DefaultBatchMaxDuration,
+		RegistrationTTL:             lifecycle.DefaultRegistrationTTL,
+		LogLevel:                    "info",
+		LogOutputPaths:              "stdout",
+		LogErrorOutputPaths:         "stderr",
+		PreferencePolicy:            PreferencePolicyRespect,
+		MinValuesPolicy:             MinValuesPolicyStrict,
+		IgnoreDRARequests:           true,
+		FeatureGates:                DefaultFeatureGates(),
+		CloudProvider:               CloudProviderSim,
+		AWS:                         awsprovider.DefaultOptions(),
 	}
 }
 
@@ -225,6 +240,17 @@ func (o Options) Validate() error {
 	}
 	if o.LeaderElects() && o.LeaderElectionID == "" {
 		bad("LEADER_ELECTION_NAME", "leader-election-name", "leader election needs a lease name")
+	}
+	// client-go's own checks, named here rather than failing at start-up.
+	switch {
+	case o.LeaderElectionRetryPeriod <= 0:
+		bad("LEADER_ELECTION_RETRY_PERIOD", "leader-election-retry-period", "%s is not positive", o.LeaderElectionRetryPeriod)
+	case o.LeaderElectionRenewDeadline <= time.Duration(leaderelection.JitterFactor*float64(o.LeaderElectionRetryPeriod)):
+		bad("LEADER_ELECTION_RENEW_DEADLINE", "leader-election-renew-deadline", "%s is not above %v times LEADER_ELECTION_RETRY_PERIOD %s",
+			o.LeaderElectionRenewDeadline, leaderelection.JitterFactor, o.LeaderElectionRetryPeriod)
+	case o.LeaderElectionLeaseDuration <= o.LeaderElectionRenewDeadline:
+		bad("LEADER_ELECTION_LEASE_DURATION", "leader-election-lease-duration", "%s is not above LEADER_ELECTION_RENEW_DEADLINE %s",
+			o.LeaderElectionLeaseDuration, o.LeaderElectionRenewDeadline)
 	}
 	return errors.Join(errs...)
 }

@@ -7,7 +7,6 @@ import (
 	"path"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,6 +38,33 @@ func chaosScenarioSelected(name string) bool {
 	return false
 }
 
+// iceZone is the zone the ice storm's third wave exhausts entirely.
+const iceZone = "us-east-1c"
+
+// icePreferringDeployment is the ice storm's third wave: two pods (with the app's label, so
+// the invariants count them) that prefer iceZone and never share a node with an app pod, so
+// they need nodes of their own.
+const icePreferringDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: chaos-ice, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: chaos, wave: ice}}
+  template:
+    metadata: {labels: {app: chaos, wave: ice}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers: [{name: app, image: app.invalid/chaos-ice:1, resources: {requests: {cpu: 500m, memory: 256Mi}}}]
+      affinity:
+        nodeAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+            - weight: 100
+              preference: {matchExpressions: [{key: topology.kubernetes.io/zone, operator: In, values: [` + iceZone + `]}]}
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - {labelSelector: {matchLabels: {app: chaos}}, topologyKey: kubernetes.io/hostname}
+`
+
 // cloudFaultScenarios runs ice-storm, late-success-launch and registration-never-happens.
 // Each grows the app from what the scenarios before it left, so any of them can run alone.
 func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
@@ -54,7 +80,7 @@ func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
 	}
 
 	n := base("ice-storm")
-	run("ice-storm", "spot and c* in 2 zones exhausted, +6 pods; then every c* exhausted, +10 pods", n+16, func(t *testing.T, s *sampler, r *row) time.Time {
+	run("ice-storm", "spot and c* in 2 zones exhausted, +6 pods; then every c* exhausted, +10 pods; then every pool of us-east-1c too, +2 pods preferring it", n+16, func(t *testing.T, s *sampler, r *row) time.Time {
 		before := ch.instanceNames(t)
 		wave1 := []simv1alpha1.SimOfferingSelector{{CapacityType: "spot"}, {InstanceType: "c*", Zone: "us-east-1a"}, {InstanceType: "c*", Zone: "us-east-1b"}}
 		wave2 := append(wave1, simv1alpha1.SimOfferingSelector{InstanceType: "c*"})
@@ -66,7 +92,26 @@ func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
 		ch.setInsufficientCapacity(t, wave2)
 		ch.scale(t, s, n+16) // more than the spare room the first wave's nodes leave
 		ch.waitFor(t, 3*time.Minute, "the second wave running", func(w *world) bool { return w.running() >= n+16 })
-		var launched, late int
+		// Wave 3: every pool of us-east-1c runs out too, and two pods arrive that prefer that
+		// zone and may share a node with no app pod. The scheduler plans their NodeClaims in
+		// us-east-1c, whose offerings the controller has not seen fail yet; every one answers
+		// insufficient capacity, so the NodeClaims are deleted and the pods planned again with
+		// the preference relaxed, on a pool that works. (They carry the app's label for the
+		// invariants, and leave with their Deployment at the end.)
+		wave3 := append(wave2, simv1alpha1.SimOfferingSelector{Zone: iceZone})
+		third := time.Now()
+		ch.setInsufficientCapacity(t, wave3)
+		ch.kubectl(t, icePreferringDeployment, "apply", "-f", "-")
+		ch.waitFor(t, 3*time.Minute, "the pods preferring "+iceZone+" running", func(w *world) bool {
+			running := 0
+			for _, p := range w.pods {
+				if p.Labels["wave"] == "ice" && p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+					running++
+				}
+			}
+			return running == 2
+		})
+		var launched, late, replanned int
 		for _, inst := range ch.instances(t) {
 			if before[inst.Name] {
 				continue
@@ -83,13 +128,43 @@ func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
 					t.Errorf("instance %s launched on %s after it was exhausted", inst.Name, pool)
 				}
 			}
+			if inst.Spec.LaunchTime.After(third.Add(2*time.Second)) && selects(wave3, inst) {
+				t.Errorf("instance %s launched on %s after it was exhausted", inst.Name, pool)
+			}
 		}
 		if launched == 0 {
 			t.Error("nothing launched during the storm: the scenario tested nothing")
 		}
+		// The pods preferring the exhausted zone run elsewhere, after at least one of their
+		// NodeClaims was deleted for insufficient capacity.
+		w, err := ch.read(context.Background(), chaosApp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zoneOf := map[string]string{}
+		for _, n := range w.nodes {
+			zoneOf[n.Name] = n.Labels[corev1.LabelTopologyZone]
+		}
+		for _, p := range w.pods {
+			if p.Labels["wave"] == "ice" {
+				if z := zoneOf[p.Spec.NodeName]; z == iceZone || z == "" {
+					t.Errorf("pod %s runs on %s in zone %q, exhausted", p.Name, p.Spec.NodeName, z)
+				}
+			}
+		}
 		ice := ch.events(t, "InsufficientCapacityError")
-		r.extra = fmt.Sprintf("%d launched around the storm (%d after it grew), %d NodeClaims deleted for insufficient capacity", launched, late, len(ice))
+		for _, e := range ice {
+			if !e.LastTimestamp.Time.Before(third.Truncate(time.Second)) { // whole seconds
+				replanned++
+			}
+		}
+		if replanned == 0 {
+			t.Errorf("no NodeClaim deleted for insufficient capacity once every pool of %s was exhausted: ICE deletion and re-planning went untested", iceZone)
+		}
+		r.extra = fmt.Sprintf("%d launched around the storm (%d after it grew), %d NodeClaims deleted for insufficient capacity (%d whose every offering in %s failed, their pods re-planned elsewhere)",
+			launched, late, len(ice), replanned, iceZone)
 		ch.setInsufficientCapacity(t, nil)
+		ch.kubectl(t, "", "delete", "deployment", "chaos-ice", "--wait=false")
 		return at
 	})
 
@@ -210,20 +285,15 @@ func cloudFaultScenarios(t *testing.T, ch *chaos, run chaosRun, full bool) {
 func (ch *chaos) stop(t *testing.T, name string) {
 	t.Helper()
 	ch.mu.Lock()
-	p := ch.procs[name]
+	p, exited := ch.procs[name], ch.exited[name]
 	delete(ch.procs, name)
 	ch.mu.Unlock()
 	if p == nil {
 		t.Fatalf("no replica %s to stop", name)
 	}
-	_ = p.Process.Signal(os.Interrupt)
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if p.Process.Signal(syscall.Signal(0)) != nil {
-			return // exited and reaped (startWith waits for it)
-		}
+	if !interruptAndWait(p, exited, 20*time.Second) {
+		t.Logf("replica %s did not stop within 20s; killed it", name)
 	}
-	t.Logf("replica %s did not stop within 20s; killing it", name)
-	_ = p.Process.Kill()
 }
 
 // startEnv starts a replica with extra environment variables (settings).
@@ -346,18 +416,7 @@ func (ch *chaos) watchAdoption(t *testing.T) *adoption {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		for {
-			select {
-			case <-a.done:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-			w, err := ch.read(context.Background(), chaosApp)
-			if err != nil {
-				continue
-			}
-			a.observe(w)
-		}
+		ch.poll(context.Background(), a.done, func() time.Duration { return 200 * time.Millisecond }, a.observe)
 	}()
 	t.Cleanup(func() {
 		select {

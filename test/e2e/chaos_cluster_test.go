@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +38,8 @@ type chaos struct {
 	// expected are replicas whose own exit is expected (not restarted); closing is set
 	// once the test cleans up; restarts counts replicas restarted after exiting on their own.
 	expected map[string]bool
+	// flags are added to every replica started from now on (see loadedLease).
+	flags    []string
 	closing  bool
 	restarts int
 	starts   int
@@ -46,7 +49,14 @@ const chaosLease = "karpenter-chaos"
 
 func newChaos(t *testing.T) *chaos {
 	t.Helper()
-	c := startCluster(t)
+	// kube-controller-manager at 200 requests a second (its default is 20): at 20/s the
+	// 5,000-pod Deployment took four minutes to create its pods, kube-scheduler marked them
+	// unschedulable in dribbles, and each batch of 1 to 21 pods got its own small node
+	// (c5.large): on the order of 260 nodes for the burst where large batches need some 30,
+	// and scaling those to zero two at a time would take over half an hour.
+	// KWOK moves 16 pods to Running at once rather than 4: in the full run at load 35, 2,568
+	// of the burst's pods sat bound and Pending, KWOK patching about 5 a second.
+	c := startCluster(t, "CP_KCM_QPS=200", "CP_KCM_BURST=400", "CP_KWOK_POD_PARALLELISM=16")
 	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(c.run, "admin.kubeconfig"))
 	if err != nil {
 		t.Fatal(err)
@@ -66,16 +76,14 @@ func newChaos(t *testing.T) *chaos {
 		defer ch.mu.Unlock()
 		ch.closing = true
 		for name, p := range ch.procs {
-			_ = p.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { _ = p.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(15 * time.Second):
-				_ = p.Process.Kill()
-				<-done
-			}
+			// The supervisor goroutine reaps it (a second Wait would return at once) and
+			// takes ch.mu only to see closing, which it sees without blocking: unlock around
+			// the wait.
+			exited := ch.exited[name]
 			delete(ch.procs, name)
+			ch.mu.Unlock()
+			interruptAndWait(p, exited, 15*time.Second)
+			ch.mu.Lock()
 		}
 		if t.Failed() {
 			// Keep the replicas' logs: the run folder goes with the test.
@@ -121,11 +129,26 @@ func (ch *chaos) launchLocked(name, kubeconfig string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(ch.bin, "controller", "--cloud-provider=sim", "--leader-elect=true",
-		"--leader-election-namespace=default", "--leader-election-id="+chaosLease,
-		"--kubeconfig", kubeconfig,
-		"--metrics-bind-address=0", "--health-probe-bind-address=0",
-		"--batch-idle-duration=1s", "--batch-max-duration=5s")
+	metrics := "0"
+	args := []string{"controller", "--cloud-provider=sim", "--leader-elect=true",
+		"--leader-election-namespace=default", "--leader-election-id=" + chaosLease,
+		"--kubeconfig", kubeconfig, "--health-probe-bind-address=0",
+		"--batch-idle-duration=1s", "--batch-max-duration=5s"}
+	if os.Getenv("CHAOS_PPROF") != "" {
+		// Profiling a run: /metrics and /debug/pprof/ on a free port, written to the log's
+		// first line and to karpenter-<name>.addr in the run folder.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		metrics = l.Addr().String()
+		l.Close()
+		args = append(args, "--enable-profiling=true")
+		fmt.Fprintf(logFile, "chaos: metrics and pprof on http://%s\n", metrics)
+		_ = os.WriteFile(filepath.Join(ch.run, "karpenter-"+name+".addr"), []byte(metrics), 0o600)
+	}
+	args = append(args, ch.flags...)
+	cmd := exec.Command(ch.bin, append(args, "--metrics-bind-address="+metrics)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = append(os.Environ(), "POD_NAME="+name)
 	if err := cmd.Start(); err != nil {
@@ -149,6 +172,44 @@ func (ch *chaos) launchLocked(name, kubeconfig string) error {
 	ch.exited[name] = exited
 	delete(ch.expected, name)
 	return nil
+}
+
+// interruptAndWait interrupts a replica's process (it releases the lease on the way out) and
+// waits until it has exited, killing it after grace. exited is closed by the goroutine that
+// reaps the process. It reports whether the process stopped on the interrupt.
+func interruptAndWait(p *exec.Cmd, exited <-chan struct{}, grace time.Duration) bool {
+	_ = p.Process.Signal(os.Interrupt)
+	select {
+	case <-exited:
+		return true
+	case <-time.After(grace):
+		_ = p.Process.Kill()
+		<-exited
+		return false
+	}
+}
+
+// loadedLease are leader election timings for a control plane starved of CPU (the 5,000-pod
+// burst on a shared 2-core machine): with the defaults (15 s lease, 10 s renew deadline, 5 s
+// lease requests) the lone replica lost its lease about once a minute at load 40, and every
+// restart re-listed thousands of pods, starving the API server further. A lease request may
+// take 20 s here; a failover would take up to a minute.
+var loadedLease = []string{"--leader-election-lease-duration=60s", "--leader-election-renew-deadline=40s", "--leader-election-retry-period=4s"}
+
+// restartWith stops the running replicas gracefully (they release the lease) and starts them
+// again with these flags, which every later start keeps.
+func (ch *chaos) restartWith(t *testing.T, flags ...string) {
+	t.Helper()
+	names := ch.running()
+	for _, name := range names {
+		ch.stop(t, name)
+	}
+	ch.mu.Lock()
+	ch.flags = flags
+	ch.mu.Unlock()
+	for _, name := range names {
+		ch.start(t, name)
+	}
 }
 
 // expectExit tells the supervisor not to restart the replica when it exits on its own.

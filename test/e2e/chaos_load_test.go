@@ -25,15 +25,19 @@ const burstPool = `{"spec":{"limits":{"cpu":"3000"},"template":{"spec":{"require
 func loadScenario(ch *chaos, run chaosRun) {
 	const pods = 5000
 	run("burst-5000-while-consolidating", "scale to 0, then at once 0 -> 5,000 pods (100m, 128Mi) while empty nodes are deleted; NodePool opened to 2-48 CPU types", pods, func(t *testing.T, s *sampler, r *row) time.Time {
-		r.timeout, r.poll = 25*time.Minute, 5*time.Second
-		s.setInterval(3 * time.Second) // listing 5,000 pods costs the API server
+		// Listing 5,000 pods costs the API server: the sampler and the convergence check
+		// read less often.
+		r.timeout, r.poll = 25*time.Minute, 15*time.Second
+		s.setInterval(10 * time.Second)
+		ch.restartWith(t, loadedLease...)
+		r.extra = "lease 60 s, renew deadline 40 s from here on"
 		ch.scale(t, s, 0)
 		ch.waitFor(t, 2*time.Minute, "consolidation under way", func(w *world) bool { return w.deleting() > 0 })
 		ch.kubectl(t, "", "patch", "nodepool", "chaos", "--type=merge", "-p", burstPool)
 		at := time.Now()
 		s.expect(pods)
 		ch.kubectl(t, deploymentYAML(chaosApp, pods, "100m", "128Mi"), "apply", "-f", "-")
-		t.Cleanup(func() { r.extra = strings.TrimSuffix(ch.fleet()+"; "+r.extra, "; ") })
+		t.Cleanup(func() { r.extra = strings.TrimSuffix(ch.fleet()+"; "+r.extra, "; ") }) // after the restarts are added
 		return at
 	})
 }

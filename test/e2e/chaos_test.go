@@ -95,20 +95,24 @@ func (ch *chaos) sample(ctx context.Context) *sampler {
 	s := &sampler{ch: ch, started: time.Now(), every: 500 * time.Millisecond, podSeen: map[string]bool{}, nodeSeen: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-time.After(s.interval()):
-			}
-			w, err := ch.read(ctx, chaosApp)
-			if err != nil {
-				continue // the API server is down on purpose
-			}
-			s.observe(w)
-		}
+		ch.poll(ctx, s.stop, s.interval, s.observe)
 	}()
 	return s
+}
+
+// poll reads the world every interval() until stop is closed and hands each read to observe;
+// a failed read (the API server down on purpose) is skipped.
+func (ch *chaos) poll(ctx context.Context, stop <-chan struct{}, interval func() time.Duration, observe func(*world)) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(interval()):
+		}
+		if w, err := ch.read(ctx, chaosApp); err == nil {
+			observe(w)
+		}
+	}
 }
 
 func (s *sampler) observe(w *world) {
@@ -449,13 +453,16 @@ func TestChaos(t *testing.T) {
 		loadScenario(ch, run)
 	}
 	run("scale-to-zero", "scale to 0: every NodeClaim, instance and Node goes", 0, func(t *testing.T, s *sampler, r *row) time.Time {
-		// The nodes empty two at a time (the pool's budget), about one command every 30 s
-		// (the 15 s validation included): the short form's scenarios leave some 15 nodes,
-		// 4.5 min on a loaded machine.
-		r.timeout = 10 * time.Minute
-		if full {
-			r.timeout = 15 * time.Minute // the 5,000-pod burst's nodes
+		// The nodes empty two at a time (the pool's budget), one command about every 25 s
+		// (the 15 s validation, then the 10 s pass that sees the budget free again, as
+		// upstream): some 12.5 s a node, 20 s allowed on a loaded machine, 10 minutes at
+		// least. The short form's scenarios leave some 15 nodes; the 5,000-pod burst leaves
+		// up to ~190.
+		nodes := 0
+		if w, err := ch.read(context.Background(), chaosApp); err == nil {
+			nodes = len(w.claims)
 		}
+		r.timeout = max(10*time.Minute, time.Duration(nodes)*20*time.Second+5*time.Minute)
 		ch.scale(t, s, 0)
 		return time.Now()
 	})

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/pricing"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Environment variables the settings default from (upstream's names).
@@ -149,8 +150,9 @@ type PricingAPI interface {
 
 // NewClients loads the SDK configuration (region and credentials from the usual chain) and
 // builds the clients, every one pointed at Endpoint when set. Throttled calls are retried by
-// the SDK's standard retryer with exponential backoff.
-func NewClients(ctx context.Context, o Options) (*Clients, error) {
+// the SDK's standard retryer with exponential backoff. apiOptions are added to every
+// client's middleware stack (the operator's lease fence).
+func NewClients(ctx context.Context, o Options, apiOptions ...func(*middleware.Stack) error) (*Clients, error) {
 	loaders := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = 8 })
@@ -166,6 +168,8 @@ func NewClients(ctx context.Context, o Options) (*Clients, error) {
 	if cfg.Region == "" {
 		return nil, errors.New("loading AWS configuration: no region (set --aws-region or AWS_REGION)")
 	}
+	// Added after loading: the credential chain's own clients (STS) stay as loaded.
+	cfg.APIOptions = append(cfg.APIOptions, apiOptions...)
 	var endpoint *string
 	if o.Endpoint != "" {
 		endpoint = aws.String(o.Endpoint)

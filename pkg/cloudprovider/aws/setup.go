@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/aws/smithy-go/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
@@ -37,6 +38,9 @@ type SetupDeps struct {
 	Clock      clock.Clock
 	// Clients overrides the SDK clients (tests); nil builds them from Options.
 	Clients *Clients
+	// APIOptions are added to the middleware stack of every SDK client built from Options
+	// (the operator fences every write on the leader election lease with one).
+	APIOptions []func(*middleware.Stack) error
 	// NewControllers builds the provider's controllers (nodeclass, interruption); it lives
 	// with the caller so this package does not import its own subpackages.
 	NewControllers func(p *Provider, d SetupDeps) ([]Controller, error)
@@ -71,7 +75,7 @@ func Setup(ctx context.Context, d SetupDeps) (*Provider, []Controller, error) {
 	}
 	clients := d.Clients
 	if clients == nil {
-		c, err := NewClients(ctx, o)
+		c, err := NewClients(ctx, o, d.APIOptions...)
 		if err != nil {
 			return nil, nil, err
 		}

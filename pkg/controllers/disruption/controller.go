@@ -202,12 +202,33 @@ func (c *Controller) Start(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-c.clock.After(c.opts.Interval):
+		case <-c.clock.After(c.nextPass()):
 		}
 		if _, err := c.Reconcile(ctx); err != nil && !errors.Is(err, ErrNotSynced) {
 			logger.Error(err, "disruption pass failed, retrying with the next one")
 		}
 	}
+}
+
+// nextPass is how long Start waits for the next pass: the interval, or less when a command's
+// validation falls due sooner. Upstream validates a command its validation TTL after
+// computing it; waiting for the next tick instead made each emptiness command take 20 s
+// rather than 15 with the 10 s interval (a third slower scaling to zero, two nodes at a time).
+func (c *Controller) nextPass() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	wait, now := c.opts.Interval, c.clock.Now()
+	for _, f := range c.commands {
+		if f.phase == phaseDraining {
+			continue
+		}
+		// Only a time still ahead: a command past its TTL waits on its replacements, and
+		// those are noticed on the interval.
+		if due := f.startedAt.Add(c.opts.ValidationTTL).Sub(now); due > 0 && due < wait {
+			wait = due
+		}
+	}
+	return wait
 }
 
 // Result is what one pass did.

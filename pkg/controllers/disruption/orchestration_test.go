@@ -184,3 +184,32 @@ func TestRefusedCandidateDeleteIsGivenUp(t *testing.T) {
 		}
 	}
 }
+
+// TestNextPassAtValidation: after a pass starts a command, the loop's next pass comes when the
+// command's validation falls due (15 s), not on the next 10 s tick (20 s); once it has been
+// validated and is draining, the interval applies again.
+func TestNextPassAtValidation(t *testing.T) {
+	h := newHarness(t, "100%", "0s")
+	h.node("empty", "small")
+	if got := h.ctrl.nextPass(); got != DefaultInterval {
+		t.Fatalf("no command: next pass in %v, want the %v interval", got, DefaultInterval)
+	}
+	if res := h.reconcile(); res.Started == nil {
+		t.Fatal("nothing started")
+	}
+	if got := h.ctrl.nextPass(); got != DefaultInterval {
+		t.Fatalf("command just started: next pass in %v, want %v (the validation is %v away)", got, DefaultInterval, DefaultValidationTTL)
+	}
+	h.clock.Step(DefaultInterval)
+	if got, want := h.ctrl.nextPass(), DefaultValidationTTL-DefaultInterval; got != want {
+		t.Fatalf("10 s into the command: next pass in %v, want %v, when its validation falls due", got, want)
+	}
+	h.clock.Step(DefaultValidationTTL - DefaultInterval)
+	h.waitForState()
+	if res := h.reconcile(); len(res.Deleted) != 1 {
+		t.Fatalf("the pass at the validation deleted %v, want the candidate", res.Deleted)
+	}
+	if got := h.ctrl.nextPass(); got != DefaultInterval {
+		t.Fatalf("command draining: next pass in %v, want %v", got, DefaultInterval)
+	}
+}

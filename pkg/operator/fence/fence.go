@@ -74,14 +74,24 @@ func (f *Fence) Lock(inner resourcelock.Interface) resourcelock.Interface {
 type lock struct {
 	resourcelock.Interface
 	fence *Fence
+	// otherHolder is set while the last lease read named another holder.
+	otherHolder atomic.Bool
 }
+
+// ErrReleaseAfterLoss is returned for a release of a lease the last read showed held by
+// another replica.
+var ErrReleaseAfterLoss = errors.New("not releasing a lease another replica holds")
 
 var _ resourcelock.Interface = (*lock)(nil)
 
 func (l *lock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
 	rec, raw, err := l.Interface.Get(ctx)
-	if err == nil && rec != nil && rec.HolderIdentity != l.Identity() {
-		l.fence.lost()
+	if err == nil && rec != nil {
+		other := rec.HolderIdentity != l.Identity()
+		l.otherHolder.Store(other)
+		if other {
+			l.fence.lost()
+		}
 	}
 	return rec, raw, err
 }
@@ -93,7 +103,16 @@ func (l *lock) Create(ctx context.Context, rec resourcelock.LeaderElectionRecord
 	return err
 }
 
+// Update writes the lease, except a release (a record naming no one, or someone else) after a
+// read that showed another holder: client-go's release on shutdown reads the lease, then
+// decides from the record it last observed itself, so a leader paused past its lease and
+// resumed would blank the new leader's lease with the fresh resource version it just read
+// (the chaos suite's leader-paused scenario caught that PUT).
 func (l *lock) Update(ctx context.Context, rec resourcelock.LeaderElectionRecord) error {
+	if rec.HolderIdentity != l.Identity() && l.otherHolder.Load() {
+		l.fence.lost()
+		return ErrReleaseAfterLoss
+	}
 	start := l.fence.clock.Now()
 	err := l.Interface.Update(ctx, rec)
 	l.wrote(rec, start, err)
@@ -108,6 +127,7 @@ func (l *lock) wrote(rec resourcelock.LeaderElectionRecord, start time.Time, err
 		return
 	}
 	if rec.HolderIdentity == l.Identity() {
+		l.otherHolder.Store(false)
 		l.fence.renewed(start)
 		return
 	}

@@ -195,3 +195,44 @@ func TestCloudProviderFencesCreateAndDelete(t *testing.T) {
 		t.Fatalf("the provider saw %d creates while leading, want 1", len(calls))
 	}
 }
+
+// TestReleaseAfterLossIsRefused: a replica that lost the lease while paused reads it on the
+// way out (client-go's release) and then asks to release it; the lock must not blank the new
+// holder's record. A release of a lease it still holds goes through.
+func TestReleaseAfterLossIsRefused(t *testing.T) {
+	ctx := context.Background()
+	f := fence.New(clocktesting.NewFakeClock(time.Now()), 10*time.Second)
+	inner := &memLock{id: "me"}
+	lock := f.Lock(inner)
+	if err := lock.Create(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: "me"}); err != nil {
+		t.Fatal(err)
+	}
+	// Paused; another replica takes the lease.
+	inner.rec = resourcelock.LeaderElectionRecord{HolderIdentity: "other", LeaseDurationSeconds: 15}
+	if _, _, err := lock.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err := lock.Update(ctx, resourcelock.LeaderElectionRecord{LeaseDurationSeconds: 1})
+	if !errors.Is(err, fence.ErrReleaseAfterLoss) {
+		t.Fatalf("releasing a lease another holds: %v, want ErrReleaseAfterLoss", err)
+	}
+	if inner.rec.HolderIdentity != "other" {
+		t.Fatalf("the release blanked the new holder's lease: holder %q", inner.rec.HolderIdentity)
+	}
+	if err := f.Allow(); !errors.Is(err, fence.ErrNotLeader) {
+		t.Fatalf("writes after the lost lease: %v, want ErrNotLeader", err)
+	}
+
+	// Leading again (the other's lease expired and this replica took it): its own release
+	// after a read that shows it holding the lease is written.
+	inner.rec = resourcelock.LeaderElectionRecord{HolderIdentity: "me"}
+	if _, _, err := lock.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{LeaseDurationSeconds: 1}); err != nil {
+		t.Fatalf("releasing its own lease: %v", err)
+	}
+	if inner.rec.HolderIdentity != "" {
+		t.Fatalf("the release was not written: holder %q", inner.rec.HolderIdentity)
+	}
+}
