@@ -65,6 +65,9 @@ type pass struct {
 	buildSnapshot func() *scheduling.Snapshot
 	// pending are provisionable pods not nominated anywhere.
 	pending []*corev1.Pod
+	// pendingCost is what the new NodeClaims pending pods need on the whole cluster cost
+	// (computed on first use; negative until then): a move must not raise it.
+	pendingCost float64
 	// nominated names the nodes and NodeClaims pending pods are nominated to.
 	nominated map[string]bool
 	ledger    *Ledger
@@ -141,7 +144,7 @@ func (c *Controller) newPass(ctx context.Context, now time.Time, podList []*core
 		nodeOf: map[string]*corev1.Node{}, podsByNode: map[string][]*corev1.Pod{},
 		instanceTypes: map[string][]*cloudprovider.InstanceType{}, nominated: map[string]bool{},
 		blocked: map[string]*Blocker{}, busy: map[string]bool{}, opts: &c.opts, cursor: &c.singleCursor,
-		memo: scheduling.NewMemo(),
+		memo: scheduling.NewMemo(), pendingCost: -1,
 	}
 	p.pdbs, p.pdbList = NewPDBLimits(pdbs), pdbs
 	for _, pod := range podList {

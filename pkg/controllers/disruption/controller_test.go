@@ -376,3 +376,38 @@ func TestAbandonKeepsTheTaintOfANodeClaimAnotherActorDeletes(t *testing.T) {
 		t.Fatal("the node of a NodeClaim being deleted by another actor was untainted")
 	}
 }
+
+// TestMoveMustNotTakePendingPodsRoom: node a's 1 CPU pod would fit in node b's free room,
+// but a pending 900m pod fits there (or on a) with every node in place: deleting a would
+// only make the provisioner launch a node for the pending pod. A growing cluster churned
+// its half-filled nodes this way.
+func TestMoveMustNotTakePendingPodsRoom(t *testing.T) {
+	h := newHarness(t, "100%", "0s")
+	_, a := h.node("a", "small")
+	_, b := h.node("b", "small")
+	h.pod("a1", a.Name, "1")
+	h.pod("b1", b.Name, "800m")
+	pending := h.pod("pending", "", "900m")
+	pending.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}
+	if err := env.Client.Status().Update(h.ctx, pending, &client.SubResourceUpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if res := h.reconcile(); res.Started != nil {
+		t.Fatalf("started %s: it takes the room the pending pod needs", res.Started.Why)
+	}
+	// Once the pending pod is gone, the same move is fine.
+	if err := env.Client.Delete(h.ctx, pending); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res := h.reconcile()
+		if res.Started != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no move once the pending pod was gone")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -76,12 +76,60 @@ func (p *pass) run(gone map[string]bool, movers, others []*corev1.Pod, extra *sc
 		}
 	}
 	sim := simulation{fits: true}
+	pendingCost := 0.0
 	for _, nc := range plan.NewNodeClaims {
 		if slices.ContainsFunc(nc.Pods, func(pod *corev1.Pod) bool { return isMover[pod.UID] }) {
 			sim.replacements = append(sim.replacements, nc)
+		} else {
+			pendingCost += nc.Cheapest.Price
 		}
 	}
+	// The movers must not take room pending pods would have used: that launches for the
+	// pending pods what the move saves (a growing cluster churned its half-filled nodes).
+	// Upstream refuses any move whose simulation launches for pending pods; here only a
+	// move that makes their launches cost more than they do with the candidates in place.
+	if base := p.pendingBaseline(); pendingCost > base+priceEpsilon {
+		return simulation{why: fmt.Sprintf("pending pods would need $%.4f/h more of new nodes (the candidates' pods take their room)", pendingCost-base)}
+	}
 	return sim
+}
+
+// priceEpsilon absorbs float sums' rounding in price comparisons ($/h).
+const priceEpsilon = 1e-9
+
+// pendingBaseline is what the new NodeClaims pending pods need cost with every node in
+// place (and the in-flight commands' pods placed too), once per pass.
+func (p *pass) pendingBaseline() float64 {
+	if len(p.pending) == 0 {
+		return 0
+	}
+	if p.pendingCost >= 0 {
+		return p.pendingCost
+	}
+	toPlace := make([]*corev1.Pod, 0, len(p.moving)+len(p.pending))
+	for _, pod := range p.moving {
+		toPlace = append(toPlace, p.unbound(pod))
+	}
+	toPlace = append(toPlace, p.pending...)
+	snap := *p.snap()
+	snap.Nodes = make([]scheduling.ExistingNode, 0, len(p.snap().Nodes))
+	for _, n := range p.snap().Nodes {
+		if !p.goneNodes[n.Name] {
+			snap.Nodes = append(snap.Nodes, n)
+		}
+	}
+	isMoving := make(map[types.UID]bool, len(p.moving))
+	for _, pod := range p.moving {
+		isMoving[pod.UID] = true
+	}
+	cost := 0.0
+	for _, nc := range scheduling.SolveWith(&snap, toPlace, p.memo).NewNodeClaims {
+		if !slices.ContainsFunc(nc.Pods, func(pod *corev1.Pod) bool { return isMoving[pod.UID] }) {
+			cost += nc.Cheapest.Price
+		}
+	}
+	p.pendingCost = cost
+	return cost
 }
 
 // unbound returns a copy of the pod as it is once evicted and recreated: not bound. The
