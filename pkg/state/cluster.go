@@ -49,8 +49,11 @@ type Cluster struct {
 	clock         clock.Clock
 	nominationTTL time.Duration
 
-	mu          sync.RWMutex
-	pods        map[types.NamespacedName]*corev1.Pod
+	mu   sync.RWMutex
+	pods map[types.NamespacedName]*corev1.Pod
+	// podsOnNode indexes the bound pods by node name, so reading what a node's pods use
+	// does not walk every pod of the cluster (it ran on every pod event of a burst).
+	podsOnNode  map[string]map[types.NamespacedName]struct{}
 	nodes       map[string]*corev1.Node
 	nodeClaims  map[string]*v1.NodeClaim
 	nodePools   map[string]*v1.NodePool
@@ -96,6 +99,7 @@ func NewCluster(opts Options) *Cluster {
 		clock:         opts.Clock,
 		nominationTTL: opts.NominationTTL,
 		pods:          map[types.NamespacedName]*corev1.Pod{},
+		podsOnNode:    map[string]map[types.NamespacedName]struct{}{},
 		nodes:         map[string]*corev1.Node{},
 		nodeClaims:    map[string]*v1.NodeClaim{},
 		nodePools:     map[string]*v1.NodePool{},
@@ -148,6 +152,17 @@ func (c *Cluster) UpdatePod(pod *corev1.Pod) {
 	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if old, ok := c.pods[key]; ok && old.Spec.NodeName != pod.Spec.NodeName {
+		c.unindexPod(old.Spec.NodeName, key)
+	}
+	if pod.Spec.NodeName != "" {
+		on := c.podsOnNode[pod.Spec.NodeName]
+		if on == nil {
+			on = map[types.NamespacedName]struct{}{}
+			c.podsOnNode[pod.Spec.NodeName] = on
+		}
+		on[key] = struct{}{}
+	}
 	record(c, c.pods, key, pod)
 	if n, ok := c.nominations[key]; ok && (n.uid != pod.UID || !pods.IsProvisionable(pod)) {
 		delete(c.nominations, key)
@@ -159,8 +174,21 @@ func (c *Cluster) DeletePod(key types.NamespacedName) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.changed()
+	if old, ok := c.pods[key]; ok {
+		c.unindexPod(old.Spec.NodeName, key)
+	}
 	delete(c.pods, key)
 	delete(c.nominations, key)
+}
+
+// unindexPod removes a pod from its node's index entry. The caller holds c.mu.
+func (c *Cluster) unindexPod(nodeName string, key types.NamespacedName) {
+	if on := c.podsOnNode[nodeName]; on != nil {
+		delete(on, key)
+		if len(on) == 0 {
+			delete(c.podsOnNode, nodeName)
+		}
+	}
 }
 
 // UpdateNode records the latest version of a Node.
@@ -518,12 +546,16 @@ func (c *Cluster) nominationHolds(key types.NamespacedName, n nomination, now ti
 // over the pods. The caller holds c.mu.
 func (c *Cluster) usedOn(nodes map[string][]types.NamespacedName) map[string]corev1.ResourceList {
 	used := map[string]corev1.ResourceList{}
-	for _, p := range c.pods {
-		if _, ok := nodes[p.Spec.NodeName]; ok && p.Spec.NodeName != "" && !pods.IsTerminal(p) {
-			if used[p.Spec.NodeName] == nil {
-				used[p.Spec.NodeName] = corev1.ResourceList{}
+	for node := range nodes {
+		for key := range c.podsOnNode[node] {
+			p := c.pods[key]
+			if p == nil || node == "" || pods.IsTerminal(p) {
+				continue
 			}
-			addResources(used[p.Spec.NodeName], pods.Requests(p))
+			if used[node] == nil {
+				used[node] = corev1.ResourceList{}
+			}
+			addResources(used[node], pods.Requests(p))
 		}
 	}
 	return used

@@ -1,6 +1,7 @@
 package state_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -66,6 +67,30 @@ func TestNominationLapsesWhenTheInitializedNodeIsFull(t *testing.T) {
 	c.UpdatePod(done)
 	if got := names(c.PendingPods()); got != "" {
 		t.Errorf("pending after the node freed up = %q, want none", got)
+	}
+	// A pod of the same name comes back on node-1 (the node index follows it), moves to
+	// another node, comes back, then goes: node-1's room follows each step.
+	again := withCPU(pendingPod("other"), "1500m")
+	again.Spec.NodeName = "node-1"
+	for i, step := range []struct {
+		node    string
+		deleted bool
+		pending string
+	}{{"node-1", false, "second"}, {"node-2", false, ""}, {"node-1", false, "second"}, {"", true, ""}} {
+		if step.deleted {
+			c.DeletePod(types.NamespacedName{Namespace: "default", Name: "other"})
+		} else {
+			p := again.DeepCopy()
+			p.Spec.NodeName = step.node
+			p.ResourceVersion = fmt.Sprint(i + 10)
+			c.UpdatePod(p)
+		}
+		// A lapsed nomination does not come back by itself: nominate again as the
+		// provisioner would.
+		c.Nominate("nc-1", []*corev1.Pod{first, second})
+		if got := names(c.PendingPods()); got != step.pending {
+			t.Errorf("step %d (other on %q, deleted %v): pending = %q, want %q", i, step.node, step.deleted, got, step.pending)
+		}
 	}
 }
 
