@@ -499,7 +499,9 @@ func TestThrottlingBackoffOnTheClock(t *testing.T) {
 		done <- err
 	}()
 	waitForWaiter := func() {
-		deadline := time.Now().Add(30 * time.Second)
+		// Before it throttles, Create makes several moto calls (image, subnets, security
+		// groups, launch template): at load 30-40 they took over 30 s.
+		deadline := time.Now().Add(3 * time.Minute)
 		for !clk.HasWaiters() {
 			if time.Now().After(deadline) {
 				t.Fatal("Create never waited on the clock")

@@ -68,6 +68,8 @@ type pass struct {
 	// pendingCost is what the new NodeClaims pending pods need on the whole cluster cost
 	// (computed on first use; negative until then): a move must not raise it.
 	pendingCost float64
+	// pendingUIDs are the pending pods' UIDs (built on first use).
+	pendingUIDs map[types.UID]bool
 	// nominated names the nodes and NodeClaims pending pods are nominated to.
 	nominated map[string]bool
 	ledger    *Ledger

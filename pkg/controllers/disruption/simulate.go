@@ -78,9 +78,11 @@ func (p *pass) run(gone map[string]bool, movers, others []*corev1.Pod, extra *sc
 	sim := simulation{fits: true}
 	pendingCost := 0.0
 	for _, nc := range plan.NewNodeClaims {
-		if slices.ContainsFunc(nc.Pods, func(pod *corev1.Pod) bool { return isMover[pod.UID] }) {
+		switch {
+		case slices.ContainsFunc(nc.Pods, func(pod *corev1.Pod) bool { return isMover[pod.UID] }):
 			sim.replacements = append(sim.replacements, nc)
-		} else {
+		case !slices.ContainsFunc(nc.Pods, func(pod *corev1.Pod) bool { return !p.isPending(pod) }):
+			// Only pending pods: what the provisioner would launch for them.
 			pendingCost += nc.Cheapest.Price
 		}
 	}
@@ -118,18 +120,25 @@ func (p *pass) pendingBaseline() float64 {
 			snap.Nodes = append(snap.Nodes, n)
 		}
 	}
-	isMoving := make(map[types.UID]bool, len(p.moving))
-	for _, pod := range p.moving {
-		isMoving[pod.UID] = true
-	}
 	cost := 0.0
 	for _, nc := range scheduling.SolveWith(&snap, toPlace, p.memo).NewNodeClaims {
-		if !slices.ContainsFunc(nc.Pods, func(pod *corev1.Pod) bool { return isMoving[pod.UID] }) {
+		if !slices.ContainsFunc(nc.Pods, func(pod *corev1.Pod) bool { return !p.isPending(pod) }) {
 			cost += nc.Cheapest.Price
 		}
 	}
 	p.pendingCost = cost
 	return cost
+}
+
+// isPending reports whether the pod is one of the pass's pending pods.
+func (p *pass) isPending(pod *corev1.Pod) bool {
+	if p.pendingUIDs == nil {
+		p.pendingUIDs = make(map[types.UID]bool, len(p.pending))
+		for _, q := range p.pending {
+			p.pendingUIDs[q.UID] = true
+		}
+	}
+	return p.pendingUIDs[pod.UID]
 }
 
 // unbound returns a copy of the pod as it is once evicted and recreated: not bound. The
