@@ -206,7 +206,9 @@ kwok_stages() { # kwok ships its stages as manifests inside its module
 	# CP_KWOK_POD_PARALLELISM: how many pods KWOK moves through their stages at once (its
 	# default, 4, unless set: at a loaded API server's latency that is a few pods a second).
 	if [[ -n ${CP_KWOK_POD_PARALLELISM:-} ]]; then
-		printf -- '---\napiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n  podPlayStageParallelism: %d\n' \
+		# A KwokConfiguration given in a file is not defaulted: name every parallelism
+		# (KWOK's defaults, 4) and the lease duration the flag sets, or KWOK exits.
+		printf -- '---\napiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n  podPlayStageParallelism: %d\n  nodePlayStageParallelism: 4\n  nodeLeaseParallelism: 4\n  nodeLeaseDurationSeconds: 40\n' \
 			"$CP_KWOK_POD_PARALLELISM" >>"$RUN/kwok.yaml"
 	fi
 }
