@@ -54,40 +54,8 @@ func (m MultiNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, e
 				p.noteMulti(c, msg)
 			}
 		}
-		return nil, nil
-	}
-	if c, single := dominated(p, best, over); single != nil {
-		msg := fmt.Sprintf("consolidating nodeclaim %s alone saves more ($%.4f/h against $%.4f/h for %d nodes): single-node consolidation takes it",
-			c.Name(), single.Savings, best.Savings, len(best.Candidates))
-		for _, cand := range best.Candidates {
-			p.noteMulti(cand, msg)
-		}
-		return nil, nil
 	}
 	return best, nil
-}
-
-// dominated returns one of the command's candidates, and its single-node move, when that
-// move saves at least as much as the whole command: multi-node consolidation then leaves
-// the pass to single-node consolidation (which takes the best single move), as a move
-// disrupting one node for as much saving is the better one. It matters when a replacement
-// of several nodes is an over-sized node: on hack/demo's sale with 30 pods left and a
-// budget of 3, three nodes ($0.79/h) replaced by one c6g.8xlarge saved $0.36/h and left all
-// the pods on a node single-node consolidation can never split (41 % above the whole-node
-// bound at the end), while replacing the c6g.12xlarge alone by a c6g.4xlarge saved $0.44/h.
-// Only candidates dearer than the command's savings can save as much, most expensive first.
-func dominated(p *pass, best *Command, over func() bool) (*Candidate, *Command) {
-	byPrice := slices.Clone(best.Candidates)
-	slices.SortStableFunc(byPrice, func(a, b *Candidate) int { return cmpFloat(b.Price, a.Price) })
-	for _, c := range byPrice {
-		if c.Price < best.Savings-1e-9 || over() {
-			break
-		}
-		if cmd, _ := p.consolidate(SingleNodeConsolidation{}.Name(), TypeSingle, []*Candidate{c}); cmd != nil && cmd.Savings >= best.Savings-1e-9 {
-			return c, cmd
-		}
-	}
-	return nil, nil
 }
 
 // expensiveFirst are the candidates consolidation may move, most expensive first, within

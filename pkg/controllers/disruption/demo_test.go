@@ -268,34 +268,3 @@ func TestSingleNodeWaitsForTheBetterMove(t *testing.T) {
 	}
 	t.Fatal("still waiting 75 s after the wait began, with pod events on the 12xlarges every pass")
 }
-
-// TestMultiNodeYieldsToABetterSingleMove: after a sale leaving 30 pods, with spot-to-spot
-// consolidation and a budget of 3, multi-node consolidation first deletes three
-// c6g.12xlarge. It then found three nodes ($0.79/h: the last 12xlarge, an m6g.2xlarge and a
-// medium) replaced by one c6g.8xlarge, saving $0.36/h, and took it: every pod on one
-// over-sized node that no later move may split, 41 % above the whole-node bound at the end.
-// Replacing the 12xlarge alone by a c6g.4xlarge saves $0.44/h: multi-node consolidation
-// must leave that move to single-node consolidation, and the sale then ends within 10 %.
-func TestMultiNodeYieldsToABetterSingleMove(t *testing.T) {
-	w := newDemoWorld(t, 300, 30, true, "3")
-	p, cmd, _ := w.decide(context.Background())
-	if cmd == nil || cmd.Method != (MultiNodeConsolidation{}).Name() || cmd.Decision() != "delete" {
-		t.Fatalf("first decision %v, want multi-node consolidation deleting the 12xlarges", cmd)
-	}
-	if err := w.apply(p, cmd); err != nil {
-		t.Fatal(err)
-	}
-	p, cmd, _ = w.decide(context.Background())
-	if cmd == nil || cmd.Method != (SingleNodeConsolidation{}).Name() || cmd.Candidates[0].InstanceType.Name != "c6g.12xlarge" || cmd.Savings < 0.43 {
-		t.Fatalf("second decision %v, want the c6g.12xlarge replaced alone, saving about $0.44/h", cmd)
-	}
-	if err := w.apply(p, cmd); err != nil {
-		t.Fatal(err)
-	}
-	prices := w.converge(t, 50)
-	p = w.ctrl.newPass(context.Background(), w.now, w.pods, w.pdbs)
-	ib, _, _ := w.demoBounds(p)
-	if last := prices[len(prices)-1]; last > 1.10*ib {
-		t.Fatalf("ended at $%.4f/h, %.1f%% above the whole-node bound $%.4f/h; want within 10 %%", last, 100*(last/ib-1), ib)
-	}
-}
