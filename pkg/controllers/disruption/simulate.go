@@ -59,16 +59,7 @@ func (p *pass) run(gone map[string]bool, movers, others []*corev1.Pod, extra *sc
 		toPlace = append(toPlace, p.unbound(pod))
 	}
 	toPlace = append(toPlace, p.pending...)
-	snap := *p.snap()
-	snap.Nodes = make([]scheduling.ExistingNode, 0, len(p.snap().Nodes)+1)
-	for _, n := range p.snap().Nodes {
-		if !gone[n.Name] {
-			snap.Nodes = append(snap.Nodes, n)
-		}
-	}
-	if extra != nil {
-		snap.Nodes = append(snap.Nodes, *extra)
-	}
+	snap := p.snapWithout(gone, extra)
 	plan := scheduling.SolveWith(&snap, toPlace, p.memo)
 	for _, u := range plan.Unschedulable {
 		if isMover[u.Pod.UID] {
@@ -113,13 +104,7 @@ func (p *pass) pendingBaseline() float64 {
 		toPlace = append(toPlace, p.unbound(pod))
 	}
 	toPlace = append(toPlace, p.pending...)
-	snap := *p.snap()
-	snap.Nodes = make([]scheduling.ExistingNode, 0, len(p.snap().Nodes))
-	for _, n := range p.snap().Nodes {
-		if !p.goneNodes[n.Name] {
-			snap.Nodes = append(snap.Nodes, n)
-		}
-	}
+	snap := p.snapWithout(p.goneNodes, nil)
 	cost := 0.0
 	for _, nc := range scheduling.SolveWith(&snap, toPlace, p.memo).NewNodeClaims {
 		if !slices.ContainsFunc(nc.Pods, func(pod *corev1.Pod) bool { return !p.isPending(pod) }) {
@@ -128,6 +113,21 @@ func (p *pass) pendingBaseline() float64 {
 	}
 	p.pendingCost = cost
 	return cost
+}
+
+// snapWithout is the pass's snapshot without the gone nodes, plus extra (if any).
+func (p *pass) snapWithout(gone map[string]bool, extra *scheduling.ExistingNode) scheduling.Snapshot {
+	snap := *p.snap()
+	snap.Nodes = make([]scheduling.ExistingNode, 0, len(p.snap().Nodes)+1)
+	for _, n := range p.snap().Nodes {
+		if !gone[n.Name] {
+			snap.Nodes = append(snap.Nodes, n)
+		}
+	}
+	if extra != nil {
+		snap.Nodes = append(snap.Nodes, *extra)
+	}
+	return snap
 }
 
 // isPending reports whether the pod is one of the pass's pending pods.
