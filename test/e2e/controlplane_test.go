@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -21,23 +22,27 @@ type cluster struct {
 	env       []string
 }
 
+// Test ports come from below the kernel's ephemeral range (32768-60999 on Linux): a port found
+// free there and released can be taken, before cp.sh binds it, by any outgoing connection's local
+// end (CI once lost kube-controller-manager's port to one). Picked at random so two clusters of
+// one run rarely ask for the same; a collision is still caught by cp.sh and retried.
+const (
+	testPortLow  = 20000
+	testPortHigh = 32000
+)
+
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeRange(t, 1)
 }
 
 // freeRange finds n consecutive free ports (etcd uses client, peer and metrics ports in a row).
 func freeRange(t *testing.T, n int) int {
 	t.Helper()
-	for attempt := 0; attempt < 50; attempt++ {
-		base := freePort(t)
+	for attempt := 0; attempt < 200; attempt++ {
+		base := testPortLow + rand.IntN(testPortHigh-testPortLow-n)
 		ok := true
-		for i := 1; i < n && ok; i++ {
+		for i := 0; i < n && ok; i++ {
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
 			if err != nil {
 				ok = false
@@ -62,24 +67,38 @@ func startCluster(t *testing.T, extraEnv ...string) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{root: root, run: t.TempDir()}
-	c.env = append(os.Environ(),
-		"CP_RUN="+c.run,
-		fmt.Sprintf("CP_ETCD_PORT=%d", freeRange(t, 3)),
-		fmt.Sprintf("CP_APISERVER_PORT=%d", freePort(t)),
-		fmt.Sprintf("CP_SCHEDULER_PORT=%d", freePort(t)),
-		fmt.Sprintf("CP_KCM_PORT=%d", freePort(t)),
-	)
-	c.env = append(c.env, extraEnv...)
+	c := &cluster{root: root}
 	t.Cleanup(func() {
 		if out, err := c.cp("down"); err != nil {
 			t.Errorf("cp.sh down: %v\n%s", err, out)
 		}
 	})
-	if out, err := c.cp("up"); err != nil {
+	// cp.sh refuses a port something else took between our check and its start; that is a race
+	// with another process, not a defect, so stop what started and try other ports in a fresh
+	// run folder (etcd's data would remember the old peer port).
+	for attempt := 1; ; attempt++ {
+		c.run = t.TempDir()
+		c.env = append(os.Environ(),
+			"CP_RUN="+c.run,
+			fmt.Sprintf("CP_ETCD_PORT=%d", freeRange(t, 3)),
+			fmt.Sprintf("CP_APISERVER_PORT=%d", freePort(t)),
+			fmt.Sprintf("CP_SCHEDULER_PORT=%d", freePort(t)),
+			fmt.Sprintf("CP_KCM_PORT=%d", freePort(t)),
+		)
+		c.env = append(c.env, extraEnv...)
+		out, err := c.cp("up")
+		if err == nil {
+			return c
+		}
+		if attempt < 3 && strings.Contains(out, "is taken by another process") {
+			t.Logf("cp.sh up, attempt %d: a port was taken, retrying on others:\n%s", attempt, out)
+			if out, err := c.cp("down"); err != nil {
+				t.Fatalf("cp.sh down after a port clash: %v\n%s", err, out)
+			}
+			continue
+		}
 		t.Fatalf("cp.sh up: %v\n%s", err, out)
 	}
-	return c
 }
 
 func (c *cluster) cp(args ...string) (string, error) {
