@@ -112,6 +112,11 @@ type pass struct {
 	tried []string
 	// pdbList are the PodDisruptionBudgets the pass was built with.
 	pdbList []*policyv1.PodDisruptionBudget
+	// target is the consolidation the pass would take without the Underutilized budget
+	// (nil when the budget keeps no candidate out, or none consolidates); targetDone says
+	// it was computed. See consolidationTarget.
+	target     *Command
+	targetDone bool
 }
 
 // observe builds the pass from the cluster state, the pods and PodDisruptionBudgets in the

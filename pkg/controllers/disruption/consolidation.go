@@ -48,6 +48,17 @@ func (m MultiNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, e
 			best = cmd
 		}
 	}
+	// When the budget keeps some candidates out, the moves it allows are steps towards the
+	// consolidation it would take without the budget (the target): a set within the
+	// target wins over one that is not, whatever either saves now.
+	if target := p.consolidationTarget(over); target != nil && !over() && (best == nil || !within(best, target)) && target.Savings > savingsOf(best)+priceEpsilon {
+		inTarget := withinBudget(p, expensive(target.Candidates), v1.DisruptionReasonUnderutilized)
+		if len(inTarget) >= 2 {
+			if cmd := m.search(p, inTarget, over, why, true); cmd != nil {
+				best = cmd
+			}
+		}
+	}
 	if best == nil {
 		for _, c := range cands {
 			if msg, ok := why[c.Name()]; ok {
@@ -58,12 +69,117 @@ func (m MultiNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, e
 	return best, nil
 }
 
+// consolidationTarget is the consolidation the pass would take if the Underutilized budget
+// allowed every candidate (multi-node consolidation's search, most expensive candidates
+// first), computed once per pass, or nil when the budget keeps no candidate out or nothing
+// consolidates. A budget of one node at a time makes consolidation a sequence of small
+// moves, and the move saving the most now can lead to a dearer end: on hack/demo's sale
+// (budget 10 %, spot nodes only deleted) deleting whatever saved most deleted the small
+// nodes the pods fitted on once the large ones were gone, and ended on an m6g.4xlarge 25 %
+// above the whole-node bound while the c6g.large, c6g.xlarge and m6g.2xlarge already there
+// held every pod (3.6 % above it). The methods take their moves within the target when
+// one is found: its nodes are those the cluster is better off without.
+//
+// The search gets half of multi-node consolidation's time budget (less when the caller's
+// runs out first), and runs only for pools of at most TargetCandidates candidates.
+func (p *pass) consolidationTarget(over func() bool) *Command {
+	if p.targetDone {
+		return p.target
+	}
+	p.targetDone = true
+	all := movable(p)
+	if len(all) < 2 || len(all) > TargetCandidates || len(withinBudget(p, all, v1.DisruptionReasonUnderutilized)) == len(all) {
+		return nil
+	}
+	start := p.opts.Stopwatch()
+	limit := p.opts.MultiNodeTimeBudget / 2
+	stop := func() bool { return (over != nil && over()) || p.opts.Stopwatch()-start > limit }
+	p.target = MultiNodeConsolidation{}.search(p, expensive(all), stop, map[string]string{}, true)
+	p.target = bestKeep(p, all, p.target, stop)
+	return p.target
+}
+
+// TargetCandidates is the most candidates a consolidation target is searched for (the
+// search over the sets to keep is exhaustive, within the time budget). Above it the moves
+// the budget allows are many nodes each, and each pass takes the one saving the most.
+const TargetCandidates = 32
+
+// bestKeep searches the sets of candidates to keep, cheapest first, for the consolidation
+// of all the others saving the most: a move's pods may only fit once the pods of more
+// nodes are free to move too (a kept node's pods stay where they are), so the largest
+// prefix that consolidates, with candidates added one at a time, misses sets a cheaper
+// end keeps. A set is not widened once it costs more than the best consolidation found
+// leaves (every set holding it saves less).
+func bestKeep(p *pass, all []*Candidate, best *Command, stop func() bool) *Command {
+	byPrice := slices.Clone(all)
+	slices.SortStableFunc(byPrice, func(a, b *Candidate) int { return cmpFloat(a.Price, b.Price) })
+	total := 0.0
+	for _, c := range byPrice {
+		total += c.Price
+	}
+	keep := make([]bool, len(byPrice))
+	var rec func(from int, kept float64)
+	rec = func(from int, kept float64) {
+		if stop() {
+			return
+		}
+		var gone []*Candidate
+		for i, c := range byPrice {
+			if !keep[i] {
+				gone = append(gone, c)
+			}
+		}
+		if len(gone) > 0 {
+			if cmd, _ := p.consolidate(MultiNodeConsolidation{}.Name(), TypeMulti, expensive(gone)); cmd != nil && cmd.Savings > savingsOf(best)+priceEpsilon {
+				best = cmd
+			}
+		}
+		for i := from; i < len(byPrice); i++ {
+			if total-(kept+byPrice[i].Price) <= savingsOf(best)+priceEpsilon {
+				return // the later candidates cost as much or more
+			}
+			keep[i] = true
+			rec(i+1, kept+byPrice[i].Price)
+			keep[i] = false
+		}
+	}
+	rec(0, 0)
+	return best
+}
+
+// expensive sorts a copy of the candidates most expensive first (stable: equal prices keep
+// their disruption-cost order).
+func expensive(cands []*Candidate) []*Candidate {
+	out := slices.Clone(cands)
+	slices.SortStableFunc(out, func(a, b *Candidate) int { return cmpFloat(b.Price, a.Price) })
+	return out
+}
+
+// within reports whether every candidate of cmd is one of target's.
+func within(cmd, target *Command) bool {
+	in := make(map[string]bool, len(target.Candidates))
+	for _, c := range target.Candidates {
+		in[c.Name()] = true
+	}
+	for _, c := range cmd.Candidates {
+		if !in[c.Name()] {
+			return false
+		}
+	}
+	return true
+}
+
+func savingsOf(cmd *Command) float64 {
+	if cmd == nil {
+		return 0
+	}
+	return cmd.Savings
+}
+
 // expensiveFirst are the candidates consolidation may move, most expensive first, within
 // the Underutilized budget.
 func expensiveFirst(p *pass) []*Candidate {
-	all := movable(p)
-	slices.SortStableFunc(all, func(a, b *Candidate) int { return cmpFloat(b.Price, a.Price) })
-	return withinBudget(p, all, v1.DisruptionReasonUnderutilized)
+	return withinBudget(p, expensive(movable(p)), v1.DisruptionReasonUnderutilized)
 }
 
 func sameCandidates(a, b []*Candidate) bool {
@@ -164,6 +280,7 @@ func (SingleNodeConsolidation) Name() string                { return "single-nod
 func (SingleNodeConsolidation) Reason() v1.DisruptionReason { return v1.DisruptionReasonUnderutilized }
 func (SingleNodeConsolidation) ConsolidationType() string   { return TypeSingle }
 func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, error) {
+	target := p.consolidationTarget(nil)
 	start := p.opts.Stopwatch()
 	cands := singleCandidates(p)
 	// Resume after the candidate the last pass stopped at, wrapping around.
@@ -174,11 +291,19 @@ func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, 
 		}
 	}
 	order := append(slices.Clone(cands[first:]), cands[:first]...)
-	var best *Command
+	var best, bestInTarget *Command
 	var found time.Duration
+	// A move within the consolidation target wins over a move saving more now but
+	// deleting a node the target keeps (see consolidationTarget).
+	steer := func() {
+		if bestInTarget != nil && target.Savings > best.Savings+priceEpsilon {
+			best = bestInTarget
+		}
+	}
 	for i, c := range order {
 		elapsed := p.opts.Stopwatch() - start
 		if best != nil && (elapsed-found > p.opts.SingleNodeImproveBudget || elapsed > p.opts.SingleNodeTimeBudget) {
+			steer()
 			return best, nil
 		}
 		if best == nil && i > 0 && elapsed > p.opts.SingleNodeTimeBudget {
@@ -199,7 +324,11 @@ func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, 
 		if best == nil || better(cmd, best) {
 			best = cmd
 		}
+		if target != nil && within(cmd, target) && (bestInTarget == nil || better(cmd, bestInTarget)) {
+			bestInTarget = cmd
+		}
 	}
+	steer()
 	if best != nil {
 		if c := p.betterSoon(m.Name(), best, start); c != nil {
 			for _, cand := range best.Candidates {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
 )
 
@@ -33,37 +34,44 @@ func (w *world) apply(p *pass, cmd *Command) error {
 	snap := *p.snap()
 	snap.Nodes = slices.DeleteFunc(slices.Clone(p.snap().Nodes), func(n scheduling.ExistingNode) bool { return gone[n.Name] })
 	for _, r := range cmd.Replacements {
-		it := r.InstanceTypes[0]
-		w.seq++
-		name := fmt.Sprintf("replacement-%05d", w.seq)
-		labels := map[string]string{v1.NodePoolLabelKey: r.NodePool, corev1.LabelHostname: name,
-			v1.LabelTopologyZone: r.Cheapest.Zone, v1.CapacityTypeLabelKey: r.Cheapest.CapacityType}
-		for k, v := range it.Labels {
-			labels[k] = v
-		}
-		nc := &v1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID(name), Labels: labels, CreationTimestamp: metav1.NewTime(w.now)}}
-		nc.Spec.ExpireAfter = v1.MustParseNillableDuration("720h")
-		nc.Status.ProviderID, nc.Status.NodeName = "fake://"+name, name
-		nc.Status.Allocatable, nc.Status.Capacity = it.Allocatable(), it.Capacity
-		nc.Status.Conditions = []metav1.Condition{{Type: v1.ConditionTypeInitialized, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(w.now)}}
-		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Spec: corev1.NodeSpec{ProviderID: nc.Status.ProviderID},
-			Status: corev1.NodeStatus{Allocatable: it.Allocatable(), Capacity: it.Capacity, Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}
-		cluster.UpdateNodeClaim(nc)
-		cluster.UpdateNode(node)
-		snap.Nodes = append(snap.Nodes, scheduling.ExistingNode{Name: name, Labels: labels, Allocatable: it.Allocatable(), NodePool: r.NodePool})
-		w.price += r.Cheapest.Price
-	}
-	plan := scheduling.Solve(&snap, movers)
-	if len(plan.Unschedulable) > 0 || len(plan.NewNodeClaims) > 0 {
-		return fmt.Errorf("%s: %d pods fit nowhere, %d need new nodes", cmd.Why, len(plan.Unschedulable), len(plan.NewNodeClaims))
+		snap.Nodes = append(snap.Nodes, w.launch(r))
 	}
 	moved := map[types.UID]*corev1.Pod{}
-	for _, placed := range plan.ExistingNodes {
-		for _, pod := range placed.Pods {
+	if w.kubeScheduler != nil {
+		var bound []*corev1.Pod
+		for _, c := range cmd.Candidates {
+			bound = append(bound, c.Pods...)
+		}
+		to, unplaced := w.kubePlace(snap.Nodes, bound)
+		if len(unplaced) > 0 {
+			// They stay pending: the provisioner launches nodes for them.
+			plan := scheduling.Solve(&scheduling.Snapshot{NodePools: snap.NodePools, DaemonSets: snap.DaemonSets}, unplaced)
+			for _, nc := range plan.NewNodeClaims {
+				n := w.launch(nc)
+				for _, pod := range nc.Pods {
+					to[pod.UID] = n.Name
+				}
+			}
+			w.pendingLaunches += len(plan.NewNodeClaims)
+		}
+		for _, pod := range bound {
 			cp := *pod
-			cp.Spec.NodeName = placed.Name
+			cp.Spec.NodeName = to[pod.UID]
 			moved[pod.UID] = &cp
 			cluster.UpdatePod(&cp)
+		}
+	} else {
+		plan := scheduling.Solve(&snap, movers)
+		if len(plan.Unschedulable) > 0 || len(plan.NewNodeClaims) > 0 {
+			return fmt.Errorf("%s: %d pods fit nowhere, %d need new nodes", cmd.Why, len(plan.Unschedulable), len(plan.NewNodeClaims))
+		}
+		for _, placed := range plan.ExistingNodes {
+			for _, pod := range placed.Pods {
+				cp := *pod
+				cp.Spec.NodeName = placed.Name
+				moved[pod.UID] = &cp
+				cluster.UpdatePod(&cp)
+			}
 		}
 	}
 	for i, pod := range w.pods {
@@ -93,10 +101,27 @@ func (w *world) converge(t testing.TB, maxSteps int) []float64 {
 			continue // single-node consolidation ran out of time: the next pass goes on
 		}
 		before := w.price
+		if os.Getenv("DEBUG_REPLAY") != "" {
+			desc := func(cmd *Command) string {
+				if cmd == nil {
+					return "none"
+				}
+				var s []string
+				for _, c := range cmd.Candidates {
+					s = append(s, fmt.Sprintf("%s/%s(%d)", c.Name(), c.NodeClaim.Labels[v1.LabelInstanceType], len(c.Pods)))
+				}
+				return fmt.Sprintf("%s %v saves %.4f", cmd.Decision(), s, cmd.Savings)
+			}
+			var all []string
+			for _, c := range p.candidates {
+				all = append(all, fmt.Sprintf("%s/%s(%d)", c.Name(), c.NodeClaim.Labels[v1.LabelInstanceType], len(c.Pods)))
+			}
+			t.Logf("$%.4f nodes %v\n  target: %s\n  took (%s): %s", w.price, all, desc(p.target), cmd.Method, desc(cmd))
+		}
 		if err := w.apply(p, cmd); err != nil {
 			t.Fatal(err)
 		}
-		if w.price > before+1e-9 {
+		if w.price > before+1e-9 && w.kubeScheduler == nil {
 			t.Fatalf("%s raised the price from $%.4f to $%.4f", cmd.Why, before, w.price)
 		}
 		prices = append(prices, w.price)
@@ -131,4 +156,28 @@ func testConverges(t *testing.T, nodes int) {
 	if last/lb > 1.15 {
 		t.Fatalf("converged to %.2f× the lower bound, want within 15 %%", last/lb)
 	}
+}
+
+// launch adds a NodeClaim and its Node of the planned claim's cheapest option, initialized.
+func (w *world) launch(r scheduling.NewNodeClaim) scheduling.ExistingNode {
+	cluster := w.ctrl.cluster
+	it := r.InstanceTypes[slices.IndexFunc(r.InstanceTypes, func(it *cloudprovider.InstanceType) bool { return it.Name == r.Cheapest.InstanceType })]
+	w.seq++
+	name := fmt.Sprintf("replacement-%05d", w.seq)
+	labels := map[string]string{v1.NodePoolLabelKey: r.NodePool, corev1.LabelHostname: name,
+		v1.LabelTopologyZone: r.Cheapest.Zone, v1.CapacityTypeLabelKey: r.Cheapest.CapacityType}
+	for k, v := range it.Labels {
+		labels[k] = v
+	}
+	nc := &v1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID(name), Labels: labels, CreationTimestamp: metav1.NewTime(w.now)}}
+	nc.Spec.ExpireAfter = v1.MustParseNillableDuration("720h")
+	nc.Status.ProviderID, nc.Status.NodeName = "fake://"+name, name
+	nc.Status.Allocatable, nc.Status.Capacity = it.Allocatable(), it.Capacity
+	nc.Status.Conditions = []metav1.Condition{{Type: v1.ConditionTypeInitialized, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(w.now)}}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Spec: corev1.NodeSpec{ProviderID: nc.Status.ProviderID},
+		Status: corev1.NodeStatus{Allocatable: it.Allocatable(), Capacity: it.Capacity, Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}
+	cluster.UpdateNodeClaim(nc)
+	cluster.UpdateNode(node)
+	w.price += r.Cheapest.Price
+	return scheduling.ExistingNode{Name: name, Labels: labels, Allocatable: it.Allocatable(), NodePool: r.NodePool}
 }

@@ -34,6 +34,11 @@ type world struct {
 	pdbs  []*policyv1.PodDisruptionBudget
 	price float64 // $/h of every node
 	seq   int     // names replacement nodes
+	// kubeScheduler, when set, places the pods a command moves as kube-scheduler would
+	// (kubePlace, ties broken with it) rather than where the planner would.
+	kubeScheduler *rand.Rand
+	// pendingLaunches counts the nodes launched for moved pods kube-scheduler found no room for.
+	pendingLaunches int
 }
 
 // worldOptions shape a random cluster.
