@@ -68,6 +68,12 @@ func startCluster(t *testing.T, extraEnv ...string) *cluster {
 		t.Fatal(err)
 	}
 	c := &cluster{root: root}
+	// The run folders live in one TempDir made before the cleanup that stops the control
+	// plane is registered: cleanups run last-registered first, and a TempDir made later was
+	// removed while the processes still ran (RemoveAll failed, the pid files went, and
+	// cp.sh down left kube-apiserver, kube-scheduler, kube-controller-manager and kwok
+	// running).
+	base := t.TempDir()
 	t.Cleanup(func() {
 		if out, err := c.cp("down"); err != nil {
 			t.Errorf("cp.sh down: %v\n%s", err, out)
@@ -77,7 +83,9 @@ func startCluster(t *testing.T, extraEnv ...string) *cluster {
 	// with another process, not a defect, so stop what started and try other ports in a fresh
 	// run folder (etcd's data would remember the old peer port).
 	for attempt := 1; ; attempt++ {
-		c.run = t.TempDir()
+		if c.run, err = os.MkdirTemp(base, "run"); err != nil {
+			t.Fatal(err)
+		}
 		c.env = append(os.Environ(),
 			"CP_RUN="+c.run,
 			fmt.Sprintf("CP_ETCD_PORT=%d", freeRange(t, 3)),
