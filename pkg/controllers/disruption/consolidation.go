@@ -365,9 +365,6 @@ func (p *pass) betterSoon(method string, best *Command, start time.Duration) *Ca
 		if first, ok := p.deferrals[c.NodePool.Name]; ok && p.now.Sub(first) > 2**after {
 			continue
 		}
-		if p.target != nil && !within(&Command{Candidates: []*Candidate{c}}, p.target) {
-			continue // the target keeps it: its move would be passed over anyway
-		}
 		if allowed := p.ledger.Allowed(c.NodePool.Name, v1.DisruptionReasonUnderutilized); allowed != budget.Unlimited && allowed < 1 {
 			continue
 		}
