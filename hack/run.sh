@@ -64,6 +64,11 @@ run)
 start) start ;;
 stop) stop ;;
 demo)
+	# The sale leaves spot nodes behind; with upstream's default (the gate off) a spot node can
+	# only be deleted, never replaced by a cheaper spot node, and the demo's cluster can stay
+	# far above what its pods need. The demo shows the whole engine: gate on (when it starts
+	# the controller; one already running keeps its flags).
+	FLAGS+=(--feature-gates=SpotToSpotConsolidation=true)
 	start
 	go run "$ROOT/hack/demo" --kubeconfig "$KUBECONFIG" ${DEMO_FLAGS:-}
 	;;
