@@ -112,6 +112,9 @@ type pass struct {
 	tried []string
 	// pdbList are the PodDisruptionBudgets the pass was built with.
 	pdbList []*policyv1.PodDisruptionBudget
+	// unhealthy are the Nodes not Ready or carrying the node lifecycle controller's
+	// taints (see quiet.go).
+	unhealthy map[string]bool
 }
 
 // observe builds the pass from the cluster state, the pods and PodDisruptionBudgets in the
@@ -155,7 +158,11 @@ func (c *Controller) newPass(ctx context.Context, now time.Time, podList []*core
 		}
 	}
 	byProviderID := map[string]*corev1.Node{}
+	p.unhealthy = map[string]bool{}
 	for _, n := range c.cluster.Nodes() {
+		if unhealthy(n) {
+			p.unhealthy[n.Name] = true
+		}
 		if n.Spec.ProviderID != "" {
 			byProviderID[n.Spec.ProviderID] = n
 		}
