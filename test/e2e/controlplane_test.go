@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,11 @@ func startCluster(t *testing.T, extraEnv ...string) *cluster {
 		t.Fatal(err)
 	}
 	c := &cluster{root: root}
+	// The run folders live in one made before the cleanup that stops the control plane is
+	// registered: cleanups run last registered first, and a folder from t.TempDir inside the
+	// loop below was removed (pid files and all) before cp.sh down could read which
+	// processes to stop, leaving the whole control plane running.
+	base := t.TempDir()
 	t.Cleanup(func() {
 		if out, err := c.cp("down"); err != nil {
 			t.Errorf("cp.sh down: %v\n%s", err, out)
@@ -77,7 +83,10 @@ func startCluster(t *testing.T, extraEnv ...string) *cluster {
 	// with another process, not a defect, so stop what started and try other ports in a fresh
 	// run folder (etcd's data would remember the old peer port).
 	for attempt := 1; ; attempt++ {
-		c.run = t.TempDir()
+		c.run = filepath.Join(base, strconv.Itoa(attempt))
+		if err := os.MkdirAll(c.run, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		c.env = append(os.Environ(),
 			"CP_RUN="+c.run,
 			fmt.Sprintf("CP_ETCD_PORT=%d", freeRange(t, 3)),
