@@ -48,7 +48,7 @@ func BenchmarkScrapeNodeFamilies(b *testing.B) {
 			Status: corev1.NodeStatus{Capacity: rl("2", "8Gi"), Allocatable: rl("1930m", "7Gi")}})
 		for j := range 10 {
 			r.pods = append(r.pods, corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "scale", Name: fmt.Sprintf("p-%05d-%d", i, j)},
-				Spec: corev1.PodSpec{NodeName: name, Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{Requests: rl("180m", "256Mi")}}}},
+				Spec:   corev1.PodSpec{NodeName: name, Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{Requests: rl("180m", "256Mi")}}}},
 				Status: corev1.PodStatus{Phase: corev1.PodRunning}})
 		}
 	}
