@@ -57,6 +57,13 @@ func IsHealthTaint(t *corev1.Taint) bool {
 	return t.Key == TaintNodeNotReady || t.Key == TaintNodeUnreachable
 }
 
+// IgnoreNodeHealth drops Node updates that change nothing but the node's health
+// (HealthOnly: conditions, heartbeats, the lifecycle controller's taints), for watchers that
+// decide nothing on health. Creates, deletes, resyncs and any other change pass.
+func IgnoreNodeHealth() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool { return !HealthOnly(e.ObjectOld, e.ObjectNew) }}
+}
+
 // HealthOnly reports whether updated differs from old, both Nodes, only in their health:
 // the conditions (any field: Ready turning False and back, pressures, heartbeats), the
 // node lifecycle controller's not-ready and unreachable taints, the resource version and

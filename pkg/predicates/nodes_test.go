@@ -122,6 +122,9 @@ func TestHealthOnly(t *testing.T) {
 			if got := predicates.HealthOnly(old, updated); got != tc.want {
 				t.Errorf("HealthOnly = %v, want %v", got, tc.want)
 			}
+			if got := predicates.IgnoreNodeHealth().Update(event.UpdateEvent{ObjectOld: old, ObjectNew: updated}); got == tc.want {
+				t.Errorf("IgnoreNodeHealth passes the update: %v, want %v", got, !tc.want)
+			}
 		})
 	}
 }
