@@ -78,6 +78,8 @@ func NewControllers(deps Deps) ([]Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building disruption controller: %w", err)
 	}
+	// kube-scheduler is told where the provisioner planned pods (provisioning.Hints).
+	hints := provisioning.NewHints(deps.Client, deps.Cluster)
 	metricsCtrls, err := newMetricsControllers(deps)
 	if err != nil {
 		return nil, err
@@ -88,10 +90,11 @@ func NewControllers(deps Deps) ([]Controller, error) {
 		provisioning.NewController(provisioning.Deps{
 			Client: deps.Client, Cluster: deps.Cluster, CloudProvider: deps.CloudProvider,
 			Recorder: deps.Recorder, Clock: deps.Clock, Options: deps.Provisioning, Registerer: deps.Registerer,
+			Hints: hints,
 		}),
 		lifecycle.NewController(lifecycle.Deps{
 			Client: deps.Client, CloudProvider: deps.CloudProvider, Recorder: deps.Recorder, Clock: deps.Clock,
-			Registerer: deps.Registerer, RegistrationTTL: deps.RegistrationTTL,
+			Registerer: deps.Registerer, RegistrationTTL: deps.RegistrationTTL, BeforeRegister: hints.Registering,
 		}),
 		term,
 		garbagecollection.NewController(garbagecollection.Deps{

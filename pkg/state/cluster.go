@@ -460,6 +460,25 @@ func (c *Cluster) Nomination(key types.NamespacedName) (string, bool) {
 	return n.nodeClaim, true
 }
 
+// NominatedTo returns the pending pods validly nominated (see validNominations) to a
+// NodeClaim, named by its own name or by the Node it registered as, oldest first, and the
+// name of that NodeClaim's Node ("" before it registered).
+func (c *Cluster) NominatedTo(target string) (node string, out []*corev1.Pod) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	name, ok := c.resolveNodeClaim(target)
+	if !ok {
+		return "", nil
+	}
+	for key, n := range c.validNominations(c.clock.Now()) {
+		if n.nodeClaim == name {
+			out = append(out, c.pods[key])
+		}
+	}
+	slices.SortFunc(out, snapshot.ComparePods)
+	return c.nodeClaims[name].Status.NodeName, out
+}
+
 // resolveNodeClaim maps a NodeClaim or Node name to a live NodeClaim's name. The caller
 // holds c.mu.
 func (c *Cluster) resolveNodeClaim(target string) (string, bool) {

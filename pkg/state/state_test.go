@@ -249,3 +249,37 @@ func TestNominatingAGonePodRecordsNothing(t *testing.T) {
 		t.Errorf("live pod nomination = %q, %v", got, ok)
 	}
 }
+
+func TestNominatedToByNodeClaimOrNode(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	c := state.NewCluster(state.Options{Clock: clk, NominationTTL: 20 * time.Second})
+	a, b, other := pendingPod("a"), pendingPod("b"), pendingPod("other")
+	for _, p := range []*corev1.Pod{a, b, other} {
+		c.UpdatePod(p)
+	}
+	c.UpdateNodeClaim(nodeClaim("nc-1", "small"))
+	c.UpdateNodeClaim(nodeClaim("nc-2", "small"))
+	c.Nominate("nc-1", []*corev1.Pod{b, a})
+	c.Nominate("nc-2", []*corev1.Pod{other})
+
+	if node, pods := c.NominatedTo("nc-1"); node != "" || names(pods) != "a,b" {
+		t.Fatalf("before registration: NominatedTo(nc-1) = %q, %q; want no node, a,b", node, names(pods))
+	}
+	if node, pods := c.NominatedTo("unknown"); node != "" || pods != nil {
+		t.Fatalf("NominatedTo(unknown) = %q, %q; want nothing", node, names(pods))
+	}
+	// Registered: found by the Node's name too, and the Node is named.
+	nc := nodeClaim("nc-1", "small")
+	nc.Status.NodeName = "node-1"
+	c.UpdateNodeClaim(nc)
+	if node, pods := c.NominatedTo("node-1"); node != "node-1" || names(pods) != "a,b" {
+		t.Fatalf("NominatedTo(node-1) = %q, %q; want node-1, a,b", node, names(pods))
+	}
+	// A pod that bound is no longer nominated.
+	boundA := a.DeepCopy()
+	boundA.Spec.NodeName = "node-1"
+	c.UpdatePod(boundA)
+	if _, pods := c.NominatedTo("nc-1"); names(pods) != "b" {
+		t.Fatalf("after a bound: %q, want b", names(pods))
+	}
+}

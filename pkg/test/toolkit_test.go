@@ -2,6 +2,8 @@ package test_test
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -83,5 +85,24 @@ func TestNameIsAUniqueDNSLabel(t *testing.T) {
 	a, b := test.Name(t), test.Name(t)
 	if a == b || len(a) > 63 || a != "testnameisauniquednslabel-"+a[len("testnameisauniquednslabel-"):] {
 		t.Fatalf("names %q, %q", a, b)
+	}
+}
+
+func TestFreePortsBelowTheEphemeralRange(t *testing.T) {
+	for _, n := range []int{1, 3} {
+		base, err := test.FreePorts(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if base < 20000 || base+n > 32000 {
+			t.Fatalf("FreePorts(%d) = %d, outside 20000-32000 (the kernel's ephemeral range starts at 32768)", n, base)
+		}
+		for i := range n {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
+			if err != nil {
+				t.Fatalf("FreePorts(%d) = %d, but port %d is not free: %v", n, base, base+i, err)
+			}
+			_ = l.Close()
+		}
 	}
 }

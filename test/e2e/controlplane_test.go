@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,40 +21,20 @@ type cluster struct {
 	env       []string
 }
 
-// Test ports come from below the kernel's ephemeral range (32768-60999 on Linux): a port found
-// free there and released can be taken, before cp.sh binds it, by any outgoing connection's local
-// end (CI once lost kube-controller-manager's port to one). Picked at random so two clusters of
-// one run rarely ask for the same; a collision is still caught by cp.sh and retried.
-const (
-	testPortLow  = 20000
-	testPortHigh = 32000
-)
-
 func freePort(t *testing.T) int {
 	t.Helper()
 	return freeRange(t, 1)
 }
 
-// freeRange finds n consecutive free ports (etcd uses client, peer and metrics ports in a row).
+// freeRange finds n consecutive free ports (etcd uses client, peer and metrics ports in a row),
+// below the ephemeral range (see test.FreePorts).
 func freeRange(t *testing.T, n int) int {
 	t.Helper()
-	for attempt := 0; attempt < 200; attempt++ {
-		base := testPortLow + rand.IntN(testPortHigh-testPortLow-n)
-		ok := true
-		for i := 0; i < n && ok; i++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
-			if err != nil {
-				ok = false
-				continue
-			}
-			l.Close()
-		}
-		if ok {
-			return base
-		}
+	p, err := test.FreePorts(n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port range")
-	return 0
+	return p
 }
 
 func startCluster(t *testing.T, extraEnv ...string) *cluster {

@@ -58,6 +58,8 @@ type Deps struct {
 	// Registerer receives karpenter_nodeclaims_created_total and
 	// karpenter_scheduler_*; nil leaves them unregistered.
 	Registerer prometheus.Registerer
+	// Hints, if set, tells kube-scheduler where pods placed on registered nodes were planned.
+	Hints *Hints
 }
 
 // Controller is the provisioner. Its Reconcile watches pods and opens batches; Start (run
@@ -69,6 +71,7 @@ type Controller struct {
 	recorder record.EventRecorder
 	clock    clock.Clock
 	batcher  *Batcher
+	hints    *Hints
 	logger   logr.Logger // the manager's, set by Register; the context's otherwise
 
 	created    *prometheus.CounterVec
@@ -102,6 +105,7 @@ func NewController(deps Deps) *Controller {
 		recorder: deps.Recorder,
 		clock:    deps.Clock,
 		batcher:  NewBatcher(deps.Clock, deps.Options.BatchIdleDuration, deps.Options.BatchMaxDuration),
+		hints:    deps.Hints,
 	}
 	var errCreated, errScheduling error
 	if c.created, errCreated = metrics.NodeClaimsCreated(deps.Registerer); errCreated != nil {

@@ -85,6 +85,9 @@ func (c *Controller) Provision(ctx context.Context) (Result, error) {
 	}
 	created, err := c.createNodeClaims(ctx, nodePools, plan.NewNodeClaims)
 	res.NodeClaims = created
+	for _, placed := range plan.ExistingNodes {
+		c.hints.Placed(ctx, placed.Name) // after the launches: a hint must not delay them
+	}
 	for _, u := range plan.Unschedulable {
 		c.recorder.Event(u.Pod, corev1.EventTypeWarning, ReasonFailedScheduling, "Failed to schedule pod: "+u.Reason)
 		logger.V(1).Info("pod fits no nodepool", "pod", klog.KObj(u.Pod), "reason", u.Reason)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/gokarpenter/karpenter/pkg/test"
 )
 
 // InstallHint says how to get moto_server.
@@ -50,25 +51,34 @@ type Server struct {
 	// Endpoint is http://127.0.0.1:<port>.
 	Endpoint string
 	cmd      *exec.Cmd
+	exited   <-chan struct{} // closed once the process has been waited for
 }
 
-// FreePort asks the kernel for a free loopback port.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// Start runs moto_server until Stop. It waits until the server answers.
+// Start runs moto_server until Stop. It waits until the server answers. A port taken between
+// the check and moto's bind makes moto exit at once; Start then tries another.
 func Start() (*Server, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
 	}
-	port, err := FreePort()
+	var errs []error
+	for range 3 {
+		s, err := start(bin)
+		if err == nil {
+			return s, nil
+		}
+		errs = append(errs, err)
+		if !errors.Is(err, errExited) {
+			break
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+var errExited = errors.New("moto_server exited before answering")
+
+func start(bin string) (*Server, error) {
+	port, err := test.FreePort() // below the ephemeral range (see test.FreePorts)
 	if err != nil {
 		return nil, err
 	}
@@ -83,8 +93,19 @@ func Start() (*Server, error) {
 		return nil, fmt.Errorf("starting moto_server: %w", err)
 	}
 	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	s.exited = exited
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("starting moto_server on port %d: %w", port, errExited)
+		default:
+		}
 		resp, err := http.Get(s.Endpoint + "/moto-api/")
 		if err == nil {
 			_ = resp.Body.Close()
@@ -102,7 +123,7 @@ func (s *Server) Stop() {
 		return
 	}
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	_, _ = s.cmd.Process.Wait()
+	<-s.exited
 }
 
 // Reset drops every resource moto holds.

@@ -53,6 +53,11 @@ type Deps struct {
 	// Registerer receives karpenter_nodeclaims_{launched,registered,initialized}_total; nil
 	// leaves them unregistered.
 	Registerer prometheus.Registerer
+	// BeforeRegister, if set, is called when a NodeClaim's Node has been found and before
+	// registration removes its karpenter.sh/unregistered taint, the last moment nothing can
+	// be scheduled there yet (provisioning.Hints.Registering tells kube-scheduler which pods
+	// were planned onto it).
+	BeforeRegister func(ctx context.Context, nodeClaim, node string)
 }
 
 // Controller is the NodeClaim lifecycle controller.
@@ -62,6 +67,7 @@ type Controller struct {
 	recorder        record.EventRecorder
 	clock           clock.Clock
 	registrationTTL time.Duration
+	beforeRegister  func(ctx context.Context, nodeClaim, node string)
 	// transitions counts NodeClaims reaching each condition, keyed by its lower-case name.
 	transitions map[string]*prometheus.CounterVec
 	metricsErr  error
@@ -86,6 +92,7 @@ func NewController(deps Deps) *Controller {
 		recorder:        deps.Recorder,
 		clock:           deps.Clock,
 		registrationTTL: deps.RegistrationTTL,
+		beforeRegister:  deps.BeforeRegister,
 	}
 	if c.transitions, c.metricsErr = metrics.NodeClaimsLifecycle(deps.Registerer); c.metricsErr != nil {
 		c.transitions, _ = metrics.NodeClaimsLifecycle(nil)

@@ -1,10 +1,12 @@
 package lifecycle_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -273,4 +275,47 @@ func removeTaints(t *testing.T, h *harness, name string, keys ...string) {
 		node.Spec.Taints = slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool { return slices.Contains(keys, t.Key) })
 		return env.Client.Patch(h.ctx, node, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 	})
+}
+
+// TestBeforeRegisterRunsWhileTheNodeIsTainted: the hook (provisioning.Hints) must run while
+// nothing can be scheduled on the Node yet, once per registration.
+func TestBeforeRegisterRunsWhileTheNodeIsTainted(t *testing.T) {
+	h := newHarness(t)
+	type call struct {
+		nodeClaim, node string
+		taints          []string
+	}
+	var mu sync.Mutex
+	var calls []call
+	h.beforeRegister = func(ctx context.Context, nodeClaim, node string) {
+		var n corev1.Node
+		if err := env.Client.Get(ctx, client.ObjectKey{Name: node}, &n); err != nil {
+			t.Errorf("reading node %s in the hook: %v", node, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, call{nodeClaim, node, taintKeys(&n)})
+	}
+	h.start()
+	h.create(newNodeClaim("hinted"))
+	nc := h.condition("hinted", lc.ConditionRegistered, metav1.ConditionUnknown, lc.ReasonNodeNotFound)
+	h.create(&corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "hinted-node"},
+		Spec:       corev1.NodeSpec{ProviderID: nc.Status.ProviderID, Taints: []corev1.Taint{v1.UnregisteredNoExecuteTaint}},
+	})
+	h.condition("hinted", lc.ConditionRegistered, metav1.ConditionTrue, lc.ReasonRegistered)
+	if slices.Contains(taintKeys(h.getNode("hinted-node")), v1.UnregisteredTaintKey) {
+		t.Fatal("registration left the unregistered taint")
+	}
+	setNodeReady(t, h, "hinted-node") // more reconciles of a registered NodeClaim
+	removeTaints(t, h, "hinted-node", "cni.example.com/not-ready", corev1.TaintNodeNotReady)
+	h.condition("hinted", lc.ConditionInitialized, metav1.ConditionTrue, lc.ReasonInitialized)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != 1 {
+		t.Fatalf("hook called %d times, want once: %+v", len(calls), calls)
+	}
+	if c := calls[0]; c.nodeClaim != "hinted" || c.node != "hinted-node" || !slices.Contains(c.taints, v1.UnregisteredTaintKey) {
+		t.Fatalf("hook call = %+v, want hinted onto hinted-node while it had %s", c, v1.UnregisteredTaintKey)
+	}
 }

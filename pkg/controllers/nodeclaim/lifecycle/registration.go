@@ -46,6 +46,9 @@ func (c *Controller) register(ctx context.Context, nc *v1.NodeClaim) (reconcile.
 	if isTrue(nc, ConditionRegistered) && nc.Status.NodeName == node.Name {
 		return reconcile.Result{}, nil
 	}
+	if c.beforeRegister != nil && node.Labels[v1.NodeRegisteredLabelKey] != "true" {
+		c.beforeRegister(ctx, nc.Name, node.Name)
+	}
 	before := node.DeepCopy()
 	syncNode(node, nc)
 	if !equality.Semantic.DeepEqual(before, node) {

@@ -33,6 +33,8 @@ type harness struct {
 	clk      *clocktesting.FakeClock
 	cloud    *fake.Provider
 	recorder *test.Recorder
+	// beforeRegister is handed to the controller as Deps.BeforeRegister.
+	beforeRegister func(ctx context.Context, nodeClaim, node string)
 }
 
 func instanceTypes() []*cloudprovider.InstanceType {
@@ -67,6 +69,7 @@ func (h *harness) start() (stop func()) {
 		}
 		return lifecycle.NewController(lifecycle.Deps{
 			Client: mgr.GetClient(), CloudProvider: h.cloud, Recorder: h.recorder, Clock: h.clk,
+			BeforeRegister: h.beforeRegister,
 		}).Register(ctx, mgr)
 	}).Stop
 }
