@@ -64,13 +64,19 @@ func IgnoreNodeHealth() predicate.Predicate {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool { return !HealthOnly(e.ObjectOld, e.ObjectNew) }}
 }
 
-// HealthOnly reports whether updated differs from old, both Nodes, only in their health:
-// the conditions (any field: Ready turning False and back, pressures, heartbeats), the
-// node lifecycle controller's not-ready and unreachable taints, the resource version and
-// the managed fields. Nodes whose lease lapses flap this way by the hundred; a decision
-// that depends on a node's health reads it itself (disruption budgets count NotReady
-// nodes) rather than on every such update. A resync (same resource version) is not a
-// health-only update.
+// TTLAnnotation is kube-controller-manager's TTL controller's annotation on every Node
+// (how long kubelets may cache objects), rewritten as the cluster grows.
+const TTLAnnotation = "node.alpha.kubernetes.io/ttl"
+
+// HealthOnly reports whether updated differs from old, both Nodes, only in their health
+// and what their kubelet reports about itself: the conditions (any field: Ready turning
+// False and back, pressures, heartbeats), the node lifecycle controller's not-ready and
+// unreachable taints, the addresses, daemon endpoints and images, the TTL controller's
+// annotation, the resource version and the managed fields. Nodes whose lease lapses flap
+// this way by the hundred (KWOK also drops and restores their addresses); a decision that
+// depends on a node's health reads it itself (disruption budgets count NotReady nodes)
+// rather than on every such update. A resync (same resource version) is not a health-only
+// update.
 func HealthOnly(old, updated client.Object) bool {
 	o, ok1 := old.(*corev1.Node)
 	n, ok2 := updated.(*corev1.Node)
@@ -81,8 +87,33 @@ func HealthOnly(old, updated client.Object) bool {
 	oc.ResourceVersion, nc.ResourceVersion = "", ""
 	oc.ManagedFields, nc.ManagedFields = nil, nil
 	oc.Status.Conditions, nc.Status.Conditions = nil, nil
+	oc.Status.Addresses, nc.Status.Addresses = nil, nil
+	oc.Status.DaemonEndpoints, nc.Status.DaemonEndpoints = corev1.NodeDaemonEndpoints{}, corev1.NodeDaemonEndpoints{}
+	oc.Status.Images, nc.Status.Images = nil, nil
+	oc.Annotations, nc.Annotations = withoutTTL(o.Annotations), withoutTTL(n.Annotations)
 	oc.Spec.Taints, nc.Spec.Taints = otherTaints(o.Spec.Taints), otherTaints(n.Spec.Taints)
 	return equality.Semantic.DeepEqual(&oc, &nc)
+}
+
+// withoutTTL is annotations without TTLAnnotation (a copy only when it is there; nil when
+// nothing is left).
+func withoutTTL(annotations map[string]string) map[string]string {
+	if _, ok := annotations[TTLAnnotation]; !ok {
+		if len(annotations) == 0 {
+			return nil
+		}
+		return annotations
+	}
+	out := make(map[string]string, len(annotations)-1)
+	for k, v := range annotations {
+		if k != TTLAnnotation {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // otherTaints are taints without the lifecycle controller's (a new slice only when one

@@ -104,6 +104,13 @@ func TestHealthOnly(t *testing.T) {
 		{"condition added", func(n *corev1.Node) {
 			n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: corev1.NodeDiskPressure})
 		}, true},
+		{"addresses reported", func(n *corev1.Node) {
+			n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.255.0.1"}}
+		}, true},
+		{"ttl annotation", func(n *corev1.Node) { n.Annotations = map[string]string{"node.alpha.kubernetes.io/ttl": "15"} }, true},
+		{"ttl and another annotation", func(n *corev1.Node) {
+			n.Annotations = map[string]string{"node.alpha.kubernetes.io/ttl": "15", "karpenter.sh/do-not-disrupt": "true"}
+		}, false},
 		{"another taint", func(n *corev1.Node) {
 			n.Spec.Taints = []corev1.Taint{{Key: predicates.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule},
 				{Key: "karpenter.sh/disrupted", Effect: corev1.TaintEffectNoSchedule}}
