@@ -186,10 +186,10 @@ func TestPlacementGeneration(t *testing.T) {
 			n.Status.Conditions[0].Status = corev1.ConditionTrue
 			n.Spec.Taints = nil
 		}), true, false},
-		{"node's addresses dropped (KWOK on resuming)", nodeWith(func(n *corev1.Node) { n.Status.Addresses = nil }), true, false},
-		{"node's addresses back", nodeWith(func(n *corev1.Node) {
+		{"node's addresses reported", nodeWith(func(n *corev1.Node) {
 			n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.255.0.1"}}
 		}), true, false},
+		{"node's addresses dropped (KWOK on resuming)", nodeWith(func(n *corev1.Node) { n.Status.Addresses = nil }), true, false},
 		{"node tainted by someone else", nodeWith(func(n *corev1.Node) {
 			n.Spec.Taints = []corev1.Taint{{Key: "dedicated", Value: "x", Effect: corev1.TaintEffectNoSchedule}}
 		}), true, true},
