@@ -38,9 +38,12 @@ type Hints struct {
 
 const (
 	// hintWorkers bounds the writes in flight for one node.
-	hintWorkers = 16
-	// hintTimeout bounds the time one node's hints may hold up its registration.
-	hintTimeout = 5 * time.Second
+	hintWorkers = 32
+	// hintTimeout bounds the time one node's hints may hold up its registration: a burst's
+	// hundreds of writes share the client's rate limit with every other controller, and a
+	// node that waits for all of them is a node pods cannot use. The oldest pods, which
+	// kube-scheduler takes first, are written first.
+	hintTimeout = 2 * time.Second
 )
 
 // NewHints returns Hints writing through kube for the nominations the cluster state holds.
@@ -99,12 +102,12 @@ func (h *Hints) write(ctx context.Context, node string, pods []*corev1.Pod) {
 
 // nominate sets the pod's status.nominatedNodeName. The patch carries the pod's UID: the API
 // server refuses it (409) for a pod recreated under the same name. A pod gone or replaced,
-// or bound meanwhile, needs no hint.
+// or bound meanwhile (422: "may not be set on pods that are already bound"), needs no hint.
 func (h *Hints) nominate(ctx context.Context, p *corev1.Pod, node string) error {
 	patch := fmt.Appendf(nil, `{"metadata":{"uid":%q},"status":{"nominatedNodeName":%q}}`, p.UID, node)
 	target := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name}}
 	err := h.kube.Status().Patch(ctx, target, client.RawPatch(types.MergePatchType, patch))
-	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) || apierrors.IsInvalid(err) {
 		return nil
 	}
 	if err != nil {
