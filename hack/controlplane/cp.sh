@@ -17,7 +17,9 @@
 # as 20,000 pods bind in minutes at the default 50/s). CP_KCM_QPS and CP_KCM_BURST set
 # kube-controller-manager's client rate (its defaults, 20/30, unless set: at 20/s a Deployment
 # of 5,000 pods takes four minutes to create them). CP_KWOK_POD_PARALLELISM sets how many pods
-# KWOK moves to Running at once (its default 4). Everything is written under the repository:
+# KWOK moves to Running at once (its default 4), CP_KWOK_NODE_PARALLELISM and
+# CP_KWOK_LEASE_PARALLELISM how many nodes it initializes and renews the leases of at once
+# (4 each). Everything is written under the repository:
 # bin/ for binaries, .local/controlplane/ for certificates, data, logs, PIDs and kubeconfigs.
 set -euo pipefail
 
@@ -205,11 +207,15 @@ kwok_stages() { # kwok ships its stages as manifests inside its module
 	done >"$RUN/kwok.yaml"
 	# CP_KWOK_POD_PARALLELISM: how many pods KWOK moves through their stages at once (its
 	# default, 4, unless set: at a loaded API server's latency that is a few pods a second).
-	if [[ -n ${CP_KWOK_POD_PARALLELISM:-} ]]; then
+	# CP_KWOK_NODE_PARALLELISM and CP_KWOK_LEASE_PARALLELISM: how many nodes' stages and
+	# lease renewals at once (default 4 each): at 1,000 nodes on a loaded machine 4 renewers
+	# let leases lapse, and kube-controller-manager marks the nodes NotReady, taints them and
+	# evicts their pods.
+	if [[ -n ${CP_KWOK_POD_PARALLELISM:-}${CP_KWOK_NODE_PARALLELISM:-}${CP_KWOK_LEASE_PARALLELISM:-} ]]; then
 		# A KwokConfiguration given in a file is not defaulted: name every parallelism
 		# (KWOK's defaults, 4) and the lease duration the flag sets, or KWOK exits.
-		printf -- '---\napiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n  podPlayStageParallelism: %d\n  nodePlayStageParallelism: 4\n  nodeLeaseParallelism: 4\n  nodeLeaseDurationSeconds: 40\n' \
-			"$CP_KWOK_POD_PARALLELISM" >>"$RUN/kwok.yaml"
+		printf -- '---\napiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n  podPlayStageParallelism: %d\n  nodePlayStageParallelism: %d\n  nodeLeaseParallelism: %d\n  nodeLeaseDurationSeconds: 40\n' \
+			"${CP_KWOK_POD_PARALLELISM:-4}" "${CP_KWOK_NODE_PARALLELISM:-4}" "${CP_KWOK_LEASE_PARALLELISM:-4}" >>"$RUN/kwok.yaml"
 	fi
 }
 

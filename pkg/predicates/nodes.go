@@ -43,3 +43,106 @@ func HeartbeatOnly(old, updated client.Object) bool {
 	oc.Status.Conditions, nc.Status.Conditions = nil, nil
 	return equality.Semantic.DeepEqual(&oc, &nc)
 }
+
+// Taints the node lifecycle controller (kube-controller-manager) puts on a Node while it
+// is not Ready or unreachable, and takes off when it is Ready again: the shadow of its
+// Ready condition.
+const (
+	TaintNodeNotReady    = "node.kubernetes.io/not-ready"
+	TaintNodeUnreachable = "node.kubernetes.io/unreachable"
+)
+
+// IsHealthTaint reports whether t is one of the node lifecycle controller's taints.
+func IsHealthTaint(t *corev1.Taint) bool {
+	return t.Key == TaintNodeNotReady || t.Key == TaintNodeUnreachable
+}
+
+// IgnoreNodeHealth drops Node updates that change nothing but the node's health
+// (HealthOnly: conditions, heartbeats, the lifecycle controller's taints), for watchers that
+// decide nothing on health. Creates, deletes, resyncs and any other change pass.
+func IgnoreNodeHealth() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool { return !HealthOnly(e.ObjectOld, e.ObjectNew) }}
+}
+
+// TTLAnnotation is kube-controller-manager's TTL controller's annotation on every Node
+// (how long kubelets may cache objects), rewritten as the cluster grows.
+const TTLAnnotation = "node.alpha.kubernetes.io/ttl"
+
+// HealthOnly reports whether updated differs from old, both Nodes, only in their health
+// and what their kubelet reports about itself: the conditions (any field: Ready turning
+// False and back, pressures, heartbeats), the node lifecycle controller's not-ready and
+// unreachable taints, the addresses, daemon endpoints and images, the TTL controller's
+// annotation, the resource version and the managed fields. Nodes whose lease lapses flap
+// this way by the hundred (KWOK also drops and restores their addresses); a decision that
+// depends on a node's health reads it itself (disruption budgets count NotReady nodes)
+// rather than on every such update. A resync (same resource version) is not a health-only
+// update.
+func HealthOnly(old, updated client.Object) bool {
+	o, ok1 := old.(*corev1.Node)
+	n, ok2 := updated.(*corev1.Node)
+	if !ok1 || !ok2 || o == nil || n == nil || o.ResourceVersion == n.ResourceVersion {
+		return false
+	}
+	oc, nc := *o, *n
+	oc.ResourceVersion, nc.ResourceVersion = "", ""
+	oc.ManagedFields, nc.ManagedFields = nil, nil
+	oc.Status.Conditions, nc.Status.Conditions = nil, nil
+	oc.Status.Addresses, nc.Status.Addresses = nil, nil
+	oc.Status.DaemonEndpoints, nc.Status.DaemonEndpoints = corev1.NodeDaemonEndpoints{}, corev1.NodeDaemonEndpoints{}
+	oc.Status.Images, nc.Status.Images = nil, nil
+	oc.Annotations, nc.Annotations = withoutTTL(o.Annotations), withoutTTL(n.Annotations)
+	oc.Spec.Taints, nc.Spec.Taints = otherTaints(o.Spec.Taints), otherTaints(n.Spec.Taints)
+	return equality.Semantic.DeepEqual(&oc, &nc)
+}
+
+// withoutTTL is annotations without TTLAnnotation (a copy only when it is there; nil when
+// nothing is left).
+func withoutTTL(annotations map[string]string) map[string]string {
+	if _, ok := annotations[TTLAnnotation]; !ok {
+		if len(annotations) == 0 {
+			return nil
+		}
+		return annotations
+	}
+	out := make(map[string]string, len(annotations)-1)
+	for k, v := range annotations {
+		if k != TTLAnnotation {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// otherTaints are taints without the lifecycle controller's (a new slice only when one
+// is dropped; nil when none is left).
+func otherTaints(taints []corev1.Taint) []corev1.Taint {
+	var out []corev1.Taint
+	for i := range taints {
+		if !IsHealthTaint(&taints[i]) {
+			out = append(out, taints[i])
+		}
+	}
+	return out
+}
+
+// PodConditionsOnly reports whether updated differs from old, both Pods bound to the same
+// node, only in the status conditions (Ready and ContainersReady turning False while its
+// node is NotReady, and back), the container statuses, the resource version and the
+// managed fields. Where the pod runs and what it requests are unchanged. A pod not bound
+// is never conditions-only: its PodScheduled condition says whether it waits for capacity.
+func PodConditionsOnly(old, updated *corev1.Pod) bool {
+	if old == nil || updated == nil || old.ResourceVersion == updated.ResourceVersion ||
+		old.Spec.NodeName == "" || old.Spec.NodeName != updated.Spec.NodeName {
+		return false
+	}
+	oc, nc := *old, *updated
+	oc.ResourceVersion, nc.ResourceVersion = "", ""
+	oc.ManagedFields, nc.ManagedFields = nil, nil
+	oc.Status.Conditions, nc.Status.Conditions = nil, nil
+	oc.Status.ContainerStatuses, nc.Status.ContainerStatuses = nil, nil
+	oc.Status.InitContainerStatuses, nc.Status.InitContainerStatuses = nil, nil
+	return equality.Semantic.DeepEqual(&oc, &nc)
+}

@@ -85,3 +85,94 @@ func TestHeartbeatOnly(t *testing.T) {
 		t.Error("creates and deletes must pass")
 	}
 }
+
+func TestHealthOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*corev1.Node)
+		want   bool
+	}{
+		{"heartbeat", func(*corev1.Node) {}, true},
+		{"ready turns unknown", func(n *corev1.Node) {
+			n.Status.Conditions[0].Status, n.Status.Conditions[0].Reason = corev1.ConditionUnknown, "NodeStatusUnknown"
+			n.Status.Conditions[0].LastTransitionTime = metav1.Now()
+		}, true},
+		{"lifecycle taints", func(n *corev1.Node) {
+			n.Spec.Taints = []corev1.Taint{{Key: predicates.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule},
+				{Key: predicates.TaintNodeNotReady, Effect: corev1.TaintEffectNoExecute, TimeAdded: &metav1.Time{Time: time.Now()}}}
+		}, true},
+		{"condition added", func(n *corev1.Node) {
+			n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: corev1.NodeDiskPressure})
+		}, true},
+		{"addresses reported", func(n *corev1.Node) {
+			n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.255.0.1"}}
+		}, true},
+		{"ttl annotation", func(n *corev1.Node) { n.Annotations = map[string]string{"node.alpha.kubernetes.io/ttl": "15"} }, true},
+		{"ttl and another annotation", func(n *corev1.Node) {
+			n.Annotations = map[string]string{"node.alpha.kubernetes.io/ttl": "15", "karpenter.sh/do-not-disrupt": "true"}
+		}, false},
+		{"another taint", func(n *corev1.Node) {
+			n.Spec.Taints = []corev1.Taint{{Key: predicates.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule},
+				{Key: "karpenter.sh/disrupted", Effect: corev1.TaintEffectNoSchedule}}
+		}, false},
+		{"label", func(n *corev1.Node) { n.Labels["x"] = "y" }, false},
+		{"annotation", func(n *corev1.Node) { n.Annotations = map[string]string{"karpenter.sh/do-not-disrupt": "true"} }, false},
+		{"allocatable", func(n *corev1.Node) { n.Status.Allocatable[corev1.ResourceCPU] = resource.MustParse("2") }, false},
+		{"unschedulable", func(n *corev1.Node) { n.Spec.Unschedulable = true }, false},
+		{"deleting", func(n *corev1.Node) { now := metav1.Now(); n.DeletionTimestamp = &now }, false},
+		{"resync (same version)", func(n *corev1.Node) { n.ResourceVersion = "10" }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			old := node()
+			updated := heartbeat(old)
+			tc.change(updated)
+			if got := predicates.HealthOnly(old, updated); got != tc.want {
+				t.Errorf("HealthOnly = %v, want %v", got, tc.want)
+			}
+			if got := predicates.IgnoreNodeHealth().Update(event.UpdateEvent{ObjectOld: old, ObjectNew: updated}); got == tc.want {
+				t.Errorf("IgnoreNodeHealth passes the update: %v, want %v", got, !tc.want)
+			}
+		})
+	}
+}
+
+func TestPodConditionsOnly(t *testing.T) {
+	pod := func() *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "d", ResourceVersion: "1"},
+			Spec:       corev1.PodSpec{NodeName: "n", Containers: []corev1.Container{{Name: "c"}}},
+			Status:     corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*corev1.Pod)
+		want   bool
+	}{
+		{"ready turns false", func(p *corev1.Pod) { p.Status.Conditions[0].Status = corev1.ConditionFalse }, true},
+		{"container statuses", func(p *corev1.Pod) { p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c"}} }, true},
+		{"same version", func(p *corev1.Pod) { p.ResourceVersion = "1" }, false},
+		{"phase", func(p *corev1.Pod) { p.Status.Phase = corev1.PodFailed }, false},
+		{"moved", func(p *corev1.Pod) { p.Spec.NodeName = "m" }, false},
+		{"unbound", func(p *corev1.Pod) { p.Spec.NodeName = "" }, false},
+		{"annotation", func(p *corev1.Pod) { p.Annotations = map[string]string{"a": "b"} }, false},
+		{"deleting", func(p *corev1.Pod) { now := metav1.Now(); p.DeletionTimestamp = &now }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			old, updated := pod(), pod()
+			updated.ResourceVersion = "2"
+			tc.change(updated)
+			if got := predicates.PodConditionsOnly(old, updated); got != tc.want {
+				t.Errorf("PodConditionsOnly = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	unbound := pod()
+	unbound.Spec.NodeName = ""
+	changed := unbound.DeepCopy()
+	changed.ResourceVersion = "2"
+	changed.Status.Conditions[0].Status = corev1.ConditionFalse
+	if predicates.PodConditionsOnly(unbound, changed) {
+		t.Error("an unbound pod's conditions say whether it waits for capacity")
+	}
+}

@@ -70,8 +70,9 @@ type Cluster struct {
 	claimByNode map[string]string
 	// deletedClaims remembers recently deleted NodeClaims by name, see deletedClaimTTL.
 	deletedClaims map[string]deletedClaim
-	// generation counts changes, see Generation.
-	generation uint64
+	// generation counts changes, see Generation; placement those that are not a node's
+	// health, see PlacementGeneration.
+	generation, placement uint64
 }
 
 // deletedClaim is the tombstone of a deleted NodeClaim.
@@ -129,15 +130,29 @@ func (c *Cluster) Generation() uint64 {
 	return c.generation
 }
 
-// changed moves the generation on. The caller holds c.mu.
-func (c *Cluster) changed() { c.generation++ }
+// PlacementGeneration counts the changes Generation counts except a Node's health (an
+// update that changes only its conditions and the node lifecycle controller's not-ready
+// and unreachable taints, predicates.HealthOnly) and a bound pod's status conditions
+// (predicates.PodConditionsOnly): what pods there are, where they run and what they
+// request, and every other object the state holds. Nodes whose leases lapse flap Ready,
+// NotReady and Ready again by the hundred, their pods' Ready conditions with them; a
+// caller that depends on node health (disruption budgets count NotReady nodes) reads it
+// from the Nodes itself rather than redoing its work on every flap.
+func (c *Cluster) PlacementGeneration() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.placement
+}
+
+// changed moves both generations on. The caller holds c.mu.
+func (c *Cluster) changed() { c.generation++; c.placement++ }
 
 // record stores obj under key in m and moves the generation on, unless obj repeats the
 // stored object's resource version (an informer resync, or the informer delivering what the
 // provisioner recorded from its Create). The caller holds c.mu.
 func record[K comparable, T metav1.Object](c *Cluster, m map[K]T, key K, obj T) {
 	if old, ok := m[key]; !ok || newVersion(old, obj) {
-		c.generation++
+		c.changed()
 	}
 	m[key] = obj
 }
@@ -163,7 +178,12 @@ func (c *Cluster) UpdatePod(pod *corev1.Pod) {
 		}
 		on[key] = struct{}{}
 	}
-	record(c, c.pods, key, pod)
+	if old, ok := c.pods[key]; ok && newVersion(old, pod) && predicates.PodConditionsOnly(old, pod) {
+		c.generation++
+		c.pods[key] = pod
+	} else {
+		record(c, c.pods, key, pod)
+	}
 	if n, ok := c.nominations[key]; ok && (n.uid != pod.UID || !pods.IsProvisionable(pod)) {
 		delete(c.nominations, key)
 	}
@@ -195,7 +215,11 @@ func (c *Cluster) unindexPod(nodeName string, key types.NamespacedName) {
 func (c *Cluster) UpdateNode(node *corev1.Node) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.nodes[node.Name]; !ok || newVersion(old, node) && !predicates.HeartbeatOnly(old, node) {
+	switch old, ok := c.nodes[node.Name]; {
+	case ok && (!newVersion(old, node) || predicates.HeartbeatOnly(old, node)):
+	case ok && predicates.HealthOnly(old, node):
+		c.generation++
+	default:
 		c.changed()
 	}
 	c.nodes[node.Name] = node

@@ -8,19 +8,22 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // The scale suite (`make scale`, SCALE=1; skipped otherwise): the controller, on the
 // simulated cloud, provisions 2,000 nodes for 20,000 pods on the local control plane with
-// KWOK; once everything runs, a quiet window measures the controller process's resident
+// KWOK (a ReplicaSet's pods); once everything runs, a quiet window measures the controller process's resident
 // memory and CPU use while nothing changes; then 1,000 bare pods arrive at once and the
 // suite times their NodeClaims and bindings. Goals (issue 10): at most 150 MiB resident and
 // under 5 % of one core while quiet.
@@ -28,7 +31,11 @@ import (
 // Knobs (environment): SCALE_NODES (2000), SCALE_WAVE (pods created per wave, 4000),
 // SCALE_QUIET (quiet window, 2m), SCALE_WAVE_TIMEOUT (20m), SCALE_BURST (1000, 0 skips the burst), SCALE_PROFILE_DIR
 // (when set, a 30 s CPU profile and a heap profile of the controller are saved there),
-// SCALE_KARPENTER_BIN (a controller binary to measure instead of this tree's).
+// SCALE_KARPENTER_BIN (a controller binary to measure instead of this tree's), SCALE_FLAP
+// (off; when set, KWOK is paused that long and then left running 30 s, over and over through
+// the quiet window: every node's lease lapses, kube-controller-manager marks it NotReady and
+// taints it, then it is Ready again, as when KWOK cannot keep up with the leases; the window
+// then measures the controller while nodes flap).
 
 const (
 	scalePodsPerNode = 10
@@ -109,19 +116,46 @@ func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
 	return d
 }
 
-func scalePod(i int) *corev1.Pod {
+// scaleReplicaSet owns the scale pods, so a pod evicted from a node kube-controller-manager
+// found NotReady comes back (a bare pod would be gone for good, and the cluster smaller than
+// the figures say). Its replicas grow a wave at a time.
+func scaleReplicaSet(replicas int32) *appsv1.ReplicaSet {
 	zero := int64(0)
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("scale-%05d", i), Namespace: scaleNamespace, Labels: map[string]string{"app": "scale"}},
-		Spec: corev1.PodSpec{
-			TerminationGracePeriodSeconds: &zero,
-			NodeSelector:                  map[string]string{"karpenter.sh/nodepool": "scale"},
-			Tolerations:                   []corev1.Toleration{{Key: "scale", Operator: corev1.TolerationOpEqual, Value: "true", Effect: corev1.TaintEffectNoSchedule}},
-			Containers: []corev1.Container{{Name: "app", Image: "app.invalid/scale:1", Resources: corev1.ResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(scalePodCPU), corev1.ResourceMemory: resource.MustParse("256Mi")},
-			}}},
+	labels := map[string]string{"app": "scale"}
+	return &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "scale", Namespace: scaleNamespace, Labels: labels},
+		Spec: appsv1.ReplicaSetSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: &zero,
+					NodeSelector:                  map[string]string{"karpenter.sh/nodepool": "scale"},
+					Tolerations:                   []corev1.Toleration{{Key: "scale", Operator: corev1.TolerationOpEqual, Value: "true", Effect: corev1.TaintEffectNoSchedule}},
+					Containers: []corev1.Container{{Name: "app", Image: "app.invalid/scale:1", Resources: corev1.ResourceRequirements{
+						Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(scalePodCPU), corev1.ResourceMemory: resource.MustParse("256Mi")},
+					}}},
+				},
+			},
 		},
 	}
+}
+
+// scaleClusterEnv is the control plane's configuration for the suite, each knob left to the
+// environment when set there: kube-controller-manager's client rate (it creates the
+// ReplicaSet's pods: 20/s by default), and KWOK's parallelism, pods and nodes through
+// their stages and node lease renewals (4 each by default: at 1,000 nodes on a loaded
+// machine leases lapsed, and nodes flapped NotReady and had their pods evicted).
+func scaleClusterEnv() []string {
+	var env []string
+	for _, kv := range []string{"CP_KCM_QPS=500", "CP_KCM_BURST=1000", "CP_KWOK_POD_PARALLELISM=16",
+		"CP_KWOK_NODE_PARALLELISM=16", "CP_KWOK_LEASE_PARALLELISM=32"} {
+		if name, _, _ := strings.Cut(kv, "="); os.Getenv(name) == "" {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // scaleFigures are the table's rows.
@@ -157,7 +191,7 @@ func TestScale(t *testing.T) {
 	total := nodes * scalePodsPerNode
 
 	// kube-scheduler binds 20,000 pods at its client's rate: cp.sh raises it to 500 a second.
-	c := startCluster(t)
+	c := startCluster(t, scaleClusterEnv()...)
 	bin := os.Getenv("SCALE_KARPENTER_BIN") // another build to compare with, else this tree's
 	if bin == "" {
 		bin = buildKarpenter(t, c.root)
@@ -190,29 +224,30 @@ func TestScale(t *testing.T) {
 		return rss
 	}
 
-	// Ramp up in waves: each wave's pods are bound before the next is created, so the
-	// pending set stays at a wave's size (kube-scheduler binds at its client's rate).
+	// Ramp up in waves: the ReplicaSet grows by a wave once the last wave's pods are bound,
+	// so the pending set stays at a wave's size (kube-scheduler binds at its client's rate).
 	start := time.Now()
+	rs := scaleReplicaSet(0)
+	if err := w.kube.Create(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
 	for created := 0; created < total; {
-		n := min(wave, total-created)
-		pods := make([]*corev1.Pod, n)
-		for i := range pods {
-			pods[i] = scalePod(created + i)
+		created += min(wave, total-created)
+		patch := client.MergeFrom(rs.DeepCopy())
+		rs.Spec.Replicas = ptr.To(int32(created))
+		if err := w.kube.Patch(ctx, rs, patch); err != nil {
+			t.Fatalf("scaling the ReplicaSet to %d: %v", created, err)
 		}
-		w.createPods(ctx, t, pods)
-		created += n
-		// Every pod bound; on an overloaded machine KWOK can miss a lease and the node
-		// lifecycle controller evict a few bare pods (gone for good): count what exists.
 		waitCensus(t, w, waveTimeout, fmt.Sprintf("%d scale pods bound", created), scaleNamespace, "scale", func(s census) bool {
 			sampleRSS()
-			return s.bound >= created || (s.pods > 0 && s.bound == s.pods)
+			return s.bound >= created
 		})
 		s := w.count(ctx, t, scaleNamespace, "scale")
 		t.Logf("%v: %s; controller RSS %.0f MiB", time.Since(start).Round(time.Second), s, sampleRSS())
 	}
 	waitCensus(t, w, waveTimeout, "every scale pod running on a ready, initialized node, none extra", scaleNamespace, "scale", func(s census) bool {
 		sampleRSS()
-		return s.running == s.pods && s.claims == nodes && s.claimsReady == nodes && s.nodesReady == nodes && s.claimsDeleting == 0
+		return s.pods == total && s.running == s.pods && s.claims == nodes && s.claimsReady == nodes && s.nodesReady == nodes && s.claimsDeleting == 0
 	})
 	f.rampUp = time.Since(start)
 	f.nodes, f.pods = nodes, w.count(ctx, t, scaleNamespace, "scale").pods
@@ -231,10 +266,12 @@ func TestScale(t *testing.T) {
 	t0 := time.Now()
 	f.rssStart = sampleRSS()
 	rssMax = f.rssStart
+	stopFlapping := flapNodes(t, c, envDuration(t, "SCALE_FLAP", time.Hour), os.Getenv("SCALE_FLAP") != "")
 	for time.Since(t0) < quiet {
 		time.Sleep(5 * time.Second)
 		sampleRSS()
 	}
+	stopFlapping()
 	cpu1, err := proc.cpu()
 	if err != nil {
 		t.Fatal(err)
@@ -281,6 +318,49 @@ func TestScale(t *testing.T) {
 	if f.cpuPct >= scaleGoalCPU {
 		t.Errorf("CPU %.1f %% of a core while quiet, goal under %.0f %%", f.cpuPct, scaleGoalCPU)
 	}
+}
+
+// flapNodes, when on, pauses KWOK for pause, resumes it for 30 s, and so on until the
+// returned stop is called (KWOK is left running).
+func flapNodes(t *testing.T, c *cluster, pause time.Duration, on bool) (stop func()) {
+	t.Helper()
+	if !on {
+		return func() {}
+	}
+	b, err := os.ReadFile(filepath.Join(c.run, "kwok.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("kwok.pid: %v", err)
+	}
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		defer func() { _ = syscall.Kill(pid, syscall.SIGCONT) }()
+		for {
+			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+				t.Errorf("pausing kwok: %v", err)
+				return
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(pause):
+			}
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				t.Errorf("resuming kwok: %v", err)
+				return
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(30 * time.Second):
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // runBurst creates n bare pods at once and returns how long the creates took, and, from
@@ -352,7 +432,9 @@ func (f *scaleFigures) table() string {
 	row(fmt.Sprintf("controller CPU over %v quiet", f.quiet), fmt.Sprintf("%.2f %% of a core", f.cpuPct), fmt.Sprintf("< %.0f %%", scaleGoalCPU))
 	row("one /metrics scrape after the window: wall / CPU", fmt.Sprintf("%v / %v", f.scrapeTime.Round(time.Millisecond), f.scrapeCPU), "")
 	row("updates seen while quiet (Pod/Node/NodeClaim)", fmt.Sprintf("%d / %d / %d", f.quietUpdates["Pod"], f.quietUpdates["Node"], f.quietUpdates["NodeClaim"]), "")
-	row("  of the Node updates, heartbeats only", fmt.Sprintf("%d of %d", f.quietNodeChanges["heartbeat"], f.quietNodeChanges["heartbeat"]+f.quietNodeChanges["other"]), "")
+	nodeUpdates := f.quietNodeChanges["heartbeat"] + f.quietNodeChanges["health"] + f.quietNodeChanges["other"]
+	row("  of the Node updates, heartbeats only", fmt.Sprintf("%d of %d", f.quietNodeChanges["heartbeat"], nodeUpdates), "")
+	row("  of the Node updates, other health (Ready flaps)", fmt.Sprintf("%d of %d", f.quietNodeChanges["health"], nodeUpdates), "")
 	if f.burst > 0 {
 		row(fmt.Sprintf("burst: %d bare pods, creates took", f.burst), f.burstCreate.Round(10*time.Millisecond).String(), "")
 		row("burst: last pod created -> first NodeClaim", f.burstFirstClaim.Round(10*time.Millisecond).String(), "")

@@ -39,7 +39,7 @@ type watcher struct {
 	boundAt   map[types.NamespacedName]time.Time
 	claimAt   map[string]time.Time
 	updates   map[string]int // kind -> update events seen, for the quiet window
-	nodeStats map[string]int // Node updates: "heartbeat" (predicates.HeartbeatOnly), "other"
+	nodeStats map[string]int // Node updates: "heartbeat" (predicates.HeartbeatOnly), "health" (predicates.HealthOnly), "other"
 }
 
 func newWatcher(t *testing.T, c *cluster) *watcher {
@@ -100,9 +100,13 @@ func (w *watcher) observe(old, obj any) {
 	case *corev1.Node:
 		if old != nil {
 			w.updates["Node"]++
-			if prev, ok := old.(*corev1.Node); ok && predicates.HeartbeatOnly(prev, o) {
+			prev, _ := old.(*corev1.Node)
+			switch {
+			case prev != nil && predicates.HeartbeatOnly(prev, o):
 				w.nodeStats["heartbeat"]++
-			} else {
+			case prev != nil && predicates.HealthOnly(prev, o):
+				w.nodeStats["health"]++
+			default:
 				w.nodeStats["other"]++
 			}
 		}

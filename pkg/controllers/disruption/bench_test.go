@@ -55,7 +55,7 @@ func BenchmarkQuietPass2000(b *testing.B) {
 	w.ctrl.opts.Methods = []Method{Drift{}, MultiNodeConsolidation{}, SingleNodeConsolidation{}}
 	ctx := context.Background()
 	pass := func() *pass {
-		generation := w.ctrl.cluster.Generation()
+		generation := w.ctrl.cluster.PlacementGeneration()
 		p := w.ctrl.newPass(ctx, w.now, w.pods, w.pdbs)
 		w.ctrl.hold(p)
 		p.buildCandidates()
@@ -71,14 +71,15 @@ func BenchmarkQuietPass2000(b *testing.B) {
 	}
 	if w.ctrl.quiet == nil {
 		p := pass()
-		w.ctrl.quiet = &quietState{generation: w.ctrl.cluster.Generation(), fingerprint: p.fingerprint(), at: w.now}
+		w.ctrl.quiet = &quietState{generation: w.ctrl.cluster.PlacementGeneration(), fingerprint: p.fingerprint(), at: w.now,
+			budgets: usableBudgets(p), unhealthy: p.unhealthy}
 	}
 	b.ResetTimer()
 	for b.Loop() {
 		pass()
 	}
 	b.StopTimer()
-	if !w.ctrl.consolidationSkipped(w.ctrl.cluster.Generation(), pass().fingerprint(), w.now) {
+	if p := pass(); !w.ctrl.consolidationSkipped(p, w.ctrl.cluster.PlacementGeneration(), p.fingerprint()) {
 		b.Fatal("the quiet cluster was simulated again")
 	}
 	b.ReportMetric(float64(len(w.pods)), "pods")

@@ -117,6 +117,9 @@ type pass struct {
 	// it was computed. See consolidationTarget.
 	target     *Command
 	targetDone bool
+	// unhealthy are the Nodes not Ready or carrying the node lifecycle controller's
+	// taints (see quiet.go).
+	unhealthy map[string]bool
 }
 
 // observe builds the pass from the cluster state, the pods and PodDisruptionBudgets in the
@@ -160,7 +163,11 @@ func (c *Controller) newPass(ctx context.Context, now time.Time, podList []*core
 		}
 	}
 	byProviderID := map[string]*corev1.Node{}
+	p.unhealthy = map[string]bool{}
 	for _, n := range c.cluster.Nodes() {
+		if unhealthy(n) {
+			p.unhealthy[n.Name] = true
+		}
 		if n.Spec.ProviderID != "" {
 			byProviderID[n.Spec.ProviderID] = n
 		}

@@ -254,7 +254,8 @@ func (c *Controller) Reconcile(ctx context.Context) (Result, error) {
 	defer c.mu.Unlock()
 	now := c.clock.Now()
 	// Read before the pass is built: a change while it is built moves the state past it.
-	generation := c.cluster.Generation()
+	// Node health is left out and read from the pass (see consolidationSkipped).
+	generation := c.cluster.PlacementGeneration()
 	p, err := c.observe(ctx, now)
 	if err != nil {
 		return Result{}, err
@@ -295,7 +296,7 @@ func (c *Controller) Reconcile(ctx context.Context) (Result, error) {
 func (c *Controller) compute(ctx context.Context, p *pass, generation uint64) (*Command, []error) {
 	var errs []error
 	fingerprint := p.fingerprint()
-	skip := c.consolidationSkipped(generation, fingerprint, p.now)
+	skip := c.consolidationSkipped(p, generation, fingerprint)
 	consolidated := false
 	for _, m := range c.opts.Methods {
 		if isConsolidation(m) {

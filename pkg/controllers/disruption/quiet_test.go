@@ -2,8 +2,17 @@ package disruption
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/predicates"
 )
 
 // counting counts a method's Compute calls.
@@ -28,7 +37,7 @@ func TestQuietClusterSkipsConsolidation(t *testing.T) {
 	w.ctrl.opts.Methods = []Method{Emptiness{}, Drift{}, counting{MultiNodeConsolidation{}, &multi}, counting{SingleNodeConsolidation{}, &single}}
 	pass := func(what string) {
 		t.Helper()
-		generation := w.ctrl.cluster.Generation()
+		generation := w.ctrl.cluster.PlacementGeneration()
 		p := w.ctrl.newPass(ctx, w.now, w.pods, w.pdbs)
 		w.ctrl.hold(p)
 		p.buildCandidates()
@@ -92,4 +101,140 @@ func TestQuietClusterSkipsConsolidation(t *testing.T) {
 	w.now = w.now.Add(ConsolidationRecheck)
 	pass("recheck")
 	expect("after ConsolidationRecheck", true)
+}
+
+// Nodes flapping NotReady and Ready again (their leases lapsing under load), with the node
+// lifecycle controller's taints and their pods' Ready conditions, do not bring consolidation
+// back while it found nothing; a change that can change its decision does: a node that was
+// unhealthy at the sweep healthy again (after HealthRecheck), a budget that bound the sweep
+// allowing more, a pod deleted, a taint nobody's health put there.
+func TestHealthChurnSkipsConsolidation(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, 11, worldOptions{nodes: 30, fill: 0.6, budget: "10%"})
+	w.converge(t, 300)
+	var multi, single int
+	w.ctrl.opts.Methods = []Method{Emptiness{}, Drift{}, counting{MultiNodeConsolidation{}, &multi}, counting{SingleNodeConsolidation{}, &single}}
+	pass := func(what string) {
+		t.Helper()
+		generation := w.ctrl.cluster.PlacementGeneration()
+		p := w.ctrl.newPass(ctx, w.now, w.pods, w.pdbs)
+		w.ctrl.hold(p)
+		p.buildCandidates()
+		cmd, errs := w.ctrl.compute(ctx, p, generation)
+		if cmd != nil || len(errs) > 0 {
+			t.Fatalf("%s: the converged cluster gave command %v, errors %v", what, cmd, errs)
+		}
+		w.now = w.now.Add(10 * time.Second)
+	}
+	expect := func(what string, ran bool) {
+		t.Helper()
+		if got := multi > 0 || single > 0; got != ran {
+			t.Errorf("%s: consolidation ran = %v (multi-node %d, single-node %d calls), want %v", what, got, multi, single, ran)
+		}
+		multi, single = 0, 0
+	}
+	rv := 100
+	update := func(name string, change func(*corev1.Node)) {
+		t.Helper()
+		for _, n := range w.ctrl.cluster.Nodes() {
+			if n.Name == name {
+				n = n.DeepCopy()
+				rv++
+				n.ResourceVersion = fmt.Sprint(rv)
+				change(n)
+				w.ctrl.cluster.UpdateNode(n)
+				return
+			}
+		}
+		t.Fatalf("no node %s", name)
+	}
+	flap := func(ready bool) func(*corev1.Node) {
+		return func(n *corev1.Node) {
+			n.Spec.Taints = slices.DeleteFunc(n.Spec.Taints, func(t corev1.Taint) bool { return predicates.IsHealthTaint(&t) })
+			status := corev1.ConditionTrue
+			if !ready {
+				status = corev1.ConditionUnknown
+				n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: predicates.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule},
+					corev1.Taint{Key: predicates.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute})
+			}
+			n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status, LastTransitionTime: metav1.NewTime(w.now)}}
+		}
+	}
+	nodeNames := []string{}
+	for _, n := range w.ctrl.cluster.Nodes() {
+		nodeNames = append(nodeNames, n.Name)
+	}
+	slices.Sort(nodeNames)
+	if len(nodeNames) < 4 {
+		t.Fatalf("the converged world kept %d nodes, want at least 4", len(nodeNames))
+	}
+	a, b := nodeNames[0], nodeNames[1]
+
+	pass("first pass")
+	expect("the first pass sweeps every candidate", true)
+	pass("quiet")
+	expect("a quiet pass", false)
+
+	// Node a flaps: NotReady and tainted, its pods not Ready, then Ready again.
+	update(a, flap(false))
+	for i, pod := range w.pods {
+		if pod.Spec.NodeName == a {
+			p := pod.DeepCopy()
+			rv++
+			p.ResourceVersion = fmt.Sprint(rv)
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse}}
+			w.ctrl.cluster.UpdatePod(p)
+			w.pods[i] = p
+		}
+	}
+	pass("node a NotReady")
+	expect("a node turning NotReady, tainted unreachable, its pods not Ready", false)
+	update(a, flap(true))
+	pass("node a Ready")
+	expect("the node Ready again (it was healthy at the sweep)", false)
+
+	// A sweep while b is NotReady: the 10 % budget (its nodes minus b) binds it.
+	update(b, flap(false))
+	w.now = w.now.Add(ConsolidationRecheck)
+	pass("recheck with b NotReady")
+	expect("ConsolidationRecheck passed", true)
+	pass("quiet with b NotReady")
+	expect("quiet with b NotReady", false)
+	update(b, flap(true))
+	pass("b Ready again")
+	expect("b Ready again: its pool's budget allows one more node than at the sweep", true)
+
+	// With a budget that does not bind (100 %, and node c not a candidate: with b NotReady
+	// the budget still covers every candidate), a node unhealthy at the sweep coming back
+	// waits for HealthRecheck.
+	pool := w.ctrl.cluster.NodePools()[0].DeepCopy()
+	pool.Spec.Disruption.Budgets = []v1.Budget{{Nodes: "100%"}}
+	pool.ResourceVersion = "budget-100"
+	w.ctrl.cluster.UpdateNodePool(pool)
+	update(nodeNames[2], func(n *corev1.Node) { n.Annotations = map[string]string{v1.DoNotDisruptAnnotationKey: "true"} })
+	update(b, flap(false))
+	pass("budget 100%, b NotReady")
+	expect("a NodePool's budget changed, a node annotated do-not-disrupt", true)
+	update(b, flap(true))
+	pass("b Ready again, budget 100%")
+	expect("b Ready again before HealthRecheck", false)
+	w.now = w.now.Add(HealthRecheck)
+	pass("b Ready again, after HealthRecheck")
+	expect("b Ready again, HealthRecheck passed", true)
+	pass("quiet")
+	expect("quiet", false)
+
+	// Changes that are not health.
+	update(a, func(n *corev1.Node) {
+		n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: "dedicated", Value: "x", Effect: corev1.TaintEffectNoSchedule})
+	})
+	pass("tainted")
+	expect("a taint that is not the lifecycle controller's", true)
+	pass("quiet")
+	expect("quiet", false)
+	gone := w.pods[len(w.pods)-1]
+	w.pods = w.pods[:len(w.pods)-1]
+	w.ctrl.cluster.DeletePod(types.NamespacedName{Namespace: gone.Namespace, Name: gone.Name})
+	pass("pod deleted")
+	expect("a pod deleted", true)
 }

@@ -72,7 +72,7 @@ func (c *Controller) Name() string { return Name }
 
 // Register watches Nodes.
 func (c *Controller) Register(_ context.Context, mgr manager.Manager) error {
-	if err := builder.ControllerManagedBy(mgr).Named(Name).For(&corev1.Node{}, builder.WithPredicates(predicates.IgnoreNodeHeartbeats())).Complete(c); err != nil {
+	if err := builder.ControllerManagedBy(mgr).Named(Name).For(&corev1.Node{}, builder.WithPredicates(predicates.IgnoreNodeHealth())).Complete(c); err != nil {
 		return fmt.Errorf("registering %s: %w", Name, err)
 	}
 	return nil

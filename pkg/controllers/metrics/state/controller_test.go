@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
@@ -133,4 +134,79 @@ func valueOf(t *testing.T, c prometheus.Collector, l prometheus.Labels) (float64
 		}
 	}
 	return 0, false
+}
+
+// countingReader counts the lists of pods, the walk of the whole cluster a scrape avoids.
+type countingReader struct {
+	client.Reader
+	podLists int
+}
+
+func (r *countingReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if _, ok := list.(*corev1.PodList); ok {
+		r.podLists++
+	}
+	return r.Reader.List(ctx, list, opts...)
+}
+
+// The node families of a scrape are reused while the cluster state's generation stays the
+// same (a node's lifetime still counts on), and computed again once it moves or after
+// nodeMemoMaxAge.
+func TestNodeFamiliesFollowTheStateGeneration(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Truncate(time.Second)
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "n1", CreationTimestamp: metav1.NewTime(now.Add(-time.Hour)),
+			Labels: map[string]string{v1.NodePoolLabelKey: "default"}},
+		Status: corev1.NodeStatus{Capacity: rl("2", "8Gi"), Allocatable: rl("2", "8Gi")},
+	}
+	pod := func(name, cpu string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "d", Name: name, ResourceVersion: "1"}, Spec: corev1.PodSpec{NodeName: "n1",
+			Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{Requests: rl(cpu, "1Gi")}}}}}
+	}
+	first := pod("a", "500m")
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(node, first).Build()
+	reader := &countingReader{Reader: kube}
+	cluster := state.NewCluster(state.Options{})
+	cluster.UpdateNode(node)
+	cluster.UpdatePod(first)
+	clk := clocktesting.NewFakeClock(now)
+	c, err := NewController(Deps{Client: reader, Cluster: cluster, Registerer: prometheus.NewRegistry(), Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests := prometheus.Labels{}
+	for k, v := range NodeLabels(node) {
+		requests[k] = v
+	}
+	requests[metrics.LabelResourceType] = "cpu"
+	scrape := func(what string, wantCPU, wantLifetime float64, wantLists int) {
+		t.Helper()
+		if got, ok := valueOf(t, c.nodes.TotalPodRequests, requests); !ok || got != wantCPU {
+			t.Errorf("%s: pod requests cpu = %v (found %v), want %v", what, got, ok, wantCPU)
+		}
+		if got, ok := valueOf(t, c.nodes.CurrentLifetime, NodeLabels(node)); !ok || got != wantLifetime {
+			t.Errorf("%s: lifetime = %v (found %v), want %v", what, got, ok, wantLifetime)
+		}
+		if reader.podLists != wantLists {
+			t.Errorf("%s: %d lists of every pod, want %d", what, reader.podLists, wantLists)
+		}
+	}
+	scrape("first scrape", 0.5, 3600, 1)
+	clk.Step(30 * time.Second)
+	scrape("same generation", 0.5, 3630, 1)
+
+	second := pod("b", "250m")
+	second.ResourceVersion = ""
+	if err := kube.Create(context.Background(), second); err != nil {
+		t.Fatal(err)
+	}
+	cluster.UpdatePod(second)
+	clk.Step(2 * time.Second)
+	scrape("a pod more", 0.75, 3632, 2)
+	clk.Step(nodeMemoMaxAge)
+	scrape("after nodeMemoMaxAge", 0.75, 3632+nodeMemoMaxAge.Seconds(), 3)
 }
