@@ -78,8 +78,13 @@ func NewControllers(deps Deps) ([]Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building disruption controller: %w", err)
 	}
-	// kube-scheduler is told where the provisioner planned pods (provisioning.Hints).
-	hints := provisioning.NewHints(deps.Client, deps.Cluster)
+	// kube-scheduler is told where the provisioner planned pods (provisioning.Hints), if asked.
+	var hints *provisioning.Hints
+	var beforeRegister func(ctx context.Context, nodeClaim, node string)
+	if deps.Provisioning.SchedulingHints {
+		hints = provisioning.NewHints(deps.Client, deps.Cluster)
+		beforeRegister = hints.Registering
+	}
 	metricsCtrls, err := newMetricsControllers(deps)
 	if err != nil {
 		return nil, err
@@ -94,7 +99,7 @@ func NewControllers(deps Deps) ([]Controller, error) {
 		}),
 		lifecycle.NewController(lifecycle.Deps{
 			Client: deps.Client, CloudProvider: deps.CloudProvider, Recorder: deps.Recorder, Clock: deps.Clock,
-			Registerer: deps.Registerer, RegistrationTTL: deps.RegistrationTTL, BeforeRegister: hints.Registering,
+			Registerer: deps.Registerer, RegistrationTTL: deps.RegistrationTTL, BeforeRegister: beforeRegister,
 		}),
 		term,
 		garbagecollection.NewController(garbagecollection.Deps{

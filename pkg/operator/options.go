@@ -90,6 +90,9 @@ type Options struct {
 	MinValuesPolicy  string
 	// IgnoreDRARequests ignores pods' dynamic resource claims when scheduling.
 	IgnoreDRARequests bool
+	// SchedulingHints writes pods' status.nominatedNodeName (provisioning.Hints); off by
+	// default, see the flag's usage.
+	SchedulingHints bool
 	// FeatureGates are upstream's gates.
 	FeatureGates FeatureGates
 	// CloudProvider is "sim" (the simulated cloud) or "fake" (the in-memory test double).
@@ -154,7 +157,7 @@ func (o Options) HealthAddress() string {
 // ProvisioningOptions are the provisioner's settings: the batch window. (PREFERENCE_POLICY
 // and MIN_VALUES_POLICY are validated but the scheduler does not take them yet.)
 func (o Options) ProvisioningOptions() provisioning.Options {
-	return provisioning.Options{BatchIdleDuration: o.BatchIdleDuration, BatchMaxDuration: o.BatchMaxDuration}
+	return provisioning.Options{BatchIdleDuration: o.BatchIdleDuration, BatchMaxDuration: o.BatchMaxDuration, SchedulingHints: o.SchedulingHints}
 }
 
 // DisruptionOptions are the disruption engine's settings: the SpotToSpotConsolidation gate.

@@ -200,12 +200,15 @@ func (e errorString) Error() string { return string(e) }
 // TestSettingsReachTheControllers: the batch window and the SpotToSpotConsolidation gate
 // become the provisioner's and the disruption engine's options.
 func TestSettingsReachTheControllers(t *testing.T) {
-	o, err := parse(t, map[string]string{"FEATURE_GATES": "SpotToSpotConsolidation=true"}, "--batch-idle-duration=2s", "--batch-max-duration=20s")
+	o, err := parse(t, map[string]string{"FEATURE_GATES": "SpotToSpotConsolidation=true"}, "--batch-idle-duration=2s", "--batch-max-duration=20s", "--scheduling-hints")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := o.ProvisioningOptions(); p.BatchIdleDuration != 2*time.Second || p.BatchMaxDuration != 20*time.Second {
+	if p := o.ProvisioningOptions(); p.BatchIdleDuration != 2*time.Second || p.BatchMaxDuration != 20*time.Second || !p.SchedulingHints {
 		t.Errorf("provisioning options %+v", p)
+	}
+	if operator.DefaultOptions().ProvisioningOptions().SchedulingHints {
+		t.Error("scheduling hints are on by default")
 	}
 	if !o.DisruptionOptions().SpotToSpotConsolidation {
 		t.Error("the SpotToSpotConsolidation gate did not reach the disruption engine")

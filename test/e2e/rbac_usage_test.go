@@ -76,6 +76,8 @@ func (r *recorder) uses() sets.Set[use] {
 var rarePaths = map[use][2]string{
 	// Grace-period deletes of pods that would outlive the NodeClaim's deadline.
 	{"delete", "pods"}: {"pkg/controllers/nodeclaim/termination/drain.go", "c.kube.Delete(ctx, p, &client.DeleteOptions{GracePeriodSeconds"},
+	// Scheduling hints are off unless --scheduling-hints is given.
+	{"patch", "pods/status"}: {"pkg/controllers/provisioning/hints.go", "h.kube.Status().Patch(ctx, target"},
 	// A launch repeated for the same NodeClaim UID finds the instance already recorded.
 	{"get", "siminstances.karpenter.sim.sh"}: {"pkg/cloudprovider/sim/provider.go", "p.client.Get(ctx, client.ObjectKey{Name: inst.Name}, existing)"},
 	// OwnerReferencesPermissionEnforcement: setting blockOwnerDeletion on an owner reference

@@ -45,6 +45,8 @@ type Options struct {
 	BatchIdleDuration time.Duration
 	// BatchMaxDuration closes a batch this long after it opened, however busy.
 	BatchMaxDuration time.Duration
+	// SchedulingHints turns on Hints (see NewControllers).
+	SchedulingHints bool
 }
 
 // Deps are what the provisioner works with.
