@@ -26,18 +26,11 @@ func (m counting) Compute(ctx context.Context, p *pass) (*Command, error) {
 	return m.Method.Compute(ctx, p)
 }
 
-// A cluster in which consolidation swept every candidate and found nothing is not simulated
-// again every pass while nothing changes; a change in the cluster state, in what the
-// fingerprint covers, or ConsolidationRecheck passing brings the methods back.
-func TestQuietClusterSkipsConsolidation(t *testing.T) {
-	ctx := context.Background()
-	w := newWorld(t, 11, worldOptions{nodes: 30, fill: 0.6, budget: "100%"})
-	w.converge(t, 300)
-	var multi, single int
-	w.ctrl.opts.Methods = []Method{Emptiness{}, Drift{}, counting{MultiNodeConsolidation{}, &multi}, counting{SingleNodeConsolidation{}, &single}}
-	// sweep runs one pass; pass also requires it to find nothing (the world has converged,
-	// and health churn changes nothing a command could act on).
-	sweep := func(what string) *Command {
+// sweeps returns sweep, which runs one pass of the world's controller as Reconcile would
+// and returns its command, and pass, which also requires it to find nothing (the world has
+// converged, and what changed since gives no command).
+func sweeps(ctx context.Context, t *testing.T, w *world) (sweep func(what string) *Command, pass func(what string)) {
+	sweep = func(what string) *Command {
 		t.Helper()
 		generation := w.ctrl.cluster.PlacementGeneration()
 		p := w.ctrl.newPass(ctx, w.now, w.pods, w.pdbs)
@@ -50,12 +43,25 @@ func TestQuietClusterSkipsConsolidation(t *testing.T) {
 		w.now = w.now.Add(10 * time.Second)
 		return cmd
 	}
-	pass := func(what string) {
+	pass = func(what string) {
 		t.Helper()
 		if cmd := sweep(what); cmd != nil {
 			t.Fatalf("%s: the converged cluster gave command %v", what, cmd)
 		}
 	}
+	return sweep, pass
+}
+
+// A cluster in which consolidation swept every candidate and found nothing is not simulated
+// again every pass while nothing changes; a change in the cluster state, in what the
+// fingerprint covers, or ConsolidationRecheck passing brings the methods back.
+func TestQuietClusterSkipsConsolidation(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, 11, worldOptions{nodes: 30, fill: 0.6, budget: "100%"})
+	w.converge(t, 300)
+	var multi, single int
+	w.ctrl.opts.Methods = []Method{Emptiness{}, Drift{}, counting{MultiNodeConsolidation{}, &multi}, counting{SingleNodeConsolidation{}, &single}}
+	_, pass := sweeps(ctx, t, w)
 	expect := func(what string, ran bool) {
 		t.Helper()
 		if got := multi > 0 && single > 0; got != ran {
@@ -123,27 +129,7 @@ func TestHealthChurnSkipsConsolidation(t *testing.T) {
 	w.converge(t, 300)
 	var multi, single int
 	w.ctrl.opts.Methods = []Method{Emptiness{}, Drift{}, counting{MultiNodeConsolidation{}, &multi}, counting{SingleNodeConsolidation{}, &single}}
-	// sweep runs one pass; pass also requires it to find nothing (the world has converged,
-	// and health churn changes nothing a command could act on).
-	sweep := func(what string) *Command {
-		t.Helper()
-		generation := w.ctrl.cluster.PlacementGeneration()
-		p := w.ctrl.newPass(ctx, w.now, w.pods, w.pdbs)
-		w.ctrl.hold(p)
-		p.buildCandidates()
-		cmd, errs := w.ctrl.compute(ctx, p, generation)
-		if len(errs) > 0 {
-			t.Fatalf("%s: errors %v", what, errs)
-		}
-		w.now = w.now.Add(10 * time.Second)
-		return cmd
-	}
-	pass := func(what string) {
-		t.Helper()
-		if cmd := sweep(what); cmd != nil {
-			t.Fatalf("%s: the converged cluster gave command %v", what, cmd)
-		}
-	}
+	sweep, pass := sweeps(ctx, t, w)
 	expect := func(what string, ran bool) {
 		t.Helper()
 		if got := multi > 0 || single > 0; got != ran {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,7 +108,7 @@ func newDemoReplay(tb testing.TB, seed uint64, gate bool) *world {
 		for name, n := range names {
 			snap.Nodes = append(snap.Nodes, scheduling.ExistingNode{Name: name, Labels: n.labels, Allocatable: n.alloc, Pods: n.pods, NodePool: pool.Name})
 		}
-		slices.SortFunc(snap.Nodes, func(a, b scheduling.ExistingNode) int { return cmpString(a.Name, b.Name) })
+		slices.SortFunc(snap.Nodes, func(a, b scheduling.ExistingNode) int { return strings.Compare(a.Name, b.Name) })
 		plan := scheduling.Solve(snap, created[cuts[b-1]:cuts[b]])
 		if len(plan.Unschedulable) > 0 {
 			tb.Fatalf("%d peak pods unschedulable", len(plan.Unschedulable))
@@ -175,16 +176,6 @@ func newDemoReplay(tb testing.TB, seed uint64, gate bool) *world {
 		}
 	}
 	return w
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // kubePlace places the moved pods one by one as kube-scheduler's default profile scores
