@@ -274,6 +274,9 @@ func (c *Controller) Reconcile(ctx context.Context) (Result, error) {
 			errs = append(errs, err)
 		}
 	}
+	if err := c.releaseStrayTaints(ctx, p); err != nil {
+		errs = append(errs, err)
+	}
 	c.hold(p)
 	p.buildCandidates()
 	c.observeBudgets(ctx, p)

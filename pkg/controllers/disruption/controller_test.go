@@ -411,3 +411,29 @@ func TestMoveMustNotTakePendingPodsRoom(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestStrayTaintIsReleasedOnAnyPass: a disrupted taint no command holds (a rollback's untaint
+// that conflicted with another writer left it) is removed by the next pass, not only by the
+// first pass after a restart: the node took no pods and held its NodePool's budget (the chaos
+// suite's scale-to-zero halved its pace and timed out with such a node).
+func TestStrayTaintIsReleasedOnAnyPass(t *testing.T) {
+	h := newHarness(t, "100%", "0s")
+	_, node := h.node("stray", "small")
+	h.pod("kept", node.Name, "100m", fixtures.Annotated(v1.DoNotDisruptAnnotationKey, "true"))
+	if res := h.reconcile(); res.Started != nil {
+		t.Fatalf("started %s on a node a do-not-disrupt pod holds", res.Started.Why)
+	}
+	stored := node.DeepCopy()
+	node.Spec.Taints = append(node.Spec.Taints, v1.DisruptedNoScheduleTaint)
+	if err := env.Client.Patch(h.ctx, node, client.MergeFrom(stored)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for h.tainted()[node.Name] {
+		if time.Now().After(deadline) {
+			t.Fatal("the stray disrupted taint is still on the node")
+		}
+		h.reconcile()
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -393,7 +394,7 @@ func (c *Controller) abort(ctx context.Context, p *pass, f *inflight, why string
 // recover rebuilds the commands a previous process left: NodeClaims carrying a command
 // annotation are regrouped; a command whose candidates all still carry the taint resumes
 // (its replacements are adopted, never launched again), any other is abandoned. A disrupted
-// taint on a live node that no command holds is removed.
+// taint on a live node that no command holds is removed by releaseStrayTaints, every pass.
 func (c *Controller) recover(ctx context.Context, p *pass) error {
 	byID := map[string]*inflight{}
 	for _, nc := range p.claims {
@@ -416,7 +417,6 @@ func (c *Controller) recover(ctx context.Context, p *pass) error {
 		}
 	}
 	var errs []error
-	held := map[string]bool{}
 	for _, f := range byID {
 		resume := len(f.candidates) > 0
 		for _, name := range f.candidates {
@@ -431,12 +431,23 @@ func (c *Controller) recover(ctx context.Context, p *pass) error {
 			log.FromContext(ctx).Info("resuming disruption command after a restart", "command", f.id, "candidates", f.candidates, "replacements", f.replacements)
 		default:
 			errs = append(errs, c.abort(ctx, p, f, "its candidates were not all tainted when the controller restarted", false))
-			continue
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// releaseStrayTaints takes the disrupted taint off live nodes that no command in flight
+// holds: one a previous process left, or one a rollback failed to remove (its untaint
+// conflicted with another writer). Such a node is no candidate, takes no pods and counts
+// against its NodePool's budget until someone removes the taint; every pass looks.
+func (c *Controller) releaseStrayTaints(ctx context.Context, p *pass) error {
+	held := map[string]bool{}
+	for _, f := range c.commands {
 		for _, name := range f.candidates {
 			held[name] = true
 		}
 	}
+	var errs []error
 	for _, nc := range p.claims {
 		node := p.nodeOf[nc.Name]
 		if held[nc.Name] || node == nil || !nc.DeletionTimestamp.IsZero() || !node.DeletionTimestamp.IsZero() || !HasDisruptedTaint(node) {
@@ -527,25 +538,30 @@ func (c *Controller) untaint(ctx context.Context, claimName, name string) error 
 		log.FromContext(ctx).V(1).Info("leaving the disrupted taint: the nodeclaim is being deleted", "nodeclaim", claimName, "node", name)
 		return nil
 	}
-	node := &corev1.Node{}
-	if err := c.kube.Get(ctx, client.ObjectKey{Name: name}, node); err != nil {
-		if apierrors.IsNotFound(err) {
+	// The node's other taints are written under an optimistic lock (the node lifecycle
+	// controller may be adding its own); a conflict is read again and retried.
+	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		node := &corev1.Node{}
+		if err := c.kube.Get(ctx, client.ObjectKey{Name: name}, node); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		if !node.DeletionTimestamp.IsZero() {
 			return nil
 		}
-		return fmt.Errorf("getting node %s to untaint it: %w", name, err)
-	}
-	if !node.DeletionTimestamp.IsZero() {
+		stored := node.DeepCopy()
+		node.Spec.Taints = slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.MatchTaint(&v1.DisruptedNoScheduleTaint) })
+		if len(node.Spec.Taints) == len(stored.Spec.Taints) {
+			return nil
+		}
+		if err := c.kube.Patch(ctx, node, client.MergeFromWithOptions(stored, client.MergeFromWithOptimisticLock{})); err != nil {
+			return err
+		}
+		c.cluster.UpdateNode(node)
 		return nil
-	}
-	stored := node.DeepCopy()
-	node.Spec.Taints = slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.MatchTaint(&v1.DisruptedNoScheduleTaint) })
-	if len(node.Spec.Taints) == len(stored.Spec.Taints) {
-		return nil
-	}
-	if err := c.kube.Patch(ctx, node, client.MergeFromWithOptions(stored, client.MergeFromWithOptimisticLock{})); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("untainting node %s: %w", name, err)
 	}
-	c.cluster.UpdateNode(node)
 	return nil
 }
 
