@@ -1,7 +1,6 @@
 package state
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -10,44 +9,24 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/state"
+	"github.com/gokarpenter/karpenter/pkg/test"
 )
-
-// listReader serves fixed lists as the informer cache does (UnsafeDisableDeepCopy: no
-// copy), so the benchmark measures the scrape rather than a fake client.
-type listReader struct {
-	client.Reader
-	pods  []corev1.Pod
-	nodes []corev1.Node
-}
-
-func (r *listReader) List(_ context.Context, list client.ObjectList, _ ...client.ListOption) error {
-	switch l := list.(type) {
-	case *corev1.PodList:
-		l.Items = r.pods
-	case *corev1.NodeList:
-		l.Items = r.nodes
-	default:
-		return fmt.Errorf("unexpected list %T", list)
-	}
-	return nil
-}
 
 // BenchmarkScrapeNodeFamilies is one scrape of the node families (every 2 s, past
 // nodeMemoTTL) at 1,000 nodes and 10,000 pods while nothing changes.
 func BenchmarkScrapeNodeFamilies(b *testing.B) {
-	r := &listReader{}
+	r := &test.ListReader{}
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	for i := range 1000 {
 		name := fmt.Sprintf("node-%05d", i)
-		r.nodes = append(r.nodes, corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(now.Add(-time.Hour)),
+		r.Nodes = append(r.Nodes, corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: metav1.NewTime(now.Add(-time.Hour)),
 			Labels: map[string]string{v1.NodePoolLabelKey: "scale", v1.LabelInstanceType: "m5.large", v1.LabelTopologyZone: "us-west-2a"}},
 			Status: corev1.NodeStatus{Capacity: rl("2", "8Gi"), Allocatable: rl("1930m", "7Gi")}})
 		for j := range 10 {
-			r.pods = append(r.pods, corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "scale", Name: fmt.Sprintf("p-%05d-%d", i, j)},
+			r.Pods = append(r.Pods, corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "scale", Name: fmt.Sprintf("p-%05d-%d", i, j)},
 				Spec:   corev1.PodSpec{NodeName: name, Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{Requests: rl("180m", "256Mi")}}}},
 				Status: corev1.PodStatus{Phase: corev1.PodRunning}})
 		}
