@@ -116,8 +116,8 @@ func withoutTTL(annotations map[string]string) map[string]string {
 	return out
 }
 
-// otherTaints are taints without the lifecycle controller's (a new slice only when one
-// is dropped; nil when none is left).
+// otherTaints are taints without the lifecycle controller's, in a new slice (nil when none
+// is left).
 func otherTaints(taints []corev1.Taint) []corev1.Taint {
 	var out []corev1.Taint
 	for i := range taints {
