@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,34 +36,46 @@ import (
 // nodes (with their NodeClaims) and 20,000 ReplicaSet pods: the objects come from a fake
 // API server as a real one (1.3x) serves them (managed fields, the service account token
 // volume, container statuses, ...), as watch-list streams, through a controller-runtime
-// cache with the operator's transform (state.StripForCache), and into a state.Cluster fed
-// by its informers (state.Register): the same path as the controller's. It reports the live
-// heap after a GC against the heap before the cache was built, total and per pod.
-// STATE_HEAP_PROFILE=file writes a heap profile of the filled cache there.
+// cache with a transform, and into a state.Cluster fed by its informers (state.Register):
+// the same path as the controller's. "compact" is the operator's transform
+// (state.Compactor), "strip" state.StripForCache alone. It reports the live heap after a GC
+// against the heap before the cache was built, total and per pod.
+// STATE_HEAP_PROFILE=prefix writes a heap profile of each filled cache to prefix.<name>.
 //
 //	go test -run '^$' -bench CacheMemory -benchtime=1x ./pkg/state/
 func BenchmarkCacheMemory(b *testing.B) {
 	const nodes, podsPerNode = 2000, 10
-	for range b.N {
-		live := measureCache(b, nodes, podsPerNode)
-		b.ReportMetric(float64(live)/(1<<20), "live-MiB")
-		b.ReportMetric(float64(live)/float64(nodes*podsPerNode), "live-B/pod")
+	transforms := []struct {
+		name      string
+		transform func() func(any) (any, error)
+	}{
+		{"strip", func() func(any) (any, error) { return state.StripForCache }},
+		{"compact", func() func(any) (any, error) { return state.NewCompactor(0).Transform }},
+	}
+	for _, tr := range transforms {
+		b.Run(tr.name, func(b *testing.B) {
+			for range b.N {
+				live := measureCache(b, tr.transform(), nodes, podsPerNode)
+				b.ReportMetric(float64(live)/(1<<20), "live-MiB")
+				b.ReportMetric(float64(live)/float64(nodes*podsPerNode), "live-B/pod")
+			}
+		})
 	}
 }
 
 // measureCache fills a cache and a Cluster from a fake API server and returns the live
 // heap they hold.
-func measureCache(tb testing.TB, nodes, podsPerNode int) uint64 {
+func measureCache(tb testing.TB, transform func(any) (any, error), nodes, podsPerNode int) uint64 {
 	tb.Helper()
 	api := newFakeAPI(tb, nodes, podsPerNode)
 	before := liveHeap()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c, cluster := startCache(ctx, tb, api.URL)
+	c, cluster := startCache(ctx, tb, api.URL, transform)
 	after := liveHeap()
 	if path := os.Getenv("STATE_HEAP_PROFILE"); path != "" {
-		f, err := os.Create(path)
+		f, err := os.Create(path + "." + tb.Name()[strings.LastIndex(tb.Name(), "/")+1:])
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -88,7 +101,7 @@ func liveHeap() uint64 {
 
 // startCache builds the operator's cache against the API server at host, feeds a Cluster
 // from it and waits for both to sync.
-func startCache(ctx context.Context, tb testing.TB, host string) (cache.Cache, *state.Cluster) {
+func startCache(ctx context.Context, tb testing.TB, host string, transform func(any) (any, error)) (cache.Cache, *state.Cluster) {
 	tb.Helper()
 	s := scheme.Scheme
 	if err := v1.AddToScheme(s); err != nil {
@@ -109,7 +122,7 @@ func startCache(ctx context.Context, tb testing.TB, host string) (cache.Cache, *
 	} {
 		mapper.Add(gvk, meta.RESTScopeRoot)
 	}
-	c, err := cache.New(&rest.Config{Host: host, QPS: -1}, cache.Options{Scheme: s, Mapper: mapper, DefaultTransform: state.StripForCache})
+	c, err := cache.New(&rest.Config{Host: host, QPS: -1}, cache.Options{Scheme: s, Mapper: mapper, DefaultTransform: transform})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -430,7 +443,8 @@ func realisticNodeClaim(n int) *v1.NodeClaim {
 
 // BenchmarkCachedObjectSize is the live heap one cached object takes, per kind: decoded
 // from the JSON the API server sends (as the informers do) and passed through
-// state.StripForCache, 2,000 of them kept.
+// state.StripForCache ("strip") or the operator's state.Compactor ("compact"), 2,000 of
+// them kept.
 //
 //	go test -run '^$' -bench CachedObjectSize -benchtime=1x ./pkg/state/
 func BenchmarkCachedObjectSize(b *testing.B) {
@@ -445,34 +459,40 @@ func BenchmarkCachedObjectSize(b *testing.B) {
 	}
 	const n = 2000
 	for _, k := range kinds {
-		b.Run(k.name, func(b *testing.B) {
-			for range b.N {
-				docs := make([][]byte, n)
-				for i := range docs {
-					doc, err := json.Marshal(k.obj(i))
-					if err != nil {
-						b.Fatal(err)
-					}
-					docs[i] = doc
-				}
-				kept := make([]any, n)
-				before := liveHeap()
-				for i, doc := range docs {
-					obj := k.new()
-					if err := json.Unmarshal(doc, obj); err != nil {
-						b.Fatal(err)
-					}
-					out, err := state.StripForCache(obj)
-					if err != nil {
-						b.Fatal(err)
-					}
-					kept[i] = out
-				}
-				after := liveHeap()
-				runtime.KeepAlive(kept)
-				runtime.KeepAlive(docs)
-				b.ReportMetric(float64(after-before)/n, "live-B/object")
+		for _, compact := range []bool{false, true} {
+			name, transform := k.name+"/strip", state.StripForCache
+			if compact {
+				name, transform = k.name+"/compact", state.NewCompactor(0).Transform
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				for range b.N {
+					docs := make([][]byte, n)
+					for i := range docs {
+						doc, err := json.Marshal(k.obj(i))
+						if err != nil {
+							b.Fatal(err)
+						}
+						docs[i] = doc
+					}
+					kept := make([]any, n)
+					before := liveHeap()
+					for i, doc := range docs {
+						obj := k.new()
+						if err := json.Unmarshal(doc, obj); err != nil {
+							b.Fatal(err)
+						}
+						out, err := transform(obj)
+						if err != nil {
+							b.Fatal(err)
+						}
+						kept[i] = out
+					}
+					after := liveHeap()
+					runtime.KeepAlive(kept)
+					runtime.KeepAlive(docs)
+					b.ReportMetric(float64(after-before)/n, "live-B/object")
+				}
+			})
+		}
 	}
 }
