@@ -121,7 +121,7 @@ func newMetricsControllers(deps Deps) ([]Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building state metrics controller: %w", err)
 	}
-	pods, err := metricspod.NewController(metricspod.Deps{Client: deps.Client, Registerer: deps.Registerer, Clock: deps.Clock})
+	pods, err := metricspod.NewController(metricspod.Deps{Client: deps.Client, Cluster: deps.Cluster, Registerer: deps.Registerer, Clock: deps.Clock})
 	if err != nil {
 		return nil, fmt.Errorf("building pod metrics controller: %w", err)
 	}

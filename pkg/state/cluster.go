@@ -2,6 +2,7 @@ package state
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -660,6 +661,24 @@ func (c *Cluster) Nodes() []*corev1.Node {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return sortedValues(c.nodes)
+}
+
+// Pods returns every pod the state holds, bound or not, in no particular order: the
+// informer's objects, read only. Readers of every pod use it instead of a cache List, which
+// copies each pod's struct into a new slice (20,000 pods: 25 MB a call).
+func (c *Cluster) Pods() []*corev1.Pod {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return slices.Collect(maps.Values(c.pods))
+}
+
+// Pointers points at each item of a List's items, for code that reads objects as pointers.
+func Pointers[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
 }
 
 // AddSyncCheck adds a function Synced consults, typically an informer's HasSynced.

@@ -26,7 +26,9 @@ const Name = "metrics.pod"
 
 // Deps are what the controller reads and writes.
 type Deps struct {
-	Client     client.Reader
+	Client client.Reader
+	// Cluster, when set, gives the pods and Nodes a scrape reads (see podStates).
+	Cluster    *state.Cluster
 	Registerer prometheus.Registerer
 	// Clock; the real clock when nil.
 	Clock clock.Clock
@@ -35,6 +37,7 @@ type Deps struct {
 // Controller keeps the pod families current.
 type Controller struct {
 	kube    client.Reader
+	cluster *state.Cluster
 	clock   clock.Clock
 	metrics *metrics.PodMetrics
 	store   *metrics.Store
@@ -56,7 +59,7 @@ func NewController(deps Deps) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{kube: deps.Client, clock: deps.Clock, metrics: m, store: metrics.NewStore(),
+	c := &Controller{kube: deps.Client, cluster: deps.Cluster, clock: deps.Clock, metrics: m, store: metrics.NewStore(),
 		unbound: map[string]bool{}, unstarted: map[string]bool{}, waiting: map[string]time.Time{}}
 	if c.clock == nil {
 		c.clock = clock.RealClock{}
@@ -68,30 +71,44 @@ func NewController(deps Deps) (*Controller, error) {
 // podStates lists every pod the client holds with its node's labels, for
 // karpenter_pods_state when it is scraped. The objects are the cache's: read only.
 func (c *Controller) podStates(emit func(value float64, labelValues ...string)) {
+	pods, nodes, ok := c.podsAndNodes()
+	if !ok {
+		return
+	}
+	byName := make(map[string]*corev1.Node, len(nodes))
+	for _, n := range nodes {
+		byName[n.Name] = n
+	}
+	unbound := &corev1.Node{}
+	values := make([]string, len(metrics.PodStateLabels()))
+	for _, p := range pods {
+		node := byName[p.Spec.NodeName]
+		if node == nil {
+			node = unbound
+		}
+		stateValues(values, p, node)
+		emit(1, values...)
+	}
+}
+
+// podsAndNodes are every pod and Node: the cluster state's (the informers' objects, not
+// copied: a List copies each pod's struct, 25 MB a scrape at 20,000 pods), or the client's
+// without a cluster state. Read only.
+func (c *Controller) podsAndNodes() ([]*corev1.Pod, []*corev1.Node, bool) {
+	if c.cluster != nil {
+		return c.cluster.Pods(), c.cluster.Nodes(), true
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pods := &corev1.PodList{}
 	if err := c.kube.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil {
-		return
+		return nil, nil, false
 	}
 	nodes := &corev1.NodeList{}
 	if err := c.kube.List(ctx, nodes, client.UnsafeDisableDeepCopy); err != nil {
-		return
+		return nil, nil, false
 	}
-	byName := make(map[string]*corev1.Node, len(nodes.Items))
-	for i := range nodes.Items {
-		byName[nodes.Items[i].Name] = &nodes.Items[i]
-	}
-	unbound := &corev1.Node{}
-	values := make([]string, len(metrics.PodStateLabels()))
-	for i := range pods.Items {
-		node := byName[pods.Items[i].Spec.NodeName]
-		if node == nil {
-			node = unbound
-		}
-		stateValues(values, &pods.Items[i], node)
-		emit(1, values...)
-	}
+	return state.Pointers(pods.Items), state.Pointers(nodes.Items), true
 }
 
 // Name is the controller's name.

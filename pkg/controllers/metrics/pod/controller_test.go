@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/state"
 	"github.com/gokarpenter/karpenter/pkg/test"
 )
 
@@ -158,5 +159,31 @@ func TestStateIsComputedWhenScraped(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(c.metrics.State); n != 2 {
 		t.Errorf("pod state series = %d after a delete, want 2", n)
+	}
+}
+
+// With a cluster state, a scrape reads its pods and Nodes (the informers' objects, without the
+// copy a List makes): a pod only the state holds is reported, one only the client holds is not.
+func TestStateIsReadFromTheClusterState(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{v1.NodePoolLabelKey: "default"}}}
+	pod := func(name string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name},
+			Spec: corev1.PodSpec{NodeName: "n1"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	}
+	kube := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).WithObjects(node, pod("client-only")).Build()
+	cluster := state.NewCluster(state.Options{})
+	cluster.UpdateNode(node)
+	cluster.UpdatePod(pod("state-1"))
+	cluster.UpdatePod(pod("state-2"))
+	c, err := NewController(Deps{Client: kube, Cluster: cluster, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.CollectAndCount(c.metrics.State); got != 2 {
+		t.Errorf("pod state series = %d, want the state's 2", got)
+	}
+	cluster.DeletePod(types.NamespacedName{Namespace: "ns", Name: "state-1"})
+	if got := testutil.CollectAndCount(c.metrics.State); got != 1 {
+		t.Errorf("pod state series = %d after the state forgot a pod, want 1", got)
 	}
 }

@@ -56,7 +56,11 @@ func TestReconcileExportsAndForgets(t *testing.T) {
 		Status: v1.NodePoolStatus{Resources: rl("2", "8Gi")}}
 	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(node, app, daemon, done, pool).Build()
 	reg := prometheus.NewRegistry()
-	cluster := state.NewCluster(state.Options{})
+	cluster := state.NewCluster(state.Options{}) // fed as the informers feed it
+	cluster.UpdateNode(node)
+	for _, p := range []*corev1.Pod{app, daemon, done} {
+		cluster.UpdatePod(p)
+	}
 	c, err := NewController(Deps{Client: kube, Cluster: cluster, CloudProvider: cpfake.New(cpfake.Options{}), Registerer: reg, Clock: clocktesting.NewFakeClock(now)})
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +101,7 @@ func TestReconcileExportsAndForgets(t *testing.T) {
 		t.Errorf("synced = %v, want 1 (no informer to wait for)", got)
 	}
 
+	cluster.DeleteNode(node.Name)
 	if err := kube.Delete(ctx, node); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +188,7 @@ func TestNodeFamiliesFollowTheStateGeneration(t *testing.T) {
 		requests[k] = v
 	}
 	requests[metrics.LabelResourceType] = "cpu"
-	scrape := func(what string, wantCPU, wantLifetime float64, wantLists int) {
+	scrape := func(what string, wantCPU, wantLifetime float64, wantBuilt int) {
 		t.Helper()
 		if got, ok := valueOf(t, c.nodes.TotalPodRequests, requests); !ok || got != wantCPU {
 			t.Errorf("%s: pod requests cpu = %v (found %v), want %v", what, got, ok, wantCPU)
@@ -191,8 +196,11 @@ func TestNodeFamiliesFollowTheStateGeneration(t *testing.T) {
 		if got, ok := valueOf(t, c.nodes.CurrentLifetime, NodeLabels(node)); !ok || got != wantLifetime {
 			t.Errorf("%s: lifetime = %v (found %v), want %v", what, got, ok, wantLifetime)
 		}
-		if reader.podLists != wantLists {
-			t.Errorf("%s: %d lists of every pod, want %d", what, reader.podLists, wantLists)
+		if c.memoBuilt != wantBuilt {
+			t.Errorf("%s: node families computed %d times, want %d", what, c.memoBuilt, wantBuilt)
+		}
+		if reader.podLists != 0 {
+			t.Errorf("%s: %d lists of every pod: the pods are the cluster state's", what, reader.podLists)
 		}
 	}
 	scrape("first scrape", 0.5, 3600, 1)
