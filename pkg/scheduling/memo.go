@@ -45,6 +45,9 @@ type nodeUse struct {
 	free  vec                 // Allocatable less the requests of its pods that are not terminal
 	ports []hostPort
 	anti  bool // some pod has required pod anti-affinity terms (see countExisting)
+	// labels is the Labels map host was read from (kept, so never reused).
+	labels map[string]string
+	host   string // the node's hostname label, else its name
 }
 
 // podClass is what buildClasses reads from a pod to place.
@@ -89,10 +92,12 @@ func (s *solver) nodeUse(en *ExistingNode) *nodeUse {
 	if len(en.Pods) > 0 {
 		first = &en.Pods[0]
 	}
-	if u, ok := s.memo.nodes[en.Name]; ok && u.first == first && u.n == len(en.Pods) && sameMap(u.alloc, en.Allocatable) {
+	if u, ok := s.memo.nodes[en.Name]; ok && u.first == first && u.n == len(en.Pods) && sameMap(u.alloc, en.Allocatable) &&
+		reflect.ValueOf(u.labels).UnsafePointer() == reflect.ValueOf(en.Labels).UnsafePointer() {
 		return u
 	}
-	u := &nodeUse{first: first, n: len(en.Pods), alloc: en.Allocatable, free: s.u.res.vecOf(en.Allocatable)}
+	u := &nodeUse{first: first, n: len(en.Pods), alloc: en.Allocatable, free: s.u.res.vecOf(en.Allocatable),
+		labels: en.Labels, host: hostnameOf(en.Labels, en.Name)}
 	for _, p := range en.Pods {
 		if pods.IsTerminal(p) {
 			continue

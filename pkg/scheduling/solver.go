@@ -34,7 +34,8 @@ type solver struct {
 	u          *universe
 	pools      []*pool
 	nodes      []*node
-	existing   int // nodes[:existing] are existing or in-flight nodes
+	existing   int              // nodes[:existing] are existing or in-flight nodes
+	byName     map[string]*node // the existing and in-flight nodes by name
 	classes    []*class
 	order      []*class
 	groups     []*group

@@ -53,6 +53,13 @@ type domains struct {
 	names []string
 }
 
+// reserveDomains sizes the key's domain table for n more values.
+func (s *solver) reserveDomains(key string, n int) {
+	if d := s.doms[key]; d == nil {
+		s.doms[key] = &domains{ids: make(map[string]int32, n), names: make([]string, 0, n)}
+	}
+}
+
 func (s *solver) domainID(key, value string) int32 {
 	d := s.doms[key]
 	if d == nil {
