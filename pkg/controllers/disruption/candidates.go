@@ -120,6 +120,8 @@ type pass struct {
 	// unhealthy are the Nodes not Ready or carrying the node lifecycle controller's
 	// taints (see quiet.go).
 	unhealthy map[string]bool
+	// nodeList are the cluster state's Nodes.
+	nodeList []*corev1.Node
 }
 
 // observe builds the pass from the cluster state (its pods too), the PodDisruptionBudgets in
@@ -157,7 +159,8 @@ func (c *Controller) newPass(ctx context.Context, now time.Time, podList []*core
 	}
 	byProviderID := map[string]*corev1.Node{}
 	p.unhealthy = map[string]bool{}
-	for _, n := range c.cluster.Nodes() {
+	p.nodeList = c.cluster.Nodes()
+	for _, n := range p.nodeList {
 		if unhealthy(n) {
 			p.unhealthy[n.Name] = true
 		}

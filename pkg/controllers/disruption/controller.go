@@ -299,14 +299,20 @@ func (c *Controller) Reconcile(ctx context.Context) (Result, error) {
 func (c *Controller) compute(ctx context.Context, p *pass, generation uint64) (*Command, []error) {
 	var errs []error
 	fingerprint := p.fingerprint()
-	skip := c.consolidationSkipped(p, generation, fingerprint)
-	consolidated := false
+	skipMulti, skipSingle := c.consolidationSkipped(p, generation, fingerprint)
+	consolidated, singleRan := false, false
 	for _, m := range c.opts.Methods {
-		if isConsolidation(m) {
-			if skip {
+		switch m.ConsolidationType() {
+		case TypeMulti:
+			if skipMulti {
 				continue
 			}
 			consolidated = true
+		case TypeSingle:
+			if skipSingle {
+				continue
+			}
+			consolidated, singleRan = true, true
 		}
 		// The metric is wall time, as upstream's; the time budgets count CPU (Stopwatch).
 		start := c.clock.Now()
@@ -317,12 +323,12 @@ func (c *Controller) compute(ctx context.Context, p *pass, generation uint64) (*
 			continue
 		}
 		if cmd != nil {
-			c.recordSweep(p, generation, fingerprint, true)
+			c.recordSweep(p, generation, fingerprint, true, singleRan)
 			return cmd, errs
 		}
 	}
 	if consolidated && len(errs) == 0 {
-		c.recordSweep(p, generation, fingerprint, false)
+		c.recordSweep(p, generation, fingerprint, false, singleRan)
 	}
 	return nil, errs
 }

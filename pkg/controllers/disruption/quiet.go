@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/budget"
+	"github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/predicates"
 )
 
@@ -32,10 +33,20 @@ type quietState struct {
 	fingerprint uint64
 	at          time.Time
 	// budgets are, per pool, how many of its candidates the Underutilized budget let
-	// consolidation take: its allowed disruptions, at most the pool's candidates.
+	// consolidation take when multi-node consolidation last searched: its allowed
+	// disruptions, at most the pool's candidates.
 	budgets map[string]int
+	// swept are the budgets when single-node consolidation swept every candidate (it
+	// tries a pool's candidates one at a time, whenever the budget allows one).
+	swept map[string]int
 	// unhealthy are the nodes not Ready or tainted by the node lifecycle controller.
 	unhealthy map[string]bool
+	// roomy caches, per node unhealthy at the sweep, whether it could take a pod
+	// (see destination): the state, hence its pods and allocatable, is the sweep's.
+	roomy map[string]bool
+	// least is the smallest CPU, memory and pod-slot requests among the pods
+	// consolidation moves and the pending pods, read once (see destination).
+	least *corev1.ResourceList
 }
 
 // sweep gathers the candidates single-node consolidation tried, across passes (its time
@@ -46,7 +57,7 @@ type sweep struct {
 	tried       map[string]bool
 }
 
-// consolidationSkipped reports whether the methods that consolidate may be skipped this
+// consolidationSkipped reports which of the methods that consolidate may be skipped this
 // pass: an earlier sweep of every candidate found nothing less than ConsolidationRecheck
 // ago, in a state that offered at least what this one does. A quiet cluster of thousands of
 // nodes then costs a pass no simulation at all instead of the methods' whole time budgets
@@ -61,29 +72,112 @@ type sweep struct {
 //     longer a destination, and it counts against its pool's budgets, which only shrinks
 //     the sets the methods search. Skipped.
 //   - a pool's Underutilized budget now letting consolidation take more of its candidates
-//     than at the sweep (a NotReady node of it Ready again, a budget schedule opening, while
-//     the budget was what bound the sweep) is a set never searched. Not skipped.
-//   - a node unhealthy at the sweep healthy again is a destination the sweep did not have.
-//     Not skipped once HealthRecheck has passed since the sweep (at once would be every
-//     pass while nodes keep flapping).
-func (c *Controller) consolidationSkipped(p *pass, generation, fingerprint uint64) bool {
+//     than at the last search (a NotReady node of it Ready again, a budget schedule
+//     opening, while the budget was what bound the search) is a set never searched:
+//     multi-node consolidation searches again. Single-node consolidation tries one
+//     candidate at a time, so only a pool whose budget allowed none at its sweep and now
+//     allows one brings it back. (Both searching again was a whole sweep of thousands of
+//     nodes each time a flapping node came back: most of a quiet 2,000-node cluster's CPU.)
+//   - a node unhealthy at the sweep healthy again is a destination the sweep did not have,
+//     if it has room for one of the pods consolidation moves or the pending pods (see
+//     destination): nodes whose leases lapse are mostly full ones. Not skipped once
+//     HealthRecheck has passed since the sweep (at once would be every pass while nodes
+//     keep flapping).
+func (c *Controller) consolidationSkipped(p *pass, generation, fingerprint uint64) (skipMulti, skipSingle bool) {
 	q := c.quiet
 	if q == nil || q.generation != generation || q.fingerprint != fingerprint || p.now.Sub(q.at) >= ConsolidationRecheck {
-		return false
+		return false, false
 	}
+	skipMulti, skipSingle = true, true
 	for pool, n := range usableBudgets(p) {
 		if was, ok := q.budgets[pool]; !ok || n > was {
-			return false
+			skipMulti = false
+		}
+		if was, ok := q.swept[pool]; !ok || (was < 1 && n >= 1) {
+			skipSingle = false
 		}
 	}
 	if p.now.Sub(q.at) >= HealthRecheck {
 		for name := range q.unhealthy {
-			if !p.unhealthy[name] {
-				return false
+			if !p.unhealthy[name] && q.destination(p, name) {
+				return false, false
 			}
 		}
 	}
-	return true
+	return skipMulti, skipSingle
+}
+
+// destination reports whether the node, unhealthy at the sweep, could take one of the pods
+// consolidation moves or one of the pending pods: whether what its pods leave of its
+// allocatable CPU, memory and pod slots holds the smallest request for each among those
+// pods. Only a node that can is a destination the sweep lacked. The answer is the sweep's
+// for as long as the quiet state lasts.
+func (q *quietState) destination(p *pass, name string) bool {
+	if roomy, ok := q.roomy[name]; ok {
+		return roomy
+	}
+	if q.roomy == nil {
+		q.roomy = map[string]bool{}
+	}
+	if q.least == nil {
+		least := leastRequests(p)
+		q.least = &least
+	}
+	roomy := true // a node the state no longer holds: look again, to be safe
+	for _, n := range p.nodeList {
+		if n.Name != name {
+			continue
+		}
+		free := n.Status.Allocatable.DeepCopy()
+		if free == nil {
+			free = corev1.ResourceList{}
+		}
+		for _, pod := range p.podsByNode[name] {
+			if pods.IsTerminal(pod) {
+				continue
+			}
+			for res, qty := range pods.Requests(pod) {
+				have := free[res]
+				have.Sub(qty)
+				free[res] = have
+			}
+		}
+		for res, want := range *q.least {
+			if have, ok := free[res]; ok && have.Cmp(want) < 0 {
+				roomy = false
+			}
+		}
+		break
+	}
+	q.roomy[name] = roomy
+	return roomy
+}
+
+// leastRequests is, for CPU, memory and pod slots, the smallest request among the pods of
+// the consolidation candidates and the pending pods (no entry when there are none).
+func leastRequests(p *pass) corev1.ResourceList {
+	least := corev1.ResourceList{}
+	take := func(pod *corev1.Pod) {
+		req := pods.Requests(pod)
+		for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourcePods} {
+			qty := req[res] // zero when not asked for
+			if cur, ok := least[res]; !ok || qty.Cmp(cur) < 0 {
+				least[res] = qty
+			}
+		}
+	}
+	for _, c := range movable(p) {
+		for _, pod := range c.Pods {
+			take(pod)
+		}
+	}
+	for _, pod := range p.pending {
+		take(pod)
+	}
+	for _, pod := range p.moving {
+		take(pod)
+	}
+	return least
 }
 
 // usableBudgets are, per pool with consolidation candidates, how many of them the pool's
@@ -117,10 +211,18 @@ func unhealthy(node *corev1.Node) bool {
 
 // recordSweep adds the candidates single-node consolidation tried in the pass to the sweep
 // of this state (a new sweep when the state changed), and once every consolidation
-// candidate was tried in it with no command found, remembers the state as quiet.
-func (c *Controller) recordSweep(p *pass, generation, fingerprint uint64, found bool) {
+// candidate was tried in it with no command found, remembers the state as quiet. A pass in
+// which only multi-node consolidation ran (single-node skipped: the state is quiet) only
+// records the budgets it searched with.
+func (c *Controller) recordSweep(p *pass, generation, fingerprint uint64, found, singleRan bool) {
 	if found {
 		c.sweep, c.quiet = nil, nil
+		return
+	}
+	if !singleRan {
+		if q := c.quiet; q != nil && q.generation == generation && q.fingerprint == fingerprint {
+			q.budgets = usableBudgets(p)
+		}
 		return
 	}
 	if c.sweep == nil || c.sweep.generation != generation || c.sweep.fingerprint != fingerprint {
@@ -134,13 +236,8 @@ func (c *Controller) recordSweep(p *pass, generation, fingerprint uint64, found 
 			return
 		}
 	}
-	c.quiet = &quietState{generation: generation, fingerprint: fingerprint, at: p.now, budgets: usableBudgets(p), unhealthy: p.unhealthy}
-}
-
-// isConsolidation reports whether m is one of the methods that simulate moving pods.
-func isConsolidation(m Method) bool {
-	t := m.ConsolidationType()
-	return t == TypeMulti || t == TypeSingle
+	budgets := usableBudgets(p)
+	c.quiet = &quietState{generation: generation, fingerprint: fingerprint, at: p.now, budgets: budgets, swept: budgets, unhealthy: p.unhealthy}
 }
 
 // fingerprint hashes what the consolidation methods read besides the cluster state: the

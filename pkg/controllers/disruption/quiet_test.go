@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	podutil "github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/predicates"
 )
 
@@ -208,25 +209,78 @@ func TestHealthChurnSkipsConsolidation(t *testing.T) {
 	pass("b Ready again")
 	expect("b Ready again: its pool's budget allows one more node than at the sweep", true)
 
-	// With a budget that does not bind (100 %, and node c not a candidate: with b NotReady
-	// the budget still covers every candidate), a node unhealthy at the sweep coming back
-	// waits for HealthRecheck.
+	// With a budget that does not bind (100 %, and node c not a candidate: with nodes
+	// NotReady the budget still covers every candidate), a node unhealthy at the sweep
+	// coming back waits for HealthRecheck, and then brings consolidation back only if it has
+	// room for one of the pods consolidation moves: nodes whose leases lapse are mostly full.
 	pool := w.ctrl.cluster.NodePools()[0].DeepCopy()
 	pool.Spec.Disruption.Budgets = []v1.Budget{{Nodes: "100%"}}
 	pool.ResourceVersion = "budget-100"
 	w.ctrl.cluster.UpdateNodePool(pool)
 	update(nodeNames[2], func(n *corev1.Node) { n.Annotations = map[string]string{v1.DoNotDisruptAnnotationKey: "true"} })
-	update(b, flap(false))
-	pass("budget 100%, b NotReady")
+	full, roomy := "", ""
+	{
+		p := w.ctrl.newPass(ctx, w.now, w.pods, w.pdbs)
+		p.buildCandidates()
+		least := leastRequests(p)
+		for _, name := range nodeNames {
+			cpu := p.nodeList[slices.IndexFunc(p.nodeList, func(n *corev1.Node) bool { return n.Name == name })].Status.Allocatable.Cpu().MilliValue()
+			for _, pod := range p.podsByNode[name] {
+				req := podutil.Requests(pod)
+				cpu -= req.Cpu().MilliValue()
+			}
+			switch {
+			case cpu < least.Cpu().MilliValue() && full == "":
+				full = name
+			case cpu >= 4*least.Cpu().MilliValue() && roomy == "" && (&quietState{}).destination(p, name):
+				roomy = name
+			}
+		}
+	}
+	if full == "" || roomy == "" {
+		t.Fatalf("the converged world has no full node (%q) or no node with room (%q)", full, roomy)
+	}
+	update(full, flap(false))
+	update(roomy, flap(false))
+	pass("budget 100%, two nodes NotReady")
 	expect("a NodePool's budget changed, a node annotated do-not-disrupt", true)
-	update(b, flap(true))
-	pass("b Ready again, budget 100%")
-	expect("b Ready again before HealthRecheck", false)
+	update(full, flap(true))
+	pass("the full node Ready again, budget 100%")
+	// Its pool's budget allows one more node now (two NotReady nodes were one more than
+	// the candidates left room for): multi-node consolidation may search again.
+	if single != 0 {
+		t.Errorf("the full node Ready again before HealthRecheck: single-node consolidation ran %d times, want 0", single)
+	}
+	multi, single = 0, 0
 	w.now = w.now.Add(HealthRecheck)
-	pass("b Ready again, after HealthRecheck")
-	expect("b Ready again, HealthRecheck passed", true)
+	pass("the full node Ready again, after HealthRecheck")
+	expect("the full node Ready again after HealthRecheck (no room for any pod)", false)
+	update(roomy, flap(true))
+	pass("the node with room Ready again, after HealthRecheck")
+	expect("a node with room Ready again, HealthRecheck passed", true)
 	pass("quiet")
 	expect("quiet", false)
+
+	// A budget of 2 with a node NotReady allows 1; Ready again, 2: multi-node consolidation
+	// searches the sets it now allows, single-node consolidation (one candidate at a time,
+	// which a budget of 1 allowed already) is not run again.
+	pool = pool.DeepCopy()
+	pool.Spec.Disruption.Budgets = []v1.Budget{{Nodes: "2"}}
+	pool.ResourceVersion = "budget-2"
+	w.ctrl.cluster.UpdateNodePool(pool)
+	update(full, flap(false))
+	pass("budget 2, the full node NotReady")
+	expect("a NodePool's budget changed", true)
+	pass("quiet")
+	expect("quiet", false)
+	update(full, flap(true))
+	pass("budget 2, the full node Ready again")
+	if multi == 0 || single != 0 {
+		t.Errorf("budget 1 -> 2: multi-node consolidation ran %d times, single-node %d, want multi-node only", multi, single)
+	}
+	multi, single = 0, 0
+	pass("quiet")
+	expect("quiet after multi-node consolidation searched the larger budget", false)
 
 	// Changes that are not health.
 	update(a, func(n *corev1.Node) {
