@@ -204,31 +204,22 @@ func (c *Compactor) Corrupted() []string {
 			bad = append(bad, key+" is now "+string(b))
 		}
 	}
-	for k, v := range c.resources {
-		check(k, v)
-	}
-	for k, v := range c.strings {
-		check(k, v)
-	}
-	for k, v := range c.owners {
-		check(k, v)
-	}
-	for k, v := range c.tolerations {
-		check(k, v)
-	}
-	for k, v := range c.taints {
-		check(k, v)
-	}
-	for k, v := range c.affinities {
-		check(k, v)
-	}
-	for k, v := range c.spreads {
-		check(k, v)
-	}
-	for k, v := range c.requirements {
-		check(k, v)
-	}
+	checkTable(c.resources, check)
+	checkTable(c.strings, check)
+	checkTable(c.owners, check)
+	checkTable(c.tolerations, check)
+	checkTable(c.taints, check)
+	checkTable(c.affinities, check)
+	checkTable(c.spreads, check)
+	checkTable(c.requirements, check)
 	return bad
+}
+
+// checkTable checks every entry of one of the compactor's tables.
+func checkTable[V any](table map[string]V, check func(key string, v any)) {
+	for k, v := range table {
+		check(k, v)
+	}
 }
 
 // intern returns the one copy of s the process keeps (unique.Make), for strings repeated
