@@ -92,8 +92,7 @@ func (s *solver) nodeUse(en *ExistingNode) *nodeUse {
 	if len(en.Pods) > 0 {
 		first = &en.Pods[0]
 	}
-	if u, ok := s.memo.nodes[en.Name]; ok && u.first == first && u.n == len(en.Pods) && sameMap(u.alloc, en.Allocatable) &&
-		reflect.ValueOf(u.labels).UnsafePointer() == reflect.ValueOf(en.Labels).UnsafePointer() {
+	if u, ok := s.memo.nodes[en.Name]; ok && u.first == first && u.n == len(en.Pods) && sameMap(u.alloc, en.Allocatable) && sameMap(u.labels, en.Labels) {
 		return u
 	}
 	u := &nodeUse{first: first, n: len(en.Pods), alloc: en.Allocatable, free: s.u.res.vecOf(en.Allocatable),
@@ -115,7 +114,7 @@ func (s *solver) nodeUse(en *ExistingNode) *nodeUse {
 }
 
 // sameMap reports whether a and b are the same map (not equal contents: the same one).
-func sameMap(a, b corev1.ResourceList) bool {
+func sameMap[K comparable, V any, M ~map[K]V](a, b M) bool {
 	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 

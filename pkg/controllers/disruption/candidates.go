@@ -120,8 +120,20 @@ type pass struct {
 	// unhealthy are the Nodes not Ready or carrying the node lifecycle controller's
 	// taints (see quiet.go).
 	unhealthy map[string]bool
-	// nodeList are the cluster state's Nodes.
-	nodeList []*corev1.Node
+	// nodeList are the cluster state's Nodes; nodeByName indexes them (built on first use).
+	nodeList   []*corev1.Node
+	nodeByName map[string]*corev1.Node
+}
+
+// node returns the Node of that name, or nil.
+func (p *pass) node(name string) *corev1.Node {
+	if p.nodeByName == nil {
+		p.nodeByName = make(map[string]*corev1.Node, len(p.nodeList))
+		for _, n := range p.nodeList {
+			p.nodeByName[n.Name] = n
+		}
+	}
+	return p.nodeByName[name]
 }
 
 // observe builds the pass from the cluster state (its pods too), the PodDisruptionBudgets in

@@ -124,10 +124,7 @@ func (q *quietState) destination(p *pass, name string) bool {
 		q.least = &least
 	}
 	roomy := true // a node the state no longer holds: look again, to be safe
-	for _, n := range p.nodeList {
-		if n.Name != name {
-			continue
-		}
+	if n := p.node(name); n != nil {
 		free := n.Status.Allocatable.DeepCopy()
 		if free == nil {
 			free = corev1.ResourceList{}
@@ -147,7 +144,6 @@ func (q *quietState) destination(p *pass, name string) bool {
 				roomy = false
 			}
 		}
-		break
 	}
 	q.roomy[name] = roomy
 	return roomy

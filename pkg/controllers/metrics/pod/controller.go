@@ -91,24 +91,12 @@ func (c *Controller) podStates(emit func(value float64, labelValues ...string)) 
 	}
 }
 
-// podsAndNodes are every pod and Node: the cluster state's (the informers' objects, not
-// copied: a List copies each pod's struct, 25 MB a scrape at 20,000 pods), or the client's
-// without a cluster state. Read only.
+// podsAndNodes are every pod and Node (state.PodsAndNodes), read only.
 func (c *Controller) podsAndNodes() ([]*corev1.Pod, []*corev1.Node, bool) {
-	if c.cluster != nil {
-		return c.cluster.Pods(), c.cluster.Nodes(), true
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	pods := &corev1.PodList{}
-	if err := c.kube.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, nil, false
-	}
-	nodes := &corev1.NodeList{}
-	if err := c.kube.List(ctx, nodes, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, nil, false
-	}
-	return state.Pointers(pods.Items), state.Pointers(nodes.Items), true
+	pods, nodes, err := state.PodsAndNodes(ctx, c.cluster, c.kube)
+	return pods, nodes, err == nil
 }
 
 // Name is the controller's name.

@@ -216,24 +216,12 @@ func (c *Controller) nodeSeries() (map[*metrics.ComputedGauge][]series, time.Tim
 	return c.memo, now
 }
 
-// nodesAndPods are every Node and pod: the cluster state's (the informers' objects, not
-// copied: a List copies each pod's struct, 25 MB a scrape at 20,000 pods), or the client's
-// without a cluster state. Read only.
+// nodesAndPods are every Node and pod (state.PodsAndNodes), read only.
 func (c *Controller) nodesAndPods() ([]*corev1.Node, []*corev1.Pod, bool) {
-	if c.cluster != nil {
-		return c.cluster.Nodes(), c.cluster.Pods(), true
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	nodes := &corev1.NodeList{}
-	pods := &corev1.PodList{}
-	if err := c.kube.List(ctx, nodes, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, nil, false
-	}
-	if err := c.kube.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, nil, false
-	}
-	return state.Pointers(nodes.Items), state.Pointers(pods.Items), true
+	pods, nodes, err := state.PodsAndNodes(ctx, c.cluster, c.kube)
+	return nodes, pods, err == nil
 }
 
 // nodeSamples are the per-node resource gauges and lifetimes, and cluster utilization.
