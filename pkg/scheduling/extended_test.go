@@ -319,3 +319,20 @@ func TestUnreadableReasonIsStable(t *testing.T) {
 		}
 	}
 }
+
+// A running pod the snapshot lists in Snapshot.Pods rather than in its node's Pods takes
+// its room on that node all the same (the solver indexes existing nodes by name for it).
+func TestBoundSnapshotPodTakesRoomOnItsNode(t *testing.T) {
+	node := ExistingNode{Name: "n1", Labels: map[string]string{corev1.LabelHostname: "n1", "only": "here"},
+		Allocatable: rl("cpu", "2", "memory", "8Gi", "pods", "110")}
+	pinned := podN(1, "pinned", "1", "1Gi", func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"only": "here"} })
+	snap := &Snapshot{NodePools: []NodePool{odPool("default")}, Nodes: []ExistingNode{node}}
+	if plan := Solve(snap, pinned); len(plan.ExistingNodes) != 1 {
+		t.Fatalf("without the running pod the pinned pod should fit on n1: %d placements, %d unschedulable", len(plan.ExistingNodes), len(plan.Unschedulable))
+	}
+	snap.Pods = podN(1, "running", "1500m", "1Gi", func(p *corev1.Pod) { p.Spec.NodeName = "n1" })
+	plan := Solve(snap, pinned)
+	if len(plan.ExistingNodes) != 0 || len(plan.Unschedulable) != 1 {
+		t.Errorf("the running pod's 1.5 CPU left room for the pinned pod's 1 CPU: %d placements on n1, %d unschedulable", len(plan.ExistingNodes), len(plan.Unschedulable))
+	}
+}
