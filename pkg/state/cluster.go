@@ -133,12 +133,14 @@ func (c *Cluster) Generation() uint64 {
 
 // PlacementGeneration counts the changes Generation counts except a Node's health (an
 // update that changes only its conditions and the node lifecycle controller's not-ready
-// and unreachable taints, predicates.HealthOnly) and a bound pod's status conditions
-// (predicates.PodConditionsOnly): what pods there are, where they run and what they
-// request, and every other object the state holds. Nodes whose leases lapse flap Ready,
-// NotReady and Ready again by the hundred, their pods' Ready conditions with them; a
-// caller that depends on node health (disruption budgets count NotReady nodes) reads it
-// from the Nodes itself rather than redoing its work on every flap.
+// and unreachable taints, predicates.HealthOnly), a bound pod's status conditions
+// (predicates.PodConditionsOnly) and a NodeClaim's record of its pods' last event
+// (predicates.PodEventOnly: the pod events themselves are counted): what pods there are,
+// where they run and what they request, and every other object the state holds. Nodes
+// whose leases lapse flap Ready, NotReady and Ready again by the hundred, their pods'
+// Ready conditions with them; a caller that depends on node health (disruption budgets
+// count NotReady nodes) reads it from the Nodes itself rather than redoing its work on
+// every flap.
 func (c *Cluster) PlacementGeneration() uint64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -255,6 +257,11 @@ func (c *Cluster) UpdateNodeClaim(nc *v1.NodeClaim) {
 	}
 	if nc.Status.NodeName != "" {
 		c.claimByNode[nc.Status.NodeName] = nc.Name
+	}
+	if old, ok := c.nodeClaims[nc.Name]; ok && newVersion(old, nc) && predicates.PodEventOnly(old, nc) {
+		c.generation++
+		c.nodeClaims[nc.Name] = nc
+		return
 	}
 	record(c, c.nodeClaims, nc.Name, nc)
 }

@@ -108,8 +108,12 @@ type pass struct {
 	cursor *string
 	// sweptAll: single-node consolidation tried every candidate this pass.
 	sweptAll bool
-	// tried are the candidates single-node consolidation tried and found nothing for.
-	tried []string
+	// tried are the candidates single-node consolidation tried and found nothing for, and
+	// why not.
+	tried map[string]string
+	// swept are the candidates earlier passes of the same sweep tried and found nothing
+	// for, and why not (see sweep): single-node consolidation does not try them again.
+	swept map[string]string
 	// pdbList are the PodDisruptionBudgets the pass was built with.
 	pdbList []*policyv1.PodDisruptionBudget
 	// target is the consolidation the pass would take without the Underutilized budget

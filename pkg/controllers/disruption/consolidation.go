@@ -300,22 +300,32 @@ func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, 
 			best = bestInTarget
 		}
 	}
+	simulated := 0
 	for i, c := range order {
+		// A candidate an earlier pass of the sweep tried is not simulated again (see sweep).
+		if why, ok := p.swept[c.Name()]; ok {
+			p.note(c, BlockNoMethod, "not consolidatable: "+why)
+			continue
+		}
 		elapsed := p.opts.Stopwatch() - start
 		if best != nil && (elapsed-found > p.opts.SingleNodeImproveBudget || elapsed > p.opts.SingleNodeTimeBudget) {
 			steer()
 			return best, nil
 		}
-		if best == nil && i > 0 && elapsed > p.opts.SingleNodeTimeBudget {
+		if best == nil && simulated > 0 && elapsed > p.opts.SingleNodeTimeBudget {
 			if p.cursor != nil {
 				*p.cursor = order[i-1].Name()
 			}
 			return nil, nil
 		}
+		simulated++
 		cmd, why := p.consolidate(m.Name(), TypeSingle, []*Candidate{c})
 		if cmd == nil {
 			p.note(c, BlockNoMethod, "not consolidatable: "+why)
-			p.tried = append(p.tried, c.Name())
+			if p.tried == nil {
+				p.tried = map[string]string{}
+			}
+			p.tried[c.Name()] = why
 			continue
 		}
 		if best == nil {

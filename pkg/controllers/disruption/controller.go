@@ -300,19 +300,23 @@ func (c *Controller) compute(ctx context.Context, p *pass, generation uint64) (*
 	var errs []error
 	fingerprint := p.fingerprint()
 	skipMulti, skipSingle := c.consolidationSkipped(p, generation, fingerprint)
-	consolidated, singleRan := false, false
+	if s := c.sweepFor(generation, fingerprint); s != nil {
+		p.swept = s.tried
+		skipMulti = skipMulti || s.searched(p, fingerprint)
+	}
+	var ran methodsRan
 	for _, m := range c.opts.Methods {
 		switch m.ConsolidationType() {
 		case TypeMulti:
 			if skipMulti {
 				continue
 			}
-			consolidated = true
+			ran.multi = true
 		case TypeSingle:
 			if skipSingle {
 				continue
 			}
-			consolidated, singleRan = true, true
+			ran.single = true
 		}
 		// The metric is wall time, as upstream's; the time budgets count CPU (Stopwatch).
 		start := c.clock.Now()
@@ -323,12 +327,12 @@ func (c *Controller) compute(ctx context.Context, p *pass, generation uint64) (*
 			continue
 		}
 		if cmd != nil {
-			c.recordSweep(p, generation, fingerprint, true, singleRan)
+			c.recordSweep(p, generation, fingerprint, true, ran)
 			return cmd, errs
 		}
 	}
-	if consolidated && len(errs) == 0 {
-		c.recordSweep(p, generation, fingerprint, false, singleRan)
+	if (ran.multi || ran.single) && len(errs) == 0 {
+		c.recordSweep(p, generation, fingerprint, false, ran)
 	}
 	return nil, errs
 }

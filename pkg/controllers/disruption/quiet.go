@@ -3,6 +3,7 @@ package disruption
 import (
 	"encoding/binary"
 	"hash/fnv"
+	"maps"
 	"math"
 	"time"
 
@@ -30,7 +31,7 @@ const HealthRecheck = time.Minute
 // Underutilized budget and the nodes that were unhealthy.
 type quietState struct {
 	generation  uint64
-	fingerprint uint64
+	fingerprint passPrint
 	at          time.Time
 	// budgets are, per pool, how many of its candidates the Underutilized budget let
 	// consolidation take when multi-node consolidation last searched: its allowed
@@ -50,11 +51,37 @@ type quietState struct {
 }
 
 // sweep gathers the candidates single-node consolidation tried, across passes (its time
-// budget covers a few hundred candidates a pass), while the state stays the same.
+// budget covers a few hundred candidates a pass), while the state stays the same, and why
+// each did not consolidate. It is keyed on the placement generation and the part of the
+// fingerprint that is not the candidates: whether one node's pods fit elsewhere or on a
+// cheaper node depends on the nodes, pods, PDBs and offerings, not on which other nodes
+// are candidates, so candidates joining (nodes whose consolidateAfter ends one after
+// another after a scale-up) are tried on their own instead of starting the whole sweep
+// again (at 2,000 nodes a sweep is ~8 s of CPU, restarted every pass while they joined).
 type sweep struct {
-	generation  uint64
-	fingerprint uint64
-	tried       map[string]bool
+	generation uint64
+	world      uint64
+	tried      map[string]string
+	// multi is the last search of multi-node consolidation in the sweep's state that found
+	// nothing; nil when none.
+	multi *multiSearch
+}
+
+// multiSearch is what multi-node consolidation searched: the candidates, the budgets that
+// cut them, and when. Its search is a function of them and the sweep's state (up to its
+// time budget), so while they stay the same, searching again finds nothing again: at
+// 2,000 nodes it took its whole second every pass of a sweep, a second for nothing.
+type multiSearch struct {
+	candidates uint64
+	budgets    map[string]int
+	at         time.Time
+}
+
+// searched reports whether multi-node consolidation searched the same candidates within
+// the same budgets less than ConsolidationRecheck ago in the sweep's state.
+func (s *sweep) searched(p *pass, fingerprint passPrint) bool {
+	m := s.multi
+	return m != nil && m.candidates == fingerprint.candidates && p.now.Sub(m.at) < ConsolidationRecheck && maps.Equal(m.budgets, usableBudgets(p))
 }
 
 // consolidationSkipped reports which of the methods that consolidate may be skipped this
@@ -83,7 +110,7 @@ type sweep struct {
 //     destination): nodes whose leases lapse are mostly full ones. Not skipped once
 //     HealthRecheck has passed since the sweep (at once would be every pass while nodes
 //     keep flapping).
-func (c *Controller) consolidationSkipped(p *pass, generation, fingerprint uint64) (skipMulti, skipSingle bool) {
+func (c *Controller) consolidationSkipped(p *pass, generation uint64, fingerprint passPrint) (skipMulti, skipSingle bool) {
 	q := c.quiet
 	if q == nil || q.generation != generation || q.fingerprint != fingerprint || p.now.Sub(q.at) >= ConsolidationRecheck {
 		return false, false
@@ -206,29 +233,35 @@ func unhealthy(node *corev1.Node) bool {
 }
 
 // recordSweep adds the candidates single-node consolidation tried in the pass to the sweep
-// of this state (a new sweep when the state changed), and once every consolidation
-// candidate was tried in it with no command found, remembers the state as quiet. A pass in
-// which only multi-node consolidation ran (single-node skipped: the state is quiet) only
-// records the budgets it searched with.
-func (c *Controller) recordSweep(p *pass, generation, fingerprint uint64, found, singleRan bool) {
+// of this state (a new sweep when the state changed apart from the candidates), and once
+// every consolidation candidate was tried in it with no command found, remembers the state
+// as quiet. A pass in which only multi-node consolidation ran (single-node skipped: the
+// state is quiet) only records the budgets it searched with. A multi-node search that
+// found nothing is remembered in the sweep (see multiSearch).
+func (c *Controller) recordSweep(p *pass, generation uint64, fingerprint passPrint, found bool, ran methodsRan) {
 	if found {
 		c.sweep, c.quiet = nil, nil
 		return
 	}
-	if !singleRan {
+	s := c.sweepFor(generation, fingerprint)
+	if s == nil && ran.single {
+		s = &sweep{generation: generation, world: fingerprint.world, tried: map[string]string{}}
+		c.sweep = s
+	}
+	if s != nil && ran.multi {
+		s.multi = &multiSearch{candidates: fingerprint.candidates, budgets: usableBudgets(p), at: p.now}
+	}
+	if !ran.single {
 		if q := c.quiet; q != nil && q.generation == generation && q.fingerprint == fingerprint {
 			q.budgets = usableBudgets(p)
 		}
 		return
 	}
-	if c.sweep == nil || c.sweep.generation != generation || c.sweep.fingerprint != fingerprint {
-		c.sweep = &sweep{generation: generation, fingerprint: fingerprint, tried: map[string]bool{}}
-	}
-	for _, name := range p.tried {
-		c.sweep.tried[name] = true
+	for name, why := range p.tried {
+		s.tried[name] = why
 	}
 	for _, cand := range consolidationCandidates(p) {
-		if !c.sweep.tried[cand.Name()] {
+		if _, ok := s.tried[cand.Name()]; !ok {
 			return
 		}
 	}
@@ -236,11 +269,26 @@ func (c *Controller) recordSweep(p *pass, generation, fingerprint uint64, found,
 	c.quiet = &quietState{generation: generation, fingerprint: fingerprint, at: p.now, budgets: budgets, swept: budgets, unhealthy: p.unhealthy}
 }
 
+// methodsRan says which consolidation methods a pass ran.
+type methodsRan struct{ multi, single bool }
+
+// sweepFor is the sweep single-node consolidation goes on with in a state, nil when none.
+func (c *Controller) sweepFor(generation uint64, fingerprint passPrint) *sweep {
+	if s := c.sweep; s != nil && s.generation == generation && s.world == fingerprint.world {
+		return s
+	}
+	return nil
+}
+
+// passPrint fingerprints what the consolidation methods read besides the cluster state:
+// the candidates they may move, and the rest (world).
+type passPrint struct{ candidates, world uint64 }
+
 // fingerprint hashes what the consolidation methods read besides the cluster state: the
 // candidates they may move, in order (eligibility, consolidateAfter and do-not-disrupt
-// durations change with time alone; the budgets that cut them are usableBudgets), the
-// PodDisruptionBudgets, and every offering's price and availability.
-func (p *pass) fingerprint() uint64 {
+// durations change with time alone; the budgets that cut them are usableBudgets), and
+// apart from them the PodDisruptionBudgets and every offering's price and availability.
+func (p *pass) fingerprint() passPrint {
 	h := fnv.New64a()
 	var buf [8]byte
 	word := func(v uint64) {
@@ -254,6 +302,9 @@ func (p *pass) fingerprint() uint64 {
 	for _, cand := range movable(p) {
 		str(cand.Name())
 	}
+	var fp passPrint
+	fp.candidates = h.Sum64()
+	h.Reset()
 	word(uint64(len(p.pdbList)))
 	for _, pdb := range p.pdbList {
 		str(pdb.Namespace)
@@ -274,5 +325,6 @@ func (p *pass) fingerprint() uint64 {
 			}
 		}
 	}
-	return h.Sum64()
+	fp.world = h.Sum64()
+	return fp
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -295,4 +296,103 @@ func TestHealthChurnSkipsConsolidation(t *testing.T) {
 	w.ctrl.cluster.DeletePod(types.NamespacedName{Namespace: gone.Namespace, Name: gone.Name})
 	sweep("pod deleted") // with a pod fewer a move may exist: only the sweep is asserted
 	expect("a pod deleted", true)
+}
+
+// trying counts the candidates single-node consolidation simulated in its passes.
+type trying struct {
+	Method
+	tried *int
+}
+
+func (m trying) Compute(ctx context.Context, p *pass) (*Command, error) {
+	cmd, err := m.Method.Compute(ctx, p)
+	*m.tried += len(p.tried)
+	return cmd, err
+}
+
+// Candidates joining a sweep one after another (nodes whose consolidateAfter ends after a
+// scale-up, each NodeClaim's Consolidatable condition written as it does) are tried on their
+// own: the candidates tried before in the same state are not simulated again, and
+// multi-node consolidation does not search the same candidates within the same budgets
+// twice in one state.
+func TestSweepGoesOnAsCandidatesJoin(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, 11, worldOptions{nodes: 30, fill: 0.6, budget: "100%"})
+	w.converge(t, 300)
+	var multi, single, tried int
+	w.ctrl.opts.Methods = []Method{Emptiness{}, Drift{}, counting{MultiNodeConsolidation{}, &multi}, counting{trying{SingleNodeConsolidation{}, &tried}, &single}}
+	_, pass := sweeps(ctx, t, w)
+
+	// consolidateAfter 1m; half the NodeClaims had a pod event 30 s ago, the others 2m ago.
+	pool := w.ctrl.cluster.NodePools()[0].DeepCopy()
+	pool.Spec.Disruption.ConsolidateAfter = v1.MustParseNillableDuration("1m")
+	pool.ResourceVersion = "after-1m"
+	w.ctrl.cluster.UpdateNodePool(pool)
+	claims := w.ctrl.cluster.NodeClaims()
+	slices.SortFunc(claims, func(a, b *v1.NodeClaim) int { return strings.Compare(a.Name, b.Name) })
+	if len(claims) < 4 {
+		t.Fatalf("the converged world kept %d NodeClaims, want at least 4", len(claims))
+	}
+	late := len(claims) / 2
+	podEvent := func(nc *v1.NodeClaim, at time.Time, rv string) {
+		nc = nc.DeepCopy()
+		nc.ResourceVersion = rv
+		nc.Status.LastPodEventTime = metav1.NewTime(at)
+		w.ctrl.cluster.UpdateNodeClaim(nc)
+	}
+	for i, nc := range claims {
+		at := w.now.Add(-2 * time.Minute)
+		if i < late {
+			at = w.now.Add(-30 * time.Second)
+		}
+		podEvent(nc, at, "event-1")
+	}
+	pass("half the candidates")
+	if want := len(claims) - late; tried != want || multi != 1 {
+		t.Errorf("first pass: single-node consolidation tried %d candidates, multi-node searched %d times; want %d and 1", tried, multi, want)
+	}
+	multi, single, tried = 0, 0, 0
+
+	// 40 s on, the others' consolidateAfter has ended and their Consolidatable conditions
+	// are written: they join the sweep.
+	w.now = w.now.Add(30 * time.Second)
+	generation := w.ctrl.cluster.PlacementGeneration()
+	for _, nc := range w.ctrl.cluster.NodeClaims() {
+		nc = nc.DeepCopy()
+		nc.ResourceVersion = "consolidatable"
+		nc.Status.Conditions = append(nc.Status.Conditions, metav1.Condition{Type: v1.ConditionTypeConsolidatable, Status: metav1.ConditionTrue, Reason: "Consolidatable", LastTransitionTime: metav1.NewTime(w.now)})
+		w.ctrl.cluster.UpdateNodeClaim(nc)
+	}
+	if got := w.ctrl.cluster.PlacementGeneration(); got != generation {
+		t.Errorf("writing the Consolidatable conditions moved the placement generation %d -> %d", generation, got)
+	}
+	pass("the others joined")
+	if tried != late || multi != 1 {
+		t.Errorf("after %d candidates joined: single-node consolidation tried %d candidates, multi-node searched %d times; want %d and 1", late, tried, multi, late)
+	}
+	multi, single, tried = 0, 0, 0
+	pass("quiet")
+	if multi+single+tried != 0 {
+		t.Errorf("quiet: multi-node %d, single-node %d calls (%d tried), want none", multi, single, tried)
+	}
+
+	// A single-node sweep spread over passes by its time budget: multi-node consolidation
+	// searches once, not every pass of it.
+	w.ctrl.opts.SingleNodeTimeBudget = time.Nanosecond
+	w.ctrl.opts.SingleNodeImproveBudget = time.Nanosecond
+	pool = pool.DeepCopy()
+	pool.ResourceVersion = "label"
+	pool.Labels = map[string]string{"team": "a"}
+	w.ctrl.cluster.UpdateNodePool(pool)
+	passes := 0
+	for ; passes < 3*len(claims); passes++ {
+		pass(fmt.Sprintf("sweep pass %d", passes))
+		if single == 0 {
+			break
+		}
+		single = 0
+	}
+	if multi != 1 || passes < 2 || tried != len(claims) {
+		t.Errorf("a sweep over %d passes: multi-node searched %d times, single-node tried %d candidates; want 1 and %d", passes, multi, tried, len(claims))
+	}
 }
