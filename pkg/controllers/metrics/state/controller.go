@@ -169,12 +169,14 @@ const nodeMemoTTL = time.Second
 // this long. Computing them walks every pod and Node: at 10,000 pods most of a scrape.
 const nodeMemoMaxAge = time.Minute
 
-// series is one computed series: its label values and value, or, when since is set, the
-// seconds since then at the scrape.
+// series is one computed series: its label values (values, then resource when set) and
+// value, or, when since is set, the seconds since then at the scrape. A node's series share
+// its values: one slice per series was ~9 MiB held between scrapes at 2,000 nodes.
 type series struct {
-	values []string
-	value  float64
-	since  time.Time
+	values   []string
+	resource string
+	value    float64
+	since    time.Time
 }
 
 // nodeSource is the source of one node family: the families computed together, from the
@@ -182,12 +184,18 @@ type series struct {
 func (c *Controller) nodeSource(family *metrics.ComputedGauge) metrics.GaugeSource {
 	return func(emit func(float64, ...string)) {
 		all, now := c.nodeSeries()
+		var buf []string
 		for _, s := range all[family] {
 			v := s.value
 			if !s.since.IsZero() {
 				v = now.Sub(s.since).Seconds()
 			}
-			emit(v, s.values...)
+			labels := s.values
+			if s.resource != "" {
+				buf = append(append(buf[:0], s.values...), s.resource) // emit keeps nothing
+				labels = buf
+			}
+			emit(v, labels...)
 		}
 	}
 }
@@ -268,7 +276,7 @@ func (c *Controller) nodeSamples(nodes []*corev1.Node, pods []*corev1.Pod, now t
 			{c.nodes.TotalDaemonRequests, dsReq}, {c.nodes.TotalDaemonLimits, dsLim}, {c.nodes.SystemOverhead, overhead},
 		} {
 			for name, q := range g.list {
-				out[g.gauge] = append(out[g.gauge], series{values: append(values[:len(values):len(values)], ResourceType(name)), value: Value(name, q)})
+				out[g.gauge] = append(out[g.gauge], series{values: values, resource: ResourceType(name), value: Value(name, q)})
 			}
 		}
 		out[c.nodes.CurrentLifetime] = append(out[c.nodes.CurrentLifetime], series{values: values, since: n.CreationTimestamp.Time})
@@ -281,7 +289,7 @@ func (c *Controller) nodeSamples(nodes []*corev1.Node, pods []*corev1.Pod, now t
 		}
 		r := requested[name]
 		out[c.nodes.ClusterUtilization] = append(out[c.nodes.ClusterUtilization],
-			series{values: []string{ResourceType(name)}, value: 100 * r.AsApproximateFloat64() / a.AsApproximateFloat64()})
+			series{resource: ResourceType(name), value: 100 * r.AsApproximateFloat64() / a.AsApproximateFloat64()})
 	}
 	return out
 }

@@ -31,9 +31,17 @@ func BenchmarkScrapeNodeFamilies(b *testing.B) {
 				Status: corev1.PodStatus{Phase: corev1.PodRunning}})
 		}
 	}
+	// The controller reads the cluster state's Nodes and pods (state.PodsAndNodes).
+	cluster := state.NewCluster(state.Options{})
+	for i := range r.Nodes {
+		cluster.UpdateNode(&r.Nodes[i])
+	}
+	for i := range r.Pods {
+		cluster.UpdatePod(&r.Pods[i])
+	}
 	clk := clocktesting.NewFakeClock(now)
 	reg := prometheus.NewRegistry()
-	_, err := NewController(Deps{Client: r, Cluster: state.NewCluster(state.Options{}), Registerer: reg, Clock: clk})
+	_, err := NewController(Deps{Client: r, Cluster: cluster, Registerer: reg, Clock: clk})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -49,6 +57,9 @@ func BenchmarkScrapeNodeFamilies(b *testing.B) {
 		for _, f := range families {
 			series += len(f.GetMetric())
 		}
+	}
+	if series < 1000*7 {
+		b.Fatalf("a scrape gave %d series, want the node families of 1,000 nodes", series)
 	}
 	b.ReportMetric(float64(series), "series")
 }
