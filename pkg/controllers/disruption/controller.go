@@ -300,7 +300,7 @@ func (c *Controller) compute(ctx context.Context, p *pass, generation uint64) (*
 	var errs []error
 	fingerprint := p.fingerprint()
 	skipMulti, skipSingle := c.consolidationSkipped(p, generation, fingerprint)
-	if s := c.sweepFor(generation, fingerprint); s != nil {
+	if s := c.sweepFor(p, generation, fingerprint); s != nil {
 		p.swept = s.tried
 		skipMulti = skipMulti || s.searched(p, fingerprint)
 	}

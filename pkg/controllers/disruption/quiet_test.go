@@ -61,8 +61,8 @@ func TestQuietClusterSkipsConsolidation(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, 11, worldOptions{nodes: 30, fill: 0.6, budget: "100%"})
 	w.converge(t, 300)
-	var multi, single int
-	w.ctrl.opts.Methods = []Method{Emptiness{}, Drift{}, counting{MultiNodeConsolidation{}, &multi}, counting{SingleNodeConsolidation{}, &single}}
+	var multi, single, tried int
+	w.ctrl.opts.Methods = []Method{Emptiness{}, Drift{}, counting{MultiNodeConsolidation{}, &multi}, counting{trying{SingleNodeConsolidation{}, &tried}, &single}}
 	_, pass := sweeps(ctx, t, w)
 	expect := func(what string, ran bool) {
 		t.Helper()
@@ -116,8 +116,14 @@ func TestQuietClusterSkipsConsolidation(t *testing.T) {
 	pass("quiet before the recheck")
 	expect("quiet before the recheck", false)
 	w.now = w.now.Add(ConsolidationRecheck)
+	tried = 0
 	pass("recheck")
 	expect("after ConsolidationRecheck", true)
+	p := w.ctrl.newPass(ctx, w.now, w.pods, w.pdbs)
+	p.buildCandidates()
+	if candidates := len(consolidationCandidates(p)); candidates == 0 || tried < candidates {
+		t.Errorf("after ConsolidationRecheck single-node consolidation simulated %d candidates, want every one (%d)", tried, candidates)
+	}
 }
 
 // Nodes flapping NotReady and Ready again (their leases lapsing under load), with the node
