@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"fmt"
+	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -35,6 +37,12 @@ func (s *Store) Update(key string, samples []Sample) {
 }
 
 func (s *Store) update(key string, samples []Sample) {
+	// The same samples again (the instance types' thousands of offering series, every
+	// pass): the series are already set, as the store is their only writer.
+	if len(samples) > 0 && slices.EqualFunc(s.keys[key], samples, sameSample) {
+		s.keys[key] = samples
+		return
+	}
 	keep := map[string]bool{}
 	for _, smp := range samples {
 		smp.Gauge.With(smp.Labels).Set(smp.Value)
@@ -50,6 +58,11 @@ func (s *Store) update(key string, samples []Sample) {
 		return
 	}
 	s.keys[key] = samples
+}
+
+// sameSample reports whether two samples set the same series to the same value.
+func sameSample(a, b Sample) bool {
+	return a.Gauge == b.Gauge && math.Float64bits(a.Value) == math.Float64bits(b.Value) && maps.Equal(a.Labels, b.Labels)
 }
 
 // Delete deletes every series of key.

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,20 @@ func TestStoreReplacesAndDeletes(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(m.Usage.With(l("a", "cpu"))); v != 4 {
 		t.Fatalf("a cpu = %v, want 4", v)
+	}
+	// The same samples again are no write; a changed value is.
+	s.Update("a", []Sample{{m.Usage, l("a", "cpu"), 4}})
+	s.Update("a", []Sample{{m.Usage, l("a", "cpu"), 5}})
+	if v := testutil.ToFloat64(m.Usage.With(l("a", "cpu"))); v != 5 {
+		t.Fatalf("a cpu = %v after a new value, want 5", v)
+	}
+	s.Update("a", []Sample{{m.Usage, l("a", "cpu"), 5}, {m.Usage, l("a", "memory"), 7}})
+	if n := testutil.CollectAndCount(m.Usage); n != 3 {
+		t.Fatalf("after a sample added series = %d, want 3", n)
+	}
+	s.Update("a", []Sample{{m.Usage, l("a", "cpu"), 5}})
+	if n := testutil.CollectAndCount(m.Usage); n != 2 {
+		t.Fatalf("after a sample removed series = %d, want 2", n)
 	}
 	s.ReplaceAll(map[string][]Sample{"b": {{m.Usage, l("b", "cpu"), 3}}})
 	if n := testutil.CollectAndCount(m.Usage); n != 1 {
@@ -75,5 +90,29 @@ func TestSchedulingDurationHasUpstreamName(t *testing.T) {
 	}
 	if got := len(mfs[0].GetMetric()[0].GetHistogram().GetBucket()); got != len(DurationBuckets()) {
 		t.Fatalf("buckets = %d, want upstream's %d", got, len(DurationBuckets()))
+	}
+}
+
+// BenchmarkStoreReplaceAllUnchanged is one metrics pass re-setting 5,000 instance-type
+// offering series that did not change (what the state metrics controller does every 5 s).
+func BenchmarkStoreReplaceAllUnchanged(b *testing.B) {
+	reg := prometheus.NewRegistry()
+	m, err := NewNodePoolMetrics(reg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	samples := func() map[string][]Sample {
+		var out []Sample
+		for i := range 5000 {
+			out = append(out, Sample{m.Usage, prometheus.Labels{LabelNodePool: fmt.Sprint("type-", i), LabelResourceType: "cpu"}, float64(i)})
+		}
+		return map[string][]Sample{"instancetypes": out}
+	}
+	s := NewStore()
+	s.ReplaceAll(samples())
+	next := samples()
+	b.ReportAllocs()
+	for b.Loop() {
+		s.ReplaceAll(next)
 	}
 }
