@@ -136,7 +136,7 @@ func TestHealthOnly(t *testing.T) {
 	}
 }
 
-func TestPodConditionsOnly(t *testing.T) {
+func TestPodStatusOnly(t *testing.T) {
 	pod := func() *corev1.Pod {
 		return &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "d", ResourceVersion: "1"},
@@ -152,7 +152,18 @@ func TestPodConditionsOnly(t *testing.T) {
 		{"ready turns false", func(p *corev1.Pod) { p.Status.Conditions[0].Status = corev1.ConditionFalse }, true},
 		{"container statuses", func(p *corev1.Pod) { p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "c"}} }, true},
 		{"same version", func(p *corev1.Pod) { p.ResourceVersion = "1" }, false},
-		{"phase", func(p *corev1.Pod) { p.Status.Phase = corev1.PodFailed }, false},
+		{"phase failed", func(p *corev1.Pod) { p.Status.Phase = corev1.PodFailed }, false},
+		{"phase succeeded", func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }, false},
+		{"phase pending to running", func(p *corev1.Pod) { p.Status.Phase = corev1.PodPending }, true},
+		{"started", func(p *corev1.Pod) {
+			now := metav1.Now()
+			p.Status.StartTime, p.Status.PodIP, p.Status.HostIP = &now, "10.0.0.1", "192.168.0.1"
+			p.Status.PodIPs = []corev1.PodIP{{IP: "10.0.0.1"}}
+		}, true},
+		{"requests", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}
+		}, false},
+		{"resize status", func(p *corev1.Pod) { p.Status.Resize = corev1.PodResizeStatusInProgress }, false},
 		{"moved", func(p *corev1.Pod) { p.Spec.NodeName = "m" }, false},
 		{"unbound", func(p *corev1.Pod) { p.Spec.NodeName = "" }, false},
 		{"annotation", func(p *corev1.Pod) { p.Annotations = map[string]string{"a": "b"} }, false},
@@ -162,8 +173,8 @@ func TestPodConditionsOnly(t *testing.T) {
 			old, updated := pod(), pod()
 			updated.ResourceVersion = "2"
 			tc.change(updated)
-			if got := predicates.PodConditionsOnly(old, updated); got != tc.want {
-				t.Errorf("PodConditionsOnly = %v, want %v", got, tc.want)
+			if got := predicates.PodStatusOnly(old, updated); got != tc.want {
+				t.Errorf("PodStatusOnly = %v, want %v", got, tc.want)
 			}
 		})
 	}
@@ -172,7 +183,7 @@ func TestPodConditionsOnly(t *testing.T) {
 	changed := unbound.DeepCopy()
 	changed.ResourceVersion = "2"
 	changed.Status.Conditions[0].Status = corev1.ConditionFalse
-	if predicates.PodConditionsOnly(unbound, changed) {
+	if predicates.PodStatusOnly(unbound, changed) {
 		t.Error("an unbound pod's conditions say whether it waits for capacity")
 	}
 }

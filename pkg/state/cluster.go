@@ -133,8 +133,8 @@ func (c *Cluster) Generation() uint64 {
 
 // PlacementGeneration counts the changes Generation counts except a Node's health (an
 // update that changes only its conditions and the node lifecycle controller's not-ready
-// and unreachable taints, predicates.HealthOnly), a bound pod's status conditions
-// (predicates.PodConditionsOnly) and a NodeClaim's record of its pods' last event
+// and unreachable taints, predicates.HealthOnly), a bound pod's run status (conditions,
+// phase while it runs: predicates.PodStatusOnly) and a NodeClaim's record of its pods' last event
 // (predicates.PodEventOnly: the pod events themselves are counted): what pods there are,
 // where they run and what they request, and every other object the state holds. Nodes
 // whose leases lapse flap Ready, NotReady and Ready again by the hundred, their pods'
@@ -181,7 +181,7 @@ func (c *Cluster) UpdatePod(pod *corev1.Pod) {
 		}
 		on[key] = struct{}{}
 	}
-	if old, ok := c.pods[key]; ok && newVersion(old, pod) && predicates.PodConditionsOnly(old, pod) {
+	if old, ok := c.pods[key]; ok && newVersion(old, pod) && predicates.PodStatusOnly(old, pod) {
 		c.generation++
 		c.pods[key] = pod
 	} else {

@@ -30,7 +30,8 @@ import (
 //
 // Knobs (environment): SCALE_NODES (2000), SCALE_WAVE (pods created per wave, 4000),
 // SCALE_QUIET (quiet window, 2m), SCALE_WAVE_TIMEOUT (20m), SCALE_BURST (1000, 0 skips the burst), SCALE_PROFILE_DIR
-// (when set, a 30 s CPU profile and a heap profile of the controller are saved there),
+// (when set, CPU profiles of the controller over the quiet window, quiet-cpu.pprof, and of
+// 30 s after it, cpu.pprof, and a heap profile are saved there),
 // SCALE_KARPENTER_BIN (a controller binary to measure instead of this tree's), SCALE_FLAP
 // (off; when set, KWOK is paused that long and then left running 30 s, over and over through
 // the quiet window: every node's lease lapses, kube-controller-manager marks it NotReady and
@@ -266,12 +267,29 @@ func TestScale(t *testing.T) {
 	t0 := time.Now()
 	f.rssStart = sampleRSS()
 	rssMax = f.rssStart
+	// With SCALE_PROFILE_DIR, a CPU profile of the whole window: what the quiet controller
+	// spends its CPU on (the profiles after the window show only the end of it).
+	windowProfile := make(chan error, 1)
+	if profiles != "" {
+		if err := os.MkdirAll(profiles, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", metricsURL, int(quiet.Seconds()))
+			windowProfile <- fetchWithin(url, filepath.Join(profiles, "quiet-cpu.pprof"), quiet+time.Minute)
+		}()
+	} else {
+		windowProfile <- nil
+	}
 	stopFlapping := flapNodes(t, c, envDuration(t, "SCALE_FLAP", time.Hour), os.Getenv("SCALE_FLAP") != "")
 	for time.Since(t0) < quiet {
 		time.Sleep(5 * time.Second)
 		sampleRSS()
 	}
 	stopFlapping()
+	if err := <-windowProfile; err != nil {
+		t.Errorf("saving the quiet window's CPU profile: %v", err)
+	}
 	cpu1, err := proc.cpu()
 	if err != nil {
 		t.Fatal(err)

@@ -289,8 +289,11 @@ func metric(url, name string) float64 {
 }
 
 // fetch saves url's body to path.
-func fetch(url, path string) error {
-	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Get(url)
+func fetch(url, path string) error { return fetchWithin(url, path, 2*time.Minute) }
+
+// fetchWithin saves what GET url answers within timeout to path.
+func fetchWithin(url, path string, timeout time.Duration) error {
+	resp, err := (&http.Client{Timeout: timeout}).Get(url)
 	if err != nil {
 		return err
 	}
