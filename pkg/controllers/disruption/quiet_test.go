@@ -59,17 +59,13 @@ func sweeps(ctx context.Context, t *testing.T, w *world) (sweep func(what string
 // fingerprint covers, or ConsolidationRecheck passing brings the methods back.
 func TestQuietClusterSkipsConsolidation(t *testing.T) {
 	ctx := context.Background()
-	w := newWorld(t, 11, worldOptions{nodes: 30, fill: 0.6, budget: "100%"})
-	w.converge(t, 300)
-	var multi, single, tried int
-	w.ctrl.opts.Methods = []Method{Emptiness{}, Drift{}, counting{MultiNodeConsolidation{}, &multi}, counting{trying{SingleNodeConsolidation{}, &tried}, &single}}
-	_, pass := sweeps(ctx, t, w)
+	w, n, pass := countedWorld(ctx, t)
 	expect := func(what string, ran bool) {
 		t.Helper()
-		if got := multi > 0 && single > 0; got != ran {
-			t.Errorf("%s: consolidation ran = %v (multi-node %d, single-node %d calls), want %v", what, got, multi, single, ran)
+		if got := n.multi > 0 && n.single > 0; got != ran {
+			t.Errorf("%s: consolidation ran = %v (multi-node %d, single-node %d calls), want %v", what, got, n.multi, n.single, ran)
 		}
-		multi, single = 0, 0
+		n.multi, n.single = 0, 0
 	}
 
 	pass("first pass")
@@ -90,7 +86,7 @@ func TestQuietClusterSkipsConsolidation(t *testing.T) {
 		beat.Status.Conditions[i].LastHeartbeatTime.Time = w.now
 	}
 	pass("after the node's first recorded version")
-	multi, single = 0, 0
+	n.multi, n.single = 0, 0
 	w.ctrl.cluster.UpdateNode(beat)
 	pass("heartbeat")
 	expect("a heartbeat", false)
@@ -116,13 +112,13 @@ func TestQuietClusterSkipsConsolidation(t *testing.T) {
 	pass("quiet before the recheck")
 	expect("quiet before the recheck", false)
 	w.now = w.now.Add(ConsolidationRecheck)
-	tried = 0
+	n.tried = 0
 	pass("recheck")
 	expect("after ConsolidationRecheck", true)
 	p := w.ctrl.newPass(ctx, w.now, w.pods, w.pdbs)
 	p.buildCandidates()
-	if candidates := len(consolidationCandidates(p)); candidates == 0 || tried < candidates {
-		t.Errorf("after ConsolidationRecheck single-node consolidation simulated %d candidates, want every one (%d)", tried, candidates)
+	if candidates := len(consolidationCandidates(p)); candidates == 0 || n.tried < candidates {
+		t.Errorf("after ConsolidationRecheck single-node consolidation simulated %d candidates, want every one (%d)", n.tried, candidates)
 	}
 }
 
@@ -316,6 +312,21 @@ func (m trying) Compute(ctx context.Context, p *pass) (*Command, error) {
 	return cmd, err
 }
 
+// counts are the calls of the consolidation methods and the candidates single-node
+// consolidation simulated.
+type counts struct{ multi, single, tried int }
+
+// countedWorld is a converged world of 30 nodes whose consolidation methods are counted,
+// and its pass (see sweeps).
+func countedWorld(ctx context.Context, t *testing.T) (*world, *counts, func(what string)) {
+	w := newWorld(t, 11, worldOptions{nodes: 30, fill: 0.6, budget: "100%"})
+	w.converge(t, 300)
+	n := &counts{}
+	w.ctrl.opts.Methods = []Method{Emptiness{}, Drift{}, counting{MultiNodeConsolidation{}, &n.multi}, counting{trying{SingleNodeConsolidation{}, &n.tried}, &n.single}}
+	_, pass := sweeps(ctx, t, w)
+	return w, n, pass
+}
+
 // Candidates joining a sweep one after another (nodes whose consolidateAfter ends after a
 // scale-up, each NodeClaim's Consolidatable condition written as it does) are tried on their
 // own: the candidates tried before in the same state are not simulated again, and
@@ -323,11 +334,7 @@ func (m trying) Compute(ctx context.Context, p *pass) (*Command, error) {
 // twice in one state.
 func TestSweepGoesOnAsCandidatesJoin(t *testing.T) {
 	ctx := context.Background()
-	w := newWorld(t, 11, worldOptions{nodes: 30, fill: 0.6, budget: "100%"})
-	w.converge(t, 300)
-	var multi, single, tried int
-	w.ctrl.opts.Methods = []Method{Emptiness{}, Drift{}, counting{MultiNodeConsolidation{}, &multi}, counting{trying{SingleNodeConsolidation{}, &tried}, &single}}
-	_, pass := sweeps(ctx, t, w)
+	w, n, pass := countedWorld(ctx, t)
 
 	// consolidateAfter 1m; half the NodeClaims had a pod event 30 s ago, the others 2m ago.
 	pool := w.ctrl.cluster.NodePools()[0].DeepCopy()
@@ -354,10 +361,10 @@ func TestSweepGoesOnAsCandidatesJoin(t *testing.T) {
 		podEvent(nc, at, "event-1")
 	}
 	pass("half the candidates")
-	if want := len(claims) - late; tried != want || multi != 1 {
-		t.Errorf("first pass: single-node consolidation tried %d candidates, multi-node searched %d times; want %d and 1", tried, multi, want)
+	if want := len(claims) - late; n.tried != want || n.multi != 1 {
+		t.Errorf("first pass: single-node consolidation tried %d candidates, multi-node searched %d times; want %d and 1", n.tried, n.multi, want)
 	}
-	multi, single, tried = 0, 0, 0
+	n.multi, n.single, n.tried = 0, 0, 0
 
 	// 40 s on, the others' consolidateAfter has ended and their Consolidatable conditions
 	// are written: they join the sweep.
@@ -373,13 +380,13 @@ func TestSweepGoesOnAsCandidatesJoin(t *testing.T) {
 		t.Errorf("writing the Consolidatable conditions moved the placement generation %d -> %d", generation, got)
 	}
 	pass("the others joined")
-	if tried != late || multi != 1 {
-		t.Errorf("after %d candidates joined: single-node consolidation tried %d candidates, multi-node searched %d times; want %d and 1", late, tried, multi, late)
+	if n.tried != late || n.multi != 1 {
+		t.Errorf("after %d candidates joined: single-node consolidation tried %d candidates, multi-node searched %d times; want %d and 1", late, n.tried, n.multi, late)
 	}
-	multi, single, tried = 0, 0, 0
+	n.multi, n.single, n.tried = 0, 0, 0
 	pass("quiet")
-	if multi+single+tried != 0 {
-		t.Errorf("quiet: multi-node %d, single-node %d calls (%d tried), want none", multi, single, tried)
+	if n.multi+n.single+n.tried != 0 {
+		t.Errorf("quiet: multi-node %d, single-node %d calls (%d tried), want none", n.multi, n.single, n.tried)
 	}
 
 	// A single-node sweep spread over passes by its time budget: multi-node consolidation
@@ -393,12 +400,12 @@ func TestSweepGoesOnAsCandidatesJoin(t *testing.T) {
 	passes := 0
 	for ; passes < 3*len(claims); passes++ {
 		pass(fmt.Sprintf("sweep pass %d", passes))
-		if single == 0 {
+		if n.single == 0 {
 			break
 		}
-		single = 0
+		n.single = 0
 	}
-	if multi != 1 || passes < 2 || tried != len(claims) {
-		t.Errorf("a sweep over %d passes: multi-node searched %d times, single-node tried %d candidates; want 1 and %d", passes, multi, tried, len(claims))
+	if n.multi != 1 || passes < 2 || n.tried != len(claims) {
+		t.Errorf("a sweep over %d passes: multi-node searched %d times, single-node tried %d candidates; want 1 and %d", passes, n.multi, n.tried, len(claims))
 	}
 }
