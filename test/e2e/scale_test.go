@@ -40,6 +40,10 @@ import (
 
 const (
 	scalePodsPerNode = 10
+	// scaleSettleMax bounds the wait for the consolidation sweep after the ramp.
+	scaleSettleMax = 5 * time.Minute
+	// scaleSingleEvaluations is the count of single-node consolidation's runs.
+	scaleSingleEvaluations = `karpenter_voluntary_disruption_decision_evaluation_duration_seconds_count{consolidation_type="single",method="single-node consolidation"}`
 	// scalePodCPU makes exactly 10 pods fit an m5.large (1930m allocatable: 11 x 180m =
 	// 1980m does not), so 20,000 pods need 2,000 nodes whatever kube-scheduler does.
 	scalePodCPU    = "180m"
@@ -163,6 +167,7 @@ func scaleClusterEnv() []string {
 type scaleFigures struct {
 	nodes, pods                     int
 	rampUp                          time.Duration
+	settle                          time.Duration
 	rssStart, rssEnd, rssMax        float64
 	cpuPct                          float64
 	heapInuse                       float64
@@ -254,8 +259,24 @@ func TestScale(t *testing.T) {
 	f.nodes, f.pods = nodes, w.count(ctx, t, scaleNamespace, "scale").pods
 
 	// Settle: the last bindings' follow-ups (lastPodEventTime stamps, Consolidatable
-	// conditions, a first disruption pass) are not the steady state.
-	time.Sleep(45 * time.Second)
+	// conditions, and the single-node consolidation sweep of every node that starts once
+	// their consolidateAfter ends: ~10 s of CPU over several passes at 2,000 nodes) are not
+	// the steady state. Wait at least 45 s, and until single-node consolidation has not run
+	// for 30 s (it stops once it has swept every candidate), at most scaleSettleMax. Each
+	// look is a /metrics scrape, before the window.
+	settleStart := time.Now()
+	singleRuns := func() float64 { return metric(metricsURL+"/metrics", scaleSingleEvaluations) }
+	runs, ranAt := singleRuns(), time.Now()
+	for time.Since(settleStart) < 45*time.Second || (time.Since(ranAt) < 30*time.Second && time.Since(settleStart) < scaleSettleMax) {
+		time.Sleep(10 * time.Second)
+		if n := singleRuns(); n != runs {
+			runs, ranAt = n, time.Now()
+		}
+	}
+	f.settle = time.Since(settleStart)
+	if runs == 0 {
+		t.Errorf("single-node consolidation never ran while settling (no %s at /metrics)", scaleSingleEvaluations)
+	}
 
 	// The quiet window.
 	f.quiet = quiet
@@ -444,6 +465,7 @@ func (f *scaleFigures) table() string {
 	row("figure", "value", "goal")
 	row("nodes / pods held", fmt.Sprintf("%d / %d", f.nodes, f.pods), "2000 / 20000")
 	row("ramp-up (pods created in waves to all Running)", f.rampUp.Round(time.Second).String(), "")
+	row("settle (at least 45 s, until single-node consolidation idle 30 s)", f.settle.Round(time.Second).String(), "")
 	row("controller RSS, quiet window start / end", fmt.Sprintf("%.0f / %.0f MiB", f.rssStart, f.rssEnd), fmt.Sprintf("<= %.0f MiB", scaleGoalRSS))
 	row("controller RSS, max in quiet window", fmt.Sprintf("%.0f MiB", f.rssMax), "")
 	row("controller Go heap in use (end)", fmt.Sprintf("%.0f MiB", f.heapInuse), "")
