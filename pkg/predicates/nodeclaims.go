@@ -1,6 +1,8 @@
 package predicates
 
 import (
+	"slices"
+
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -23,19 +25,8 @@ func PodEventOnly(old, updated *v1.NodeClaim) bool {
 	oc.ResourceVersion, nc.ResourceVersion = "", ""
 	oc.ManagedFields, nc.ManagedFields = nil, nil
 	oc.Status.LastPodEventTime, nc.Status.LastPodEventTime = metav1.Time{}, metav1.Time{}
-	oc.Status.Conditions = withoutCondition(old.Status.Conditions, v1.ConditionTypeConsolidatable)
-	nc.Status.Conditions = withoutCondition(updated.Status.Conditions, v1.ConditionTypeConsolidatable)
+	consolidatable := func(c metav1.Condition) bool { return c.Type == v1.ConditionTypeConsolidatable }
+	oc.Status.Conditions = slices.DeleteFunc(slices.Clone(old.Status.Conditions), consolidatable)
+	nc.Status.Conditions = slices.DeleteFunc(slices.Clone(updated.Status.Conditions), consolidatable)
 	return equality.Semantic.DeepEqual(&oc, &nc)
-}
-
-// withoutCondition is a copy of conditions without the one of type t (nil when nothing is
-// left).
-func withoutCondition(conditions []metav1.Condition, t string) []metav1.Condition {
-	var out []metav1.Condition
-	for i := range conditions {
-		if conditions[i].Type != t {
-			out = append(out, conditions[i])
-		}
-	}
-	return out
 }

@@ -6,6 +6,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/gokarpenter/karpenter/pkg/pods"
 )
 
 // IgnoreNodeHeartbeats drops Node updates that change nothing but the conditions'
@@ -138,7 +140,7 @@ func otherTaints(taints []corev1.Taint) []corev1.Taint {
 // finishing, which frees its room.
 func PodStatusOnly(old, updated *corev1.Pod) bool {
 	if old == nil || updated == nil || old.ResourceVersion == updated.ResourceVersion ||
-		old.Spec.NodeName == "" || old.Spec.NodeName != updated.Spec.NodeName || finished(old) || finished(updated) {
+		old.Spec.NodeName == "" || old.Spec.NodeName != updated.Spec.NodeName || pods.IsTerminal(old) || pods.IsTerminal(updated) {
 		return false
 	}
 	oc, nc := *old, *updated
@@ -146,10 +148,6 @@ func PodStatusOnly(old, updated *corev1.Pod) bool {
 	oc.ManagedFields, nc.ManagedFields = nil, nil
 	oc.Status, nc.Status = runStatusCleared(old.Status), runStatusCleared(updated.Status)
 	return equality.Semantic.DeepEqual(&oc, &nc)
-}
-
-func finished(p *corev1.Pod) bool {
-	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 }
 
 // runStatusCleared is a copy of the status without what changes while a pod runs.

@@ -249,17 +249,18 @@ func (c *Controller) recordSweep(p *pass, generation uint64, fingerprint passPri
 		c.sweep, c.quiet = nil, nil
 		return
 	}
+	budgets := usableBudgets(p)
 	s := c.sweepFor(p, generation, fingerprint)
 	if s == nil && ran.single {
 		s = &sweep{generation: generation, world: fingerprint.world, started: p.now, tried: map[string]string{}}
 		c.sweep = s
 	}
 	if s != nil && ran.multi {
-		s.multi = &multiSearch{candidates: fingerprint.candidates, budgets: usableBudgets(p), at: p.now}
+		s.multi = &multiSearch{candidates: fingerprint.candidates, budgets: budgets, at: p.now}
 	}
 	if !ran.single {
 		if q := c.quiet; q != nil && q.generation == generation && q.fingerprint == fingerprint {
-			q.budgets = usableBudgets(p)
+			q.budgets = budgets
 		}
 		return
 	}
@@ -271,7 +272,6 @@ func (c *Controller) recordSweep(p *pass, generation uint64, fingerprint passPri
 			return
 		}
 	}
-	budgets := usableBudgets(p)
 	c.quiet = &quietState{generation: generation, fingerprint: fingerprint, at: p.now, budgets: budgets, swept: budgets, unhealthy: p.unhealthy}
 }
 
