@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +18,13 @@ type GaugeSource func(emit func(value float64, labelValues ...string))
 // NodeClaims and pods otherwise hold tens of MiB for values read once per scrape.
 type ComputedGauge struct {
 	desc *prometheus.Desc
+	// name, help, labelNames and constLabels (name-value pairs) are the description's, for
+	// WriteText, which writes a series' labels by name (as a gathered metric has them):
+	// labelOrder indexes constLabels, then labelNames past len(constLabels).
+	name, help  string
+	labelNames  []string
+	constLabels [][2]string
+	labelOrder  []int
 
 	mu     sync.RWMutex
 	source GaugeSource
@@ -25,7 +34,21 @@ var _ prometheus.Collector = (*ComputedGauge)(nil)
 
 // NewComputedGauge returns a family with no source: it reports nothing until SetSource.
 func NewComputedGauge(opts prometheus.GaugeOpts, labelNames []string) *ComputedGauge {
-	return &ComputedGauge{desc: prometheus.NewDesc(prometheus.BuildFQName(opts.Namespace, opts.Subsystem, opts.Name), opts.Help, labelNames, opts.ConstLabels)}
+	name := prometheus.BuildFQName(opts.Namespace, opts.Subsystem, opts.Name)
+	g := &ComputedGauge{desc: prometheus.NewDesc(name, opts.Help, labelNames, opts.ConstLabels),
+		name: name, help: opts.Help, labelNames: slices.Clone(labelNames)}
+	var names []string
+	for n, v := range opts.ConstLabels {
+		g.constLabels = append(g.constLabels, [2]string{n, v})
+		names = append(names, n)
+	}
+	names = append(names, labelNames...)
+	g.labelOrder = make([]int, len(names))
+	for i := range g.labelOrder {
+		g.labelOrder[i] = i
+	}
+	slices.SortStableFunc(g.labelOrder, func(a, b int) int { return strings.Compare(names[a], names[b]) })
+	return g
 }
 
 // SetSource sets where the series come from.

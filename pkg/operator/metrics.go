@@ -10,16 +10,15 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 )
 
-// metricsServer serves /metrics from a gatherer. It runs on every replica, leader or not.
+// metricsServer serves /metrics with a handler (metrics.Registry's). It runs on every
+// replica, leader or not.
 type metricsServer struct {
-	addr     string
-	gatherer prometheus.Gatherer
-	logger   logr.Logger
+	addr    string
+	handler http.Handler
+	logger  logr.Logger
 	// profiling serves net/http/pprof under /debug/pprof/ too (ENABLE_PROFILING).
 	profiling bool
 }
@@ -38,7 +37,7 @@ func (s *metricsServer) Start(ctx context.Context) error {
 		return fmt.Errorf("listening for metrics on %s: %w", s.addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.Handle("/metrics", s.handler)
 	if s.profiling {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

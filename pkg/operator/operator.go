@@ -53,7 +53,7 @@ type Operator struct {
 	Cluster       *state.Cluster
 	CloudProvider cloudprovider.CloudProvider
 	// Registry is the project's Prometheus registry, served on Options.MetricsAddr.
-	Registry    *prometheus.Registry
+	Registry    *metrics.Registry
 	Controllers []controllers.Controller
 	// Fence refuses the process's writes while it does not hold the lease; nil without
 	// leader election.
@@ -117,14 +117,14 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 	if err != nil {
 		return nil, fmt.Errorf("building manager: %w", err)
 	}
-	op := &Operator{Manager: mgr, Registry: prometheus.NewRegistry(), Fence: election.fence}
+	op := &Operator{Manager: mgr, Registry: metrics.NewRegistry(), Fence: election.fence}
 	op.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := metrics.BuildInfo(op.Registry, opts.Version, goruntime.Version(), vcsRevision()); err != nil {
 		return nil, fmt.Errorf("registering build info: %w", err)
 	}
 	if addr := opts.MetricsAddress(); addr != "0" {
-		gatherers := prometheus.Gatherers{op.Registry, crmetrics.Registry}
-		if err := mgr.Add(&metricsServer{addr: addr, gatherer: gatherers, logger: logger, profiling: opts.EnableProfiling}); err != nil {
+		handler := op.Registry.Handler(crmetrics.Registry, func(err error) { logger.Error(err, "serving a scrape") })
+		if err := mgr.Add(&metricsServer{addr: addr, handler: handler, logger: logger, profiling: opts.EnableProfiling}); err != nil {
 			return nil, fmt.Errorf("adding metrics server: %w", err)
 		}
 	}

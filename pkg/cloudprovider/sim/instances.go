@@ -65,6 +65,9 @@ func (p *Provider) ensureLoaded(ctx context.Context) error {
 // recordLocked keeps a write this provider made to the API server (inst nil: a delete) in
 // memory, and remembers it so a Resync whose list began before it does not undo it.
 func (p *Provider) recordLocked(name string, inst *simv1alpha1.SimInstance) {
+	if inst != nil {
+		inst.ManagedFields = nil
+	}
 	p.seq++
 	p.recent[name] = recentWrite{seq: p.seq, inst: inst}
 	if inst == nil {
@@ -96,7 +99,10 @@ func (p *Provider) Resync(ctx context.Context) error {
 	defer p.mu.Unlock()
 	instances := make(map[string]*simv1alpha1.SimInstance, len(list.Items))
 	for i := range list.Items {
-		instances[list.Items[i].Name] = list.Items[i].DeepCopy()
+		// The list's items are this call's own: kept as they are, without the managed
+		// fields nothing reads (a copy of 2,000 instances with them held ~20 MiB).
+		list.Items[i].ManagedFields = nil
+		instances[list.Items[i].Name] = &list.Items[i]
 	}
 	for name, w := range p.recent {
 		if w.seq <= since {
