@@ -225,7 +225,7 @@ func newCloudProvider(ctx context.Context, cfg *rest.Config, mgr manager.Manager
 		if err != nil {
 			return nil, nil, fmt.Errorf("building sim client: %w", err)
 		}
-		p, err := sim.New(sim.Options{Client: direct, NodeClassReader: mgr.GetClient(), Clock: clock.RealClock{}, CatalogPath: opts.SimCatalog})
+		p, err := sim.New(sim.Options{Client: direct, NodeClassReader: mgr.GetClient(), InstanceReader: mgr.GetCache(), Clock: clock.RealClock{}, CatalogPath: opts.SimCatalog})
 		if err != nil {
 			return nil, nil, fmt.Errorf("building sim provider: %w", err)
 		}

@@ -32,6 +32,7 @@ var chartAccess = []access{
 	{"watch", "daemonsets.apps", "", "", true},
 	{"get", "simnodeclasses.karpenter.sim.sh", "", "", true},
 	{"create", "siminstances.karpenter.sim.sh", "", "", true},
+	{"watch", "siminstances.karpenter.sim.sh", "", "", true}, // the sim provider resyncs from the cache
 	{"create", "leases.coordination.k8s.io", "", "karpenter", true},
 	{"update", "leases.coordination.k8s.io", "", "karpenter", true},
 

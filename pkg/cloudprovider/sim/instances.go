@@ -9,8 +9,11 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
@@ -69,7 +72,7 @@ func (p *Provider) recordLocked(name string, inst *simv1alpha1.SimInstance) {
 		inst.ManagedFields = nil
 	}
 	p.seq++
-	p.recent[name] = recentWrite{seq: p.seq, inst: inst}
+	p.recent[name] = recentWrite{seq: p.seq, at: p.clock.Now(), inst: inst}
 	if inst == nil {
 		delete(p.instances, name)
 		return
@@ -80,8 +83,13 @@ func (p *Provider) recordLocked(name string, inst *simv1alpha1.SimInstance) {
 // recentWrite is a create, update (inst set) or delete (inst nil) of one instance.
 type recentWrite struct {
 	seq  uint64
+	at   time.Time
 	inst *simv1alpha1.SimInstance
 }
+
+// RecentWriteTTL is how long the provider's own write of an instance wins over what a
+// cached list (Options.InstanceReader) shows of it: far longer than a watch lags.
+const RecentWriteTTL = time.Minute
 
 // Resync forgets the in-memory instances and reloads them from the API server, picking up
 // SimInstances deleted or added by hand (kubectl delete siminstance simulates an instance
@@ -91,21 +99,23 @@ func (p *Provider) Resync(ctx context.Context) error {
 	p.mu.Lock()
 	since := p.seq
 	p.mu.Unlock()
-	list := &simv1alpha1.SimInstanceList{}
-	if err := p.client.List(ctx, list); err != nil {
-		return fmt.Errorf("loading sim instances: %w", err)
+	list, cached, err := p.listInstances(ctx)
+	if err != nil {
+		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	now := p.clock.Now()
 	instances := make(map[string]*simv1alpha1.SimInstance, len(list.Items))
 	for i := range list.Items {
-		// The list's items are this call's own: kept as they are, without the managed
-		// fields nothing reads (a copy of 2,000 instances with them held ~20 MiB).
+		// The list's items are this call's own (from a cache, shallow copies: read only),
+		// kept as they are without the managed fields nothing reads (a copy of 2,000
+		// instances with them held ~20 MiB).
 		list.Items[i].ManagedFields = nil
 		instances[list.Items[i].Name] = &list.Items[i]
 	}
 	for name, w := range p.recent {
-		if w.seq <= since {
+		if w.seq <= since && (!cached || now.Sub(w.at) >= RecentWriteTTL) {
 			delete(p.recent, name) // the list saw it
 			continue
 		}
@@ -118,6 +128,23 @@ func (p *Provider) Resync(ctx context.Context) error {
 	p.instances = instances
 	p.loaded = true
 	return nil
+}
+
+// listInstances lists every SimInstance, from InstanceReader when set (cached reports so)
+// and else, or when that fails, from the API server.
+func (p *Provider) listInstances(ctx context.Context) (list *simv1alpha1.SimInstanceList, cached bool, err error) {
+	if p.instanceReader != nil {
+		list = &simv1alpha1.SimInstanceList{}
+		if err = p.instanceReader.List(ctx, list, client.UnsafeDisableDeepCopy); err == nil {
+			return list, true, nil
+		}
+		log.FromContext(ctx).Error(err, "listing sim instances from the cache failed; listing them from the API server")
+	}
+	list = &simv1alpha1.SimInstanceList{}
+	if err := p.client.List(ctx, list); err != nil {
+		return nil, false, fmt.Errorf("loading sim instances: %w", err)
+	}
+	return list, false, nil
 }
 
 // Instances returns every instance that has appeared, ordered by instance ID. They are the provider's own

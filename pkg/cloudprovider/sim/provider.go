@@ -52,6 +52,13 @@ type Options struct {
 	// GetInstanceTypes the class of every NodePool every pass, which at 2,000 nodes would be
 	// a hundred API requests a second from a quiet cluster.
 	NodeClassReader client.Reader
+	// InstanceReader lists the SimInstances a Resync reloads; default Client (a list from
+	// the API server). The operator passes the manager's cache: the registrar resyncs every
+	// 30 s, and decoding 2,000 instances from the API server each time was the largest part
+	// of a quiet controller's CPU. A cache can lag the provider's own writes, so with one a
+	// write is kept over the listed instances for RecentWriteTTL, not only until the first
+	// list that began after it.
+	InstanceReader client.Reader
 	// Clock times launches, boots, unavailable offerings and interruptions; default the
 	// real clock.
 	Clock clock.Clock
@@ -84,6 +91,7 @@ type Provider struct {
 	bootDelay        time.Duration
 	failRegistration bool
 	seq              uint64                    // counts writes, see recordLocked
+	instanceReader   client.Reader             // nil: Resync lists from client
 	recent           map[string]recentWrite    // writes a running Resync may not have seen
 	exhausted        map[offeringKey]bool      // pools that answer "insufficient capacity"
 	unavailable      map[offeringKey]time.Time // pools skipped until the time
@@ -99,7 +107,7 @@ func New(opts Options) (*Provider, error) {
 		return nil, errors.New("building sim provider: Options.Client is required")
 	}
 	p := &Provider{
-		client: opts.Client, classes: opts.NodeClassReader, clock: opts.Clock, instanceTypes: opts.InstanceTypes,
+		client: opts.Client, classes: opts.NodeClassReader, instanceReader: opts.InstanceReader, clock: opts.Clock, instanceTypes: opts.InstanceTypes,
 		ttl: opts.UnavailableOfferingsTTL, launchDelay: opts.LaunchDelay, bootDelay: opts.BootDelay,
 		instances: map[string]*simv1alpha1.SimInstance{}, recent: map[string]recentWrite{},
 		exhausted: map[offeringKey]bool{}, unavailable: map[offeringKey]time.Time{},
