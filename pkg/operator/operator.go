@@ -108,9 +108,11 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		RetryPeriod:                         ptr.To(opts.LeaderElectionRetryPeriod),
 		LeaderElectionReleaseOnCancel:       true,
 		Controller:                          config.Controller{SkipNameValidation: &opts.SkipControllerNameValidation},
-		// Managed fields and kubectl's last-applied annotation are never read and are most of
-		// the cache's memory at 20,000 pods.
-		Cache: cache.Options{DefaultTransform: state.StripForCache},
+		// Managed fields, kubectl's last-applied annotation and the parts of pods and Nodes
+		// nothing reads are dropped, and what many objects have in common is shared: at
+		// 20,000 pods the cache is most of the process's memory (see state.Compactor and
+		// BenchmarkCacheMemory in pkg/state).
+		Cache: cache.Options{DefaultTransform: state.NewCompactor(0).Transform},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building manager: %w", err)

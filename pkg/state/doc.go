@@ -5,7 +5,11 @@
 //
 // Readers never see the maps. They get copies of slices whose elements are the informer's
 // objects (treat them as read-only) or a freshly built scheduling.Snapshot, so the scheduler
-// works on an immutable view while events keep arriving.
+// works on an immutable view while events keep arriving. The operator's cache transform
+// (Compactor) makes the parts many objects have in common one value they all share (a
+// ReplicaSet's pods hold one labels map, one requests map, ...): a write into one object's
+// map or slice would change its siblings too. Tests run the controllers over compacted
+// objects and check nothing was written (test.Compactor).
 //
 // Nominations are what keep one burst of pods from launching twice: once the provisioner
 // has created a NodeClaim for some pods (or placed them on in-flight capacity) it nominates

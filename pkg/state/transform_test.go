@@ -67,11 +67,15 @@ func TestStripForCacheTrimsPods(t *testing.T) {
 			Tolerations: []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists}},
 		},
 		Status: corev1.PodStatus{
-			Phase:             corev1.PodRunning,
-			Conditions:        []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}},
+			Phase: corev1.PodRunning,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodInitialized, Status: corev1.ConditionTrue}, {Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
+				{Type: corev1.ContainersReady, Status: corev1.ConditionTrue}, {Type: corev1.PodReady, Status: corev1.ConditionTrue}},
 			ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Image: "app:1", ImageID: "sha256:..."}},
+			PodIP:             "10.0.0.1", PodIPs: []corev1.PodIP{{IP: "10.0.0.1"}}, QOSClass: corev1.PodQOSBurstable,
 		},
 	}
+	pod.Spec.SecurityContext = &corev1.PodSecurityContext{}
+	pod.Spec.ServiceAccountName = "default"
 	out, err := state.StripForCache(pod)
 	if err != nil {
 		t.Fatal(err)
@@ -85,16 +89,43 @@ func TestStripForCacheTrimsPods(t *testing.T) {
 		t.Errorf("volumes kept: %v, want the claim-backed ones [data scratch]", names)
 	}
 	c := got.Spec.Containers[0]
-	if c.Command != nil || c.Env != nil || c.VolumeMounts != nil || c.LivenessProbe != nil || c.SecurityContext != nil {
+	if c.Command != nil || c.Env != nil || c.VolumeMounts != nil || c.LivenessProbe != nil || c.SecurityContext != nil || c.Image != "" {
 		t.Errorf("container keeps what nobody reads: %+v", c)
 	}
-	if got.Status.ContainerStatuses != nil {
-		t.Error("container statuses kept")
+	if got.Status.ContainerStatuses != nil || got.Status.PodIPs != nil || got.Status.QOSClass != "" || got.Spec.SecurityContext != nil || got.Spec.ServiceAccountName != "" {
+		t.Errorf("pod keeps what nobody reads: %+v", got)
+	}
+	var conditions []corev1.PodConditionType
+	for _, c := range got.Status.Conditions {
+		conditions = append(conditions, c.Type)
+	}
+	// The shorter lists are new slices: the decoded arrays would stay allocated behind them.
+	if fmt.Sprint(conditions) != "[PodScheduled Ready]" || cap(got.Status.Conditions) != 2 || cap(got.Spec.Volumes) != 2 {
+		t.Errorf("conditions %v (capacity %d), volume capacity %d: want [PodScheduled Ready] in slices of their length",
+			conditions, cap(got.Status.Conditions), cap(got.Spec.Volumes))
 	}
 	if len(c.Ports) != 1 || c.Ports[0].HostPort != 8080 || !c.Resources.Requests.Cpu().Equal(resource.MustParse("1")) ||
 		got.Spec.InitContainers[0].RestartPolicy == nil || got.Spec.InitContainers[0].Resources.Requests.Cpu().IsZero() ||
 		len(got.Spec.Tolerations) != 1 || got.Spec.NodeName != "n1" || got.Labels["app"] != "a" ||
-		got.Status.Phase != corev1.PodRunning || len(got.Status.Conditions) != 1 {
+		got.Status.Phase != corev1.PodRunning {
+		t.Errorf("a field scheduling reads was dropped: %+v", got)
+	}
+}
+
+// A Node loses its images, system info, addresses and kubelet endpoint, and keeps what
+// scheduling and disruption read.
+func TestStripForCacheTrimsNodes(t *testing.T) {
+	node := realisticNode(0)
+	out, err := state.StripForCache(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*corev1.Node)
+	if got.Status.Images != nil || got.Status.NodeInfo != (corev1.NodeSystemInfo{}) || got.Status.Addresses != nil || got.Status.DaemonEndpoints != (corev1.NodeDaemonEndpoints{}) {
+		t.Errorf("node keeps what nobody reads: %+v", got.Status)
+	}
+	if got.Spec.ProviderID == "" || len(got.Spec.Taints) != 1 || got.Labels[v1.LabelTopologyZone] == "" ||
+		got.Status.Allocatable.Cpu().IsZero() || got.Status.Capacity.Memory().IsZero() || len(got.Status.Conditions) != 4 {
 		t.Errorf("a field scheduling reads was dropped: %+v", got)
 	}
 }

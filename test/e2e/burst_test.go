@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
@@ -81,6 +83,11 @@ type burstTimes struct {
 	claims  map[string]time.Time // NodeClaim added
 	bound   map[string]time.Time // pod got spec.nodeName
 	running map[string]time.Time // pod Running
+	// per node: when it appeared, when it turned Ready, and when the burst's pods were
+	// bound to it (the first and the last), to show where a burst's seconds go
+	nodeAdded map[string]time.Time
+	nodeReady map[string]time.Time
+	boundOn   map[string][]time.Time
 }
 
 // watch records the times from informers, which list again when a watch breaks (a slow
@@ -116,6 +123,7 @@ func (b *burstTimes) watch(ctx context.Context, t *testing.T, informers cache.Ca
 		defer b.mu.Unlock()
 		if _, seen := b.bound[p.Name]; !seen && p.Spec.NodeName != "" {
 			b.bound[p.Name] = now
+			b.boundOn[p.Spec.NodeName] = append(b.boundOn[p.Spec.NodeName], now)
 		}
 		if _, seen := b.running[p.Name]; !seen && p.Status.Phase == corev1.PodRunning {
 			b.running[p.Name] = now
@@ -126,9 +134,66 @@ func (b *burstTimes) watch(ctx context.Context, t *testing.T, informers cache.Ca
 	}); err != nil {
 		t.Fatal(err)
 	}
+	nodes, err := informers.GetInformer(ctx, &corev1.Node{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onNode := func(obj any) {
+		n, ok := obj.(*corev1.Node)
+		if !ok {
+			return
+		}
+		now := time.Now()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if _, seen := b.nodeAdded[n.Name]; !seen {
+			b.nodeAdded[n.Name] = now
+		}
+		if _, seen := b.nodeReady[n.Name]; !seen && nodeReady(n) {
+			b.nodeReady[n.Name] = now
+		}
+	}
+	if _, err := nodes.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: onNode, UpdateFunc: func(_, obj any) { onNode(obj) },
+	}); err != nil {
+		t.Fatal(err)
+	}
 	go func() { _ = informers.Start(ctx) }()
 	if !informers.WaitForCacheSync(ctx) {
 		t.Fatal("informers did not sync")
+	}
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// logNodes logs, per node that holds burst pods, its timeline in seconds from ref: added,
+// Ready, first and last burst pod bound, and how many.
+func (b *burstTimes) logNodes(t *testing.T, ref time.Time) {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	names := make([]string, 0, len(b.boundOn))
+	for name := range b.boundOn {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(x, y string) int { return b.nodeAdded[x].Compare(b.nodeAdded[y]) })
+	at := func(tm time.Time) string {
+		if tm.IsZero() {
+			return "-"
+		}
+		return fmt.Sprintf("%.2fs", tm.Sub(ref).Seconds())
+	}
+	for _, name := range names {
+		on := b.boundOn[name]
+		t.Logf("node %s: added %s, Ready %s, pods bound %s..%s (%d)", name, at(b.nodeAdded[name]), at(b.nodeReady[name]),
+			at(slices.MinFunc(on, time.Time.Compare)), at(slices.MaxFunc(on, time.Time.Compare)), len(on))
 	}
 }
 
@@ -186,13 +251,15 @@ func TestBurst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctrllog.SetLogger(logr.Discard()) // the informers' watch-closed lines are noise here
 	informers, err := cache.New(cfg, cache.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	times := &burstTimes{claims: map[string]time.Time{}, bound: map[string]time.Time{}, running: map[string]time.Time{}}
+	times := &burstTimes{claims: map[string]time.Time{}, bound: map[string]time.Time{}, running: map[string]time.Time{},
+		nodeAdded: map[string]time.Time{}, nodeReady: map[string]time.Time{}, boundOn: map[string][]time.Time{}}
 	times.watch(ctx, t, informers)
 	ctl.waitReady(t)
 
@@ -231,6 +298,7 @@ func TestBurst(t *testing.T) {
 		n, boot, since(firstClaim), since(lastClaim), since(lastBound), since(lastRunning))
 	t.Logf("NodeClaims: %d launched, $%.3f/h; fresh plan of the same pods: %d, $%.3f/h (%+.1f %%); controller peak RSS %.0f MiB",
 		launched, launchedPrice, len(fresh.NewNodeClaims), fresh.Price, 100*(launchedPrice/fresh.Price-1), ctl.peakRSSMiB(t))
+	times.logNodes(t, lastPod)
 	verdict := func(ok bool) string {
 		if ok {
 			return "met"

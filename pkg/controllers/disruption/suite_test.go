@@ -84,7 +84,7 @@ func newHarness(t *testing.T, budget, consolidateAfter string, mutate ...func(*v
 	if err := fixtures.Namespace(h.ctx, env.Client, h.ns); err != nil {
 		t.Fatal(err)
 	}
-	informers, err := cache.New(env.Config, cache.Options{Scheme: env.Scheme})
+	informers, err := cache.New(env.Config, cache.Options{Scheme: env.Scheme, DefaultTransform: test.Compactor(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

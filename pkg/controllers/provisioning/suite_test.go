@@ -78,7 +78,7 @@ func newHarness(t *testing.T) *harness {
 // state, fed by a new informer cache, and a new provisioner.
 func (h *harness) restart() {
 	h.t.Helper()
-	informers, err := cache.New(env.Config, cache.Options{Scheme: env.Scheme})
+	informers, err := cache.New(env.Config, cache.Options{Scheme: env.Scheme, DefaultTransform: test.Compactor(h.t)})
 	if err != nil {
 		h.t.Fatal(err)
 	}
