@@ -121,6 +121,9 @@ type pass struct {
 	// it was computed. See consolidationTarget.
 	target     *Command
 	targetDone bool
+	// virtual counts the moves played forward in memory to reach this pass (0 for the
+	// real one; see after).
+	virtual int
 	// unhealthy are the Nodes not Ready or carrying the node lifecycle controller's
 	// taints (see quiet.go).
 	unhealthy map[string]bool

@@ -293,6 +293,7 @@ func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, 
 	order := append(slices.Clone(cands[first:]), cands[:first]...)
 	var best, bestInTarget *Command
 	var found time.Duration
+	var cmds []*Command
 	// A move within the consolidation target wins over a move saving more now but
 	// deleting a node the target keeps (see consolidationTarget).
 	steer := func() {
@@ -310,7 +311,7 @@ func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, 
 		elapsed := p.opts.Stopwatch() - start
 		if best != nil && (elapsed-found > p.opts.SingleNodeImproveBudget || elapsed > p.opts.SingleNodeTimeBudget) {
 			steer()
-			return best, nil
+			return p.lookahead(cmds, best, p.opts.Stopwatch()), nil
 		}
 		if best == nil && simulated > 0 && elapsed > p.opts.SingleNodeTimeBudget {
 			if p.cursor != nil {
@@ -328,6 +329,7 @@ func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, 
 			p.tried[c.Name()] = why
 			continue
 		}
+		cmds = append(cmds, cmd)
 		if best == nil {
 			found = p.opts.Stopwatch() - start
 		}
@@ -340,6 +342,7 @@ func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, 
 	}
 	steer()
 	if best != nil {
+		best = p.lookahead(cmds, best, p.opts.Stopwatch())
 		if c := p.betterSoon(m.Name(), best, start); c != nil {
 			for _, cand := range best.Candidates {
 				p.note(cand, BlockNoMethod, fmt.Sprintf("waiting: consolidating nodeclaim %s saves more once its consolidateAfter ends", c.Name()))

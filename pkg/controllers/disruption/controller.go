@@ -59,6 +59,8 @@ type Options struct {
 	SingleNodeTimeBudget time.Duration
 	// SingleNodeImproveBudget: see DefaultSingleNodeImproveBudget.
 	SingleNodeImproveBudget time.Duration
+	// LookaheadBudget: see DefaultLookaheadBudget.
+	LookaheadBudget time.Duration
 	// Settle: see DefaultSettle.
 	Settle time.Duration
 	// DeleteTimeout: see DefaultDeleteTimeout.
@@ -90,6 +92,9 @@ func (o *Options) defaults() {
 	}
 	if o.SingleNodeImproveBudget <= 0 {
 		o.SingleNodeImproveBudget = DefaultSingleNodeImproveBudget
+	}
+	if o.LookaheadBudget <= 0 {
+		o.LookaheadBudget = DefaultLookaheadBudget
 	}
 	if o.Settle <= 0 {
 		o.Settle = DefaultSettle

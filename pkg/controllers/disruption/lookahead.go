@@ -1,0 +1,365 @@
+package disruption
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	k8spods "github.com/gokarpenter/karpenter/pkg/pods"
+	"github.com/gokarpenter/karpenter/pkg/scheduling"
+)
+
+// Look-ahead. With a budget of one node at a time consolidation is a sequence of moves, and
+// the move saving the most now can lead to a dear end: deleting a large node piles its pods
+// onto another large node (kube-scheduler puts evicted pods on the least allocated nodes),
+// whose replacement (one node, never several) is then sized for them all and takes the
+// small nodes' pods too (a live hack/demo run ended on one c6g.4xlarge 10.1 % above the
+// whole-node bound, an in-memory replay on one m6g.4xlarge 24.7 % above it). So, on small
+// clusters, single-node consolidation plays each move it found forward in memory (the
+// pass's snapshot with the move applied, the moved pods placed as kube-scheduler's default
+// scoring would place them), then the moves saving the most one after the other to the end
+// (a rollout), and executes the move whose rollout ends cheapest. It also plays, for each
+// node it would delete, its replacement by the cheapest node holding its pods alone. Every
+// move of a rollout is one the engine could take (same simulation, same replacement rules:
+// strictly cheaper, one node by one node, spot rules), and the move the engine would take
+// without the look-ahead is among those compared: it is kept unless another ends cheaper.
+
+// LookaheadCandidates is the most candidates single-node consolidation rolls moves forward
+// for (each rollout solves about candidates² times).
+const LookaheadCandidates = 32
+
+// DefaultLookaheadBudget is the CPU time the rollouts of one pass may take; when it runs
+// out the best move among those played wins (the move saving the most, or stepping
+// towards the consolidation target, is played first).
+const DefaultLookaheadBudget = time.Second
+
+// lookaheadSteps caps a rollout's moves.
+const lookaheadSteps = 2 * LookaheadCandidates
+
+// lookahead returns the move among cmds (and, for each delete among them, the candidate's
+// replacement by the cheapest node holding its pods alone: a node whose pods fit elsewhere
+// may still be better replaced than piled onto a large node) whose rollout ends cheapest,
+// or def when the look-ahead cannot be played (pending pods or commands in flight change
+// the cluster anyway) or none ends cheaper than def's. Ties go to the move saving more now.
+func (p *pass) lookahead(cmds []*Command, def *Command, start time.Duration) *Command {
+	if len(cmds) == 0 || len(p.pending) > 0 || len(p.moving) > 0 || len(movable(p)) > LookaheadCandidates {
+		return def
+	}
+	over := func() bool { return p.opts.Stopwatch()-start > p.opts.LookaheadBudget }
+	// The moves to compare, saving the most first: when the time budget runs out, the
+	// best of those played wins.
+	var moves []*Command
+	for _, cmd := range cmds {
+		if cmd != def {
+			moves = append(moves, cmd)
+		}
+		if len(cmd.Replacements) == 0 && len(cmd.Candidates) == 1 {
+			if alt := p.replaceAlone(cmd.Candidates[0]); alt != nil {
+				moves = append(moves, alt)
+			}
+		}
+	}
+	slices.SortStableFunc(moves, func(a, b *Command) int { return cmpFloat(b.Savings, a.Savings) })
+	best, bestEnd := def, p.rollout(def, over)
+	for _, cmd := range moves {
+		if over() {
+			break
+		}
+		end := p.rollout(cmd, over)
+		if over() {
+			break // a rollout cut short ends dearer than it would
+		}
+		if end < bestEnd-priceEpsilon || (end < bestEnd+priceEpsilon && better(cmd, best)) {
+			best, bestEnd = cmd, end
+		}
+	}
+	return best
+}
+
+// alone is the cheapest replacement holding the candidate's pods on a node of their own,
+// within the replacement rules, and its price.
+func (p *pass) alone(c *Candidate) (scheduling.NewNodeClaim, float64, bool) {
+	if len(c.Pods) == 0 {
+		return scheduling.NewNodeClaim{}, 0, true
+	}
+	pods := make([]*corev1.Pod, len(c.Pods))
+	for i, pod := range c.Pods {
+		pods[i] = p.unbound(pod)
+	}
+	snap := scheduling.Snapshot{NodePools: p.snap().NodePools, DaemonSets: p.snap().DaemonSets, Namespaces: p.snap().Namespaces, Volumes: p.snap().Volumes}
+	plan := scheduling.SolveWith(&snap, pods, p.memo)
+	if len(plan.Unschedulable) > 0 || len(plan.NewNodeClaims) == 0 {
+		return scheduling.NewNodeClaim{}, 0, false
+	}
+	planned := plan.NewNodeClaims[0]
+	if len(plan.NewNodeClaims) > 1 {
+		// The scheduler split them over several nodes; one must hold them all.
+		check := func(extra *scheduling.ExistingNode) simulation {
+			with := snap
+			with.Nodes = []scheduling.ExistingNode{*extra}
+			check := scheduling.SolveWith(&with, pods, p.memo)
+			return simulation{fits: len(check.Unschedulable) == 0, replacements: check.NewNodeClaims}
+		}
+		merged, ok := p.mergeReplacements(plan.NewNodeClaims, check)
+		if !ok {
+			return scheduling.NewNodeClaim{}, 0, false
+		}
+		planned = merged
+	}
+	r, price, why := p.cheaperReplacement([]*Candidate{c}, planned)
+	return r, price, why == ""
+}
+
+// replaceAlone is the command replacing the candidate by the cheapest node holding its
+// pods alone, or nil when the replacement rules allow none.
+func (p *pass) replaceAlone(c *Candidate) *Command {
+	if len(c.Pods) == 0 {
+		return nil
+	}
+	r, price, ok := p.alone(c)
+	if !ok || price >= c.Price {
+		return nil
+	}
+	cmd := &Command{Method: SingleNodeConsolidation{}.Name(), Reason: v1.DisruptionReasonUnderutilized, ConsolidationType: TypeSingle,
+		Candidates: []*Candidate{c}, Replacements: []scheduling.NewNodeClaim{r}, Savings: c.Price - price,
+		Why: fmt.Sprintf("Underutilized: 1 node(s) at $%.4f/h replaced by one %s at $%.4f/h (right-sized: the cluster can end cheaper than by moving its pods onto other nodes)", c.Price, r.Cheapest.InstanceType, price)}
+	if why := p.balanced(cmd); why != "" {
+		return nil
+	}
+	return cmd
+}
+
+// after is the pass as it would be once cmd is done: its candidates gone, its replacement
+// (launched at its cheapest option) in place, and the moved pods where the scheduler puts
+// them. It returns nil when the scheduler finds no such placement. The returned pass is for
+// simulations only: it records no events and shares the parent's memo and pod copies.
+func (p *pass) after(cmd *Command) *pass {
+	gone := make(map[string]bool, len(cmd.Candidates))
+	var movers []*corev1.Pod
+	for _, c := range cmd.Candidates {
+		gone[c.Node.Name] = true
+		for _, pod := range c.Pods {
+			movers = append(movers, p.unbound(pod))
+		}
+	}
+	var extra *scheduling.ExistingNode
+	var added *Candidate
+	if len(cmd.Replacements) == 1 {
+		n, c, ok := p.launched(cmd.Replacements[0], cmd.Candidates[0].NodePool)
+		if !ok {
+			return nil
+		}
+		extra, added = &n, c
+	}
+	snap := p.snapWithout(gone, extra)
+	// The evicted pods land where kube-scheduler puts them; where that cannot be told
+	// (pods with per-node or node affinity rules), where our scheduler would.
+	placed, ok := spread(snap.Nodes, movers)
+	if !ok {
+		plan := scheduling.SolveWith(&snap, movers, p.memo)
+		if len(plan.Unschedulable) > 0 || len(plan.NewNodeClaims) > 0 {
+			return nil
+		}
+		placed = make(map[string][]*corev1.Pod, len(plan.ExistingNodes))
+		for _, e := range plan.ExistingNodes {
+			placed[e.Name] = e.Pods
+		}
+	}
+	for name, on := range placed {
+		for i, pod := range on {
+			bound := *pod
+			bound.Spec.NodeName = name
+			on[i] = &bound
+		}
+	}
+	for i, n := range snap.Nodes {
+		if add := placed[n.Name]; len(add) > 0 {
+			snap.Nodes[i].Pods = append(slices.Clip(n.Pods), add...)
+		}
+	}
+	child := *p
+	child.snapshot, child.buildSnapshot = &snap, nil
+	child.candidates = make([]*Candidate, 0, len(p.candidates))
+	for _, c := range p.candidates {
+		if gone[c.Node.Name] {
+			continue
+		}
+		if add := placed[c.Node.Name]; len(add) > 0 {
+			cp := *c
+			cp.Pods = append(slices.Clip(c.Pods), add...)
+			c = &cp
+		}
+		child.candidates = append(child.candidates, c)
+	}
+	if added != nil {
+		added.Pods = placed[added.Node.Name]
+		child.candidates = append(child.candidates, added)
+	}
+	child.passedOver, child.passedOverMulti, child.rejectedScores, child.tried = map[string]*Blocker{}, nil, nil, nil
+	child.poolStatCache, child.cursor, child.deferrals = nil, nil, nil
+	child.target, child.targetDone = nil, true
+	child.virtual = p.virtual + 1
+	return &child
+}
+
+// launched is the replacement as a node of its cheapest option, and as a candidate.
+func (p *pass) launched(r scheduling.NewNodeClaim, pool *v1.NodePool) (scheduling.ExistingNode, *Candidate, bool) {
+	i := slices.IndexFunc(r.InstanceTypes, func(it *cloudprovider.InstanceType) bool { return it.Name == r.Cheapest.InstanceType })
+	if i < 0 {
+		return scheduling.ExistingNode{}, nil, false
+	}
+	it := r.InstanceTypes[i]
+	name := fmt.Sprintf("lookahead-%d", p.virtual)
+	labels := map[string]string{v1.NodePoolLabelKey: r.NodePool, corev1.LabelHostname: name,
+		v1.LabelTopologyZone: r.Cheapest.Zone, v1.CapacityTypeLabelKey: r.Cheapest.CapacityType}
+	for k, v := range r.Labels {
+		labels[k] = v
+	}
+	for k, v := range it.Labels {
+		labels[k] = v
+	}
+	for _, req := range r.Requirements {
+		if req.Operator == "In" && len(req.Values) == 1 {
+			labels[req.Key] = req.Values[0]
+		}
+	}
+	labels[v1.LabelInstanceType] = it.Name
+	node := scheduling.ExistingNode{Name: name, Labels: labels, Taints: r.Taints, Allocatable: it.Allocatable(), NodePool: r.NodePool}
+	c := &Candidate{
+		NodeClaim:      &v1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID(name), Labels: labels}},
+		Node:           &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}},
+		NodePool:       pool,
+		InstanceType:   it,
+		CapacityType:   r.Cheapest.CapacityType,
+		Zone:           r.Cheapest.Zone,
+		Price:          r.Cheapest.Price,
+		Consolidatable: true,
+	}
+	return node, c, true
+}
+
+// spread places the pods one by one as kube-scheduler's default profile scores nodes: among
+// the nodes with room whose taints the pod tolerates and whose labels its node selector
+// matches, the highest NodeResourcesFit (LeastAllocated, CPU and memory) plus
+// NodeResourcesBalancedAllocation score, the first such node on a tie. Evicted pods go to
+// the least allocated nodes, the large ones and fresh replacements: a move that our
+// scheduler would pack onto small nodes' room piles onto the large ones live. It returns
+// false when a pod has affinity, topology spread or host port rules (kube-scheduler's
+// choice then depends on more than resources), or fits nowhere.
+func spread(nodes []scheduling.ExistingNode, movers []*corev1.Pod) (map[string][]*corev1.Pod, bool) {
+	type use struct{ cpu, mem, pods, acpu, amem, apods int64 }
+	used := make([]use, len(nodes))
+	for i, n := range nodes {
+		u := use{acpu: n.Allocatable.Cpu().MilliValue(), amem: n.Allocatable.Memory().Value(), apods: math.MaxInt64}
+		if q, ok := n.Allocatable[corev1.ResourcePods]; ok {
+			u.apods = q.Value()
+		}
+		for _, pod := range n.Pods {
+			if k8spods.IsTerminal(pod) {
+				continue
+			}
+			r := k8spods.Requests(pod)
+			u.cpu += r.Cpu().MilliValue()
+			u.mem += r.Memory().Value()
+			u.pods++
+		}
+		used[i] = u
+	}
+	out := map[string][]*corev1.Pod{}
+	for _, pod := range movers {
+		if perNodeRules(pod) || pod.Spec.Affinity != nil || len(pod.Spec.Tolerations) > 0 {
+			return nil, false
+		}
+		r := k8spods.Requests(pod)
+		for name := range r {
+			if name != corev1.ResourceCPU && name != corev1.ResourceMemory && name != corev1.ResourcePods && name != corev1.ResourceEphemeralStorage {
+				return nil, false // extended resources: left to the scheduler
+			}
+		}
+		cpu, mem := r.Cpu().MilliValue(), r.Memory().Value()
+		best, bestScore := -1, -1.0
+		for i, n := range nodes {
+			u := used[i]
+			if u.cpu+cpu > u.acpu || u.mem+mem > u.amem || u.pods+1 > u.apods || u.acpu == 0 || u.amem == 0 || !admits(n, pod) {
+				continue
+			}
+			fc, fm := float64(u.cpu+cpu)/float64(u.acpu), float64(u.mem+mem)/float64(u.amem)
+			least := math.Trunc(((1-fc)*100 + (1-fm)*100) / 2)
+			balanced := math.Trunc((1 - math.Abs(fc-fm)/2) * 100)
+			if score := least + balanced; score > bestScore {
+				best, bestScore = i, score
+			}
+		}
+		if best < 0 {
+			return nil, false
+		}
+		used[best].cpu += cpu
+		used[best].mem += mem
+		used[best].pods++
+		out[nodes[best].Name] = append(out[nodes[best].Name], pod)
+	}
+	return out, true
+}
+
+// admits reports whether the pod may run on the node as far as spread can tell: the node
+// has no NoSchedule or NoExecute taint, and the pod's node selector matches its labels.
+// (A pod with tolerations is left to the scheduler: spread returns false for it.)
+func admits(n scheduling.ExistingNode, pod *corev1.Pod) bool {
+	for _, t := range n.Taints {
+		if t.Effect != corev1.TaintEffectPreferNoSchedule {
+			return false
+		}
+	}
+	for k, v := range pod.Spec.NodeSelector {
+		if n.Labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// rollout plays cmd and then, one after the other, the single-node moves saving the most,
+// in memory, and returns the price of the consolidatable nodes at the end (+Inf when cmd
+// cannot be played).
+func (p *pass) rollout(cmd *Command, over func() bool) float64 {
+	cur := p.after(cmd)
+	if cur == nil {
+		return math.Inf(1)
+	}
+	for range lookaheadSteps {
+		if over() {
+			break
+		}
+		// The move saving the most: most expensive candidates first, as none saves more
+		// than its price.
+		var best *Command
+		for _, c := range expensive(movable(cur)) {
+			if best != nil && best.Savings > c.Price+priceEpsilon {
+				break
+			}
+			if next, _ := cur.consolidate(SingleNodeConsolidation{}.Name(), TypeSingle, []*Candidate{c}); next != nil && (best == nil || better(next, best)) {
+				best = next
+			}
+		}
+		if best == nil {
+			break
+		}
+		next := cur.after(best)
+		if next == nil {
+			break
+		}
+		cur = next
+	}
+	end := 0.0
+	for _, c := range movable(cur) {
+		end += c.Price
+	}
+	return end
+}
