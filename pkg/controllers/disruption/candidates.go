@@ -124,6 +124,9 @@ type pass struct {
 	// virtual counts the moves played forward in memory to reach this pass (0 for the
 	// real one; see after).
 	virtual int
+	// ends are the end prices of the look-ahead's rollouts by the states they went
+	// through (see rollout); shared by the virtual passes of one look-ahead.
+	ends map[string]float64
 	// unhealthy are the Nodes not Ready or carrying the node lifecycle controller's
 	// taints (see quiet.go).
 	unhealthy map[string]bool

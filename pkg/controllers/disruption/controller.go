@@ -61,6 +61,8 @@ type Options struct {
 	SingleNodeImproveBudget time.Duration
 	// LookaheadBudget: see DefaultLookaheadBudget.
 	LookaheadBudget time.Duration
+	// noLookahead turns the look-ahead off (tests compare the engine without it).
+	noLookahead bool
 	// Settle: see DefaultSettle.
 	Settle time.Duration
 	// DeleteTimeout: see DefaultDeleteTimeout.
