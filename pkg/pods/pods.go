@@ -1,6 +1,7 @@
 package pods
 
 import (
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -73,6 +74,38 @@ func ToleratesDisruptedTaint(pod *corev1.Pod) bool {
 		if t.Operator == corev1.TolerationOpExists || t.Value == taint.Value {
 			return true
 		}
+	}
+	return false
+}
+
+// Tolerates reports whether tolerations cover every NoSchedule and NoExecute taint, as
+// kube-scheduler's TaintToleration filter decides (the comparison operators Lt and Gt
+// tolerate nothing here).
+func Tolerates(tols []corev1.Toleration, taints []corev1.Taint) bool {
+	for i := range taints {
+		t := &taints[i]
+		if t.Effect == corev1.TaintEffectPreferNoSchedule {
+			continue
+		}
+		if !slices.ContainsFunc(tols, func(tol corev1.Toleration) bool { return toleratesTaint(&tol, t) }) {
+			return false
+		}
+	}
+	return true
+}
+
+func toleratesTaint(tol *corev1.Toleration, t *corev1.Taint) bool {
+	if tol.Effect != "" && tol.Effect != t.Effect {
+		return false
+	}
+	if tol.Key != "" && tol.Key != t.Key {
+		return false
+	}
+	switch tol.Operator {
+	case corev1.TolerationOpExists:
+		return true
+	case corev1.TolerationOpEqual, "":
+		return tol.Key != "" && tol.Value == t.Value
 	}
 	return false
 }

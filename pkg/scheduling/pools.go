@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/scheduling/internal/labelreq"
 )
 
@@ -178,32 +179,8 @@ func podAllowsPool(pod *corev1.Pod, reqs reqSet) bool {
 	return false
 }
 
-// tolerates reports whether tolerations cover every NoSchedule and NoExecute taint.
+// tolerates reports whether tolerations cover every NoSchedule and NoExecute taint
+// (pods.Tolerates).
 func tolerates(tols []corev1.Toleration, taints []corev1.Taint) bool {
-	for i := range taints {
-		t := &taints[i]
-		if t.Effect == corev1.TaintEffectPreferNoSchedule {
-			continue
-		}
-		if !slices.ContainsFunc(tols, func(tol corev1.Toleration) bool { return toleratesTaint(&tol, t) }) {
-			return false
-		}
-	}
-	return true
-}
-
-func toleratesTaint(tol *corev1.Toleration, t *corev1.Taint) bool {
-	if tol.Effect != "" && tol.Effect != t.Effect {
-		return false
-	}
-	if tol.Key != "" && tol.Key != t.Key {
-		return false
-	}
-	switch tol.Operator {
-	case corev1.TolerationOpExists:
-		return true
-	case corev1.TolerationOpEqual, "":
-		return tol.Key != "" && tol.Value == t.Value
-	}
-	return false
+	return pods.Tolerates(tols, taints)
 }

@@ -269,7 +269,9 @@ func (m MultiNodeConsolidation) search(p *pass, cands []*Candidate, over func() 
 //
 // Unlike upstream, which takes the first candidate that consolidates, it goes on trying the
 // others for SingleNodeImproveBudget more and takes the move saving the most (the least
-// disruptive of equal ones; the Balanced policy weighs disruption). Taking the first one deletes the small
+// disruptive of equal ones; the Balanced policy weighs disruption), or the best within the
+// consolidation target, and on small clusters the move whose rollout ends cheapest
+// (lookahead.go). Taking the first one deletes the small
 // nodes first (they hold the fewest pods) and piles their pods onto the large ones: on
 // hack/demo's sale it deleted an m6g.2xlarge holding 2 pods and kept 12xlarges, ending on a
 // c6g.4xlarge 10 % above the whole-node bound; deleting the expensive nodes first keeps
@@ -342,7 +344,8 @@ func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, 
 	}
 	steer()
 	if best != nil {
-		best = p.lookahead(cmds, best, p.opts.Stopwatch())
+		// Waiting is decided on the move the engine found (the look-ahead's pick may save
+		// less now), and a pass that waits spends nothing on the look-ahead.
 		if c := p.betterSoon(m.Name(), best, start); c != nil {
 			for _, cand := range best.Candidates {
 				p.note(cand, BlockNoMethod, fmt.Sprintf("waiting: consolidating nodeclaim %s saves more once its consolidateAfter ends", c.Name()))
@@ -350,7 +353,7 @@ func (m SingleNodeConsolidation) Compute(_ context.Context, p *pass) (*Command, 
 			return nil, nil
 		}
 		delete(p.deferrals, best.Candidates[0].NodePool.Name) // a new streak may wait again
-		return best, nil
+		return p.lookahead(cmds, best, p.opts.Stopwatch()), nil
 	}
 	if p.cursor != nil {
 		*p.cursor = ""
