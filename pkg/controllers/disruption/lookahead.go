@@ -90,6 +90,7 @@ func (p *pass) lookahead(cmds []*Command, def *Command, start time.Duration) *Co
 	}
 	slices.SortStableFunc(moves, func(a, b *Command) int { return cmpFloat(b.Savings, a.Savings) })
 	best, bestEnd := def, p.rollout(def, over)
+	defEnd := bestEnd
 	for _, cmd := range moves {
 		if over() {
 			break
@@ -101,6 +102,13 @@ func (p *pass) lookahead(cmds []*Command, def *Command, start time.Duration) *Co
 		if end < bestEnd-priceEpsilon || (end < bestEnd+priceEpsilon && better(cmd, best)) {
 			best, bestEnd = cmd, end
 		}
+	}
+	if best != def {
+		// Said in the decision's log line and events: why not the move saving more now.
+		picked := *best
+		picked.Why = fmt.Sprintf("%s; look-ahead: played forward the cluster ends at $%.4f/h, at $%.4f/h after the move it would take otherwise (%s)",
+			best.Why, bestEnd, defEnd, def.Why)
+		return &picked
 	}
 	return best
 }
