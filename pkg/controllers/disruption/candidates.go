@@ -127,6 +127,9 @@ type pass struct {
 	// ends are the end prices of the look-ahead's rollouts by the states they went
 	// through (see rollout); shared by the virtual passes of one look-ahead.
 	ends map[string]float64
+	// lookaheadRun says what the pass's look-ahead did (nil when it did not run), for the
+	// controller's log.
+	lookaheadRun *lookaheadRun
 	// unhealthy are the Nodes not Ready or carrying the node lifecycle controller's
 	// taints (see quiet.go).
 	unhealthy map[string]bool

@@ -289,6 +289,10 @@ func (c *Controller) Reconcile(ctx context.Context) (Result, error) {
 	c.observeBudgets(ctx, p)
 	cmd, computeErrs := c.compute(ctx, p, generation)
 	errs = append(errs, computeErrs...)
+	if la := p.lookaheadRun; la != nil {
+		log.FromContext(ctx).V(1).Info("look-ahead", "moves", la.moves, "played", la.played, "states", la.states,
+			"cpu", la.cpu, "kept", la.kept, "end", la.end, "endOfEnginesMove", la.engineEnd)
+	}
 	if cmd != nil {
 		if err := c.start(ctx, p, cmd); err != nil {
 			errs = append(errs, err)

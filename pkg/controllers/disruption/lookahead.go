@@ -91,6 +91,7 @@ func (p *pass) lookahead(cmds []*Command, def *Command, start time.Duration) *Co
 	slices.SortStableFunc(moves, func(a, b *Command) int { return cmpFloat(b.Savings, a.Savings) })
 	best, bestEnd := def, p.rollout(def, over)
 	defEnd := bestEnd
+	played := 1
 	for _, cmd := range moves {
 		if over() {
 			break
@@ -99,10 +100,13 @@ func (p *pass) lookahead(cmds []*Command, def *Command, start time.Duration) *Co
 		if over() {
 			break // a rollout cut short ends dearer than it would
 		}
+		played++
 		if end < bestEnd-priceEpsilon || (end < bestEnd+priceEpsilon && better(cmd, best)) {
 			best, bestEnd = cmd, end
 		}
 	}
+	p.lookaheadRun = &lookaheadRun{moves: len(moves) + 1, played: played, states: len(p.ends),
+		cpu: p.opts.Stopwatch() - start, kept: best == def, end: bestEnd, engineEnd: defEnd}
 	if best != def {
 		// Said in the decision's log line and events: why not the move saving more now.
 		picked := *best
@@ -111,6 +115,16 @@ func (p *pass) lookahead(cmds []*Command, def *Command, start time.Duration) *Co
 		return &picked
 	}
 	return best
+}
+
+// lookaheadRun is what one look-ahead did: the moves it had to compare, how many it played
+// to the end within its time, the states it went through, its CPU time, whether it kept
+// the engine's move, and the end prices of its pick and of the engine's move.
+type lookaheadRun struct {
+	moves, played, states int
+	cpu                   time.Duration
+	kept                  bool
+	end, engineEnd        float64
 }
 
 // alone is the cheapest replacement holding the candidate's pods on a node of their own,
