@@ -37,7 +37,7 @@ import (
 // consolidateAfter, and place evicted pods by a model of kube-scheduler's scoring. So a
 // pick can end dearer than the engine alone would; on the replays below it rarely does.
 // It runs on clusters of at most 2*LookaheadCandidates nodes, with no pending pods and no
-// command in flight.
+// command whose candidates are still there.
 //
 // On 60 in-memory replays of the demo's sale (TestDemoReplaySeeds) rolling the engine's own
 // moves forward matters: rollouts of the move saving the most at each step (ignoring the
@@ -66,7 +66,10 @@ const lookaheadSteps = 2 * LookaheadCandidates
 // or def when the look-ahead cannot be played (pending pods or commands in flight change
 // the cluster anyway) or none ends cheaper than def's. Ties go to the move saving more now.
 func (p *pass) lookahead(cmds []*Command, def *Command, start time.Duration) *Command {
-	if p.opts.noLookahead || len(cmds) == 0 || len(p.pending) > 0 || len(p.busy) > 0 ||
+	// A command whose candidates are still there changes the cluster anyway; one whose
+	// candidates are gone only protects its replacements while the pods land (Settle,
+	// 30 s, longer than the time between two moves live), and must not stop it.
+	if p.opts.noLookahead || len(cmds) == 0 || len(p.pending) > 0 || len(p.goneNodes) > 0 || len(p.moving) > 0 ||
 		len(movable(p)) > LookaheadCandidates || len(p.snap().Nodes) > 2*LookaheadCandidates {
 		return def
 	}

@@ -217,3 +217,36 @@ func TestLookaheadSaysWhy(t *testing.T) {
 	}
 	t.Logf("%d look-ahead runs, %d replaced the engine's move", runs, overridden)
 }
+
+// TestLookaheadRunsWhileACommandSettles: a command stays in flight for Settle (30 s) after
+// its candidates are gone, protecting its replacements, and live the next move comes
+// sooner than that. The look-ahead must still run then (it was skipped whenever any command
+// was held, so it never ran on a live cluster), and not while a command's candidates are
+// still there.
+func TestLookaheadRunsWhileACommandSettles(t *testing.T) {
+	w := newDemoReplay(t, 26, true)
+	ctx := context.Background()
+	for range 100 {
+		p, cmd, _ := w.decide(ctx)
+		if p.lookaheadRun != nil {
+			break
+		}
+		if cmd == nil {
+			t.Fatal("no pass ran the look-ahead")
+		}
+		if err := w.apply(p, cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.ctrl.commands = map[string]*inflight{"settling": {id: "settling", candidates: []string{"gone-already"}, replacements: []string{"landed-replacement"}}}
+	if p, cmd, _ := w.decide(ctx); cmd == nil || p.lookaheadRun == nil {
+		t.Fatalf("with a settling command: move %v, look-ahead ran %v; want a move and the look-ahead run", cmd, p.lookaheadRun != nil)
+	}
+	p := w.ctrl.newPass(ctx, w.now, w.pods, w.pdbs)
+	draining := p.claims[0].Name
+	w.ctrl.commands = map[string]*inflight{"draining": {id: "draining", candidates: []string{draining}}}
+	if p, _, _ := w.decide(ctx); p.lookaheadRun != nil {
+		t.Fatalf("the look-ahead ran while nodeclaim %s was being drained", draining)
+	}
+	w.ctrl.commands = nil
+}
