@@ -186,10 +186,8 @@ func TestSpreadAdmitsTolerations(t *testing.T) {
 // reason says why: both end prices and the move it replaced.
 func TestLookaheadSaysWhy(t *testing.T) {
 	w := newDemoReplay(t, 26, true)
-	ctx := context.Background()
 	runs, overridden := 0, 0
-	for range 100 {
-		p, cmd, _ := w.decide(ctx)
+	w.play(t, func(p *pass, cmd *Command) bool {
 		if la := p.lookaheadRun; la != nil {
 			runs++
 			if la.played < 1 || la.played > la.moves || la.end > la.engineEnd+priceEpsilon {
@@ -202,16 +200,8 @@ func TestLookaheadSaysWhy(t *testing.T) {
 				}
 			}
 		}
-		if cmd == nil {
-			if p.sweptAll {
-				break
-			}
-			continue
-		}
-		if err := w.apply(p, cmd); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return true
+	})
 	if overridden == 0 {
 		t.Fatalf("%d look-ahead runs, none replaced the engine's move", runs)
 	}
@@ -226,17 +216,13 @@ func TestLookaheadSaysWhy(t *testing.T) {
 func TestLookaheadRunsWhileACommandSettles(t *testing.T) {
 	w := newDemoReplay(t, 26, true)
 	ctx := context.Background()
-	for range 100 {
-		p, cmd, _ := w.decide(ctx)
-		if p.lookaheadRun != nil {
-			break
-		}
-		if cmd == nil {
-			t.Fatal("no pass ran the look-ahead")
-		}
-		if err := w.apply(p, cmd); err != nil {
-			t.Fatal(err)
-		}
+	ran := false
+	w.play(t, func(p *pass, _ *Command) bool {
+		ran = p.lookaheadRun != nil
+		return !ran
+	})
+	if !ran {
+		t.Fatal("no pass ran the look-ahead")
 	}
 	w.ctrl.commands = map[string]*inflight{"settling": {id: "settling", candidates: []string{"gone-already"}, replacements: []string{"landed-replacement"}}}
 	if p, cmd, _ := w.decide(ctx); cmd == nil || p.lookaheadRun == nil {
@@ -245,8 +231,30 @@ func TestLookaheadRunsWhileACommandSettles(t *testing.T) {
 	p := w.ctrl.newPass(ctx, w.now, w.pods, w.pdbs)
 	draining := p.claims[0].Name
 	w.ctrl.commands = map[string]*inflight{"draining": {id: "draining", candidates: []string{draining}}}
-	if p, _, _ := w.decide(ctx); p.lookaheadRun != nil {
-		t.Fatalf("the look-ahead ran while nodeclaim %s was being drained", draining)
+	if p, cmd, _ := w.decide(ctx); cmd == nil || p.lookaheadRun != nil {
+		t.Fatalf("while nodeclaim %s is drained: move %v, look-ahead ran %v; want a move without it", draining, cmd, p.lookaheadRun != nil)
 	}
 	w.ctrl.commands = nil
+}
+
+// play drives the replay pass after pass, applying each decision, until the engine's
+// fixpoint or until visit, called on every pass before its decision is applied, returns
+// false.
+func (w *world) play(t *testing.T, visit func(p *pass, cmd *Command) bool) {
+	t.Helper()
+	for range 100 {
+		p, cmd, _ := w.decide(context.Background())
+		if !visit(p, cmd) {
+			return
+		}
+		if cmd == nil {
+			if p.sweptAll {
+				return
+			}
+			continue
+		}
+		if err := w.apply(p, cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
