@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -217,7 +218,7 @@ func span(times map[string]time.Time) (first, last time.Time) {
 // are reported; the test fails only on what must hold however loaded the machine is: every
 // pod bound, no empty node, and no more than 25 % over the fresh plan's price. BURST_BOOT sets
 // the simulated boot delay (default 2s, as config/samples); BURST_LOG=FILE keeps the
-// controller's log.
+// controller's log; BURST_ARGS adds controller flags (e.g. --scheduling-hints).
 func TestBurst(t *testing.T) {
 	v := os.Getenv("BURST")
 	if v == "" {
@@ -235,7 +236,7 @@ func TestBurst(t *testing.T) {
 		}
 	}
 	c := startCluster(t)
-	ctl := c.startController(t, buildKarpenter(t, c.root))
+	ctl := c.startController(t, buildKarpenter(t, c.root), strings.Fields(os.Getenv("BURST_ARGS"))...)
 	c.kubectl(t, burstNodePool(boot), "apply", "-f", "-")
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(c.run, "admin.kubeconfig"))
