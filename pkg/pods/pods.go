@@ -1,6 +1,7 @@
 package pods
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -129,7 +130,8 @@ func IsReschedulable(pod *corev1.Pod) bool {
 
 // DrainGroups splits pods into the order a drain evicts them: non-critical pods, critical
 // pods, then non-critical and critical DaemonSet pods. Each group is evicted only once the
-// groups before it are gone; empty groups are kept so the order stays positional.
+// groups before it are gone; empty groups are kept so the order stays positional. Within a
+// group the largest pods come first (LargestFirst).
 func DrainGroups(pods []*corev1.Pod) [4][]*corev1.Pod {
 	var groups [4][]*corev1.Pod
 	for _, p := range pods {
@@ -142,7 +144,37 @@ func DrainGroups(pods []*corev1.Pod) [4][]*corev1.Pod {
 		}
 		groups[i] = append(groups[i], p)
 	}
+	for _, g := range groups {
+		LargestFirst(g)
+	}
 	return groups
+}
+
+// LargestFirst orders pods by CPU request, then memory request, largest first (then by
+// namespace and name). A drain evicts in this order so that the replacements their
+// controllers create reach kube-scheduler largest first: it puts each pod on the least
+// allocated node with room, and small pods arriving first can take the room a large one
+// needed, leaving it pending for a new node though the plan had a place for every pod.
+func LargestFirst(pods []*corev1.Pod) {
+	type size struct{ cpu, mem int64 }
+	sizes := make(map[*corev1.Pod]size, len(pods))
+	for _, p := range pods {
+		r := Requests(p)
+		sizes[p] = size{r.Cpu().MilliValue(), r.Memory().Value()}
+	}
+	slices.SortStableFunc(pods, func(a, b *corev1.Pod) int {
+		sa, sb := sizes[a], sizes[b]
+		if c := cmp.Compare(sb.cpu, sa.cpu); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(sb.mem, sa.mem); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Namespace, b.Namespace); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
 }
 
 // IsProvisionable reports whether Karpenter should find capacity for the pod: it is not

@@ -1,6 +1,7 @@
 package pods
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -67,6 +68,27 @@ func TestDrainGroupsOrder(t *testing.T) {
 		if len(g) != 1 || g[0].Name != want[i] {
 			t.Fatalf("group %d = %v, want [%s]", i, g, want[i])
 		}
+	}
+}
+
+// TestDrainGroupsLargestFirst: within a group the largest pods (CPU, then memory) are
+// evicted first, so kube-scheduler places them while the most room is left.
+func TestDrainGroupsLargestFirst(t *testing.T) {
+	mk := func(name, cpu, mem string) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}}
+		p.Spec.Containers = []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem)}}}}
+		return p
+	}
+	groups := DrainGroups([]*corev1.Pod{mk("small", "100m", "1Gi"), mk("b-large", "2", "1Gi"), mk("mid-more-mem", "500m", "4Gi"),
+		mk("a-large", "2", "1Gi"), mk("mid", "500m", "1Gi")})
+	var got []string
+	for _, p := range groups[0] {
+		got = append(got, p.Name)
+	}
+	want := []string{"a-large", "b-large", "mid-more-mem", "mid", "small"}
+	if !slices.Equal(got, want) {
+		t.Errorf("eviction order %v, want %v", got, want)
 	}
 }
 

