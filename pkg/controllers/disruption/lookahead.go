@@ -240,11 +240,7 @@ func (p *pass) after(cmd *Command) *pass {
 		}
 	}
 	for name, on := range placed {
-		for i, pod := range on {
-			bound := *pod
-			bound.Spec.NodeName = name
-			on[i] = &bound
-		}
+		placed[name] = boundTo(on, name)
 	}
 	for i, n := range snap.Nodes {
 		if add := placed[n.Name]; len(add) > 0 {
@@ -266,12 +262,9 @@ func (p *pass) after(cmd *Command) *pass {
 			if i < 0 {
 				return nil
 			}
-			for _, pod := range e.Pods {
-				bound := *pod
-				bound.Spec.NodeName = e.Name
-				snap.Nodes[i].Pods = append(slices.Clip(snap.Nodes[i].Pods), &bound)
-				placed[e.Name] = append(placed[e.Name], &bound)
-			}
+			bound := boundTo(e.Pods, e.Name)
+			snap.Nodes[i].Pods = append(slices.Clip(snap.Nodes[i].Pods), bound...)
+			placed[e.Name] = append(placed[e.Name], bound...)
 		}
 		for i, nc := range plan.NewNodeClaims {
 			pool := p.pools[nc.NodePool]
@@ -285,12 +278,7 @@ func (p *pass) after(cmd *Command) *pass {
 			n.Name = fmt.Sprintf("%s-pending-%d", n.Name, i)
 			c.Node.Name, c.NodeClaim.Name, c.NodeClaim.UID = n.Name, n.Name, types.UID(n.Name)
 			n.Labels[corev1.LabelHostname] = n.Name // shared with the candidate's
-			n.Pods = make([]*corev1.Pod, len(nc.Pods))
-			for j, pod := range nc.Pods {
-				bound := *pod
-				bound.Spec.NodeName = n.Name
-				n.Pods[j] = &bound
-			}
+			n.Pods = boundTo(nc.Pods, n.Name)
 			c.Pods = n.Pods
 			c.DisruptionCost = disruptionCost(c, p.now)
 			snap.Nodes = append(snap.Nodes, n)
@@ -323,6 +311,18 @@ func (p *pass) after(cmd *Command) *pass {
 	child.target, child.targetDone = p.targetAfter(cmd), true
 	child.virtual = p.virtual + 1
 	return &child
+}
+
+// boundTo returns copies of the pods bound to the node, in a new slice (pods may be a
+// plan's, or the snapshot's).
+func boundTo(pods []*corev1.Pod, node string) []*corev1.Pod {
+	out := make([]*corev1.Pod, len(pods))
+	for i, pod := range pods {
+		bound := *pod
+		bound.Spec.NodeName = node
+		out[i] = &bound
+	}
+	return out
 }
 
 // targetAfter is the pass's consolidation target once cmd is done, as the rollouts take it

@@ -31,8 +31,10 @@ func TestLookaheadRollsTheEnginesMoves(t *testing.T) {
 			w := newDemoReplay(t, seed, true)
 			ctx := context.Background()
 			compared := 0
-			for range 100 {
+			// Every state the replay goes through, before its decision is applied.
+			w.play(t, func(*pass, *Command) bool {
 				w.ctrl.opts.noLookahead = true
+				defer func() { w.ctrl.opts.noLookahead = false }()
 				p := w.ctrl.newPass(ctx, w.now, w.pods, w.pdbs)
 				w.ctrl.hold(p)
 				p.buildCandidates()
@@ -49,18 +51,8 @@ func TestLookaheadRollsTheEnginesMoves(t *testing.T) {
 				if want != nil {
 					compared++
 				}
-				w.ctrl.opts.noLookahead = false
-				dp, cmd, _ := w.decide(ctx)
-				if cmd == nil {
-					if dp.sweptAll {
-						break
-					}
-					continue
-				}
-				if err := w.apply(dp, cmd); err != nil {
-					t.Fatal(err)
-				}
-			}
+				return true
+			})
 			if compared == 0 {
 				t.Fatal("no single-node move was compared")
 			}
