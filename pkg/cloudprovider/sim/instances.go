@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -183,7 +184,7 @@ func nodeClaimOf(inst *simv1alpha1.SimInstance) *v1.NodeClaim {
 	nc := &v1.NodeClaim{}
 	nc.Name = inst.Spec.NodeClaim
 	nc.UID = types.UID(inst.Spec.NodeClaimUID)
-	nc.CreationTimestamp = inst.Spec.LaunchTime
+	nc.CreationTimestamp = metav1.NewTime(inst.Spec.LaunchTime.Time)
 	nc.Labels = maps.Clone(inst.Spec.Labels)
 	delete(nc.Labels, v1.LabelHostname)
 	if inst.Spec.NodeClass != "" {

@@ -180,7 +180,7 @@ func (p *Provider) Create(ctx context.Context, nodeClaim *v1.NodeClaim) (*v1.Nod
 	if late := classLateLaunch(class); late > 0 {
 		// An ambiguous launch: the cloud records the instance now, it appears later, and
 		// the caller hears only that its request timed out.
-		inst.Spec.LaunchTime = metav1.NewTime(inst.Spec.LaunchTime.Add(late))
+		inst.Spec.LaunchTime = simv1alpha1.NewInstant(inst.Spec.LaunchTime.Add(late))
 	}
 	inst, err = p.persist(ctx, inst)
 	if err != nil {
@@ -268,7 +268,7 @@ func (p *Provider) newInstance(class *simv1alpha1.SimNodeClass, nodeClaim *v1.No
 			Taints:           taints,
 			Capacity:         c.InstanceType.Capacity.DeepCopy(),
 			Allocatable:      c.InstanceType.Allocatable(),
-			LaunchTime:       metav1.NewTime(p.clock.Now()),
+			LaunchTime:       simv1alpha1.NewInstant(p.clock.Now()),
 			BootDelay:        metav1.Duration{Duration: p.classBootDelayLocked(class)},
 			FailRegistration: p.failRegistration || (class != nil && class.Spec.FailRegistration),
 		},

@@ -257,3 +257,45 @@ func TestRegistrarStartLoop(t *testing.T) {
 		t.Fatalf("Start returned %v", err)
 	}
 }
+
+// TestBootDelayCountsFromTheLaunchInstant: an instance launched mid-second registers a whole
+// boot delay later, also when the provider has reloaded it from the API server. Its launch
+// time used to be kept to the second, and such a Node registered up to a second early.
+func TestBootDelayCountsFromTheLaunchInstant(t *testing.T) {
+	f := newFixture(t, simv1alpha1.SimNodeClassSpec{BootDelay: &metav1.Duration{Duration: 2 * time.Second}})
+	ctx := test.Context(t)
+	registrar := f.registrar(0)
+	f.clock.Step(700 * time.Millisecond)
+	got, err := f.provider.Create(ctx, f.nodeClaim("mid-second", in(v1.LabelInstanceType, "m7g.xlarge")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, id, _ := parse(t, got.Status.ProviderID)
+	f.clock.Step(1500 * time.Millisecond) // 2.2 s on the clock: the launch second + 2 s has passed
+	if err := f.provider.Resync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next, err := registrar.Reconcile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next != 500*time.Millisecond {
+		t.Errorf("next boot in %v, want 500ms", next)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: id}, &corev1.Node{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("node registered 1.5 s after its launch, boot delay 2 s: %v", err)
+	}
+	f.clock.Step(500 * time.Millisecond)
+	if _, err := registrar.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: id}, &corev1.Node{}); err != nil {
+		t.Fatalf("node not registered once the boot delay passed: %v", err)
+	}
+	if err := f.provider.Delete(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := registrar.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

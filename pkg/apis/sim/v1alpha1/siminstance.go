@@ -38,8 +38,9 @@ type SimInstanceSpec struct {
 	Capacity corev1.ResourceList `json:"capacity"`
 	// Allocatable is what pods can use on it.
 	Allocatable corev1.ResourceList `json:"allocatable"`
-	// LaunchTime is when the launch finished, on the provider's clock.
-	LaunchTime metav1.Time `json:"launchTime"`
+	// LaunchTime is when the launch finished, on the provider's clock, to the microsecond
+	// (BootDelay counts from it, so it must not be rounded to the second).
+	LaunchTime Instant `json:"launchTime"`
 	// BootDelay is how long after LaunchTime the Node registers.
 	// +optional
 	BootDelay metav1.Duration `json:"bootDelay,omitempty"`
