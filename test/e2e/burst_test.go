@@ -218,7 +218,9 @@ func span(times map[string]time.Time) (first, last time.Time) {
 // are reported; the test fails only on what must hold however loaded the machine is: every
 // pod bound, no empty node, and no more than 25 % over the fresh plan's price. BURST_BOOT sets
 // the simulated boot delay (default 2s, as config/samples); BURST_LOG=FILE keeps the
-// controller's log; BURST_ARGS adds controller flags (e.g. --scheduling-hints).
+// controller's log in FILE, and kube-scheduler's and KWOK's in FILE.kube-scheduler and
+// FILE.kwok (CP_SCHEDULER_ARGS=-v=3 makes kube-scheduler log every attempt and back-off);
+// BURST_ARGS adds controller flags (e.g. --scheduling-hints).
 func TestBurst(t *testing.T) {
 	v := os.Getenv("BURST")
 	if v == "" {
@@ -310,8 +312,14 @@ func TestBurst(t *testing.T) {
 		verdict(since(lastClaim) <= 1500*time.Millisecond), boot+5*time.Second, verdict(since(lastBound) <= boot+5*time.Second))
 
 	if dst := os.Getenv("BURST_LOG"); dst != "" {
-		if b, err := os.ReadFile(ctl.log); err == nil {
-			_ = os.WriteFile(dst, b, 0o644)
+		keep := map[string]string{dst: ctl.log}
+		for _, name := range []string{"kube-scheduler", "kwok"} {
+			keep[dst+"."+name] = filepath.Join(c.run, "logs", name+".log")
+		}
+		for to, from := range keep {
+			if b, err := os.ReadFile(from); err == nil {
+				_ = os.WriteFile(to, b, 0o644)
+			}
 		}
 	}
 	if claimCount != launched {
