@@ -1,6 +1,9 @@
 package scheduling
 
 import (
+	"cmp"
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/gokarpenter/karpenter/pkg/scheduling/internal/lp"
@@ -32,27 +35,90 @@ func LowerBound(s *Snapshot, pods []*corev1.Pod) float64 {
 // dualPrices returns the LP's dual prices for the pending pods: the worth, in dollars per
 // hour, of one unit of each resource. A pod's value is its requests at these prices; no
 // node holds more value than it costs, so value/price measures how well a node is used.
+//
+// The demand is what the pods that do not fit existing nodes whole ask for (wholeOnExisting).
+// Counting the existing nodes' free room as if pods could be split across it priced every
+// resource at zero whenever the room summed to the demand: a burst that left 600m free on
+// each of eight nodes has room for no 1-CPU pod, yet four such pods then got a node each
+// instead of sharing one. When every pod fits existing room whole, the prices are those of
+// the whole demand, for the pods existing nodes turn down for other reasons (taints,
+// affinity, spread).
 func (s *solver) dualPrices() vec64 {
-	var demand vec
-	for _, c := range s.classes {
+	var all, left vec
+	remaining := make([]int64, len(s.classes))
+	for i, c := range s.classes {
 		if c.err == nil {
-			demand.addScaledSat(&c.req, int64(len(c.pods)))
+			remaining[i] = int64(len(c.pods))
+			all.addScaledSat(&c.req, remaining[i])
 		}
 	}
-	_, y := s.coverLP(demand)
+	s.wholeOnExisting(remaining)
+	for i, c := range s.classes {
+		left.addScaledSat(&c.req, remaining[i])
+	}
+	if _, y, ok := s.cover(s.demandVector(left, nil)); ok {
+		return y
+	}
+	_, y, _ := s.cover(s.demandVector(all, nil))
 	return y
 }
 
-// coverLP builds and solves the covering LP for a demand vector, one row per dimension,
-// overflow included; only the fixed dimensions get a dual price (see vec64).
+// wholeOnExisting estimates which pending pods fit the existing nodes' free room whole:
+// node by node, the largest classes first (CPU, then memory), as many of each as still fit.
+// It looks at resources only. remaining[i] counts class i's pods not placed; it is lowered
+// by the pods placed.
+func (s *solver) wholeOnExisting(remaining []int64) {
+	order := make([]int, 0, len(s.classes))
+	for i := range s.classes {
+		if remaining[i] > 0 {
+			order = append(order, i)
+		}
+	}
+	if len(order) == 0 || s.existing == 0 {
+		return
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ra, rb := &s.classes[a].req, &s.classes[b].req
+		return cmp.Or(cmp.Compare(rb.get(dimCPU), ra.get(dimCPU)), cmp.Compare(rb.get(dimMemory), ra.get(dimMemory)))
+	})
+	for _, n := range s.nodes[:s.existing] {
+		free := n.free
+		for _, i := range order {
+			if remaining[i] == 0 {
+				continue
+			}
+			req := &s.classes[i].req
+			if k := free.maxCopies(req, remaining[i]); k > 0 {
+				remaining[i] -= k
+				free.addScaled(req, -k)
+			}
+		}
+	}
+}
+
+// coverLP builds and solves the covering LP for a demand vector less the existing nodes'
+// free room, one row per dimension, overflow included; only the fixed dimensions get a dual
+// price (see vec64).
 func (s *solver) coverLP(dv vec) (float64, vec64) {
+	val, y, _ := s.cover(s.demandVector(dv, s.nodes[:s.existing]))
+	return val, y
+}
+
+// demandVector is dv, one entry per dimension, less the free room of the given nodes.
+func (s *solver) demandVector(dv vec, less []*node) []int64 {
 	demand := make([]int64, s.u.res.dims())
 	for d := range demand {
 		demand[d] = dv.get(d)
-		for _, n := range s.nodes[:s.existing] {
+		for _, n := range less {
 			demand[d] -= max(n.free.get(d), 0)
 		}
 	}
+	return demand
+}
+
+// cover solves the covering LP for demand; ok is false when no resource is in demand (or
+// none that a type provides), and the value and prices are then zero.
+func (s *solver) cover(demand []int64) (float64, vec64, bool) {
 	var cols [][]float64
 	var prices []float64
 	var rows []int
@@ -75,7 +141,7 @@ func (s *solver) coverLP(dv vec) (float64, vec64) {
 	}
 	var y vec64
 	if len(rows) == 0 {
-		return 0, y
+		return 0, y, false
 	}
 	for _, p := range s.pools {
 		if p.err != nil {
@@ -97,5 +163,5 @@ func (s *solver) coverLP(dv vec) (float64, vec64) {
 			y[d] = duals[i] / float64(demand[d])
 		}
 	}
-	return val, y
+	return val, y, true
 }

@@ -3,8 +3,11 @@ package simulate
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,5 +86,63 @@ func TestExamplesPlan(t *testing.T) {
 				t.Errorf("lower bound %v above the plan's price %v", r.Summary.LowerBoundPricePerHour, r.Summary.PricePerHour)
 			}
 		})
+	}
+}
+
+// TestLeftoversBesideFullNodes: a burst's leftovers (four 1-CPU pods, in a NodePool with a CPU limit) beside twelve nodes
+// with 600m free each cost what they cost alone, through the path simulate and the
+// controller share. They used to get a c6g.large each ($0.1088/h) instead of an m6g.xlarge
+// and a c6g.large ($0.0888/h): the free room was counted as if pods could be split across it.
+func TestLeftoversBesideFullNodes(t *testing.T) {
+	var docs []string
+	docs = append(docs, `apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: burst}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.sim.sh, kind: SimNodeClass, name: burst}
+      requirements:
+        - {key: kubernetes.io/arch, operator: In, values: [amd64, arm64]}
+        - {key: karpenter.sh/capacity-type, operator: In, values: [spot, on-demand]}
+        - {key: karpenter.k8s.aws/instance-generation, operator: Gt, values: ["4"]}
+  limits: {cpu: "4000"}`)
+	for i := range 4 {
+		docs = append(docs, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: leftover-%d, namespace: default}
+spec:
+  containers: [{name: app, image: app, resources: {requests: {cpu: "1", memory: 2560Mi}}}]`, i))
+	}
+	pending := strings.Join(docs, "\n---\n")
+	for i := range 12 {
+		docs = append(docs, fmt.Sprintf(`apiVersion: v1
+kind: Node
+metadata:
+  name: full-%d
+  labels: {kubernetes.io/arch: arm64, kubernetes.io/os: linux, kubernetes.io/hostname: full-%d, node.kubernetes.io/instance-type: m6g.16xlarge, topology.kubernetes.io/zone: us-east-1a, karpenter.sh/capacity-type: spot, karpenter.sh/nodepool: burst}
+status:
+  capacity: {cpu: "64", memory: 256Gi, pods: "737"}
+  allocatable: {cpu: 600m, memory: 64Gi, pods: "110"}`, i, i))
+	}
+	dir := t.TempDir()
+	plan := func(name, text string) *scheduling.Plan {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		in, err := Load([]string{path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return scheduling.Solve(Snapshot(in, catalog.Default()), in.Pods)
+	}
+	alone, beside := plan("alone.yaml", pending), plan("beside.yaml", strings.Join(docs, "\n---\n"))
+	if len(beside.ExistingNodes) > 0 || len(beside.NewNodeClaims) != len(alone.NewNodeClaims) || math.Abs(beside.Price-alone.Price) > 1e-9 {
+		t.Errorf("beside the full nodes: %d new NodeClaims at $%.4f/h (%d pods on them); alone: %d at $%.4f/h",
+			len(beside.NewNodeClaims), beside.Price, len(beside.ExistingNodes), len(alone.NewNodeClaims), alone.Price)
+	}
+	if alone.Price > 0.0888+1e-9 {
+		t.Errorf("alone: $%.4f/h, want at most $0.0888/h (an m6g.xlarge and a c6g.large)", alone.Price)
 	}
 }
