@@ -27,6 +27,17 @@ import (
 // scheduled again from scratch.
 const DefaultNominationTTL = 20 * time.Second
 
+// Settle and MaxSettle hold back the re-planning of a pod whose nomination lapsed because
+// kube-scheduler filled its initialised node with other pods. While kube-scheduler is still
+// binding (a burst's pods come out of its back-off in waves), the pod will likely land in
+// room the binding pods leave elsewhere, and a node launched for it then stays empty. So
+// such a pod is planned only once no pod has been bound for Settle, and at the latest
+// MaxSettle after its node was initialised.
+const (
+	Settle    = time.Second
+	MaxSettle = 5 * time.Second
+)
+
 // deletedClaimTTL is how long a deleted NodeClaim's UID is remembered. The provisioner
 // records the NodeClaim it created after the API server answered; if the NodeClaim was
 // deleted (and the informer told us) in between, that late record must not bring it back.
@@ -74,6 +85,8 @@ type Cluster struct {
 	// generation counts changes, see Generation; placement those that are not a node's
 	// health, see PlacementGeneration.
 	generation, placement uint64
+	// lastBound is when a pod known unbound was last seen bound (see Settle).
+	lastBound time.Time
 }
 
 // deletedClaim is the tombstone of a deleted NodeClaim.
@@ -172,6 +185,9 @@ func (c *Cluster) UpdatePod(pod *corev1.Pod) {
 	defer c.mu.Unlock()
 	if old, ok := c.pods[key]; ok && old.Spec.NodeName != pod.Spec.NodeName {
 		c.unindexPod(old.Spec.NodeName, key)
+		if old.Spec.NodeName == "" {
+			c.lastBound = c.clock.Now()
+		}
 	}
 	if pod.Spec.NodeName != "" {
 		on := c.podsOnNode[pod.Spec.NodeName]
@@ -445,12 +461,20 @@ func (c *Cluster) Nomination(key types.NamespacedName) (string, bool) {
 		return "", false
 	}
 	now := c.clock.Now()
-	if !c.nominationHolds(key, n, now) {
+	if !c.nominationHolds(key, n, now) || !c.hasRoom(key, n, now) {
 		return "", false
 	}
+	return n.nodeClaim, true
+}
+
+// hasRoom reports whether the pod key, validly nominated (n), keeps its room: its NodeClaim
+// is not initialised yet, or its Node still has room for it after the bound pods and the
+// pods nominated there before it. It looks only at the nominations to the same NodeClaim,
+// so it can be asked for every pod event. The caller holds c.mu.
+func (c *Cluster) hasRoom(key types.NamespacedName, n nomination, now time.Time) bool {
 	nc := c.nodeClaims[n.nodeClaim]
 	if !isInitialized(nc) || nc.Status.NodeName == "" || c.nodes[nc.Status.NodeName] == nil {
-		return n.nodeClaim, true
+		return true
 	}
 	valid := map[types.NamespacedName]nomination{}
 	var keys []types.NamespacedName
@@ -462,10 +486,44 @@ func (c *Cluster) Nomination(key types.NamespacedName) (string, bool) {
 	}
 	node := nc.Status.NodeName
 	c.dropOverflow(node, c.usedOn(map[string][]types.NamespacedName{node: nil})[node], keys, valid)
-	if _, ok := valid[key]; !ok {
-		return "", false
+	_, ok := valid[key]
+	return ok
+}
+
+// Settling returns how long the pending pod's re-planning is held back (see Settle): its
+// nomination lapsed because its initialised node is full, and kube-scheduler is still
+// binding pods. It returns 0 when the pod is to be planned now, or is validly nominated.
+func (c *Cluster) Settling(key types.NamespacedName) time.Duration {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	n, ok := c.nominations[key]
+	if !ok {
+		return 0
 	}
-	return n.nodeClaim, true
+	now := c.clock.Now()
+	if !c.nominationHolds(key, n, now) {
+		return 0
+	}
+	until, settling := c.settlingUntil(n, now)
+	if !settling || c.hasRoom(key, n, now) {
+		return 0
+	}
+	return until.Sub(now)
+}
+
+// settlingUntil reports whether a lapsing nomination to n's NodeClaim is held back now,
+// and until when at most (see Settle). Only an initialised NodeClaim's nominations lapse for
+// want of room. The caller holds c.mu.
+func (c *Cluster) settlingUntil(n nomination, now time.Time) (time.Time, bool) {
+	cond := meta.FindStatusCondition(c.nodeClaims[n.nodeClaim].Status.Conditions, ConditionInitialized)
+	if cond == nil || cond.Status != metav1.ConditionTrue {
+		return time.Time{}, false
+	}
+	until := c.lastBound.Add(Settle)
+	if limit := cond.LastTransitionTime.Add(MaxSettle); limit.Before(until) {
+		until = limit
+	}
+	return until, now.Before(until)
 }
 
 // NominatedTo returns the pending pods validly nominated (see validNominations) to a
@@ -538,8 +596,15 @@ func (c *Cluster) NominatedTargets() map[string]bool {
 }
 
 // PendingPods returns the provisionable pods that are not validly nominated, in the order
-// they are planned in (snapshot.ComparePods: oldest first).
-func (c *Cluster) PendingPods() []*corev1.Pod {
+// they are planned in (snapshot.ComparePods: oldest first): every pod that still needs a
+// place, as disruption must count them.
+func (c *Cluster) PendingPods() []*corev1.Pod { return c.pending(false) }
+
+// PodsToProvision is PendingPods without the pods whose re-planning is held back while
+// kube-scheduler is still binding (see Settle): what the provisioner plans for now.
+func (c *Cluster) PodsToProvision() []*corev1.Pod { return c.pending(true) }
+
+func (c *Cluster) pending(skipSettling bool) []*corev1.Pod {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	now := c.clock.Now()
@@ -551,6 +616,11 @@ func (c *Cluster) PendingPods() []*corev1.Pod {
 		}
 		if _, ok := valid[key]; ok {
 			continue
+		}
+		if n, ok := c.nominations[key]; skipSettling && ok && c.nominationHolds(key, n, now) {
+			if _, settling := c.settlingUntil(n, now); settling {
+				continue
+			}
 		}
 		out = append(out, p)
 	}

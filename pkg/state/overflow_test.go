@@ -122,3 +122,78 @@ func TestNominateByNodeName(t *testing.T) {
 		}
 	}
 }
+
+// TestOverflowSettlesWhileBinding: a pod whose initialised node is full is planned again
+// only once kube-scheduler has bound no pod for state.Settle (it is likely to land in room
+// the binding pods leave), and at the latest state.MaxSettle after the node was initialised.
+// Disruption still counts it as pending all along.
+func TestOverflowSettlesWhileBinding(t *testing.T) {
+	start := time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC) // whole seconds, as conditions keep
+	clk := clocktesting.NewFakeClock(start)
+	c := state.NewCluster(state.Options{Clock: clk})
+	withCPU := func(p *corev1.Pod, cpu string) *corev1.Pod {
+		p.Spec.Containers = []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}}}
+		return p
+	}
+	first, second := withCPU(pendingPod("first"), "400m"), withCPU(pendingPod("second"), "400m")
+	c.UpdatePod(first)
+	c.UpdatePod(second)
+	nc := nodeClaim("nc-1", "small")
+	c.UpdateNodeClaim(nc)
+	c.Nominate("nc-1", []*corev1.Pod{first, second})
+	c.UpdateNode(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}, Status: corev1.NodeStatus{
+		Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourcePods: resource.MustParse("10")}}})
+	// kube-scheduler binds pods one by one: every bind is an unbound pod turning bound.
+	binds := 0
+	bind := func(node, cpu string) {
+		binds++
+		p := withCPU(pendingPod(fmt.Sprintf("bound-%d", binds)), cpu)
+		c.UpdatePod(p)
+		bound := p.DeepCopy()
+		bound.Spec.NodeName = node
+		bound.ResourceVersion = "2"
+		c.UpdatePod(bound)
+	}
+	bind("node-1", "1500m") // it takes the room planned for second
+	initialized := nc.DeepCopy()
+	initialized.Status.NodeName = "node-1"
+	initialized.Status.Conditions = []metav1.Condition{{Type: state.ConditionInitialized, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(clk.Now())}}
+	c.UpdateNodeClaim(initialized)
+	key := types.NamespacedName{Namespace: "default", Name: "second"}
+
+	check := func(when, toProvision string, settling time.Duration) {
+		t.Helper()
+		if got := names(c.PodsToProvision()); got != toProvision {
+			t.Errorf("%s: to provision = %q, want %q", when, got, toProvision)
+		}
+		if got := names(c.PendingPods()); got != "second" {
+			t.Errorf("%s: pending = %q, want second (disruption counts it)", when, got)
+		}
+		if got := c.Settling(key); got != settling {
+			t.Errorf("%s: settling for %v, want %v", when, got, settling)
+		}
+		if got, ok := c.Nomination(types.NamespacedName{Namespace: "default", Name: "first"}); !ok || got != "nc-1" {
+			t.Errorf("%s: first's nomination = %q, %v; want nc-1 (it fits)", when, got, ok)
+		}
+	}
+	check("just bound", "", state.Settle)
+	clk.Step(600 * time.Millisecond)
+	check("0.6 s after the bind", "", 400*time.Millisecond)
+	clk.Step(400 * time.Millisecond)
+	check("1 s after the bind", "second", 0)
+
+	// Binding goes on elsewhere: held back again, but not past MaxSettle after initialisation.
+	for at := 1500 * time.Millisecond; at < state.MaxSettle; at += 500 * time.Millisecond {
+		clk.SetTime(start.Add(at))
+		bind("node-2", "100m")
+		want := state.Settle
+		if left := state.MaxSettle - at; left < want {
+			want = left
+		}
+		check(fmt.Sprintf("%v after initialisation, binding", at), "", want)
+	}
+	clk.SetTime(start.Add(state.MaxSettle))
+	bind("node-2", "100m")
+	check("MaxSettle after initialisation, binding", "second", 0)
+}

@@ -198,8 +198,14 @@ func (c *Controller) Reconcile(_ context.Context, pod *corev1.Pod) (reconcile.Re
 		return reconcile.Result{}, nil
 	}
 	if c.cluster != nil {
-		if _, nominated := c.cluster.Nomination(types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}); nominated {
+		key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+		if _, nominated := c.cluster.Nomination(key); nominated {
 			return reconcile.Result{RequeueAfter: RecheckInterval}, nil
+		}
+		if wait := c.cluster.Settling(key); wait > 0 {
+			// Its node is full while kube-scheduler is still binding: look again once
+			// the binding has settled (state.Settle).
+			return reconcile.Result{RequeueAfter: wait}, nil
 		}
 	}
 	c.batcher.Trigger(string(pod.UID))

@@ -51,7 +51,7 @@ func (c *Controller) Provision(ctx context.Context) (Result, error) {
 	if !c.cluster.Synced() {
 		return Result{}, ErrNotSynced
 	}
-	pods := c.cluster.PendingPods()
+	pods := c.cluster.PodsToProvision()
 	if len(pods) == 0 {
 		return Result{}, nil
 	}
