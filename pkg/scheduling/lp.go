@@ -81,6 +81,10 @@ func (s *solver) wholeOnExisting(remaining []int64) {
 		ra, rb := &s.classes[a].req, &s.classes[b].req
 		return cmp.Or(cmp.Compare(rb.get(dimCPU), ra.get(dimCPU)), cmp.Compare(rb.get(dimMemory), ra.get(dimMemory)))
 	})
+	left := int64(0)
+	for _, i := range order {
+		left += remaining[i]
+	}
 	for _, n := range s.nodes[:s.existing] {
 		free := n.free
 		for _, i := range order {
@@ -90,8 +94,12 @@ func (s *solver) wholeOnExisting(remaining []int64) {
 			req := &s.classes[i].req
 			if k := free.maxCopies(req, remaining[i]); k > 0 {
 				remaining[i] -= k
+				left -= k
 				free.addScaled(req, -k)
 			}
+		}
+		if left == 0 {
+			return
 		}
 	}
 }
