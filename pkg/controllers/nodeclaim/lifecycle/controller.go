@@ -222,7 +222,7 @@ func (c *Controller) patchStatusOrNotFound(ctx context.Context, before, nc *v1.N
 	if err := c.kube.Status().Patch(ctx, nc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("patching nodeclaim status: %w", err)
 	}
-	c.countTransitions(before, nc)
+	c.countTransitions(ctx, before, nc)
 	return nil
 }
 
@@ -244,11 +244,15 @@ func lowestRequeue(a, b reconcile.Result) reconcile.Result {
 
 // countTransitions counts the conditions that a status write, just accepted with an
 // optimistic lock, turned True: every write goes through patchStatus, so each transition is
-// counted once.
-func (c *Controller) countTransitions(before, after *v1.NodeClaim) {
+// counted once. Registration and initialisation are logged here too, once each: logged
+// where a phase decides them, they were logged again by every retry after a conflict.
+func (c *Controller) countTransitions(ctx context.Context, before, after *v1.NodeClaim) {
 	for _, cond := range []string{ConditionLaunched, ConditionRegistered, ConditionInitialized} {
 		if !meta.IsStatusConditionTrue(before.Status.Conditions, cond) && meta.IsStatusConditionTrue(after.Status.Conditions, cond) {
 			c.transitions[strings.ToLower(cond)].WithLabelValues(after.Labels[v1.NodePoolLabelKey]).Inc()
+			if cond != ConditionLaunched { // launch.go logs the launch with its offering
+				log.FromContext(ctx).Info(strings.ToLower(cond)+" nodeclaim", "node", after.Status.NodeName)
+			}
 		}
 	}
 }

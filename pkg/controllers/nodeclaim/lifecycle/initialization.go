@@ -47,7 +47,6 @@ func (c *Controller) initialize(ctx context.Context, nc *v1.NodeClaim) (reconcil
 			return reconcile.Result{}, fmt.Errorf("labelling node %s initialized: %w", node.Name, err)
 		}
 	}
-	log.FromContext(ctx).Info("initialized nodeclaim", "node", node.Name)
 	c.setCondition(nc, ConditionInitialized, metav1.ConditionTrue, ReasonInitialized, "")
 	return reconcile.Result{}, nil
 }

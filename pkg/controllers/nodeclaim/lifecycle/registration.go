@@ -52,7 +52,7 @@ func (c *Controller) register(ctx context.Context, nc *v1.NodeClaim) (reconcile.
 	before := node.DeepCopy()
 	syncNode(node, nc)
 	if !equality.Semantic.DeepEqual(before, node) {
-		log.FromContext(ctx).Info("registering node", "node", node.Name)
+		log.FromContext(ctx).V(1).Info("syncing node", "node", node.Name)
 		if err := c.kube.Patch(ctx, node, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			return reconcile.Result{}, fmt.Errorf("syncing node %s: %w", node.Name, err)
 		}

@@ -48,6 +48,9 @@ const (
 // classes are not watched).
 const RecheckInterval = time.Minute
 
+// ConflictRetry is how soon a reconcile whose status write conflicted runs again.
+const ConflictRetry = 200 * time.Millisecond
+
 // ResourceNodes is the node count inside status.resources.
 const ResourceNodes corev1.ResourceName = "nodes"
 
@@ -127,6 +130,14 @@ func (c *Controller) Reconcile(ctx context.Context, pool *v1.NodePool) (reconcil
 		if err := c.kube.Status().Patch(ctx, pool, client.MergeFromWithOptions(stored, client.MergeFromWithOptimisticLock{})); err != nil {
 			if apierrors.IsNotFound(err) {
 				return reconcile.Result{}, nil // deleted meanwhile
+			}
+			if apierrors.IsConflict(err) {
+				// The cached NodePool is older than the stored one: during a burst of
+				// NodeClaim events, often this controller's own last write has not reached
+				// the cache yet. Count again from the new version, without an error line
+				// (every burst logged one).
+				log.FromContext(ctx).V(1).Info("nodepool status changed meanwhile, counting again")
+				return reconcile.Result{RequeueAfter: ConflictRetry}, nil
 			}
 			return reconcile.Result{}, fmt.Errorf("patching nodepool status: %w", err)
 		}
