@@ -598,17 +598,22 @@ func (c *Cluster) NominatedTargets() map[string]bool {
 // PendingPods returns the provisionable pods that are not validly nominated, in the order
 // they are planned in (snapshot.ComparePods: oldest first): every pod that still needs a
 // place, as disruption must count them.
-func (c *Cluster) PendingPods() []*corev1.Pod { return c.pending(false) }
+func (c *Cluster) PendingPods() []*corev1.Pod {
+	out, _ := c.pending(false)
+	return out
+}
 
 // PodsToProvision is PendingPods without the pods whose re-planning is held back while
-// kube-scheduler is still binding (see Settle): what the provisioner plans for now.
-func (c *Cluster) PodsToProvision() []*corev1.Pod { return c.pending(true) }
+// kube-scheduler is still binding (see Settle): what the provisioner plans for now. wait is
+// how long until the first pod held back may be planned (0 when none is).
+func (c *Cluster) PodsToProvision() (out []*corev1.Pod, wait time.Duration) { return c.pending(true) }
 
-func (c *Cluster) pending(skipSettling bool) []*corev1.Pod {
+func (c *Cluster) pending(skipSettling bool) ([]*corev1.Pod, time.Duration) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	now := c.clock.Now()
 	var out []*corev1.Pod
+	var wait time.Duration
 	valid := c.validNominations(now)
 	for key, p := range c.pods {
 		if !pods.IsProvisionable(p) {
@@ -618,14 +623,17 @@ func (c *Cluster) pending(skipSettling bool) []*corev1.Pod {
 			continue
 		}
 		if n, ok := c.nominations[key]; skipSettling && ok && c.nominationHolds(key, n, now) {
-			if _, settling := c.settlingUntil(n, now); settling {
+			if until, settling := c.settlingUntil(n, now); settling {
+				if d := until.Sub(now); wait == 0 || d < wait {
+					wait = d
+				}
 				continue
 			}
 		}
 		out = append(out, p)
 	}
 	slices.SortFunc(out, snapshot.ComparePods)
-	return out
+	return out, wait
 }
 
 // validNominations are the nominations of provisionable pods that still hold: their

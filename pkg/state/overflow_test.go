@@ -164,8 +164,12 @@ func TestOverflowSettlesWhileBinding(t *testing.T) {
 
 	check := func(when, toProvision string, settling time.Duration) {
 		t.Helper()
-		if got := names(c.PodsToProvision()); got != toProvision {
+		toPlan, wait := c.PodsToProvision()
+		if got := names(toPlan); got != toProvision {
 			t.Errorf("%s: to provision = %q, want %q", when, got, toProvision)
+		}
+		if wait != settling {
+			t.Errorf("%s: the first held-back pod may be planned in %v, want %v", when, wait, settling)
 		}
 		if got := names(c.PendingPods()); got != "second" {
 			t.Errorf("%s: pending = %q, want second (disruption counts it)", when, got)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -149,5 +150,70 @@ func TestPodsAreProvisionedBeforeTheSchedulerMarksThem(t *testing.T) {
 	}
 	if _, ok := h.cluster.Nomination(types.NamespacedName{Namespace: h.ns, Name: "gated"}); ok {
 		t.Error("the gated pod was nominated")
+	}
+}
+
+// TestSettlingPodsWaitThenOpenABatch: a pod whose initialised node kube-scheduler filled
+// while it is still binding (state.Settle) opens no batch; its reconcile comes back when the
+// settle ends, and a provisioning round that left it out opens a batch then, without
+// waiting for an event on the pod.
+func TestSettlingPodsWaitThenOpenABatch(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC))
+	cluster := state.NewCluster(state.Options{Clock: clk})
+	c := provisioning.NewController(provisioning.Deps{Clock: clk, Cluster: cluster})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { _ = c.Start(ctx) }()
+
+	pod := func(name, cpu string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID(name + "-uid")},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}}}},
+			Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{
+				Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable,
+			}}},
+		}
+	}
+	waiting, other := pod("waiting", "1"), pod("other", "1500m")
+	cluster.UpdatePod(waiting)
+	cluster.UpdatePod(other)
+	cluster.UpdateNodeClaim(&v1.NodeClaim{ObjectMeta: metav1.ObjectMeta{Name: "nc-1"}})
+	if n := cluster.Nominate("nc-1", []*corev1.Pod{waiting}); n != 1 {
+		t.Fatalf("Nominate = %d", n)
+	}
+	cluster.UpdateNode(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}, Status: corev1.NodeStatus{
+		Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourcePods: resource.MustParse("10")}}})
+	bound := other.DeepCopy()
+	bound.Spec.NodeName = "node-1"
+	bound.ResourceVersion = "2"
+	cluster.UpdatePod(bound) // kube-scheduler binds another pod where waiting was planned
+	cluster.UpdateNodeClaim(&v1.NodeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "nc-1"},
+		Status: v1.NodeClaimStatus{NodeName: "node-1", Conditions: []metav1.Condition{{
+			Type: state.ConditionInitialized, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(clk.Now())}}},
+	})
+
+	res, err := c.Reconcile(ctx, waiting)
+	if err != nil || res.RequeueAfter != state.Settle {
+		t.Fatalf("settling pod: result %+v, err %v; want a look again after %v", res, err, state.Settle)
+	}
+	if _, err := c.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if w := clk.Waiters(); w != 1 {
+		t.Fatalf("%d timers armed while the pod settles, want 1 (the round's trigger, no batch)", w)
+	}
+	clk.Step(state.Settle)
+	deadline := time.Now().Add(5 * time.Second)
+	for clk.Waiters() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no batch opened once the settle ended")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if res, err := c.Reconcile(ctx, waiting); err != nil || res.RequeueAfter != provisioning.RecheckInterval {
+		t.Errorf("settled pod: result %+v, err %v; want it batched with a recheck", res, err)
 	}
 }

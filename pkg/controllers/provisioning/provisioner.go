@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/util/workqueue"
@@ -51,7 +52,12 @@ func (c *Controller) Provision(ctx context.Context) (Result, error) {
 	if !c.cluster.Synced() {
 		return Result{}, ErrNotSynced
 	}
-	pods := c.cluster.PodsToProvision()
+	pods, settling := c.cluster.PodsToProvision()
+	if settling > 0 {
+		// Pods whose node filled up wait for kube-scheduler to stop binding (state.Settle);
+		// come back when the first may be planned, as no event on them may come sooner.
+		c.triggerAfter(ctx, settling)
+	}
 	if len(pods) == 0 {
 		return Result{}, nil
 	}
@@ -98,6 +104,17 @@ func (c *Controller) Provision(ctx context.Context) (Result, error) {
 			"unschedulable", len(plan.Unschedulable), "pricePerHour", plan.Price)
 	}
 	return res, err
+}
+
+// triggerAfter opens or extends a batch once d has passed, unless ctx ends first.
+func (c *Controller) triggerAfter(ctx context.Context, d time.Duration) {
+	go func() {
+		select {
+		case <-c.clock.After(d):
+			c.batcher.Trigger("settled")
+		case <-ctx.Done():
+		}
+	}()
 }
 
 // solveJointly plans the pending pods together with the pods nominated to existing and
