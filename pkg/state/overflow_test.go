@@ -14,6 +14,13 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
+// withCPU gives the pod one container requesting cpu.
+func withCPU(p *corev1.Pod, cpu string) *corev1.Pod {
+	p.Spec.Containers = []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}}}
+	return p
+}
+
 // TestNominationLapsesWhenTheInitializedNodeIsFull: once a NodeClaim's node is initialised,
 // a pod nominated to it that no longer fits (kube-scheduler filled the node with other
 // pods) is planned again at once, not after the nomination TTL; pods that still fit keep
@@ -21,11 +28,6 @@ import (
 func TestNominationLapsesWhenTheInitializedNodeIsFull(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Now())
 	c := state.NewCluster(state.Options{Clock: clk})
-	withCPU := func(p *corev1.Pod, cpu string) *corev1.Pod {
-		p.Spec.Containers = []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}}}
-		return p
-	}
 	first, second := withCPU(pendingPod("first"), "400m"), withCPU(pendingPod("second"), "400m")
 	c.UpdatePod(first)
 	c.UpdatePod(second)
@@ -131,11 +133,6 @@ func TestOverflowSettlesWhileBinding(t *testing.T) {
 	start := time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC) // whole seconds, as conditions keep
 	clk := clocktesting.NewFakeClock(start)
 	c := state.NewCluster(state.Options{Clock: clk})
-	withCPU := func(p *corev1.Pod, cpu string) *corev1.Pod {
-		p.Spec.Containers = []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}}}
-		return p
-	}
 	first, second := withCPU(pendingPod("first"), "400m"), withCPU(pendingPod("second"), "400m")
 	c.UpdatePod(first)
 	c.UpdatePod(second)
