@@ -15,5 +15,8 @@
 // has created a NodeClaim for some pods (or placed them on in-flight capacity) it nominates
 // them; PendingPods leaves nominated pods out and Snapshot counts them on the NodeClaim they
 // are nominated to, until the pod binds, the NodeClaim goes away, or the NodeClaim has been
-// initialised for longer than the nomination TTL.
+// initialised for longer than the nomination TTL. Once the NodeClaim is initialised, a pod
+// its Node no longer has room for (kube-scheduler bound others there) loses its nomination
+// early; PodsToProvision still holds it back while kube-scheduler keeps binding pods (Settle),
+// as it mostly lands in room the binding pods leave.
 package state

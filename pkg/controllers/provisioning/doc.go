@@ -14,7 +14,9 @@
 //
 // Nominated pods are planned again with the new ones when a round would launch: if that joint
 // plan launches less, it replaces the nominations. The kube-scheduler binds by its own scores,
-// not by the nominations, so holding them fixed launched nodes that stayed empty.
+// not by the nominations, so holding them fixed launched nodes that stayed empty. For the
+// same reason a pod whose planned node kube-scheduler filled with other pods is planned again
+// only once kube-scheduler has stopped binding for a moment (state.Settle).
 //
 // NodePools are tried by descending weight; each one's limits, minus what its NodeClaims
 // already hold, cap what the plan may add to it. The NodeClaim lifecycle controller takes
