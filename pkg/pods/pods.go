@@ -164,16 +164,8 @@ func LargestFirst(pods []*corev1.Pod) {
 	}
 	slices.SortStableFunc(pods, func(a, b *corev1.Pod) int {
 		sa, sb := sizes[a], sizes[b]
-		if c := cmp.Compare(sb.cpu, sa.cpu); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(sb.mem, sa.mem); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.Namespace, b.Namespace); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Name, b.Name)
+		return cmp.Or(cmp.Compare(sb.cpu, sa.cpu), cmp.Compare(sb.mem, sa.mem),
+			cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 }
 

@@ -89,24 +89,13 @@ func TestExamplesPlan(t *testing.T) {
 	}
 }
 
-// TestLeftoversBesideFullNodes: a burst's leftovers (four 1-CPU pods, in a NodePool with a CPU limit) beside twelve nodes
-// with 600m free each cost what they cost alone, through the path simulate and the
-// controller share. They used to get a c6g.large each ($0.1088/h) instead of an m6g.xlarge
-// and a c6g.large ($0.0888/h): the free room was counted as if pods could be split across it.
+// TestLeftoversBesideFullNodes: a burst's leftovers (four 1-CPU pods, in the sample NodePool,
+// which has a CPU limit) beside twelve nodes with 600m free each cost what they cost alone,
+// through the path simulate and the controller share. They used to get a c6g.large each
+// ($0.1088/h) instead of an m6g.xlarge and a c6g.large ($0.0888/h): the free room was counted
+// as if pods could be split across it.
 func TestLeftoversBesideFullNodes(t *testing.T) {
 	var docs []string
-	docs = append(docs, `apiVersion: karpenter.sh/v1
-kind: NodePool
-metadata: {name: burst}
-spec:
-  template:
-    spec:
-      nodeClassRef: {group: karpenter.sim.sh, kind: SimNodeClass, name: burst}
-      requirements:
-        - {key: kubernetes.io/arch, operator: In, values: [amd64, arm64]}
-        - {key: karpenter.sh/capacity-type, operator: In, values: [spot, on-demand]}
-        - {key: karpenter.k8s.aws/instance-generation, operator: Gt, values: ["4"]}
-  limits: {cpu: "4000"}`)
 	for i := range 4 {
 		docs = append(docs, fmt.Sprintf(`apiVersion: v1
 kind: Pod
@@ -120,7 +109,7 @@ spec:
 kind: Node
 metadata:
   name: full-%d
-  labels: {kubernetes.io/arch: arm64, kubernetes.io/os: linux, kubernetes.io/hostname: full-%d, node.kubernetes.io/instance-type: m6g.16xlarge, topology.kubernetes.io/zone: us-east-1a, karpenter.sh/capacity-type: spot, karpenter.sh/nodepool: burst}
+  labels: {kubernetes.io/arch: arm64, kubernetes.io/os: linux, kubernetes.io/hostname: full-%d, node.kubernetes.io/instance-type: m6g.16xlarge, topology.kubernetes.io/zone: us-east-1a, karpenter.sh/capacity-type: spot, karpenter.sh/nodepool: default}
 status:
   capacity: {cpu: "64", memory: 256Gi, pods: "737"}
   allocatable: {cpu: 600m, memory: 64Gi, pods: "110"}`, i, i))
@@ -131,7 +120,7 @@ status:
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		in, err := Load([]string{path})
+		in, err := Load([]string{filepath.Join("..", "..", "config", "samples", "nodepool.yaml"), path})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -454,17 +454,38 @@ func (c *Cluster) Nominate(target string, pods []*corev1.Pod) int {
 // validNominations). It looks only at the nominations to the same NodeClaim, so the
 // provisioner can ask it for every pod event.
 func (c *Cluster) Nomination(key types.NamespacedName) (string, bool) {
+	name, _, ok := c.NominationState(key)
+	return name, ok
+}
+
+// Settling returns how long the pending pod's re-planning is held back (see Settle): its
+// nomination lapsed because its initialised node is full, and kube-scheduler is still
+// binding pods. It returns 0 when the pod is to be planned now, or is validly nominated.
+func (c *Cluster) Settling(key types.NamespacedName) time.Duration {
+	_, settling, _ := c.NominationState(key)
+	return settling
+}
+
+// NominationState is Nomination and Settling at once, for the provisioner's reconcile of
+// every pod event: the Node's room is worked out once.
+func (c *Cluster) NominationState(key types.NamespacedName) (nodeClaim string, settling time.Duration, nominated bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	n, ok := c.nominations[key]
 	if !ok {
-		return "", false
+		return "", 0, false
 	}
 	now := c.clock.Now()
-	if !c.nominationHolds(key, n, now) || !c.hasRoom(key, n, now) {
-		return "", false
+	if !c.nominationHolds(key, n, now) {
+		return "", 0, false
 	}
-	return n.nodeClaim, true
+	if c.hasRoom(key, n, now) {
+		return n.nodeClaim, 0, true
+	}
+	if until, ok := c.settlingUntil(n, now); ok {
+		return "", until.Sub(now), false
+	}
+	return "", 0, false
 }
 
 // hasRoom reports whether the pod key, validly nominated (n), keeps its room: its NodeClaim
@@ -488,27 +509,6 @@ func (c *Cluster) hasRoom(key types.NamespacedName, n nomination, now time.Time)
 	c.dropOverflow(node, c.usedOn(map[string][]types.NamespacedName{node: nil})[node], keys, valid)
 	_, ok := valid[key]
 	return ok
-}
-
-// Settling returns how long the pending pod's re-planning is held back (see Settle): its
-// nomination lapsed because its initialised node is full, and kube-scheduler is still
-// binding pods. It returns 0 when the pod is to be planned now, or is validly nominated.
-func (c *Cluster) Settling(key types.NamespacedName) time.Duration {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	n, ok := c.nominations[key]
-	if !ok {
-		return 0
-	}
-	now := c.clock.Now()
-	if !c.nominationHolds(key, n, now) {
-		return 0
-	}
-	until, settling := c.settlingUntil(n, now)
-	if !settling || c.hasRoom(key, n, now) {
-		return 0
-	}
-	return until.Sub(now)
 }
 
 // settlingUntil reports whether a lapsing nomination to n's NodeClaim is held back now,

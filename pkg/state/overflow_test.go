@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
@@ -21,6 +22,17 @@ func withCPU(p *corev1.Pod, cpu string) *corev1.Pod {
 	return p
 }
 
+// twoPendingAndAClaim records two pending 400m pods, first and second, and the NodeClaim
+// nc-1 they can be nominated to.
+func twoPendingAndAClaim(c *state.Cluster) (first, second *corev1.Pod, nc *v1.NodeClaim) {
+	first, second = withCPU(pendingPod("first"), "400m"), withCPU(pendingPod("second"), "400m")
+	c.UpdatePod(first)
+	c.UpdatePod(second)
+	nc = nodeClaim("nc-1", "small")
+	c.UpdateNodeClaim(nc)
+	return first, second, nc
+}
+
 // TestNominationLapsesWhenTheInitializedNodeIsFull: once a NodeClaim's node is initialised,
 // a pod nominated to it that no longer fits (kube-scheduler filled the node with other
 // pods) is planned again at once, not after the nomination TTL; pods that still fit keep
@@ -28,11 +40,7 @@ func withCPU(p *corev1.Pod, cpu string) *corev1.Pod {
 func TestNominationLapsesWhenTheInitializedNodeIsFull(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Now())
 	c := state.NewCluster(state.Options{Clock: clk})
-	first, second := withCPU(pendingPod("first"), "400m"), withCPU(pendingPod("second"), "400m")
-	c.UpdatePod(first)
-	c.UpdatePod(second)
-	nc := nodeClaim("nc-1", "small")
-	c.UpdateNodeClaim(nc)
+	first, second, nc := twoPendingAndAClaim(c)
 	c.Nominate("nc-1", []*corev1.Pod{first})
 	clk.Step(time.Second)
 	c.Nominate("nc-1", []*corev1.Pod{second})
@@ -133,11 +141,7 @@ func TestOverflowSettlesWhileBinding(t *testing.T) {
 	start := time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC) // whole seconds, as conditions keep
 	clk := clocktesting.NewFakeClock(start)
 	c := state.NewCluster(state.Options{Clock: clk})
-	first, second := withCPU(pendingPod("first"), "400m"), withCPU(pendingPod("second"), "400m")
-	c.UpdatePod(first)
-	c.UpdatePod(second)
-	nc := nodeClaim("nc-1", "small")
-	c.UpdateNodeClaim(nc)
+	first, second, nc := twoPendingAndAClaim(c)
 	c.Nominate("nc-1", []*corev1.Pod{first, second})
 	c.UpdateNode(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}, Status: corev1.NodeStatus{
 		Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourcePods: resource.MustParse("10")}}})

@@ -198,11 +198,11 @@ func (c *Controller) Reconcile(_ context.Context, pod *corev1.Pod) (reconcile.Re
 		return reconcile.Result{}, nil
 	}
 	if c.cluster != nil {
-		key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
-		if _, nominated := c.cluster.Nomination(key); nominated {
+		_, wait, nominated := c.cluster.NominationState(types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name})
+		if nominated {
 			return reconcile.Result{RequeueAfter: RecheckInterval}, nil
 		}
-		if wait := c.cluster.Settling(key); wait > 0 {
+		if wait > 0 {
 			// Its node is full while kube-scheduler is still binding: look again once
 			// the binding has settled (state.Settle).
 			return reconcile.Result{RequeueAfter: wait}, nil

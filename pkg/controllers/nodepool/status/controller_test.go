@@ -204,3 +204,31 @@ func TestPoolAlreadyGone(t *testing.T) {
 		t.Errorf("reconciling a nodepool already gone: %v", err)
 	}
 }
+
+// TestStaleCopyRequeuesQuietly: reconciling a NodePool read before another write (a cache
+// behind the API server) conflicts on the status write; that is retried shortly, not
+// reported as an error, and the next reconcile of the stored version writes the counts.
+func TestStaleCopyRequeuesQuietly(t *testing.T) {
+	ctx, ctrl := setup(t)
+	pool := fixtures.NodePool(fixtures.Name(t, "pool"))
+	if err := env.Client.Create(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	reconcilePool(ctx, t, ctrl, pool)
+	stale := pool.DeepCopy()
+	if _, err := fixtures.Launch(ctx, env.Client, fake.New(fake.Options{}), fixtures.NodeClaim(fixtures.Name(t, "a"), pool.Name), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	pool.Labels = map[string]string{"team": "checkout"} // someone else writes the NodePool
+	if err := env.Client.Patch(ctx, pool, client.MergeFrom(stale)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ctrl.Reconcile(ctx, stale.DeepCopy())
+	if err != nil || res.RequeueAfter != ConflictRetry {
+		t.Fatalf("stale copy: result %+v, err %v; want a retry after %v and no error", res, err, ConflictRetry)
+	}
+	reconcilePool(ctx, t, ctrl, pool)
+	if pool.Status.Nodes == nil || *pool.Status.Nodes != 1 {
+		t.Errorf("status.nodes = %v after the retry, want 1", pool.Status.Nodes)
+	}
+}
