@@ -31,7 +31,8 @@ import (
 // Knobs (environment): SCALE_NODES (2000), SCALE_WAVE (pods created per wave, 4000),
 // SCALE_QUIET (quiet window, 2m), SCALE_WAVE_TIMEOUT (20m), SCALE_BURST (1000, 0 skips the burst), SCALE_PROFILE_DIR
 // (when set, CPU profiles of the controller over the quiet window, quiet-cpu.pprof, and of
-// 30 s after it, cpu.pprof, and a heap profile are saved there),
+// 30 s after it, cpu.pprof, and a heap profile, heap.pprof and as text with the runtime's
+// MemStats, heap.txt, are saved there),
 // SCALE_KARPENTER_BIN (a controller binary to measure instead of this tree's), SCALE_FLAP
 // (off; when set, KWOK is paused that long and then left running 30 s, over and over through
 // the quiet window: every node's lease lapses, kube-controller-manager marks it NotReady and
@@ -333,7 +334,9 @@ func TestScale(t *testing.T) {
 		if err := os.MkdirAll(profiles, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for name, path := range map[string]string{"cpu.pprof": "/debug/pprof/profile?seconds=30", "heap.pprof": "/debug/pprof/heap"} {
+		// heap.txt ends with the runtime's MemStats (heap in use, idle, released, the next
+		// collection's goal): what of the resident memory is live heap and what is not.
+		for name, path := range map[string]string{"cpu.pprof": "/debug/pprof/profile?seconds=30", "heap.pprof": "/debug/pprof/heap", "heap.txt": "/debug/pprof/heap?debug=1"} {
 			if err := fetch(metricsURL+path, filepath.Join(profiles, name)); err != nil {
 				t.Errorf("saving the %s profile: %v", name, err)
 			}
