@@ -45,6 +45,7 @@ type Compactor struct {
 	affinities   map[string]*corev1.Affinity
 	spreads      map[string][]corev1.TopologySpreadConstraint
 	requirements map[string][]v1.NodeSelectorRequirementWithMinValues
+	containers   map[string][]corev1.Container
 }
 
 // NewCompactor returns a Compactor whose tables hold at most limit values each
@@ -63,6 +64,7 @@ func NewCompactor(limit int) *Compactor {
 		affinities:   map[string]*corev1.Affinity{},
 		spreads:      map[string][]corev1.TopologySpreadConstraint{},
 		requirements: map[string][]v1.NodeSelectorRequirementWithMinValues{},
+		containers:   map[string][]corev1.Container{},
 	}
 }
 
@@ -125,6 +127,11 @@ func (c *Compactor) pod(p *corev1.Pod) {
 			cs[i].Resources.Limits = share(c, c.resources, cs[i].Resources.Limits)
 		}
 	}
+	// Trimmed (StripForCache), the containers of one template's pods are equal: one slice
+	// for all of them (a container is about 400 bytes, a pod's largest part after the Pod
+	// itself).
+	p.Spec.InitContainers = share(c, c.containers, p.Spec.InitContainers)
+	p.Spec.Containers = share(c, c.containers, p.Spec.Containers)
 	for i := range p.Status.Conditions {
 		cond := &p.Status.Conditions[i]
 		cond.Type, cond.Status = intern(cond.Type), intern(cond.Status)
@@ -212,6 +219,7 @@ func (c *Compactor) Corrupted() []string {
 	checkTable(c.affinities, check)
 	checkTable(c.spreads, check)
 	checkTable(c.requirements, check)
+	checkTable(c.containers, check)
 	return bad
 }
 

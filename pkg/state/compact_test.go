@@ -34,7 +34,7 @@ func same(a, b any) bool {
 }
 
 // The compacted objects hold what StripForCache leaves, and the pods of one ReplicaSet
-// share their labels, owners, requests, limits, tolerations, affinity and spread, the
+// share their labels, owners, containers (requests and limits), tolerations, affinity and spread, the
 // Nodes and NodeClaims of one instance type their capacity and allocatable.
 func TestCompactorShares(t *testing.T) {
 	c := state.NewCompactor(0)
@@ -59,6 +59,7 @@ func TestCompactorShares(t *testing.T) {
 			"requests":    {a.Spec.Containers[0].Resources.Requests, b.Spec.Containers[0].Resources.Requests},
 			"limits":      {a.Spec.Containers[0].Resources.Limits, b.Spec.Containers[0].Resources.Limits},
 			"tolerations": {a.Spec.Tolerations, b.Spec.Tolerations},
+			"containers":  {a.Spec.Containers, b.Spec.Containers},
 		}
 		if a.Spec.Affinity != nil {
 			checks["affinity"] = [2]any{a.Spec.Affinity, b.Spec.Affinity}
