@@ -41,6 +41,20 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
+// EventCacheSize is the size of each of the event correlator's caches (client-go: 4,096).
+const EventCacheSize = 1024
+
+// shutdownOnStop runs stop when the manager stops, leader or not.
+type shutdownOnStop func()
+
+func (s shutdownOnStop) Start(ctx context.Context) error {
+	<-ctx.Done()
+	s()
+	return nil
+}
+
+func (shutdownOnStop) NeedLeaderElection() bool { return false }
+
 // EventSource is the component name on the events the controllers record.
 const EventSource = "karpenter"
 
@@ -94,8 +108,14 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		cfg = rest.CopyConfig(cfg)
 		cfg.Wrap(election.fence.Wrap)
 	}
+	// client-go's event correlator keeps three LRU caches of recent events (aggregation, the
+	// spam filter, the dedup log) of 4,096 entries each by default: at 20,000 pods, with an
+	// event or two per pod, they were full and held about 10 MB. EventCacheSize entries keep
+	// what the caches are for, repeats of one object's event close in time.
+	events := record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{LRUCacheSize: EventCacheSize}))
 	mgr, err := manager.New(cfg, manager.Options{
 		Scheme:                              scheme,
+		EventBroadcaster:                    events, //nolint:staticcheck // the only way to size the correlator; shut down with the manager below
 		Logger:                              logger,
 		Metrics:                             metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress:              opts.HealthAddress(),
@@ -115,7 +135,12 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		Cache: cache.Options{DefaultTransform: state.NewCompactor(0).Transform},
 	})
 	if err != nil {
+		events.Shutdown()
 		return nil, fmt.Errorf("building manager: %w", err)
+	}
+	// The manager does not stop a broadcaster it was given.
+	if err := mgr.Add(shutdownOnStop(events.Shutdown)); err != nil {
+		return nil, fmt.Errorf("adding event broadcaster shutdown: %w", err)
 	}
 	op := &Operator{Manager: mgr, Registry: metrics.NewRegistry(), Fence: election.fence}
 	op.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
