@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -75,8 +76,12 @@ type Deps struct {
 // Controller creates and removes the Nodes of sim instances and deletes the NodeClaims of
 // interrupted ones.
 type Controller struct {
-	client     client.Client
-	nodes      client.Reader
+	client client.Client
+	nodes  client.Reader
+	// store, once Register found the manager's Node informer, is listed instead of nodes:
+	// its own objects, read only, where a List copies every Node into a new slice each
+	// pass (2,000 Nodes: 1.5 MB a second while nothing changes).
+	store      toolscache.Store
 	cloud      Cloud
 	recorder   record.EventRecorder
 	clock      clock.Clock
@@ -124,6 +129,13 @@ func (c *Controller) Name() string { return "sim.noderegistrar" }
 func (c *Controller) Register(mgr manager.Manager) error {
 	if c.nodes == c.client {
 		c.nodes = mgr.GetClient()
+		inf, err := mgr.GetCache().GetInformer(context.Background(), &corev1.Node{})
+		if err != nil {
+			return fmt.Errorf("registering %s: getting the node informer: %w", c.Name(), err)
+		}
+		if shared, ok := inf.(toolscache.SharedInformer); ok {
+			c.store = shared.GetStore()
+		}
 	}
 	if err := mgr.Add(c); err != nil {
 		return fmt.Errorf("registering %s: %w", c.Name(), err)
@@ -171,20 +183,18 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("listing sim instances: %w", err)
 	}
-	// Read only (a Node is copied before it is deleted): the cache's own objects, not a
-	// deep copy of every Node every second.
-	nodes := &corev1.NodeList{}
-	if err := c.nodes.List(ctx, nodes, client.UnsafeDisableDeepCopy); err != nil {
-		return 0, fmt.Errorf("listing nodes: %w", err)
+	nodes, err := c.listNodes(ctx)
+	if err != nil {
+		return 0, err
 	}
-	existing := map[string]bool{}
-	for i := range nodes.Items {
-		existing[nodes.Items[i].Name] = true
+	existing := make(map[string]bool, len(nodes))
+	for _, node := range nodes {
+		existing[node.Name] = true
 	}
 	now := c.clock.Now()
 	var next time.Duration
 	var errs []error
-	live := map[string]bool{}
+	live := make(map[string]bool, len(instances))
 	for _, inst := range instances {
 		live[inst.Name] = true
 		if inst.Spec.FailRegistration || existing[inst.Name] {
@@ -201,8 +211,7 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Duration, error) {
 			errs = append(errs, fmt.Errorf("creating node %s: %w", inst.Name, err))
 		}
 	}
-	for i := range nodes.Items {
-		node := &nodes.Items[i]
+	for _, node := range nodes {
 		if !strings.HasPrefix(node.Spec.ProviderID, sim.ProviderIDPrefix) || live[node.Name] || node.DeletionTimestamp != nil {
 			continue
 		}
@@ -211,10 +220,34 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Duration, error) {
 			errs = append(errs, fmt.Errorf("deleting node %s: %w", node.Name, err))
 		}
 	}
-	if err := c.reactToInterruptions(ctx, nodes.Items); err != nil {
+	if err := c.reactToInterruptions(ctx, nodes); err != nil {
 		errs = append(errs, err)
 	}
 	return next, errors.Join(errs...)
+}
+
+// listNodes returns the Nodes, read only (a Node is copied before it is deleted): the
+// informer's own objects, or those of an uncopied List.
+func (c *Controller) listNodes(ctx context.Context) ([]*corev1.Node, error) {
+	if c.store != nil {
+		objs := c.store.List()
+		out := make([]*corev1.Node, 0, len(objs))
+		for _, o := range objs {
+			if node, ok := o.(*corev1.Node); ok {
+				out = append(out, node)
+			}
+		}
+		return out, nil
+	}
+	list := &corev1.NodeList{}
+	if err := c.nodes.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	out := make([]*corev1.Node, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
+	}
+	return out, nil
 }
 
 // NodeFor is the Node a sim instance registers as.

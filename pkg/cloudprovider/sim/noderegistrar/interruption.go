@@ -28,7 +28,7 @@ const ReasonInterruption = metrics.ReasonInterruption
 // Node and deletes the instance, which ends the notice. A NodeClaim already being deleted,
 // gone, or not (yet) bound to the instance is left alone; garbage collection handles an
 // instance nobody claims.
-func (c *Controller) reactToInterruptions(ctx context.Context, nodes []corev1.Node) error {
+func (c *Controller) reactToInterruptions(ctx context.Context, nodes []*corev1.Node) error {
 	interruptions, err := c.cloud.Interruptions(ctx)
 	if err != nil {
 		return fmt.Errorf("listing interruptions: %w", err)
@@ -36,9 +36,9 @@ func (c *Controller) reactToInterruptions(ctx context.Context, nodes []corev1.No
 	if len(interruptions) == 0 {
 		return nil
 	}
-	nodeByProviderID := map[string]*corev1.Node{}
-	for i := range nodes {
-		nodeByProviderID[nodes[i].Spec.ProviderID] = &nodes[i]
+	nodeByProviderID := make(map[string]*corev1.Node, len(nodes))
+	for _, node := range nodes {
+		nodeByProviderID[node.Spec.ProviderID] = node
 	}
 	var errs []error
 	for _, in := range interruptions {
