@@ -120,24 +120,28 @@ func (c *Compactor) pod(p *corev1.Pod) {
 	p.Spec.Overhead = share(c, c.resources, p.Spec.Overhead)
 	p.Spec.SchedulerName, p.Spec.PriorityClassName = intern(p.Spec.SchedulerName), intern(p.Spec.PriorityClassName)
 	p.Spec.NodeName = intern(p.Spec.NodeName)
-	for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
-		for i := range cs {
-			cs[i].Name = intern(cs[i].Name)
-			cs[i].Resources.Requests = share(c, c.resources, cs[i].Resources.Requests)
-			cs[i].Resources.Limits = share(c, c.resources, cs[i].Resources.Limits)
-		}
-	}
 	// Trimmed (StripForCache), the containers of one template's pods are equal: one slice
 	// for all of them (a container is about 400 bytes, a pod's largest part after the Pod
-	// itself).
-	p.Spec.InitContainers = share(c, c.containers, p.Spec.InitContainers)
-	p.Spec.Containers = share(c, c.containers, p.Spec.Containers)
+	// itself). A slice seen first shares its requests and limits with other templates'.
+	p.Spec.InitContainers = shareWith(c, c.containers, p.Spec.InitContainers, c.containerParts)
+	p.Spec.Containers = shareWith(c, c.containers, p.Spec.Containers, c.containerParts)
 	for i := range p.Status.Conditions {
 		cond := &p.Status.Conditions[i]
 		cond.Type, cond.Status = intern(cond.Type), intern(cond.Status)
 		cond.Reason, cond.Message = intern(cond.Reason), intern(cond.Message)
 	}
 	p.Status.Phase = intern(p.Status.Phase)
+}
+
+// containerParts interns the containers' names and shares their requests and limits, in
+// place (cs is a freshly decoded pod's own slice). The caller holds c.mu.
+func (c *Compactor) containerParts(cs []corev1.Container) []corev1.Container {
+	for i := range cs {
+		cs[i].Name = intern(cs[i].Name)
+		cs[i].Resources.Requests = share(c, c.resources, cs[i].Resources.Requests)
+		cs[i].Resources.Limits = share(c, c.resources, cs[i].Resources.Limits)
+	}
+	return cs
 }
 
 // meta shares an object's labels, annotations and owner references, and interns its

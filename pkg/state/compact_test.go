@@ -34,8 +34,9 @@ func same(a, b any) bool {
 }
 
 // The compacted objects hold what StripForCache leaves, and the pods of one ReplicaSet
-// share their labels, owners, containers (requests and limits), tolerations, affinity and spread, the
-// Nodes and NodeClaims of one instance type their capacity and allocatable.
+// share their labels, owners, containers (with their requests and limits), tolerations,
+// affinity and spread, the Nodes and NodeClaims of one instance type their capacity and
+// allocatable.
 func TestCompactorShares(t *testing.T) {
 	c := state.NewCompactor(0)
 	workloadsN := 5
