@@ -87,3 +87,66 @@ func dualsOf(snap *Snapshot, pods []*corev1.Pod) vec64 {
 	sv.addExistingNodes()
 	return sv.dualPrices()
 }
+
+// TestRoomPodsMayNotUseChangesNoPrice: existing nodes whose room the pending pods may not
+// use (a taint they do not tolerate, a zone their node selector excludes) must not change
+// the dual prices nor the plan. The estimate of what fits existing room used to look at
+// resources only: it put the CPU-heavy pods on such nodes, priced the rest (memory-heavy) as
+// the whole demand, and CPU came out free.
+func TestRoomPodsMayNotUseChangesNoPrice(t *testing.T) {
+	its := catalogTypes(t)
+	pool := benchPool(its)
+	node := func(name string, mut func(*ExistingNode)) ExistingNode {
+		n := ExistingNode{
+			Name: name, NodePool: pool.Name,
+			Labels: map[string]string{corev1.LabelHostname: name, labelCapacityType: "on-demand", corev1.LabelArchStable: "amd64", corev1.LabelTopologyZone: "us-east-1a"},
+			Allocatable: corev1.ResourceList{
+				corev1.ResourceCPU:    resource.MustParse("16"),
+				corev1.ResourceMemory: resource.MustParse("6Gi"),
+				corev1.ResourcePods:   resource.MustParse("110"),
+			},
+		}
+		mut(&n)
+		return n
+	}
+	tainted := func(n *ExistingNode) {
+		n.Taints = []corev1.Taint{{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule}}
+	}
+	otherZone := func(n *ExistingNode) { n.Labels[corev1.LabelTopologyZone] = "us-east-1b" }
+	inZoneA := func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{corev1.LabelTopologyZone: "us-east-1a"} }
+	for _, tc := range []struct {
+		name string
+		node func(*ExistingNode)
+	}{{"taint", tainted}, {"zone", otherZone}} {
+		for seed := range uint64(10) {
+			r := rand.New(rand.NewPCG(seed, 11))
+			var pods []*corev1.Pod
+			for i := range 4 + r.IntN(12) {
+				pods = append(pods, mkPod(fmt.Sprintf("cpu-%d", i), fmt.Sprint(2+r.IntN(3)), "1Gi", nil))
+			}
+			for i := range 4 + r.IntN(12) {
+				pods = append(pods, mkPod(fmt.Sprintf("mem-%d", i), "500m", fmt.Sprintf("%dGi", 8+4*r.IntN(3)), nil))
+			}
+			for _, p := range pods {
+				inZoneA(p)
+			}
+			var existing []ExistingNode
+			for i := range 2 + r.IntN(6) {
+				existing = append(existing, node(fmt.Sprintf("node-%d", i), tc.node))
+			}
+			aloneSnap := &Snapshot{NodePools: []NodePool{pool}}
+			besideSnap := &Snapshot{NodePools: []NodePool{pool}, Nodes: existing}
+			if a, b := dualsOf(aloneSnap, pods), dualsOf(besideSnap, pods); a != b {
+				t.Errorf("%s, seed %d: dual prices beside nodes the pods may not use %v, alone %v", tc.name, seed, b, a)
+			}
+			alone, beside := Solve(aloneSnap, pods), Solve(besideSnap, pods)
+			if len(beside.ExistingNodes) > 0 {
+				t.Fatalf("%s, seed %d: pods placed on nodes they may not use: %v", tc.name, seed, beside.ExistingNodes)
+			}
+			if math.Abs(beside.Price-alone.Price) > 1e-9 || len(beside.NewNodeClaims) != len(alone.NewNodeClaims) {
+				t.Errorf("%s, seed %d: beside %d nodes the pods may not use: %d new NodeClaims at $%.4f/h, alone %d at $%.4f/h",
+					tc.name, seed, len(existing), len(beside.NewNodeClaims), beside.Price, len(alone.NewNodeClaims), alone.Price)
+			}
+		}
+	}
+}

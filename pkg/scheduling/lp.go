@@ -2,6 +2,7 @@ package scheduling
 
 import (
 	"cmp"
+	"math"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,9 +41,9 @@ func LowerBound(s *Snapshot, pods []*corev1.Pod) float64 {
 // Counting the existing nodes' free room as if pods could be split across it priced every
 // resource at zero whenever the room summed to the demand: a burst that left 600m free on
 // each of eight nodes has room for no 1-CPU pod, yet four such pods then got a node each
-// instead of sharing one. When every pod fits existing room whole, the prices are those of
-// the whole demand, for the pods existing nodes turn down for other reasons (taints,
-// affinity, spread).
+// instead of sharing one. The estimate follows taints, node requirements and host ports, not
+// spread; when every pod fits existing room whole, the prices are those of the whole demand
+// (the classes still need an order, and the pods may yet be spread onto new nodes).
 func (s *solver) dualPrices() vec64 {
 	var all, left vec
 	remaining := make([]int64, len(s.classes))
@@ -64,9 +65,10 @@ func (s *solver) dualPrices() vec64 {
 }
 
 // wholeOnExisting estimates which pending pods fit the existing nodes' free room whole:
-// node by node, the largest classes first (CPU, then memory), as many of each as still fit.
-// It looks at resources only. remaining[i] counts class i's pods not placed; it is lowered
-// by the pods placed.
+// node by node, the largest classes first (CPU, then memory), as many of each as still fit
+// on a node that may take them (mayTake): one per node for a class with host ports or
+// topology rules, whose spread this estimate does not follow. remaining[i] counts class i's
+// pods not placed; it is lowered by the pods placed.
 func (s *solver) wholeOnExisting(remaining []int64) {
 	order := make([]int, 0, len(s.classes))
 	for i := range s.classes {
@@ -91,8 +93,13 @@ func (s *solver) wholeOnExisting(remaining []int64) {
 			if remaining[i] == 0 {
 				continue
 			}
-			req := &s.classes[i].req
-			if k := free.maxCopies(req, remaining[i]); k > 0 {
+			c := s.classes[i]
+			limit, ok := s.mayTake(n, c)
+			if !ok {
+				continue
+			}
+			req := &c.req
+			if k := free.maxCopies(req, min(remaining[i], limit)); k > 0 {
 				remaining[i] -= k
 				left -= k
 				free.addScaled(req, -k)
@@ -102,6 +109,23 @@ func (s *solver) wholeOnExisting(remaining []int64) {
 			return
 		}
 	}
+}
+
+// mayTake reports whether existing node n may take pods of class c under the class's
+// current variant (taints tolerated, a requirement alternative matching the node's labels,
+// no host port in use), and how many of them the estimate puts there at most.
+func (s *solver) mayTake(n *node, c *class) (int64, bool) {
+	v := c.variants[c.level]
+	if !tolerates(c.tols, n.taints) || portsConflict(n.ports, c.ports) {
+		return 0, false
+	}
+	if !slices.ContainsFunc(v.alts, func(alt reqSet) bool { return alt.MatchesLabels(n.labels) }) {
+		return 0, false
+	}
+	if len(c.ports) > 0 || len(v.topo) > 0 {
+		return 1, true
+	}
+	return math.MaxInt64, true
 }
 
 // coverLP builds and solves the covering LP for a demand vector less the existing nodes'
