@@ -34,6 +34,9 @@ type class struct {
 	free     bool    // isFree: no topology bookkeeping, may be mixed onto any node
 	size     float64 // value of one pod at the dual prices
 	pos      int     // position in solver.order
+	// reserved counts the pods expected to fit existing nodes' room (wholeOnExisting) until
+	// the class's turn, when tryNodes tries those nodes first: mixFill leaves them alone.
+	reserved int
 	bucket   *bucket // the simulation bucket the class's pods are counted in
 	// skips, per variant and alternative: nodes that never take the class again.
 	skips [][]skipList

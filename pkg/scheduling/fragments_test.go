@@ -150,3 +150,87 @@ func TestRoomPodsMayNotUseChangesNoPrice(t *testing.T) {
 		}
 	}
 }
+
+// TestNoNewNodeForPodsExistingRoomTakes: a pod with no topology rule is never planned onto a
+// new NodeClaim while an existing node that may take it (taints tolerated, zone selected)
+// still has room for it at the end of the plan; moving it there could only make the new
+// NodeClaim cheaper. A NodeClaim opened for one workload was filled with the pods of later
+// ones (mixFill) before their turn came to try the existing nodes first.
+func TestNoNewNodeForPodsExistingRoomTakes(t *testing.T) {
+	its := catalogTypes(t)
+	pool := benchPool(its)
+	zones := []string{"us-east-1a", "us-east-1b"}
+	cases := 300
+	if testing.Short() {
+		cases = 60
+	}
+	for seed := range uint64(cases) {
+		r := rand.New(rand.NewPCG(seed, 5))
+		var nodes []ExistingNode
+		for i := range 1 + r.IntN(7) {
+			name := fmt.Sprintf("node-%d", i)
+			n := ExistingNode{Name: name, NodePool: pool.Name,
+				Labels: map[string]string{corev1.LabelHostname: name, labelCapacityType: "on-demand", corev1.LabelArchStable: "amd64", corev1.LabelTopologyZone: zones[r.IntN(2)]},
+				Allocatable: corev1.ResourceList{
+					corev1.ResourceCPU:    *resource.NewMilliQuantity(int64(250*(1+r.IntN(16))), resource.DecimalSI),
+					corev1.ResourceMemory: *resource.NewQuantity(int64(512<<20)*int64(1+r.IntN(16)), resource.BinarySI),
+					corev1.ResourcePods:   resource.MustParse("110"),
+				}}
+			if r.IntN(3) == 0 {
+				n.Taints = []corev1.Taint{{Key: "dedicated", Value: "x", Effect: corev1.TaintEffectNoSchedule}}
+			}
+			nodes = append(nodes, n)
+		}
+		var pods []*corev1.Pod
+		for w := range 1 + r.IntN(6) {
+			cpu, mem := pick(r, []string{"250m", "500m", "1", "2", "4"}), pick(r, []string{"256Mi", "1Gi", "2Gi", "4Gi", "8Gi"})
+			zone, tolerates := "", r.IntN(3) == 0
+			if r.IntN(2) == 0 {
+				zone = zones[r.IntN(2)]
+			}
+			for i := range 1 + r.IntN(20) {
+				p := mkPod(fmt.Sprintf("w%d-%d", w, i), cpu, mem, map[string]string{"app": fmt.Sprint(w)})
+				if zone != "" {
+					p.Spec.NodeSelector = map[string]string{corev1.LabelTopologyZone: zone}
+				}
+				if tolerates {
+					p.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}}
+				}
+				pods = append(pods, p)
+			}
+		}
+		snap := &Snapshot{NodePools: []NodePool{pool}, Nodes: nodes}
+		plan := Solve(snap, pods)
+		if err := checkPlan(snap, pods, plan); err != nil {
+			t.Fatalf("seed %d: invalid plan: %v", seed, err)
+		}
+		room := map[string]corev1.ResourceList{}
+		for _, n := range nodes {
+			room[n.Name] = n.Allocatable.DeepCopy()
+		}
+		for _, ep := range plan.ExistingNodes {
+			for _, p := range ep.Pods {
+				for name, q := range p.Spec.Containers[0].Resources.Requests {
+					left := room[ep.Name][name]
+					left.Sub(q)
+					room[ep.Name][name] = left
+				}
+			}
+		}
+		for _, nc := range plan.NewNodeClaims {
+			for _, p := range nc.Pods {
+				req := p.Spec.Containers[0].Resources.Requests
+				for _, n := range nodes {
+					if (len(n.Taints) > 0 && len(p.Spec.Tolerations) == 0) || (p.Spec.NodeSelector != nil && p.Spec.NodeSelector[corev1.LabelTopologyZone] != n.Labels[corev1.LabelTopologyZone]) {
+						continue
+					}
+					if left := room[n.Name]; left.Cpu().Cmp(*req.Cpu()) >= 0 && left.Memory().Cmp(*req.Memory()) >= 0 {
+						t.Errorf("seed %d: pod %s (%v CPU, %v) is on a new NodeClaim, yet existing node %s has %v CPU and %v free for it",
+							seed, p.Name, req.Cpu(), req.Memory(), n.Name, left.Cpu(), left.Memory())
+						break
+					}
+				}
+			}
+		}
+	}
+}

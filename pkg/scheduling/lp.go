@@ -45,16 +45,29 @@ func LowerBound(s *Snapshot, pods []*corev1.Pod) float64 {
 // spread; when every pod fits existing room whole, the prices are those of the whole demand
 // (the classes still need an order, and the pods may yet be spread onto new nodes).
 func (s *solver) dualPrices() vec64 {
-	var all, left vec
+	return s.dualPricesLeft(s.leftByExisting())
+}
+
+// leftByExisting counts, per class, the pods wholeOnExisting does not place on existing
+// nodes (0 for a class in error).
+func (s *solver) leftByExisting() []int64 {
 	remaining := make([]int64, len(s.classes))
 	for i, c := range s.classes {
 		if c.err == nil {
 			remaining[i] = int64(len(c.pods))
-			all.addScaledSat(&c.req, remaining[i])
 		}
 	}
 	s.wholeOnExisting(remaining)
+	return remaining
+}
+
+// dualPricesLeft is dualPrices for the pods left per class by the estimate (leftByExisting).
+func (s *solver) dualPricesLeft(remaining []int64) vec64 {
+	var all, left vec
 	for i, c := range s.classes {
+		if c.err == nil {
+			all.addScaledSat(&c.req, int64(len(c.pods)))
+		}
 		left.addScaledSat(&c.req, remaining[i])
 	}
 	if _, y, ok := s.cover(s.demandVector(left, nil)); ok {

@@ -1,5 +1,7 @@
 package scheduling
 
+import corev1 "k8s.io/api/core/v1"
+
 // isFree reports whether a class's pods need no topology bookkeeping: one variant with one
 // requirement alternative, no topology rule, no host ports, and no topology group counts
 // them. Such pods can be mixed freely onto any NodeClaim that accepts them.
@@ -18,7 +20,8 @@ func (s *solver) isFree(c *class) bool {
 // the others (a CPU-heavy job leaves 40 % of the memory idle); mixing CPU-heavy and
 // memory-heavy pods on the same node is what brings a plan close to the LP bound.
 // Score range: [0, numFixed] (overflow dimensions are left out); ties keep the earlier
-// (larger-valued) class.
+// (larger-valued) class. A class's pods reserved for existing nodes' room are not taken: a
+// new NodeClaim filled with pods that fit room already paid for costs more than it needs.
 func (s *solver) mixFill(n *node) {
 	t := &s.u.types[n.pool.types[n.target]]
 	var scale [numFixed]float64
@@ -36,6 +39,9 @@ func (s *solver) mixFill(n *node) {
 				continue
 			}
 			live = append(live, c)
+			if c.next >= len(c.pods)-c.reserved {
+				continue // the rest is expected to fit existing nodes at the class's turn
+			}
 			if !(n.free.fitsFixed(&c.req) && (s.fixedOnly || n.free.fits(&c.req))) {
 				continue
 			}
@@ -114,4 +120,79 @@ func (s *solver) simulateMix(c *class, p *pool, j int, free vec) float64 {
 		s.simRem[best] -= k
 		val += float64(k) * b.size
 	}
+}
+
+// settleOntoExisting moves pods of free classes (no volumes) from new NodeClaims onto
+// existing nodes that may take them and still have room once every class has had its turn,
+// and drops the NodeClaims left empty. A class tries the existing nodes first at its turn,
+// but its pods may have been mixed onto a NodeClaim before it (beyond the estimate mixFill
+// reserves), and room it found full may have been left by a class placed later. Moving a
+// pod off a NodeClaim never makes it dearer.
+func (s *solver) settleOntoExisting() {
+	if s.existing == 0 {
+		return
+	}
+	classOf := map[*corev1.Pod]*class{}
+	movable := false
+	for _, c := range s.classes {
+		for _, p := range c.pods[:c.next] {
+			classOf[p] = c
+		}
+		movable = movable || (c.free && len(c.vols) == 0 && c.next > 0)
+	}
+	if !movable {
+		return
+	}
+	emptied := false
+	for _, n := range s.nodes[s.existing:] {
+		var pods []*corev1.Pod
+		var runs []run
+		for _, p := range n.pods {
+			c := classOf[p]
+			if c.free && len(c.vols) == 0 && s.settleOne(p, c) {
+				n.free.add(&c.req)
+				n.used.sub(&c.req)
+				continue
+			}
+			pods = append(pods, p)
+			if l := len(runs); l > 0 && runs[l-1].c == c {
+				runs[l-1].k++
+			} else {
+				runs = append(runs, run{c: c, k: 1})
+			}
+		}
+		n.pods, n.runs = pods, runs
+		emptied = emptied || len(pods) == 0
+	}
+	if !emptied {
+		return
+	}
+	kept := s.nodes[:s.existing:s.existing]
+	for _, n := range s.nodes[s.existing:] {
+		if len(n.pods) > 0 {
+			kept = append(kept, n)
+		}
+	}
+	for i, n := range kept[s.existing:] {
+		n.idx = s.existing + i
+		n.name = claimName(n.idx)
+	}
+	s.nodes = kept
+}
+
+// settleOne places pod p of free class c on the first existing node that may take it and
+// has room, and reports whether it found one.
+func (s *solver) settleOne(p *corev1.Pod, c *class) bool {
+	for _, en := range s.nodes[:s.existing] {
+		if !en.free.fitsFixed(&c.req) || !(s.fixedOnly || en.free.fits(&c.req)) {
+			continue
+		}
+		if !tolerates(c.tols, en.taints) || !c.variants[0].alts[0].MatchesLabels(en.labels) {
+			continue
+		}
+		en.pods = append(en.pods, p)
+		en.free.sub(&c.req)
+		return true
+	}
+	return false
 }

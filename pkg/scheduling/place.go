@@ -47,6 +47,7 @@ func (s *solver) keyPlans(c *class, v *variant) []keyPlan {
 
 // placeClass places as many of c's pending pods as it can, relaxing preferences as needed.
 func (s *solver) placeClass(c *class) {
+	c.reserved = 0 // its turn: tryNodes tries the existing nodes first
 	for c.next < len(c.pods) {
 		k := 0
 		for c.level < len(c.variants) {

@@ -191,6 +191,7 @@ func (s *solver) solve(pods []*corev1.Pod) {
 	if s.pol == policyEfficient {
 		s.repack()
 	}
+	s.settleOntoExisting()
 }
 
 // fewestWorthIt reports whether policyFewest may find a cheaper plan than the others: some
@@ -232,9 +233,17 @@ func (s *solver) matchClasses() {
 }
 
 // orderClasses sorts classes by decreasing value (LP dual prices), largest first, and
-// records the smallest request in every dimension for early exits.
+// records the smallest request in every dimension for early exits. Each class reserves the
+// pods the existing nodes' room is expected to take (wholeOnExisting), which mixFill leaves
+// to it.
 func (s *solver) orderClasses() {
-	s.duals = s.dualPrices()
+	left := s.leftByExisting()
+	s.duals = s.dualPricesLeft(left)
+	for i, c := range s.classes {
+		if c.err == nil {
+			c.reserved = len(c.pods) - int(left[i])
+		}
+	}
 	for i := range s.minReq.a {
 		s.minReq.a[i] = 1 << 62
 	}
