@@ -129,7 +129,7 @@ func (s *solver) simulateMix(c *class, p *pool, j int, free vec) float64 {
 // reserves), and room it found full may have been left by a class placed later. Moving a
 // pod off a NodeClaim never makes it dearer.
 func (s *solver) settleOntoExisting() {
-	if s.existing == 0 {
+	if s.existing == 0 || len(s.nodes) == s.existing {
 		return
 	}
 	classOf := map[*corev1.Pod]*class{}
@@ -187,7 +187,7 @@ func (s *solver) settleOne(p *corev1.Pod, c *class) bool {
 		if !en.free.fitsFixed(&c.req) || !(s.fixedOnly || en.free.fits(&c.req)) {
 			continue
 		}
-		if !tolerates(c.tols, en.taints) || !c.variants[0].alts[0].MatchesLabels(en.labels) {
+		if _, ok := s.mayTake(en, c); !ok {
 			continue
 		}
 		en.pods = append(en.pods, p)
