@@ -85,7 +85,7 @@ func dualsOf(snap *Snapshot, pods []*corev1.Pod) vec64 {
 	sv := newSolver(snap, policyEfficient, pods)
 	sv.buildClasses(pods)
 	sv.addExistingNodes()
-	return sv.dualPrices()
+	return sv.dualPrices(sv.leftByExisting())
 }
 
 // TestRoomPodsMayNotUseChangesNoPrice: existing nodes whose room the pending pods may not

@@ -33,21 +33,6 @@ func LowerBound(s *Snapshot, pods []*corev1.Pod) float64 {
 	return v
 }
 
-// dualPrices returns the LP's dual prices for the pending pods: the worth, in dollars per
-// hour, of one unit of each resource. A pod's value is its requests at these prices; no
-// node holds more value than it costs, so value/price measures how well a node is used.
-//
-// The demand is what the pods that do not fit existing nodes whole ask for (wholeOnExisting).
-// Counting the existing nodes' free room as if pods could be split across it priced every
-// resource at zero whenever the room summed to the demand: a burst that left 600m free on
-// each of eight nodes has room for no 1-CPU pod, yet four such pods then got a node each
-// instead of sharing one. The estimate follows taints, node requirements and host ports, not
-// spread; when every pod fits existing room whole, the prices are those of the whole demand
-// (the classes still need an order, and the pods may yet be spread onto new nodes).
-func (s *solver) dualPrices() vec64 {
-	return s.dualPricesLeft(s.leftByExisting())
-}
-
 // leftByExisting counts, per class, the pods wholeOnExisting does not place on existing
 // nodes (0 for a class in error).
 func (s *solver) leftByExisting() []int64 {
@@ -61,8 +46,19 @@ func (s *solver) leftByExisting() []int64 {
 	return remaining
 }
 
-// dualPricesLeft is dualPrices for the pods left per class by the estimate (leftByExisting).
-func (s *solver) dualPricesLeft(remaining []int64) vec64 {
+// dualPrices returns the LP's dual prices for the pending pods, of which remaining[i] of
+// class i are left by the existing-room estimate (leftByExisting): the worth, in dollars per
+// hour, of one unit of each resource. A pod's value is its requests at these prices; no
+// node holds more value than it costs, so value/price measures how well a node is used.
+//
+// The demand is what the pods that do not fit existing nodes whole ask for (wholeOnExisting).
+// Counting the existing nodes' free room as if pods could be split across it priced every
+// resource at zero whenever the room summed to the demand: a burst that left 600m free on
+// each of eight nodes has room for no 1-CPU pod, yet four such pods then got a node each
+// instead of sharing one. The estimate follows taints, node requirements and host ports, not
+// spread; when every pod fits existing room whole, the prices are those of the whole demand
+// (the classes still need an order, and the pods may yet be spread onto new nodes).
+func (s *solver) dualPrices(remaining []int64) vec64 {
 	var all, left vec
 	for i, c := range s.classes {
 		if c.err == nil {

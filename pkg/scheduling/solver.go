@@ -238,7 +238,7 @@ func (s *solver) matchClasses() {
 // to it.
 func (s *solver) orderClasses() {
 	left := s.leftByExisting()
-	s.duals = s.dualPricesLeft(left)
+	s.duals = s.dualPrices(left)
 	for i, c := range s.classes {
 		if c.err == nil {
 			c.reserved = len(c.pods) - int(left[i])

@@ -187,15 +187,22 @@ func TestRegister(t *testing.T) {
 	}
 }
 
-// TestPoolAlreadyGone: a stale copy of a deleted NodePool is not an error.
-func TestPoolAlreadyGone(t *testing.T) {
-	ctx, ctrl := setup(t)
-	pool := fixtures.NodePool(fixtures.Name(t, "gone"))
+// reconciledPool creates a NodePool, reconciles it once and returns it with a copy of it as
+// read then (a stale copy once anything writes the pool).
+func reconciledPool(ctx context.Context, t *testing.T, ctrl *Controller, name string) (pool, stale *v1.NodePool) {
+	t.Helper()
+	pool = fixtures.NodePool(fixtures.Name(t, name))
 	if err := env.Client.Create(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
 	reconcilePool(ctx, t, ctrl, pool)
-	stale := pool.DeepCopy()
+	return pool, pool.DeepCopy()
+}
+
+// TestPoolAlreadyGone: a stale copy of a deleted NodePool is not an error.
+func TestPoolAlreadyGone(t *testing.T) {
+	ctx, ctrl := setup(t)
+	pool, stale := reconciledPool(ctx, t, ctrl, "gone")
 	stale.Status = v1.NodePoolStatus{}
 	if err := env.Client.Delete(ctx, pool); err != nil {
 		t.Fatal(err)
@@ -210,12 +217,7 @@ func TestPoolAlreadyGone(t *testing.T) {
 // reported as an error, and the next reconcile of the stored version writes the counts.
 func TestStaleCopyRequeuesQuietly(t *testing.T) {
 	ctx, ctrl := setup(t)
-	pool := fixtures.NodePool(fixtures.Name(t, "pool"))
-	if err := env.Client.Create(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	reconcilePool(ctx, t, ctrl, pool)
-	stale := pool.DeepCopy()
+	pool, stale := reconciledPool(ctx, t, ctrl, "pool")
 	if _, err := fixtures.Launch(ctx, env.Client, fake.New(fake.Options{}), fixtures.NodeClaim(fixtures.Name(t, "a"), pool.Name), time.Now()); err != nil {
 		t.Fatal(err)
 	}
