@@ -49,15 +49,12 @@ func (s *solver) repackPinned(p *pool, cs *compatSet, nodes, pinned []*node) ([]
 	for _, n := range nodes {
 		pos, _ := s.cheapestOption(n)
 		before += offs[pos].price
-		i := 0
-		for _, r := range n.runs {
-			for _, pod := range n.pods[i : i+r.k] {
-				loose = append(loose, loosePod{pod, r.c})
-			}
-			i += r.k
-		}
+		loose = appendLoose(loose, n)
 	}
-	movable := loose[:len(loose):len(loose)]
+	// A copy: loose is sorted in place below, which would otherwise reorder movable's
+	// pods with the pinned claims' (a pod kept on its pinned claim was packed again, and
+	// a movable pod was lost).
+	movable := slices.Clone(loose)
 	pinnedNow, noHandOut := 0.0, false
 	states := make([]*pinnedState, 0, len(pinned))
 	for _, n := range pinned {
@@ -293,7 +290,7 @@ func restShapes(rest []loosePod) []*shape {
 			byReq[lp.c.req] = si
 			shapes = append(shapes, &shape{req: lp.c.req})
 		}
-		shapes[si].pods = append(shapes[si].pods, lp.pod)
+		shapes[si].pods = append(shapes[si].pods, lp)
 	}
 	return shapes
 }

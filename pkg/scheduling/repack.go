@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"slices"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/gokarpenter/karpenter/pkg/scheduling/internal/lp"
 )
 
@@ -127,7 +125,7 @@ func (s *solver) movableCompat(c *class, p *pool) *compatSet {
 // shape is the pods of one request vector within a repacked partition.
 type shape struct {
 	req  vec
-	pods []*corev1.Pod
+	pods []loosePod
 	val  float64
 }
 
@@ -143,23 +141,13 @@ type packed struct {
 func (s *solver) repackPart(p *pool, cs *compatSet, nodes []*node) []*node {
 	offs := p.pricesIn(s.u, cs.zm, cs.cm)
 	old := 0.0
-	byReq := map[vec]int{}
-	var shapes []*shape
+	var pods []loosePod
 	for _, n := range nodes {
 		pos, _ := s.cheapestOption(n)
 		old += offs[pos].price
-		i := 0
-		for _, r := range n.runs {
-			si, ok := byReq[r.c.req]
-			if !ok {
-				si = len(shapes)
-				byReq[r.c.req] = si
-				shapes = append(shapes, &shape{req: r.c.req})
-			}
-			shapes[si].pods = append(shapes[si].pods, n.pods[i:i+r.k]...)
-			i += r.k
-		}
+		pods = appendLoose(pods, n)
 	}
+	shapes := restShapes(pods)
 	pats, _ := s.packShapes(p, cs, offs, shapes, old)
 	if pats == nil {
 		return nil
@@ -167,8 +155,20 @@ func (s *solver) repackPart(p *pool, cs *compatSet, nodes []*node) []*node {
 	return s.freshClaims(p, cs, shapes, pats)
 }
 
+// appendLoose appends the pods of NodeClaim n, with their classes, to pods.
+func appendLoose(pods []loosePod, n *node) []loosePod {
+	i := 0
+	for _, r := range n.runs {
+		for _, pod := range n.pods[i : i+r.k] {
+			pods = append(pods, loosePod{pod, r.c})
+		}
+		i += r.k
+	}
+	return pods
+}
+
 // freshClaims builds the NodeClaims of the patterns pats over shapes (pods taken from each
-// shape in order).
+// shape in order), with their runs.
 func (s *solver) freshClaims(p *pool, cs *compatSet, shapes []*shape, pats []packed) []*node {
 	var out []*node
 	next := make([]int, len(shapes))
@@ -184,7 +184,14 @@ func (s *solver) freshClaims(p *pool, cs *compatSet, shapes []*shape, pats []pac
 					continue
 				}
 				sh := shapes[i]
-				n.pods = append(n.pods, sh.pods[next[i]:next[i]+int(k)]...)
+				for _, lp := range sh.pods[next[i] : next[i]+int(k)] {
+					n.pods = append(n.pods, lp.pod)
+					if l := len(n.runs); l > 0 && n.runs[l-1].c == lp.c {
+						n.runs[l-1].k++
+					} else {
+						n.runs = append(n.runs, run{c: lp.c, k: 1})
+					}
+				}
 				next[i] += int(k)
 				n.used.addScaled(&sh.req, k)
 				n.free.addScaled(&sh.req, -k)
