@@ -13,7 +13,7 @@ type workload struct {
 	gen  func(n int, seed uint64) []*corev1.Pod
 }
 
-var benchWorkloads = []workload{{"diverse", diversePods}, {"web", webPods}, {"batch", batchPods},
+var benchWorkloads = []workload{{"diverse", diversePods}, {"web", webPods}, {"selectors", selectorPods}, {"batch", batchPods},
 	{"batch-stranded", batchStrandedPods}, {"anti", antiPods}, {"hostport", hostPortPods},
 	{"hostspread", spreadPods}}
 

@@ -79,6 +79,18 @@ func spreadPods(n int, seed uint64) []*corev1.Pod {
 type refType struct {
 	cpu, mem, pods int64
 	price          float64
+	labels         map[string]string
+}
+
+// refSelects reports whether a pod's node selector, zone aside (claims carry the zone), admits
+// a type's labels.
+func refSelects(p *corev1.Pod, ty refType) bool {
+	for k, v := range p.Spec.NodeSelector {
+		if k != corev1.LabelTopologyZone && ty.labels[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // refClaim is one NodeClaim of the reference: its pods' requests and the types still open.
@@ -87,14 +99,17 @@ type refClaim struct {
 	claimed        []*corev1.Pod
 	ports          map[int32]bool
 	types          []refType
+	zone           string // the zone a pod's node selector narrowed the claim to, or ""
 }
 
 // upstreamFFD prices an upstream-like plan: pods sorted by CPU then memory, decreasing; each
-// pod goes to the first NodeClaim (in the order given by sortClaims) whose open types still
-// fit it and whose pods it does not conflict with (hostname anti-affinity, host ports,
-// hostname spread of maxSkew 1 as at most one matching pod per node, since a new node is
-// always an empty domain); else a new NodeClaim opens with every type that fits. Each
-// NodeClaim costs its cheapest remaining type. It shares no code with the solver.
+// pod goes to the first NodeClaim (fewest pods first when fewestFirst, upstream's order;
+// else in creation order) whose open types still fit it and match its node selector, whose
+// zone (set by the first pod that selects one) it may use, and whose pods it does not
+// conflict with (hostname anti-affinity, host ports, hostname spread of maxSkew 1 as at
+// most one matching pod per node, since a new node is always an empty domain); else a new
+// NodeClaim opens with every type that fits. Each NodeClaim costs its cheapest remaining
+// type. It shares no code with the solver.
 func upstreamFFD(t testing.TB, np NodePool, pods []*corev1.Pod, fewestFirst bool) float64 {
 	t.Helper()
 	var types []refType
@@ -112,7 +127,7 @@ func upstreamFFD(t testing.TB, np NodePool, pods []*corev1.Pod, fewestFirst bool
 		if math.IsInf(price, 1) {
 			continue
 		}
-		types = append(types, refType{a.Cpu().MilliValue(), a.Memory().Value(), a.Pods().Value(), price})
+		types = append(types, refType{a.Cpu().MilliValue(), a.Memory().Value(), a.Pods().Value(), price, it.Labels})
 	}
 	sorted := slices.Clone(pods)
 	slices.SortStableFunc(sorted, func(a, b *corev1.Pod) int {
@@ -131,9 +146,12 @@ func upstreamFFD(t testing.TB, np NodePool, pods []*corev1.Pod, fewestFirst bool
 			if refConflicts(c, p) {
 				continue
 			}
+			if z := p.Spec.NodeSelector[corev1.LabelTopologyZone]; z != "" && c.zone != "" && z != c.zone {
+				continue
+			}
 			var left []refType
 			for _, ty := range c.types {
-				if c.cpu+cpu <= ty.cpu && c.mem+mem <= ty.mem && c.pods+1 <= ty.pods {
+				if c.cpu+cpu <= ty.cpu && c.mem+mem <= ty.mem && c.pods+1 <= ty.pods && refSelects(p, ty) {
 					left = append(left, ty)
 				}
 			}
@@ -150,7 +168,7 @@ func upstreamFFD(t testing.TB, np NodePool, pods []*corev1.Pod, fewestFirst bool
 		}
 		c := &refClaim{ports: map[int32]bool{}}
 		for _, ty := range types {
-			if cpu <= ty.cpu && mem <= ty.mem && 1 <= ty.pods {
+			if cpu <= ty.cpu && mem <= ty.mem && 1 <= ty.pods && refSelects(p, ty) {
 				c.types = append(c.types, ty)
 			}
 		}
@@ -174,6 +192,9 @@ func upstreamFFD(t testing.TB, np NodePool, pods []*corev1.Pod, fewestFirst bool
 
 func refAdd(c *refClaim, p *corev1.Pod) {
 	c.claimed = append(c.claimed, p)
+	if z := p.Spec.NodeSelector[corev1.LabelTopologyZone]; z != "" {
+		c.zone = z
+	}
 	for _, ctr := range p.Spec.Containers {
 		for _, port := range ctr.Ports {
 			if port.HostPort > 0 {

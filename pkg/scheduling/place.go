@@ -210,7 +210,7 @@ const (
 // fitNode places up to remaining pods of c on n and returns how many it placed, or 0 and
 // whether n can never take the class under this variant and alternative.
 func (s *solver) fitNode(c *class, v *variant, ai int, n *node, remaining int) (int, int) {
-	if !(n.free.fitsFixed(&c.req) && (s.fixedOnly || n.free.fits(&c.req))) && (s.pol != policyFewest || n.existing || !s.retarget(n, &c.req)) {
+	if !(n.free.fitsFixed(&c.req) && (s.fixedOnly || n.free.fits(&c.req))) && (s.pol != policyFewest || n.existing || !s.retarget(n, &c.req, nil)) {
 		return 0, failShared
 	}
 	if portsConflict(n.ports, c.ports) {
@@ -227,7 +227,8 @@ func (s *solver) fitNode(c *class, v *variant, ai int, n *node, remaining int) (
 			}
 		}
 	} else {
-		if cs = s.altCompat(v, ai, n.pool); !s.claimAccepts(n, c, cs) {
+		cs = s.altCompat(v, ai, n.pool)
+		if !s.claimAccepts(n, c, cs) && (s.pol != policyFewest || cs.reason != "" || !s.retarget(n, &c.req, cs) || !s.claimAccepts(n, c, cs)) {
 			return 0, failShared
 		}
 	}
@@ -258,18 +259,23 @@ func (s *solver) fitNode(c *class, v *variant, ai int, n *node, remaining int) (
 }
 
 // retarget moves NodeClaim n to another type it may still launch as whose room holds req
-// on top of its pods (upstream keeps every type that fits a NodeClaim's pods, not one
+// on top of its pods, and which set cs (when given) allows in one of its zones and
+// capacity types (upstream keeps every type that fits a NodeClaim's pods, not one
 // target). It reports whether it found one.
-func (s *solver) retarget(n *node, req *vec) bool {
+func (s *solver) retarget(n *node, req *vec, cs *compatSet) bool {
 	need := n.used
 	need.add(&n.pool.dsOverhead)
 	need.add(req)
+	zm, cm := n.zm, n.cm
+	if cs != nil {
+		zm, cm = zm&cs.zm, cm&cs.cm
+	}
 	for j := range n.pool.types {
-		if j == n.target || !bitTest(n.bits, j) {
+		if j == n.target || !bitTest(n.bits, j) || (cs != nil && !bitTest(cs.bits, j)) {
 			continue
 		}
 		t := &s.u.types[n.pool.types[j]]
-		if t.alloc.fitsFixed(&need) && (s.fixedOnly || t.alloc.fits(&need)) && t.hasOffering(n.zm, n.cm) && n.pool.withinLimits(&t.capacity) {
+		if t.alloc.fitsFixed(&need) && (s.fixedOnly || t.alloc.fits(&need)) && t.hasOffering(zm, cm) && n.pool.withinLimits(&t.capacity) {
 			n.target = j
 			n.free = t.alloc
 			n.free.sub(&n.pool.dsOverhead)

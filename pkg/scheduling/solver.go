@@ -18,9 +18,12 @@ const (
 	policyLargest
 	// policyFewest is upstream's first fit: pods by CPU then memory, decreasing, one at a
 	// time onto the NodeClaim holding the fewest pods that takes it, sized to the largest
-	// type and shrunk at the end. It spreads ordinary pods over the NodeClaims opened for
-	// one-per-node pods, and it lets one-per-node pods of different workloads share a
-	// NodeClaim; it runs only when such pods are present (see fewestWorthIt).
+	// type (a NodeClaim moves to another type of its pods' sets when its type no longer
+	// holds or admits the next pod) and shrunk at the end. It spreads ordinary pods over
+	// the NodeClaims opened for one-per-node pods, it lets one-per-node pods of different
+	// workloads share a NodeClaim, and it puts pods of different node selectors on one
+	// NodeClaim of a type they all allow. It runs when such pods are present (see
+	// fewestWorthIt).
 	policyFewest
 )
 
@@ -190,17 +193,21 @@ func (s *solver) solve(pods []*corev1.Pod) {
 	}
 	if s.pol == policyEfficient {
 		s.repack()
+		s.crossRepack()
 	}
 	s.settleOntoExisting()
 }
 
-// fewestWorthIt reports whether policyFewest may find a cheaper plan than the others: some
-// class is one-per-node (host ports, or a hostname rule) and the batch is small enough
-// for its quadratic scan.
+// fewestWorthIt reports whether policyFewest may find a cheaper plan than the others: the
+// batch is small enough for its quadratic scan, and some class is one-per-node (host
+// ports, or a hostname rule) or the classes ask for more than one set of node
+// requirements (it shares a NodeClaim among them on a type they all allow, where the
+// others open one per set).
 func (s *solver) fewestWorthIt(pods int) bool {
 	if pods > fewestMaxPods {
 		return false
 	}
+	first, seen := "", false
 	for _, c := range s.classes {
 		if len(c.ports) > 0 {
 			return true
@@ -211,6 +218,18 @@ func (s *solver) fewestWorthIt(pods int) bool {
 					return true
 				}
 			}
+		}
+		if len(c.variants) == 0 {
+			continue
+		}
+		sig := ""
+		for _, a := range c.variants[0].alts {
+			sig += a.Signature() + "|"
+		}
+		if !seen {
+			first, seen = sig, true
+		} else if sig != first {
+			return true
 		}
 	}
 	return false

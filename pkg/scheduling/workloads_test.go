@@ -152,6 +152,32 @@ func webPods(n int, seed uint64) []*corev1.Pod {
 	return pods
 }
 
+// selectorPods are Deployments of the web mix's sizes (2-200 replicas) of which two in
+// three select nodes: a zone (StatefulSets on zonal volumes), an architecture, an instance
+// category, or a zone and an architecture.
+func selectorPods(n int, seed uint64) []*corev1.Pod {
+	r := rand.New(rand.NewPCG(seed, 6))
+	cpus := []string{"100m", "250m", "500m", "1", "2", "4"}
+	mems := []string{"128Mi", "256Mi", "512Mi", "1Gi", "2Gi", "4Gi", "8Gi", "16Gi"}
+	sels := []map[string]string{nil, nil, nil,
+		{corev1.LabelTopologyZone: "us-east-1a"}, {corev1.LabelTopologyZone: "us-east-1b"},
+		{corev1.LabelArchStable: "arm64"}, {corev1.LabelArchStable: "amd64"},
+		{catalog.LabelInstanceCategory: "c"}, {catalog.LabelInstanceCategory: "m"}, {catalog.LabelInstanceCategory: "r"},
+		{corev1.LabelTopologyZone: "us-east-1a", corev1.LabelArchStable: "amd64"}}
+	var pods []*corev1.Pod
+	for d := 0; len(pods) < n; d++ {
+		replicas := min(2+r.IntN(199), n-len(pods))
+		cpu, mem, sel := pick(r, cpus), pick(r, mems), sels[r.IntN(len(sels))]
+		app := fmt.Sprintf("sel-%d", d)
+		for i := range replicas {
+			p := mkPod(fmt.Sprintf("%s-%d", app, i), cpu, mem, map[string]string{"app": app})
+			p.Spec.NodeSelector = sel
+			pods = append(pods, p)
+		}
+	}
+	return pods
+}
+
 // batchPods are Jobs of 50-550 identical replicas with realistic batch shapes: 1-8 CPU
 // with 2, 4 or 8 GiB per CPU; one Job in ten asks for one GPU per pod (1-3 CPU, 2-4 GiB
 // per CPU).
