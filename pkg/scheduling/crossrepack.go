@@ -14,10 +14,10 @@ type crossPart struct {
 
 // crossMove is one candidate of crossRepack: the fresh NodeClaims of parts t and l.
 type crossMove struct {
-	t, l          *crossPart
-	to            *compatSet // t's set after the move
-	tNodes, lNode []*node
-	saving        float64
+	t, l           *crossPart
+	to             *compatSet // t's set after the move
+	tNodes, lNodes []*node
+	saving         float64
 }
 
 // crossRepack re-packs across compatible sets. repack works within one set, so pods that
@@ -72,9 +72,9 @@ func (s *solver) crossRepack() {
 			for _, n := range mv.l.nodes {
 				removed[n] = true
 			}
-			mv.t.cs, mv.t.nodes, mv.l.nodes = mv.to, mv.tNodes, mv.lNode
+			mv.t.cs, mv.t.nodes, mv.l.nodes = mv.to, mv.tNodes, mv.lNodes
 			added = append(added, mv.tNodes...)
-			added = append(added, mv.lNode...)
+			added = append(added, mv.lNodes...)
 		}
 	}
 	if len(removed) == 0 {
@@ -205,7 +205,7 @@ func (s *solver) crossPack(p *pool, c *crossCand, floor float64) *crossMove {
 	for _, n := range tNodes {
 		s.applyRunSets(n)
 	}
-	return &crossMove{t: c.t, l: c.l, to: c.to, tNodes: tNodes, lNode: lNodes, saving: c.old - price - restPrice}
+	return &crossMove{t: c.t, l: c.l, to: c.to, tNodes: tNodes, lNodes: lNodes, saving: c.old - price - restPrice}
 }
 
 // meet returns pool p's compatible set of a's and b's requirements together (the narrower
