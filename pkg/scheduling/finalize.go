@@ -78,12 +78,7 @@ func (s *solver) estimate() (int, float64) {
 	for _, c := range s.classes {
 		unsched += len(c.pods) - c.next
 	}
-	price := 0.0
-	for _, n := range s.nodes[s.existing:] {
-		pos, _ := s.cheapestOption(n)
-		price += n.pool.pricesIn(s.u, n.zm, n.cm)[pos].price
-	}
-	return unsched, price
+	return unsched, s.claimsPrice(s.nodes[s.existing:])
 }
 
 // cheapestOption returns the position of the NodeClaim's cheapest fitting option (the first

@@ -1,6 +1,10 @@
 package scheduling
 
-import corev1 "k8s.io/api/core/v1"
+import (
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+)
 
 // isFree reports whether a class's pods need no topology bookkeeping: one variant with one
 // requirement alternative, no topology rule, no host ports, and no topology group counts
@@ -129,37 +133,29 @@ func (s *solver) simulateMix(c *class, p *pool, j int, free vec) float64 {
 // reserves), and room it found full may have been left by a class placed later. Moving a
 // pod off a NodeClaim never makes it dearer.
 func (s *solver) settleOntoExisting() {
-	if s.existing == 0 || len(s.nodes) == s.existing {
-		return
-	}
-	classOf := map[*corev1.Pod]*class{}
-	movable := false
-	for _, c := range s.classes {
-		for _, p := range c.pods[:c.next] {
-			classOf[p] = c
-		}
-		movable = movable || (c.free && len(c.vols) == 0 && c.next > 0)
-	}
-	if !movable {
+	if s.existing == 0 || len(s.nodes) == s.existing || !slices.ContainsFunc(s.classes, settles) {
 		return
 	}
 	emptied := false
 	for _, n := range s.nodes[s.existing:] {
 		var pods []*corev1.Pod
 		var runs []run
-		for _, p := range n.pods {
-			c := classOf[p]
-			if c.free && len(c.vols) == 0 && s.settleOne(p, c) {
-				n.free.add(&c.req)
-				n.used.sub(&c.req)
-				continue
+		i := 0
+		for _, r := range n.runs {
+			for _, p := range n.pods[i : i+r.k] {
+				if settles(r.c) && s.settleOne(p, r.c) {
+					n.free.add(&r.c.req)
+					n.used.sub(&r.c.req)
+					continue
+				}
+				pods = append(pods, p)
+				if l := len(runs); l > 0 && runs[l-1].c == r.c {
+					runs[l-1].k++
+				} else {
+					runs = append(runs, run{c: r.c, k: 1})
+				}
 			}
-			pods = append(pods, p)
-			if l := len(runs); l > 0 && runs[l-1].c == c {
-				runs[l-1].k++
-			} else {
-				runs = append(runs, run{c: c, k: 1})
-			}
+			i += r.k
 		}
 		n.pods, n.runs = pods, runs
 		emptied = emptied || len(pods) == 0
@@ -179,6 +175,10 @@ func (s *solver) settleOntoExisting() {
 	}
 	s.nodes = kept
 }
+
+// settles reports whether settleOntoExisting may move class c's placed pods: a free class
+// without volumes.
+func settles(c *class) bool { return c.free && len(c.vols) == 0 && c.next > 0 }
 
 // settleOne places pod p of free class c on the first existing node that may take it and
 // has room, and reports whether it found one.
