@@ -11,8 +11,11 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
@@ -44,17 +47,6 @@ import (
 // EventCacheSize is the size of each of the event correlator's caches (client-go: 4,096).
 const EventCacheSize = 1024
 
-// shutdownOnStop runs stop when the manager stops, leader or not.
-type shutdownOnStop func()
-
-func (s shutdownOnStop) Start(ctx context.Context) error {
-	<-ctx.Done()
-	s()
-	return nil
-}
-
-func (shutdownOnStop) NeedLeaderElection() bool { return false }
-
 // EventSource is the component name on the events the controllers record.
 const EventSource = "karpenter"
 
@@ -72,6 +64,8 @@ type Operator struct {
 	// Fence refuses the process's writes while it does not hold the lease; nil without
 	// leader election.
 	Fence *fence.Fence
+	// stopEvents shuts the event broadcaster down when the manager has returned.
+	stopEvents func()
 }
 
 // NewScheme returns a fresh scheme with the Kubernetes types, karpenter.sh/v1 and the
@@ -88,7 +82,7 @@ func NewScheme() (*runtime.Scheme, error) {
 
 // New builds the manager, cluster state, cloud provider and controllers, and registers
 // them all. Nothing runs until Start.
-func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger) (*Operator, error) {
+func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger) (_ *Operator, err error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("validating options: %w", err)
 	}
@@ -108,14 +102,17 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		cfg = rest.CopyConfig(cfg)
 		cfg.Wrap(election.fence.Wrap)
 	}
-	// client-go's event correlator keeps three LRU caches of recent events (aggregation, the
-	// spam filter, the dedup log) of 4,096 entries each by default: at 20,000 pods, with an
-	// event or two per pod, they were full and held about 10 MB. EventCacheSize entries keep
-	// what the caches are for, repeats of one object's event close in time.
-	events := record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{LRUCacheSize: EventCacheSize}))
+	recorder, stopEvents, err := newEventRecorder(cfg, scheme, logger)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			stopEvents()
+		}
+	}()
 	mgr, err := manager.New(cfg, manager.Options{
 		Scheme:                              scheme,
-		EventBroadcaster:                    events, //nolint:staticcheck // the only way to size the correlator; shut down with the manager below
 		Logger:                              logger,
 		Metrics:                             metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress:              opts.HealthAddress(),
@@ -135,14 +132,9 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		Cache: cache.Options{DefaultTransform: state.NewCompactor(0).Transform},
 	})
 	if err != nil {
-		events.Shutdown()
 		return nil, fmt.Errorf("building manager: %w", err)
 	}
-	// The manager does not stop a broadcaster it was given.
-	if err := mgr.Add(shutdownOnStop(events.Shutdown)); err != nil {
-		return nil, fmt.Errorf("adding event broadcaster shutdown: %w", err)
-	}
-	op := &Operator{Manager: mgr, Registry: metrics.NewRegistry(), Fence: election.fence}
+	op := &Operator{Manager: mgr, Registry: metrics.NewRegistry(), Fence: election.fence, stopEvents: stopEvents}
 	op.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := metrics.BuildInfo(op.Registry, opts.Version, goruntime.Version(), vcsRevision()); err != nil {
 		return nil, fmt.Errorf("registering build info: %w", err)
@@ -170,7 +162,6 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		return nil, fmt.Errorf("adding readyz check: %w", err)
 	}
 
-	recorder := mgr.GetEventRecorderFor(EventSource) //nolint:staticcheck // the controllers take a record.EventRecorder
 	inner, extra, err := newCloudProvider(ctx, cfg, mgr, scheme, opts, recorder, op.Registry, op.Fence)
 	if err != nil {
 		return nil, err
@@ -209,10 +200,38 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 
 // Start runs everything until ctx ends.
 func (o *Operator) Start(ctx context.Context) error {
+	defer o.stopEvents()
 	if err := o.Manager.Start(ctx); err != nil {
 		return fmt.Errorf("running manager: %w", err)
 	}
 	return nil
+}
+
+// newEventRecorder returns the recorder of the controllers' events, already recording to
+// the API, and the function that flushes and stops it.
+//
+// The recorder is the process's own rather than the manager's: client-go's event correlator
+// keeps three LRU caches of recent events (aggregation, the spam filter, the dedup log) of
+// 4,096 entries each by default, and at 20,000 pods, with an event or two per pod, they were
+// full and held about 10 MB; EventCacheSize entries keep what the caches are for, repeats of
+// one object's event close in time. Handed to the manager instead (its only way to size
+// them), the broadcaster was started lazily by each of the manager's recorder providers,
+// the manager's own among them only while the manager stopped, so a broadcaster we shut
+// down with the manager was started again after ("Unable start event watcher (will not
+// retry!)" err="broadcaster already stopped"). The manager keeps its default broadcaster for
+// the leader election's events.
+func newEventRecorder(cfg *rest.Config, scheme *runtime.Scheme, logger logr.Logger) (record.EventRecorder, func(), error) {
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("building event client: %w", err)
+	}
+	events := record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{LRUCacheSize: EventCacheSize}))
+	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	log := logger.WithName("events").V(1)
+	events.StartEventWatcher(func(e *corev1.Event) {
+		log.Info(e.Message, "type", e.Type, "object", e.InvolvedObject, "reason", e.Reason)
+	})
+	return events.NewRecorder(scheme, corev1.EventSource{Component: EventSource}), events.Shutdown, nil
 }
 
 // newCloudProvider builds the named provider and the controllers it brings along (the

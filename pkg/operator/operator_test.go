@@ -1,6 +1,7 @@
 package operator_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
@@ -102,18 +105,93 @@ func TestOperatorRunsTheMainJob(t *testing.T) {
 		}
 		return nil
 	})
-	code, body := get("http://" + opts.MetricsAddr + "/metrics")
-	for _, want := range []string{
-		"karpenter_cloudprovider_duration_seconds", "controller_runtime_reconcile_total", "go_goroutines",
-		`karpenter_nodeclaims_created_total{min_values_relaxed="false",nodepool="operator",reason="provisioning"} 1`,
-		`karpenter_nodeclaims_launched_total{nodepool="operator"} 1`,
-		`karpenter_scheduler_scheduling_duration_seconds_count{controller="provisioner"}`,
-	} {
-		if code != http.StatusOK || !strings.Contains(body, want) {
-			t.Errorf("/metrics (%d) lacks %s", code, want)
+	// The lifecycle controller counts a launch once the API has accepted the status that
+	// says so, so the scrape may briefly trail what the list above saw.
+	test.Eventually(t, 0, func() error {
+		code, body := get("http://" + opts.MetricsAddr + "/metrics")
+		for _, want := range []string{
+			"karpenter_cloudprovider_duration_seconds", "controller_runtime_reconcile_total", "go_goroutines",
+			`karpenter_nodeclaims_created_total{min_values_relaxed="false",nodepool="operator",reason="provisioning"} 1`,
+			`karpenter_nodeclaims_launched_total{nodepool="operator"} 1`,
+			`karpenter_scheduler_scheduling_duration_seconds_count{controller="provisioner"}`,
+		} {
+			if code != http.StatusOK || !strings.Contains(body, want) {
+				return fmt.Errorf("/metrics (%d) lacks %s", code, want)
+			}
 		}
-	}
+		return nil
+	})
 }
+
+// TestEventsArePostedOnceAndStoppedCleanly: each event the controllers record reaches the
+// API in one request, and stopping the operator leaves no event machinery complaining. With
+// the broadcaster handed to the manager, its recorder providers started it again while the
+// manager stopped, after the operator had shut it ("Unable start event watcher (will not
+// retry!)" err="broadcaster already stopped").
+func TestEventsArePostedOnceAndStoppedCleanly(t *testing.T) {
+	test.RequireEnvironment(t, env)
+	ctx := test.Context(t)
+	var klogged bytes.Buffer // client-go reports through klog
+	klog.LogToStderr(false)
+	klog.SetOutput(&syncWriter{w: &klogged})
+	var mu sync.Mutex
+	codes := map[int]int{} // status of each event POST
+	t.Cleanup(func() {     // registered first, so it runs once the operator has stopped
+		klog.Flush()
+		klog.SetOutput(os.Stderr)
+		klog.LogToStderr(true)
+		if strings.Contains(klogged.String(), "broadcaster already stopped") {
+			t.Errorf("stopping the operator logged:\n%s", klogged.String())
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if codes[http.StatusCreated] == 0 || len(codes) != 1 {
+			t.Errorf("event POSTs by status: %v, want only %d", codes, http.StatusCreated)
+		}
+	})
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			resp, err := rt.RoundTrip(req)
+			if err == nil && req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/events") {
+				mu.Lock()
+				codes[resp.StatusCode]++
+				mu.Unlock()
+			}
+			return resp, err
+		})
+	})
+	runOperatorOn(t, cfg, fakeCloudOptions(t), nil)
+	pod := createPendingPod(t, "events", corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}, nil)
+	test.Eventually(t, 0, func() error {
+		var list corev1.EventList
+		if err := env.Client.List(ctx, &list, client.InNamespace("default")); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.InvolvedObject.UID == pod.UID && e.Reason == "Nominated" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no Nominated event on %s among %d events", pod.Name, len(list.Items))
+	})
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // fakeCloudOptions are the operator's options for a run on the fake cloud with leader
 // election, free metrics and health ports, and short batches.
@@ -131,7 +209,13 @@ func fakeCloudOptions(t *testing.T) operator.Options {
 // it, waits for it to return, runs the extra clean-up (nil for none) and cleanup.
 func runOperator(t *testing.T, opts operator.Options, extra func()) *operator.Operator {
 	t.Helper()
-	op, err := operator.New(test.Context(t), env.Config, opts, logr.Discard())
+	return runOperatorOn(t, env.Config, opts, extra)
+}
+
+// runOperatorOn is runOperator talking to the API through cfg.
+func runOperatorOn(t *testing.T, cfg *rest.Config, opts operator.Options, extra func()) *operator.Operator {
+	t.Helper()
+	op, err := operator.New(test.Context(t), cfg, opts, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
