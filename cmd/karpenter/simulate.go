@@ -67,6 +67,7 @@ func simulateCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reportSkipped(stderr, in.Skipped)
 	var its []*cloudprovider.InstanceType
 	if *catalogPath == "" {
 		if *region != catalog.DefaultRegion {
@@ -90,4 +91,24 @@ func simulateCmd(args []string, stdout, stderr io.Writer) error {
 		return simulate.WriteJSON(stdout, result)
 	}
 	return simulate.WriteTable(stdout, result)
+}
+
+// maxSkippedListed is how many skipped documents the note names before counting the rest.
+const maxSkippedListed = 5
+
+// reportSkipped notes on stderr the documents left out of the plan, so a misplaced kind
+// does not go unnoticed while stdout stays the plan alone.
+func reportSkipped(stderr io.Writer, skipped []simulate.Skipped) {
+	if len(skipped) == 0 {
+		return
+	}
+	names := make([]string, 0, maxSkippedListed+1)
+	for _, s := range skipped[:min(len(skipped), maxSkippedListed)] {
+		names = append(names, s.String())
+	}
+	if rest := len(skipped) - maxSkippedListed; rest > 0 {
+		names = append(names, fmt.Sprintf("and %d more", rest))
+	}
+	fmt.Fprintf(stderr, "karpenter simulate: skipped %d document(s) of kinds that neither make pods nor place them: %s\n",
+		len(skipped), strings.Join(names, ", "))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +67,36 @@ func TestSimulateTable(t *testing.T) {
 	}
 }
 
+// TestSimulateSkipsWhatMakesNoPods: documents that make no pods are planned around, and
+// named on stderr while stdout holds the plan alone.
+func TestSimulateSkipsWhatMakesNoPods(t *testing.T) {
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.yaml")
+	var b strings.Builder
+	for i := range 7 {
+		fmt.Fprintf(&b, "apiVersion: v1\nkind: Service\nmetadata: {name: s%d}\nspec: {ports: [{port: 80}]}\n---\n", i)
+	}
+	if err := os.WriteFile(app, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd("simulate", "-f", "../../examples/web-zone-spread.yaml", "-f", app, "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r simulate.Result
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Summary.Pods == 0 {
+		t.Fatalf("stdout is not a plan of the example's pods (%v): %s", err, out)
+	}
+	for _, want := range []string{"skipped 7 document(s)", "Service s0 (" + app + ", document 1)", "Service s4", "and 2 more"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr %q lacks %q", errOut, want)
+		}
+	}
+	if strings.Contains(errOut, "Service s5") {
+		t.Errorf("stderr names more than %d documents: %q", 5, errOut)
+	}
+}
+
 // TestSimulateBadInput: every kind of bad input exits 2, names the file (and document), and
 // prints nothing on stdout that could be mistaken for a result.
 func TestSimulateBadInput(t *testing.T) {
@@ -77,7 +108,7 @@ func TestSimulateBadInput(t *testing.T) {
 		}
 		return p
 	}
-	unknown := write("unknown.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n")
+	unknown := write("unknown.yaml", "apiVersion: v1\nkind: Servise\nmetadata: {name: web}\n")
 	badPool := write("pool.yaml", `apiVersion: karpenter.sh/v1
 kind: NodePool
 metadata: {name: bad}
@@ -99,7 +130,7 @@ spec:
 		want []string
 	}{
 		{"missing file", []string{"-f", filepath.Join(dir, "nope.yaml")}, []string{"nope.yaml"}},
-		{"unknown kind", []string{"-f", unknown}, []string{"unknown.yaml", "document 1", "Service"}},
+		{"unknown kind", []string{"-f", unknown}, []string{"unknown.yaml", "document 1", "Servise"}},
 		{"invalid NodePool", []string{"-f", badPool}, []string{"pool.yaml", "document 1", "operator"}},
 		{"unparseable requests", []string{"-f", badPod}, []string{"pod.yaml", "document 1"}},
 		{"no input", nil, []string{"no input"}},

@@ -6,7 +6,9 @@ import (
 	"strings"
 )
 
-// ErrUnknownKind is wrapped by an InputError for a document whose kind simulate does not read.
+// ErrUnknownKind is wrapped by an InputError for a document whose kind simulate does not
+// know in an API group it reads (a misspelt kind, or a version no longer served): other
+// kinds are skipped (Input.Skipped).
 var ErrUnknownKind = errors.New("unknown kind")
 
 // ErrDuplicate is wrapped by an InputError for an object that an earlier document already
@@ -21,6 +23,9 @@ type InputError struct {
 	// Doc is the 1-based index of the document among the file's non-empty documents, 0 when
 	// the problem is with the file itself.
 	Doc int
+	// Item is the 1-based index of the object among the items of a List document, 0 for a
+	// document that is not a List.
+	Item int
 	// Kind and Name identify the object, when known.
 	Kind string
 	Name string
@@ -34,6 +39,9 @@ func (e *InputError) Error() string {
 	b.WriteString(e.File)
 	if e.Doc > 0 {
 		fmt.Fprintf(&b, ": document %d", e.Doc)
+		if e.Item > 0 {
+			fmt.Fprintf(&b, ", item %d", e.Item)
+		}
 		switch {
 		case e.Kind != "" && e.Name != "":
 			fmt.Fprintf(&b, " (%s %s)", e.Kind, e.Name)

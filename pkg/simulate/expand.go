@@ -49,8 +49,9 @@ func (l *loader) addPod(o origin, pod *corev1.Pod) error {
 	return nil
 }
 
-// addReplicas expands a Deployment or ReplicaSet into replicas pods (1 when unset).
-func (l *loader) addReplicas(o origin, kind string, meta metav1.ObjectMeta, replicas *int32, tpl corev1.PodTemplateSpec) error {
+// addReplicas expands a Deployment, ReplicaSet or ReplicationController into replicas pods
+// (1 when unset).
+func (l *loader) addReplicas(o origin, apiVersion, kind string, meta metav1.ObjectMeta, replicas *int32, tpl corev1.PodTemplateSpec) error {
 	defaultNamespace(&meta)
 	if err := validatePodSpec(&tpl.Spec, templatePath()); err != nil {
 		return o.wrap(err)
@@ -65,7 +66,7 @@ func (l *loader) addReplicas(o origin, kind string, meta metav1.ObjectMeta, repl
 	if err := l.remember(o, kind, meta.Namespace, meta.Name); err != nil {
 		return err
 	}
-	owner := ownerReference(appsv1.SchemeGroupVersion.String(), kind, meta.Name)
+	owner := ownerReference(apiVersion, kind, meta.Name)
 	for i := range int(n) {
 		if err := l.addExpanded(o, podFromTemplate(tpl, meta, owner, i)); err != nil {
 			return err
@@ -111,43 +112,44 @@ func (l *loader) addStatefulSet(o origin, sts *appsv1.StatefulSet) error {
 	return nil
 }
 
-// addJob expands a Job into parallelism pods (1 when unset), no more than completions, none
-// when suspended.
-func (l *loader) addJob(o origin, job *batchv1.Job) error {
-	defaultNamespace(&job.ObjectMeta)
-	if err := validatePodSpec(&job.Spec.Template.Spec, templatePath()); err != nil {
+// addJob expands a Job, or the Job a CronJob creates, into min(parallelism, completions)
+// pods (parallelism 1 when unset; none while suspended). spec is the Job's spec, at path
+// in the document.
+func (l *loader) addJob(o origin, kind string, meta metav1.ObjectMeta, spec *batchv1.JobSpec, path *field.Path) error {
+	defaultNamespace(&meta)
+	if err := validatePodSpec(&spec.Template.Spec, path.Child("template", "spec")); err != nil {
 		return o.wrap(err)
 	}
 	n := int32(1)
-	if job.Spec.Parallelism != nil {
-		n = *job.Spec.Parallelism
+	if spec.Parallelism != nil {
+		n = *spec.Parallelism
 	}
 	if n < 0 {
-		return o.wrap(field.Invalid(field.NewPath("spec", "parallelism"), n, "must not be negative"))
+		return o.wrap(field.Invalid(path.Child("parallelism"), n, "must not be negative"))
 	}
-	if c := job.Spec.Completions; c != nil {
+	if c := spec.Completions; c != nil {
 		if *c < 0 {
-			return o.wrap(field.Invalid(field.NewPath("spec", "completions"), *c, "must not be negative"))
+			return o.wrap(field.Invalid(path.Child("completions"), *c, "must not be negative"))
 		}
 		n = min(n, *c)
 	}
-	if job.Spec.Suspend != nil && *job.Spec.Suspend {
+	if spec.Suspend != nil && *spec.Suspend {
 		n = 0
 	}
-	countField := field.NewPath("spec", "parallelism")
-	if c := job.Spec.Completions; c != nil && *c == n && (job.Spec.Parallelism == nil || *job.Spec.Parallelism > n) {
-		countField = field.NewPath("spec", "completions")
+	countField := path.Child("parallelism")
+	if c := spec.Completions; c != nil && *c == n && (spec.Parallelism == nil || *spec.Parallelism > n) {
+		countField = path.Child("completions")
 	}
 	if err := l.checkCount(o, countField, n); err != nil {
 		return err
 	}
-	if err := l.remember(o, "Job", job.Namespace, job.Name); err != nil {
+	if err := l.remember(o, kind, meta.Namespace, meta.Name); err != nil {
 		return err
 	}
-	owner := ownerReference(batchv1.SchemeGroupVersion.String(), "Job", job.Name)
+	owner := ownerReference(batchv1.SchemeGroupVersion.String(), "Job", meta.Name)
 	for i := range int(n) {
-		pod := podFromTemplate(job.Spec.Template, job.ObjectMeta, owner, i)
-		pod.Labels[LabelJobName] = job.Name
+		pod := podFromTemplate(spec.Template, meta, owner, i)
+		pod.Labels[LabelJobName] = meta.Name
 		if err := l.addExpanded(o, pod); err != nil {
 			return err
 		}

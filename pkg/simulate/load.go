@@ -16,6 +16,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 )
@@ -46,6 +47,27 @@ type Input struct {
 	// Namespaces are the Namespace documents; their labels are what pod affinity
 	// namespaceSelectors match.
 	Namespaces []*corev1.Namespace
+	// Skipped are the documents of kinds that neither make pods nor say where they may run
+	// (ConfigMaps, Services, PodDisruptionBudgets, autoscalers, custom resources, ...), so
+	// that a whole application's manifests can be given as they are.
+	Skipped []Skipped
+}
+
+// Skipped is a document simulate read and left out of the plan.
+type Skipped struct {
+	File       string
+	Doc, Item  int
+	APIVersion string
+	Kind, Name string
+}
+
+// String reads like "Service web (app.yaml, document 3)".
+func (s Skipped) String() string {
+	where := fmt.Sprintf("%s, document %d", s.File, s.Doc)
+	if s.Item > 0 {
+		where += fmt.Sprintf(", item %d", s.Item)
+	}
+	return fmt.Sprintf("%s %s (%s)", s.Kind, s.Name, where)
 }
 
 // NodeClass identifies a node class document.
@@ -118,16 +140,17 @@ func manifestFiles(path string) ([]string, error) {
 type origin struct {
 	file string
 	doc  int
+	item int // within a List document, from 1
 	kind string
 	name string
 }
 
 func (o origin) errorf(format string, args ...any) *InputError {
-	return &InputError{File: o.file, Doc: o.doc, Kind: o.kind, Name: o.name, Err: fmt.Errorf(format, args...)}
+	return o.wrap(fmt.Errorf(format, args...))
 }
 
 func (o origin) wrap(err error) *InputError {
-	return &InputError{File: o.file, Doc: o.doc, Kind: o.kind, Name: o.name, Err: err}
+	return &InputError{File: o.file, Doc: o.doc, Item: o.item, Kind: o.kind, Name: o.name, Err: err}
 }
 
 // loader accumulates an Input across files.
@@ -163,18 +186,37 @@ func (l *loader) loadFile(path string) error {
 		return err
 	}
 	for _, d := range l.decodeAll(docs) {
-		switch {
-		case d.err != nil:
-			return d.err
-		case d.nodeClass != nil:
-			l.in.NodeClasses = append(l.in.NodeClasses, *d.nodeClass)
-		default:
-			if err := l.add(d.o, d.obj); err != nil {
-				return err
-			}
+		if err := l.file(d); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// file files one decoded document, or each item of a List.
+func (l *loader) file(d decoded) error {
+	switch {
+	case d.err != nil:
+		return d.err
+	case d.items != nil:
+		for _, item := range d.items {
+			if err := l.file(item); err != nil {
+				return err
+			}
+		}
+	case d.nodeClass != nil:
+		l.in.NodeClasses = append(l.in.NodeClasses, *d.nodeClass)
+	case d.skip != "":
+		l.skip(d.o, d.skip)
+	default:
+		return l.add(d.o, d.obj)
+	}
+	return nil
+}
+
+// skip records a document left out of the plan.
+func (l *loader) skip(o origin, apiVersion string) {
+	l.in.Skipped = append(l.in.Skipped, Skipped{File: o.file, Doc: o.doc, Item: o.item, APIVersion: apiVersion, Kind: o.kind, Name: o.name})
 }
 
 // isEmptyDocument reports whether a document holds only whitespace and comments.
@@ -211,13 +253,25 @@ func (l *loader) add(o origin, obj runtime.Object) error {
 	case *corev1.Pod:
 		return l.addPod(o, t)
 	case *appsv1.Deployment:
-		return l.addReplicas(o, "Deployment", t.ObjectMeta, t.Spec.Replicas, t.Spec.Template)
+		return l.addReplicas(o, appsv1.SchemeGroupVersion.String(), "Deployment", t.ObjectMeta, t.Spec.Replicas, t.Spec.Template)
 	case *appsv1.ReplicaSet:
-		return l.addReplicas(o, "ReplicaSet", t.ObjectMeta, t.Spec.Replicas, t.Spec.Template)
+		return l.addReplicas(o, appsv1.SchemeGroupVersion.String(), "ReplicaSet", t.ObjectMeta, t.Spec.Replicas, t.Spec.Template)
 	case *appsv1.StatefulSet:
 		return l.addStatefulSet(o, t)
 	case *batchv1.Job:
-		return l.addJob(o, t)
+		return l.addJob(o, "Job", t.ObjectMeta, &t.Spec, field.NewPath("spec"))
+	case *batchv1.CronJob:
+		// Planned as the Job it creates when it fires (none while suspended).
+		spec := t.Spec.JobTemplate.Spec.DeepCopy()
+		if t.Spec.Suspend != nil && *t.Spec.Suspend {
+			spec.Suspend = t.Spec.Suspend
+		}
+		return l.addJob(o, "CronJob", t.ObjectMeta, spec, field.NewPath("spec", "jobTemplate", "spec"))
+	case *corev1.ReplicationController:
+		if t.Spec.Template == nil {
+			return o.wrap(field.Required(field.NewPath("spec", "template"), ""))
+		}
+		return l.addReplicas(o, corev1.SchemeGroupVersion.String(), "ReplicationController", t.ObjectMeta, t.Spec.Replicas, *t.Spec.Template)
 	case *appsv1.DaemonSet:
 		defaultNamespace(&t.ObjectMeta)
 		if err := validatePodSpec(&t.Spec.Template.Spec, templatePath()); err != nil {
@@ -254,17 +308,28 @@ func (l *loader) add(o origin, obj runtime.Object) error {
 		}
 		l.in.Namespaces = append(l.in.Namespaces, t)
 	default:
-		gvk := obj.GetObjectKind().GroupVersionKind()
-		return o.wrap(unknownKind(gvk.GroupVersion().String(), gvk.Kind))
+		l.skip(o, obj.GetObjectKind().GroupVersionKind().GroupVersion().String())
 	}
 	return nil
 }
 
-// unknownKind is the error for a kind simulate does not read.
+// readKinds are the kinds simulate plans with. A kind of another name is skipped, unless
+// its API group is one of readGroups: there it is more likely a misspelt kind than one
+// that makes no pods.
+var readKinds = map[string]bool{
+	"NodePool": true, "Pod": true, "Deployment": true, "ReplicaSet": true, "ReplicationController": true,
+	"StatefulSet": true, "Job": true, "CronJob": true, "DaemonSet": true, "Node": true,
+	"PersistentVolumeClaim": true, "PersistentVolume": true, "StorageClass": true, "Namespace": true,
+}
+
+// unknownKind is the error for a kind simulate does not know in a group it reads, or a
+// kind it reads in a version it does not.
 func unknownKind(apiVersion, kind string) error {
 	return fmt.Errorf("%w %s %s: simulate reads NodePools, node classes, Pods, Deployments, "+
-		"ReplicaSets, StatefulSets, Jobs, DaemonSets, Nodes, PersistentVolumeClaims, "+
-		"PersistentVolumes, StorageClasses and Namespaces", ErrUnknownKind, apiVersion, kind)
+		"ReplicaSets, ReplicationControllers, StatefulSets, Jobs, CronJobs, DaemonSets, Nodes, "+
+		"PersistentVolumeClaims, PersistentVolumes, StorageClasses and Namespaces (apps/v1, "+
+		"batch/v1, v1, storage.k8s.io/v1, karpenter.sh/v1), and skips the kinds of other groups",
+		ErrUnknownKind, apiVersion, kind)
 }
 
 // remember records an object's key and fails when an earlier document defined it.

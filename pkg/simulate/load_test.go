@@ -204,11 +204,15 @@ spec:
 		want          []string
 		is            error
 	}{{
-		name: "unknown-kind", content: nodePool + "---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {}\n",
-		doc: 2, want: []string{"document 2 (Service s)", "unknown kind v1 Service"}, is: ErrUnknownKind,
+		name: "misspelt-kind", content: nodePool + "---\napiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: s}\nspec: {}\n",
+		doc: 2, want: []string{"document 2 (Deploymnet s)", "unknown kind apps/v1 Deploymnet"}, is: ErrUnknownKind,
 	}, {
-		name: "unregistered-kind", content: "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
-		doc: 1, want: []string{"document 1 (Widget w)", "unknown kind example.com/v1 Widget"}, is: ErrUnknownKind,
+		name: "kind-in-an-old-version", content: "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: w}\n",
+		doc: 1, want: []string{"document 1 (Deployment w)", "unknown kind extensions/v1beta1 Deployment", "apps/v1"}, is: ErrUnknownKind,
+	}, {
+		name: "bad-list-item", content: "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: s}\n" +
+			"- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n  spec: {containers: [{name: c, image: x, resources: {requests: {cpu: lots}}}]}\n",
+		doc: 1, want: []string{"document 1, item 2 (Pod p)"},
 	}, {
 		name: "no-nodeclassref", content: strings.Replace(nodePool, "      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}\n", "", 1),
 		doc: 1, want: []string{"(NodePool default)", "spec.template.spec.nodeClassRef: Required value"},
@@ -261,6 +265,103 @@ spec:
 				t.Errorf("error %q does not wrap %v", msg, tc.is)
 			}
 		})
+	}
+}
+
+// TestSkippedAndListed: a whole application's manifests load as they are. Kinds that make no
+// pods (ConfigMaps, Services, PodDisruptionBudgets, custom resources) are skipped and
+// listed, a List's items (what `kubectl get -o yaml` writes) are read one by one, a
+// CronJob is planned as the Job it creates (nothing while suspended) and a
+// ReplicationController as its replicas.
+func TestSkippedAndListed(t *testing.T) {
+	dir := t.TempDir()
+	p := write(t, dir, "app.yaml", `apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {a: b}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web}
+spec: {minAvailable: 1, selector: {matchLabels: {app: web}}}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w}
+spec: {anything: [1, 2]}
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: web, resourceVersion: "7"}
+  spec:
+    replicas: 2
+    selector: {matchLabels: {app: web}}
+    template:
+      metadata: {labels: {app: web}}
+      spec: {containers: [{name: c, image: x}]}
+  status: {replicas: 2}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: web}
+  spec: {ports: [{port: 80}]}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: report}
+spec:
+  schedule: "0 * * * *"
+  jobTemplate:
+    spec:
+      parallelism: 2
+      template:
+        spec: {restartPolicy: Never, containers: [{name: c, image: x}]}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: paused}
+spec:
+  suspend: true
+  schedule: "0 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec: {restartPolicy: Never, containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: ReplicationController
+metadata: {name: legacy}
+spec:
+  replicas: 1
+  template:
+    metadata: {labels: {app: legacy}}
+    spec: {containers: [{name: c, image: x}]}
+`)
+	in, err := Load([]string{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skipped []string
+	for _, s := range in.Skipped {
+		skipped = append(skipped, s.String())
+	}
+	want := []string{"ConfigMap cfg (" + p + ", document 1)", "PodDisruptionBudget web (" + p + ", document 2)",
+		"Widget w (" + p + ", document 3)", "Service web (" + p + ", document 4, item 2)"}
+	if strings.Join(skipped, "; ") != strings.Join(want, "; ") {
+		t.Errorf("skipped %q, want %q", skipped, want)
+	}
+	pods := podNames(in.Pods)
+	if got := strings.Join(pods, " "); got != "default/web-0 default/web-1 default/report-0 default/report-1 default/legacy-0" {
+		t.Errorf("pods %s", got)
+	}
+	report, legacy := in.Pods[2], in.Pods[4]
+	if o := report.OwnerReferences; len(o) != 1 || o[0].Kind != "Job" || report.Labels[LabelJobName] != "report" {
+		t.Errorf("report-0: owner %v labels %v", o, report.Labels)
+	}
+	if o := legacy.OwnerReferences; len(o) != 1 || o[0].Kind != "ReplicationController" || o[0].APIVersion != "v1" || legacy.Labels["app"] != "legacy" {
+		t.Errorf("legacy-0: owner %v labels %v", o, legacy.Labels)
 	}
 }
 

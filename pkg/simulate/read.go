@@ -41,7 +41,11 @@ type decoded struct {
 	o         origin
 	obj       k8sruntime.Object
 	nodeClass *NodeClass
-	err       error
+	// items are a List's objects, in order.
+	items []decoded
+	// skip is the apiVersion of a document of a kind simulate skips.
+	skip string
+	err  error
 }
 
 // readDocuments reads a file (at most MaxFileBytes) and splits it into its non-empty
@@ -107,6 +111,32 @@ func (l *loader) decodeAll(docs []document) []decoded {
 	return out
 }
 
+// readGroups are the API versions of the kinds simulate reads.
+var readGroups = map[string]bool{"v1": true, "apps/v1": true, "batch/v1": true, "storage.k8s.io/v1": true, "karpenter.sh/v1": true}
+
+// decodeList decodes the items of a List document (what `kubectl get -o yaml` writes), each
+// as a document of its own numbered from 1 within it.
+func (l *loader) decodeList(o origin, data []byte) decoded {
+	if o.item > 0 {
+		return decoded{o: o, err: o.errorf("a List inside a List")}
+	}
+	var list struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := yaml.Unmarshal(data, &list); err != nil {
+		return decoded{o: o, err: o.wrap(fmt.Errorf("decoding %s: %w", o.kind, err))}
+	}
+	out := decoded{o: o, items: make([]decoded, 0, len(list.Items))}
+	for i, raw := range list.Items {
+		item := l.decodeDocument(document{o: origin{file: o.file, doc: o.doc, item: i + 1}, data: raw})
+		if item.err != nil {
+			return item
+		}
+		out.items = append(out.items, item)
+	}
+	return out
+}
+
 // decodeDocument decodes one document. It converts the YAML to JSON once and decodes that
 // strictly; a document that does not convert cleanly takes the YAML decoder's path, so its
 // error reads the same as ever.
@@ -127,6 +157,9 @@ func (l *loader) decodeDocument(d document) decoded {
 	if h.Kind == "" {
 		return decoded{o: o, err: o.errorf("decoding document: no kind")}
 	}
+	if h.Kind == "List" || strings.HasSuffix(h.Kind, "List") && readKinds[strings.TrimSuffix(h.Kind, "List")] {
+		return l.decodeList(o, data)
+	}
 	if strings.HasSuffix(h.Kind, "NodeClass") {
 		if h.Metadata.Name == "" {
 			return decoded{o: o, err: o.errorf("metadata.name: Required value")}
@@ -136,7 +169,10 @@ func (l *loader) decodeDocument(d document) decoded {
 	obj, _, err := l.decoder.Decode(data, nil, nil)
 	if err != nil {
 		if k8sruntime.IsNotRegisteredError(err) {
-			return decoded{o: o, err: o.wrap(unknownKind(h.APIVersion, h.Kind))}
+			if readKinds[h.Kind] || readGroups[h.APIVersion] {
+				return decoded{o: o, err: o.wrap(unknownKind(h.APIVersion, h.Kind))}
+			}
+			return decoded{o: o, skip: h.APIVersion}
 		}
 		return decoded{o: o, err: o.wrap(fmt.Errorf("decoding %s: %w", h.Kind, err))}
 	}
