@@ -163,6 +163,8 @@ type loader struct {
 	boundPods []origin
 	// claims are the StatefulSet claims to create if the input does not define them.
 	claims []generatedClaim
+	// limitRanges give the pods of their namespaces default requests and limits.
+	limitRanges []*corev1.LimitRange
 }
 
 func newLoader() (*loader, error) {
@@ -307,6 +309,12 @@ func (l *loader) add(o origin, obj runtime.Object) error {
 			return err
 		}
 		l.in.Namespaces = append(l.in.Namespaces, t)
+	case *corev1.LimitRange:
+		defaultNamespace(&t.ObjectMeta)
+		if err := l.remember(o, "LimitRange", t.Namespace, t.Name); err != nil {
+			return err
+		}
+		l.limitRanges = append(l.limitRanges, t)
 	default:
 		l.skip(o, obj.GetObjectKind().GroupVersionKind().GroupVersion().String())
 	}
@@ -320,6 +328,7 @@ var readKinds = map[string]bool{
 	"NodePool": true, "Pod": true, "Deployment": true, "ReplicaSet": true, "ReplicationController": true,
 	"StatefulSet": true, "Job": true, "CronJob": true, "DaemonSet": true, "Node": true,
 	"PersistentVolumeClaim": true, "PersistentVolume": true, "StorageClass": true, "Namespace": true,
+	"LimitRange": true,
 }
 
 // unknownKind is the error for a kind simulate does not know in a group it reads, or a
@@ -327,7 +336,7 @@ var readKinds = map[string]bool{
 func unknownKind(apiVersion, kind string) error {
 	return fmt.Errorf("%w %s %s: simulate reads NodePools, node classes, Pods, Deployments, "+
 		"ReplicaSets, ReplicationControllers, StatefulSets, Jobs, CronJobs, DaemonSets, Nodes, "+
-		"PersistentVolumeClaims, PersistentVolumes, StorageClasses and Namespaces (apps/v1, "+
+		"PersistentVolumeClaims, PersistentVolumes, StorageClasses, Namespaces and LimitRanges (apps/v1, "+
 		"batch/v1, v1, storage.k8s.io/v1, karpenter.sh/v1), and skips the kinds of other groups",
 		ErrUnknownKind, apiVersion, kind)
 }
@@ -346,8 +355,10 @@ func (l *loader) remember(o origin, kind, namespace, name string) error {
 }
 
 // finish runs the checks that need every file: bound pods name known nodes, and StatefulSet
-// claims the input does not define are created from their templates.
+// claims the input does not define are created from their templates. Pods get their
+// namespace's LimitRange defaults.
 func (l *loader) finish() error {
+	l.applyLimitRanges()
 	nodes := make(map[string]bool, len(l.in.Nodes))
 	for _, n := range l.in.Nodes {
 		nodes[n.Name] = true

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -421,5 +422,75 @@ func TestWorkloadCounts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLimitRangeDefaults: pods get the requests and limits their namespace's LimitRange
+// gives containers that set none, as admission would, after their requests default to
+// their own limits; other namespaces' pods are untouched.
+func TestLimitRangeDefaults(t *testing.T) {
+	dir := t.TempDir()
+	p := write(t, dir, "team.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: bare, namespace: team}
+spec:
+  initContainers: [{name: init, image: x}]
+  containers: [{name: c, image: x}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: capped, namespace: team}
+spec: {containers: [{name: c, image: x, resources: {limits: {cpu: "2"}}}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: elsewhere}
+spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: LimitRange
+metadata: {name: b-defaults, namespace: team}
+spec:
+  limits:
+  - type: Container
+    default: {cpu: 500m}
+    defaultRequest: {cpu: 250m}
+    max: {memory: 1Gi}
+  - type: Pod
+    max: {cpu: "8"}
+---
+apiVersion: v1
+kind: LimitRange
+metadata: {name: a-first, namespace: team}
+spec:
+  limits:
+  - type: Container
+    min: {ephemeral-storage: 1Gi}
+`)
+	in, err := Load([]string{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resources := func(pod *corev1.Pod, c corev1.Container) string {
+		r := c.Resources
+		return fmt.Sprintf("%s/%s requests cpu=%s memory=%s storage=%s limits cpu=%s memory=%s", pod.Name, c.Name,
+			r.Requests.Cpu(), r.Requests.Memory(), r.Requests.StorageEphemeral(), r.Limits.Cpu(), r.Limits.Memory())
+	}
+	var got []string
+	for _, pod := range in.Pods {
+		for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+			got = append(got, resources(pod, c))
+		}
+	}
+	want := []string{
+		// max memory is the default memory limit, and the default limit the default request.
+		"bare/init requests cpu=250m memory=1Gi storage=1Gi limits cpu=500m memory=1Gi",
+		"bare/c requests cpu=250m memory=1Gi storage=1Gi limits cpu=500m memory=1Gi",
+		// its own CPU limit is its CPU request, before the LimitRange is looked at.
+		"capped/c requests cpu=2 memory=1Gi storage=1Gi limits cpu=2 memory=1Gi",
+		"elsewhere/c requests cpu=0 memory=0 storage=0 limits cpu=0 memory=0",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("resources:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
