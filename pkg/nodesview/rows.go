@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
+	"github.com/gokarpenter/karpenter/pkg/pods"
 )
 
 // Row is one node.
@@ -105,12 +106,12 @@ func launchingRow(nc *v1.NodeClaim, prices Pricer) Row {
 	return r
 }
 
-func rowOf(n *corev1.Node, pods []*corev1.Pod, prices Pricer) Row {
+func rowOf(n *corev1.Node, onNode []*corev1.Pod, prices Pricer) Row {
 	r := Row{
 		Name: n.Name, NodePool: n.Labels[v1.NodePoolLabelKey], InstanceType: n.Labels[v1.LabelInstanceType],
 		CapacityType: n.Labels[v1.CapacityTypeLabelKey], Zone: n.Labels[v1.LabelTopologyZone],
 		CPUAllocatable: milli(n.Status.Allocatable, corev1.ResourceCPU), MemAllocatable: value(n.Status.Allocatable, corev1.ResourceMemory),
-		Pods: len(pods), Created: n.CreationTimestamp.Time, Status: "NotReady",
+		Pods: len(onNode), Created: n.CreationTimestamp.Time, Status: "NotReady",
 	}
 	if prices != nil {
 		r.PricePerHour, _ = prices.Price(r.InstanceType, r.Zone, r.CapacityType)
@@ -126,38 +127,14 @@ func rowOf(n *corev1.Node, pods []*corev1.Pod, prices Pricer) Row {
 	case n.Spec.Unschedulable:
 		r.Status = "Cordoned"
 	}
-	for _, p := range pods {
-		req := podRequests(p)
+	// What kube-scheduler counts: sidecars, limits standing in for requests, pod-level
+	// requests and overhead.
+	for _, p := range onNode {
+		req := pods.Requests(p)
 		r.CPURequested += milli(req, corev1.ResourceCPU)
 		r.MemRequested += value(req, corev1.ResourceMemory)
 	}
 	return r
-}
-
-// podRequests is what the kube-scheduler counts: the larger of the sum of the containers'
-// requests and each init container's, plus the pod overhead.
-func podRequests(p *corev1.Pod) corev1.ResourceList {
-	sum := corev1.ResourceList{}
-	for _, c := range p.Spec.Containers {
-		for k, q := range c.Resources.Requests {
-			s := sum[k]
-			s.Add(q)
-			sum[k] = s
-		}
-	}
-	for _, c := range p.Spec.InitContainers {
-		for k, q := range c.Resources.Requests {
-			if s := sum[k]; q.Cmp(s) > 0 {
-				sum[k] = q.DeepCopy()
-			}
-		}
-	}
-	for k, q := range p.Spec.Overhead {
-		s := sum[k]
-		s.Add(q)
-		sum[k] = s
-	}
-	return sum
 }
 
 func milli(l corev1.ResourceList, name corev1.ResourceName) int64 {

@@ -3,6 +3,7 @@ package pods
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -213,8 +214,9 @@ func IsAwaitingScheduler(pod *corev1.Pod) bool {
 
 // Requests is what the pod asks the scheduler for, by the Kubernetes rule: the larger of
 // its app containers plus sidecars and, for every classic init container, that container
-// plus the sidecars started before it; plus the pod overhead; plus one "pods" slot. A
-// container's request for a resource it only limits defaults to the limit.
+// plus the sidecars started before it; requests the pod sets for itself as a whole in their
+// place (PodLevelRequests); plus the pod overhead; plus one "pods" slot. A container's
+// request for a resource it only limits defaults to the limit.
 func Requests(pod *corev1.Pod) corev1.ResourceList {
 	sum, sidecars, initPeak := corev1.ResourceList{}, corev1.ResourceList{}, corev1.ResourceList{}
 	for i := range pod.Spec.Containers {
@@ -241,9 +243,46 @@ func Requests(pod *corev1.Pod) corev1.ResourceList {
 			sum[name] = q
 		}
 	}
+	for name, q := range PodLevelRequests(pod, func(name corev1.ResourceName) bool { _, ok := sum[name]; return ok }) {
+		sum[name] = q
+	}
 	addTo(sum, pod.Spec.Overhead)
 	sum[corev1.ResourcePods] = *resource.NewQuantity(1, resource.DecimalSI)
 	return sum
+}
+
+// PodLevelRequests are the requests a pod sets for itself as a whole (spec.resources, the
+// PodLevelResources feature, on by default since Kubernetes 1.34), which kube-scheduler
+// counts in place of its containers' for CPU, memory and hugepages. As the API defaults
+// them: a resource the pod only limits is requested at that limit, unless its containers
+// request it (CPU and memory), when theirs stands; containersRequest says whether they do.
+// Nil when the pod sets none.
+func PodLevelRequests(pod *corev1.Pod, containersRequest func(corev1.ResourceName) bool) corev1.ResourceList {
+	r := pod.Spec.Resources
+	if r == nil || len(r.Requests)+len(r.Limits) == 0 {
+		return nil
+	}
+	out := corev1.ResourceList{}
+	for name, q := range r.Requests {
+		if podLevelResource(name) {
+			out[name] = q
+		}
+	}
+	for name, q := range r.Limits {
+		if _, ok := r.Requests[name]; ok || !podLevelResource(name) {
+			continue
+		}
+		if !strings.HasPrefix(string(name), corev1.ResourceHugePagesPrefix) && containersRequest(name) {
+			continue
+		}
+		out[name] = q
+	}
+	return out
+}
+
+// podLevelResource reports whether a pod may set a resource for itself as a whole.
+func podLevelResource(name corev1.ResourceName) bool {
+	return name == corev1.ResourceCPU || name == corev1.ResourceMemory || strings.HasPrefix(string(name), corev1.ResourceHugePagesPrefix)
 }
 
 func containerRequests(c *corev1.Container) corev1.ResourceList {

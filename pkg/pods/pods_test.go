@@ -131,4 +131,13 @@ func TestRequests(t *testing.T) {
 			t.Errorf("%s = %s, want %s", name, q.String(), want)
 		}
 	}
+	// Pod-level resources: its CPU request stands for the containers' (overhead still
+	// added); its memory limit is not a request, as the containers request memory.
+	pod.Spec.Resources = &corev1.ResourceRequirements{Requests: rl("4", ""), Limits: rl("", "8Gi")}
+	got = Requests(pod)
+	for name, want := range map[corev1.ResourceName]string{corev1.ResourceCPU: "4050m", corev1.ResourceMemory: "1Gi"} {
+		if q := got[name]; q.Cmp(resource.MustParse(want)) != 0 {
+			t.Errorf("with pod-level resources: %s = %s, want %s", name, q.String(), want)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -250,6 +251,28 @@ func checkRequests(p *corev1.Pod) corev1.ResourceList {
 	}
 	for k, q := range peak {
 		if old, ok := sum[k]; !ok || q.Cmp(old) > 0 {
+			sum[k] = q
+		}
+	}
+	// Pod-level resources: CPU, memory and hugepages the pod requests as a whole stand for
+	// its containers'; one it only limits is requested at the limit when no container
+	// requests it (hugepages always).
+	if r := p.Spec.Resources; r != nil {
+		wholePod := func(k corev1.ResourceName) bool {
+			return k == corev1.ResourceCPU || k == corev1.ResourceMemory || strings.HasPrefix(string(k), "hugepages-")
+		}
+		for k, q := range r.Requests {
+			if wholePod(k) {
+				sum[k] = q
+			}
+		}
+		for k, q := range r.Limits {
+			if _, requested := r.Requests[k]; requested || !wholePod(k) {
+				continue
+			}
+			if cur := sum[k]; !cur.IsZero() && !strings.HasPrefix(string(k), "hugepages-") {
+				continue
+			}
 			sum[k] = q
 		}
 	}

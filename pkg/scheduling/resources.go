@@ -6,6 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/gokarpenter/karpenter/pkg/pods"
 )
 
 // Resource dimensions: the four core resources, then every extended resource of the solve
@@ -318,6 +320,10 @@ func (t *resTable) intern(podLists [][]*corev1.Pod, extra []corev1.ResourceName)
 				}
 			}
 			note(p.Spec.Overhead)
+			if r := p.Spec.Resources; r != nil {
+				note(r.Requests)
+				note(r.Limits)
+			}
 		}
 	}
 	names := make([]corev1.ResourceName, 0, len(count))
@@ -525,7 +531,8 @@ func (t *resTable) containerRequests(r *corev1.ResourceRequirements) (vec, error
 
 // podRequests applies the Kubernetes rule: the pod needs the larger of (app containers plus
 // sidecars) and, for every classic init container, itself plus the sidecars started before
-// it; then the pod overhead is added. Every pod also takes one "pods" slot. A container's
+// it; requests the pod sets for itself as a whole replace those (pods.PodLevelRequests);
+// then the pod overhead is added. Every pod also takes one "pods" slot. A container's
 // requests default to its limits (containerRequests). It fails when a quantity is negative
 // or the pod needs more than maxAmount of something: such a pod is unschedulable, and on a
 // node it makes the node full (occupy), never a pod that uses nothing.
@@ -560,6 +567,23 @@ func (t *resTable) podRequests(pod *corev1.Pod) (vec, error) {
 		initPeak.maxWith(&r)
 	}
 	sum.maxWith(&initPeak)
+	if pod.Spec.Resources != nil {
+		containers := sum
+		for name, q := range pods.PodLevelRequests(pod, func(name corev1.ResourceName) bool {
+			slot, ok := t.slot(name)
+			return ok && containers.get(slot) > 0
+		}) {
+			slot, ok := t.slot(name)
+			if !ok {
+				continue
+			}
+			x, err := requestValue(slot, q)
+			if err != nil {
+				return sum, fmt.Errorf("reading pod-level request %s: %w", name, err)
+			}
+			sum.set(slot, x)
+		}
+	}
 	if pod.Spec.Overhead != nil {
 		o, err := t.fromList(pod.Spec.Overhead)
 		if err != nil {

@@ -46,6 +46,13 @@ func TestPodRequests(t *testing.T) {
 			InitContainers: []corev1.Container{sidecar(ctr(nil, rl("cpu", "1", "memory", "1Gi"))), ctr(rl("cpu", "2"), nil)},
 			Containers:     []corev1.Container{ctr(nil, rl("cpu", "500m", gpu, "1"))}}, 3000, 1, 1024},
 		{"overhead", corev1.PodSpec{Overhead: rl("cpu", "250m"), Containers: []corev1.Container{ctr(nil, rl("cpu", "1"))}}, 1250, 0, 0},
+		// Pod-level resources (spec.resources) replace the containers' CPU and memory only.
+		{"pod-level requests", corev1.PodSpec{Resources: &corev1.ResourceRequirements{Requests: rl("cpu", "3", "memory", "2Gi")}, Overhead: rl("cpu", "100m"),
+			Containers: []corev1.Container{ctr(rl("cpu", "1"), rl(gpu, "1"))}}, 3100, 1, 2048},
+		{"pod-level limit, containers request none", corev1.PodSpec{Resources: &corev1.ResourceRequirements{Limits: rl("cpu", "2", "memory", "1Gi")},
+			Containers: []corev1.Container{ctr(nil, nil)}}, 2000, 0, 1024},
+		{"pod-level limit, containers request", corev1.PodSpec{Resources: &corev1.ResourceRequirements{Limits: rl("cpu", "4", "memory", "4Gi")},
+			Containers: []corev1.Container{ctr(rl("cpu", "1"), nil)}}, 1000, 0, 4096},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var res resTable
