@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/catalog"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
@@ -84,6 +86,7 @@ func simulateCmd(args []string, stdout, stderr io.Writer) error {
 	snap := simulate.Snapshot(in, its)
 	start := time.Now()
 	pods := simulate.PendingPods(in)
+	reportUnplanned(stderr, in.Pods, pods)
 	plan := scheduling.Solve(snap, pods)
 	solve := time.Since(start)
 	result := simulate.NewResult(plan, len(pods), scheduling.LowerBound(snap, pods), solve)
@@ -111,4 +114,31 @@ func reportSkipped(stderr io.Writer, skipped []simulate.Skipped) {
 	}
 	fmt.Fprintf(stderr, "karpenter simulate: skipped %d document(s) of kinds that neither make pods nor place them: %s\n",
 		len(skipped), strings.Join(names, ", "))
+}
+
+// reportUnplanned notes on stderr the unbound pods left out of the plan, as the controller
+// leaves them: gated, for another scheduler, finished, terminating or a DaemonSet's.
+func reportUnplanned(stderr io.Writer, unbound, planned []*corev1.Pod) {
+	if len(unbound) == len(planned) {
+		return
+	}
+	in := make(map[*corev1.Pod]bool, len(planned))
+	for _, p := range planned {
+		in[p] = true
+	}
+	var names []string
+	left := 0
+	for _, p := range unbound {
+		if in[p] {
+			continue
+		}
+		if left++; left <= maxSkippedListed {
+			names = append(names, p.Namespace+"/"+p.Name)
+		}
+	}
+	if rest := left - maxSkippedListed; rest > 0 {
+		names = append(names, fmt.Sprintf("and %d more", rest))
+	}
+	fmt.Fprintf(stderr, "karpenter simulate: %d pod(s) not planned, as the controller would not plan them "+
+		"(scheduling gates, another scheduler, finished, terminating or a DaemonSet's): %s\n", left, strings.Join(names, ", "))
 }

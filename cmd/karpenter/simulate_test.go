@@ -97,6 +97,48 @@ func TestSimulateSkipsWhatMakesNoPods(t *testing.T) {
 	}
 }
 
+// TestSimulateLeavesOutWhatTheControllerWould: a gated pod and one for another scheduler are
+// not planned (the controller leaves them to their gate and their scheduler), and stderr
+// says so.
+func TestSimulateLeavesOutWhatTheControllerWould(t *testing.T) {
+	dir := t.TempDir()
+	pods := filepath.Join(dir, "pods.yaml")
+	if err := os.WriteFile(pods, []byte(`apiVersion: v1
+kind: Pod
+metadata: {name: gated}
+spec:
+  schedulingGates: [{name: example.com/wait}]
+  containers: [{name: c, image: x, resources: {requests: {cpu: "1"}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: other}
+spec:
+  schedulerName: batch-scheduler
+  containers: [{name: c, image: x, resources: {requests: {cpu: "1"}}}]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd("simulate", "-f", "../../examples/web-zone-spread.yaml", "-f", pods, "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r simulate.Result
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, nc := range r.NodeClaims {
+		for _, p := range nc.Pods {
+			if strings.HasSuffix(p, "/gated") || strings.HasSuffix(p, "/other") {
+				t.Errorf("%s planned onto %s", p, nc.InstanceType)
+			}
+		}
+	}
+	if !strings.Contains(errOut, "2 pod(s) not planned") || !strings.Contains(errOut, "default/gated, default/other") {
+		t.Errorf("stderr %q does not name the two pods left out", errOut)
+	}
+}
+
 // TestSimulateBadInput: every kind of bad input exits 2, names the file (and document), and
 // prints nothing on stdout that could be mistaken for a result.
 func TestSimulateBadInput(t *testing.T) {

@@ -65,13 +65,20 @@ func (h hostPort) conflicts(o hostPort) bool {
 	return h.ip == o.ip || h.ip == "" || o.ip == "" || h.ip == "0.0.0.0" || o.ip == "0.0.0.0"
 }
 
+// podHostPorts are the node ports a pod takes. On the host network every container port is
+// one: the API server defaults such a port's hostPort to its containerPort, and pods read
+// from manifests (simulate) have not been through it.
 func podHostPorts(pod *corev1.Pod) []hostPort {
 	var out []hostPort
 	add := func(cs []corev1.Container) {
 		for i := range cs {
 			for _, p := range cs[i].Ports {
-				if p.HostPort > 0 {
-					out = append(out, hostPort{ip: p.HostIP, protocol: cmp.Or(p.Protocol, corev1.ProtocolTCP), port: p.HostPort})
+				port := p.HostPort
+				if port == 0 && pod.Spec.HostNetwork {
+					port = p.ContainerPort
+				}
+				if port > 0 {
+					out = append(out, hostPort{ip: p.HostIP, protocol: cmp.Or(p.Protocol, corev1.ProtocolTCP), port: port})
 				}
 			}
 		}

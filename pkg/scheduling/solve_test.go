@@ -188,6 +188,13 @@ func TestSolveTable(t *testing.T) {
 			podN(2, "hp", "100m", "128Mi", func(p *corev1.Pod) {
 				p.Spec.Containers[0].Ports = []corev1.ContainerPort{{HostPort: 8080, ContainerPort: 8080}}
 			}), func(t *testing.T, plan *Plan) { wantClaims(t, plan, 2) }},
+		// On the host network a container port is a host port, though a manifest does not say
+		// so (the API server fills hostPort in).
+		{"host network ports conflict", &Snapshot{NodePools: []NodePool{odPool("default")}},
+			podN(2, "hn", "100m", "128Mi", func(p *corev1.Pod) {
+				p.Spec.HostNetwork = true
+				p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 9100}}
+			}), func(t *testing.T, plan *Plan) { wantClaims(t, plan, 2) }},
 		{"bound volume pins the zone", &Snapshot{NodePools: []NodePool{odPool("default")}, Volumes: VolumeTopology{
 			Claims: map[string]*corev1.PersistentVolumeClaim{"default/data": {Spec: corev1.PersistentVolumeClaimSpec{VolumeName: "pv1"}}},
 			Volumes: map[string]*corev1.PersistentVolume{"pv1": {ObjectMeta: metav1.ObjectMeta{Name: "pv1"}, Spec: corev1.PersistentVolumeSpec{NodeAffinity: &corev1.VolumeNodeAffinity{

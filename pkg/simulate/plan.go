@@ -8,6 +8,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	k8spods "github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
 	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
@@ -34,10 +35,17 @@ func Objects(in *Input) snapshot.Objects {
 	return objs
 }
 
-// PendingPods are the pods to plan for in the order the controller plans them
-// (snapshot.ComparePods), so simulate and the controller make the same plan.
+// PendingPods are the pods the controller would plan for (pods.IsProvisionable: not gated,
+// for the default scheduler or marked unschedulable by their own, not finished, not
+// terminating, not a DaemonSet's), in the order it plans them (snapshot.ComparePods), so
+// simulate and the controller make the same plan.
 func PendingPods(in *Input) []*corev1.Pod {
-	pods := slices.Clone(in.Pods)
+	pods := make([]*corev1.Pod, 0, len(in.Pods))
+	for _, p := range in.Pods {
+		if k8spods.IsProvisionable(p) {
+			pods = append(pods, p)
+		}
+	}
 	slices.SortStableFunc(pods, snapshot.ComparePods)
 	return pods
 }

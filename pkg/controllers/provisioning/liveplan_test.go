@@ -148,7 +148,7 @@ func newLive(t *testing.T, in *simulate.Input, its []*cloudprovider.InstanceType
 				return false // status or taints not written yet
 			}
 		}
-		return len(l.cluster.PendingPods()) == len(in.Pods) && len(objs.Nodes) == len(in.Nodes) &&
+		return len(l.cluster.PendingPods()) == len(simulate.PendingPods(in)) && len(objs.Nodes) == len(in.Nodes) &&
 			len(objs.Pods) == len(in.BoundPods) && len(objs.DaemonSets) == len(in.DaemonSets) &&
 			len(objs.PersistentVolumeClaims) == len(in.PersistentVolumeClaims) &&
 			len(objs.PersistentVolumes) == len(in.PersistentVolumes) &&
