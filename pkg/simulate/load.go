@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	awsv1 "github.com/gokarpenter/karpenter/pkg/apis/aws/v1"
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 )
 
@@ -29,6 +30,9 @@ type Input struct {
 	// NodeClasses are the node classes seen (EC2NodeClass and any other *NodeClass kind);
 	// they are accepted and not interpreted.
 	NodeClasses []NodeClass
+	// EC2NodeClasses are the karpenter.k8s.aws/v1 node classes: their kubelet settings and
+	// root volume shape the capacity of the types their NodePools launch.
+	EC2NodeClasses []*awsv1.EC2NodeClass
 	// Pods are the pods to plan for: Pods without spec.nodeName and the pods of Deployments,
 	// ReplicaSets, StatefulSets and Jobs.
 	Pods []*corev1.Pod
@@ -208,6 +212,12 @@ func (l *loader) file(d decoded) error {
 		}
 	case d.nodeClass != nil:
 		l.in.NodeClasses = append(l.in.NodeClasses, *d.nodeClass)
+		if d.ec2 != nil {
+			if err := l.remember(d.o, "EC2NodeClass", "", d.ec2.Name); err != nil {
+				return err
+			}
+			l.in.EC2NodeClasses = append(l.in.EC2NodeClasses, d.ec2)
+		}
 	case d.skip != "":
 		l.skip(d.o, d.skip)
 	default:

@@ -6,8 +6,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	awsv1 "github.com/gokarpenter/karpenter/pkg/apis/aws/v1"
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	awsprovider "github.com/gokarpenter/karpenter/pkg/cloudprovider/aws"
 	k8spods "github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
 	"github.com/gokarpenter/karpenter/pkg/snapshot"
@@ -56,11 +58,38 @@ func PendingPods(in *Input) []*corev1.Pod {
 // with a NodePool counts against that pool's limits.
 func Snapshot(in *Input, instanceTypes []*cloudprovider.InstanceType) *scheduling.Snapshot {
 	objs := Objects(in)
+	ofClass := classTypes(in.EC2NodeClasses, instanceTypes)
 	// The catalogue cannot fail to list, so there is no error to report.
-	pools, _, _ := snapshot.NodePools(in.NodePools, func(*v1.NodePool) ([]*cloudprovider.InstanceType, error) {
-		return instanceTypes, nil
+	pools, _, _ := snapshot.NodePools(in.NodePools, func(np *v1.NodePool) ([]*cloudprovider.InstanceType, error) {
+		return ofClass(np.Spec.Template.Spec.NodeClassRef), nil
 	}, objs)
 	return snapshot.Build(objs, pools, instanceTypes)
+}
+
+// classTypes returns the types a NodePool's node class launches: the catalogue's, shaped by
+// the EC2NodeClass it names when the input holds it (kubelet maxPods, podsPerCore, reserved
+// resources and eviction thresholds, root volume size), as the AWS provider shapes them.
+func classTypes(classes []*awsv1.EC2NodeClass, catalogue []*cloudprovider.InstanceType) func(*v1.NodeClassReference) []*cloudprovider.InstanceType {
+	shaped := map[string][]*cloudprovider.InstanceType{}
+	return func(ref *v1.NodeClassReference) []*cloudprovider.InstanceType {
+		if ref == nil || ref.Group != awsv1.Group || ref.Kind != "EC2NodeClass" {
+			return catalogue
+		}
+		if its, ok := shaped[ref.Name]; ok {
+			return its
+		}
+		i := slices.IndexFunc(classes, func(c *awsv1.EC2NodeClass) bool { return c.Name == ref.Name })
+		if i < 0 {
+			return catalogue
+		}
+		o := awsprovider.ClassOptions(classes[i], awsprovider.BuildOptions{VMMemoryOverheadPercent: awsprovider.DefaultVMMemoryOverheadPercent})
+		its := make([]*cloudprovider.InstanceType, len(catalogue))
+		for j, it := range catalogue {
+			its[j] = awsprovider.Reshape(it, o)
+		}
+		shaped[ref.Name] = its
+		return its
+	}
 }
 
 // Result renders a plan in the output shape. lowerBound is scheduling.LowerBound for the

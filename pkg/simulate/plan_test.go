@@ -135,3 +135,64 @@ status:
 		t.Errorf("alone: $%.4f/h, want at most $0.0888/h (an m6g.xlarge and a c6g.large)", alone.Price)
 	}
 }
+
+// TestEC2NodeClassShapesCapacity: the kubelet settings of the EC2NodeClass a NodePool names
+// shape the types it launches, as the AWS provider shapes them: with maxPods 8 no NodeClaim
+// holds more than 8 pods, where without it the same small pods share a node by the dozen.
+func TestEC2NodeClassShapesCapacity(t *testing.T) {
+	const manifests = `apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: small}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: small}
+      requirements: [{key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}]
+---
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: small}
+spec:
+  amiSelectorTerms: [{alias: al2023@latest}]
+  role: KarpenterNodeRole
+  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
+  someFieldOfALaterVersion: true
+KUBELET
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: tiny}
+spec:
+  replicas: 40
+  selector: {matchLabels: {app: tiny}}
+  template:
+    metadata: {labels: {app: tiny}}
+    spec: {containers: [{name: c, image: x, resources: {requests: {cpu: 50m, memory: 64Mi}}}]}
+`
+	most := func(kubelet string) int {
+		path := filepath.Join(t.TempDir(), "small.yaml")
+		if err := os.WriteFile(path, []byte(strings.Replace(manifests, "KUBELET", kubelet, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		in, err := Load([]string{path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := scheduling.Solve(Snapshot(in, catalog.Default()), PendingPods(in))
+		if len(plan.Unschedulable) > 0 {
+			t.Fatalf("%s unschedulable: %s", plan.Unschedulable[0].Pod.Name, plan.Unschedulable[0].Reason)
+		}
+		n := 0
+		for _, nc := range plan.NewNodeClaims {
+			n = max(n, len(nc.Pods))
+		}
+		return n
+	}
+	if n := most("  kubelet: {maxPods: 8}"); n > 8 {
+		t.Errorf("a NodeClaim holds %d pods under maxPods 8", n)
+	}
+	if n := most(""); n <= 8 {
+		t.Errorf("without maxPods the most pods on a NodeClaim is %d: the test no longer shows the limit", n)
+	}
+}

@@ -16,6 +16,8 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	awsv1 "github.com/gokarpenter/karpenter/pkg/apis/aws/v1"
 )
 
 // Limits on the input: bad or hostile input fails fast, naming the file and field, instead
@@ -41,6 +43,8 @@ type decoded struct {
 	o         origin
 	obj       k8sruntime.Object
 	nodeClass *NodeClass
+	// ec2 is an EC2NodeClass's content (nodeClass is set too).
+	ec2 *awsv1.EC2NodeClass
 	// items are a List's objects, in order.
 	items []decoded
 	// skip is the apiVersion of a document of a kind simulate skips.
@@ -164,7 +168,16 @@ func (l *loader) decodeDocument(d document) decoded {
 		if h.Metadata.Name == "" {
 			return decoded{o: o, err: o.errorf("metadata.name: Required value")}
 		}
-		return decoded{o: o, nodeClass: &NodeClass{APIVersion: h.APIVersion, Kind: h.Kind, Name: h.Metadata.Name}}
+		d := decoded{o: o, nodeClass: &NodeClass{APIVersion: h.APIVersion, Kind: h.Kind, Name: h.Metadata.Name}}
+		if h.Kind == "EC2NodeClass" && h.APIVersion == awsv1.SchemeGroupVersion.String() {
+			// Read for the settings that shape capacity (kubelet, block devices); fields
+			// this version does not know are left alone, as for other node classes.
+			d.ec2 = &awsv1.EC2NodeClass{}
+			if err := yaml.Unmarshal(data, d.ec2); err != nil {
+				return decoded{o: o, err: o.wrap(fmt.Errorf("decoding EC2NodeClass: %w", err))}
+			}
+		}
+		return d
 	}
 	obj, _, err := l.decoder.Decode(data, nil, nil)
 	if err != nil {

@@ -186,14 +186,37 @@ type BuildOptions struct {
 // Pods is the max pods of a type under the class's kubelet settings: maxPods when set,
 // else ENI-limited; then capped by podsPerCore × vCPUs when set.
 func Pods(info TypeInfo, o BuildOptions) int64 {
-	pods := ENILimitedPods(info.MaxENI, info.IPv4PerENI, o.ReservedENIs)
-	if o.Kubelet != nil && o.Kubelet.MaxPods != nil {
-		pods = int64(*o.Kubelet.MaxPods)
+	return kubeletPods(ENILimitedPods(info.MaxENI, info.IPv4PerENI, o.ReservedENIs), info.VCPU, o.Kubelet)
+}
+
+// kubeletPods is the max pods of a type of vcpu cores whose network allows pods, under the
+// kubelet settings k (nil: none).
+func kubeletPods(pods, vcpu int64, k *awsv1.KubeletConfiguration) int64 {
+	if k != nil && k.MaxPods != nil {
+		pods = int64(*k.MaxPods)
 	}
-	if o.Kubelet != nil && o.Kubelet.PodsPerCore != nil && *o.Kubelet.PodsPerCore > 0 {
-		pods = min(pods, int64(*o.Kubelet.PodsPerCore)*info.VCPU)
+	if k != nil && k.PodsPerCore != nil && *k.PodsPerCore > 0 {
+		pods = min(pods, int64(*k.PodsPerCore)*vcpu)
 	}
 	return pods
+}
+
+// Reshape returns a catalogue type (whose pods figure is already its ENI limit) as a class's
+// settings make it: its pods replaced or capped by the kubelet's maxPods and podsPerCore,
+// the root volume's size as its ephemeral storage, and its overhead recomputed from those
+// (kube-reserved memory grows with pods), the kubelet's reserved resources and eviction
+// thresholds. Labels and offerings stay shared with it. Instance-store RAID0 is not applied:
+// a catalogue does not say how much local storage a type has.
+func Reshape(it *cloudprovider.InstanceType, o BuildOptions) *cloudprovider.InstanceType {
+	info := TypeInfo{Name: it.Name, VCPU: it.Capacity.Cpu().Value(), MemoryMiB: it.Capacity.Memory().Value() / mebibyte}
+	capacity := it.Capacity.DeepCopy()
+	capacity[corev1.ResourcePods] = *resource.NewQuantity(kubeletPods(it.Capacity.Pods().Value(), info.VCPU, o.Kubelet), resource.DecimalSI)
+	if o.EphemeralBytes > 0 {
+		capacity[corev1.ResourceEphemeralStorage] = *resource.NewQuantity(o.EphemeralBytes, resource.BinarySI)
+	}
+	c := *it
+	c.Capacity, c.Overhead = capacity, Overhead(info, capacity, o)
+	return &c
 }
 
 // Capacity of a type (CATALOG.md), with the pods the kubelet settings allow.

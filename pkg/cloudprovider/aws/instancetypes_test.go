@@ -252,3 +252,51 @@ func BenchmarkBuildCatalogue(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(infos)), "types")
 }
+
+// TestReshapeCatalogue: a catalogue type reshaped by a class with no settings of its own is
+// the type unchanged (the catalogue and the provider compute capacity and overhead alike),
+// and a class's kubelet settings replace its pods, its reserved resources and thresholds,
+// and the kube-reserved memory that follows the pods.
+func TestReshapeCatalogue(t *testing.T) {
+	base := BuildOptions{VMMemoryOverheadPercent: DefaultVMMemoryOverheadPercent}
+	plain := ClassOptions(&awsv1.EC2NodeClass{Spec: awsv1.EC2NodeClassSpec{AMISelectorTerms: []awsv1.AMISelectorTerm{{Alias: "al2023@latest"}}}}, base)
+	for _, it := range catalog.Default() {
+		got := Reshape(it, plain)
+		if !equality.Semantic.DeepEqual(got.Capacity, it.Capacity) || !equality.Semantic.DeepEqual(got.Overhead, it.Overhead) {
+			t.Fatalf("%s reshaped by a plain class:\ncapacity %v\noverhead %+v\nwant %v\n%+v", it.Name, got.Capacity, got.Overhead, it.Capacity, it.Overhead)
+		}
+	}
+	class := &awsv1.EC2NodeClass{Spec: awsv1.EC2NodeClassSpec{
+		AMISelectorTerms: []awsv1.AMISelectorTerm{{Alias: "al2023@latest"}},
+		Kubelet: &awsv1.KubeletConfiguration{MaxPods: ptr.To[int32](20), PodsPerCore: ptr.To[int32](4),
+			SystemReserved: map[string]string{"cpu": "100m"}, EvictionHard: map[string]string{"memory.available": "5%"}},
+		BlockDeviceMappings: []*awsv1.BlockDeviceMapping{{RootVolume: true, EBS: &awsv1.BlockDevice{VolumeSize: ptr.To(resource.MustParse("100Gi"))}}},
+	}}
+	o := ClassOptions(class, base)
+	for _, it := range catalog.Default() {
+		if it.Name != "m6g.large" && it.Name != "m6g.4xlarge" {
+			continue
+		}
+		got := Reshape(it, o)
+		vcpu := it.Capacity.Cpu().Value()
+		if want := min(20, 4*vcpu); got.Capacity.Pods().Value() != want {
+			t.Errorf("%s: %d pods, want %d (maxPods 20, 4 per core)", it.Name, got.Capacity.Pods().Value(), want)
+		}
+		if q := got.Capacity[corev1.ResourceEphemeralStorage]; q.Cmp(resource.MustParse("100Gi")) != 0 {
+			t.Errorf("%s: ephemeral storage %s, want the root volume's 100Gi", it.Name, q.String())
+		}
+		pods := got.Capacity.Pods().Value()
+		if q := got.Overhead.KubeReserved[corev1.ResourceMemory]; q.Value() != (11*pods+255)<<20 {
+			t.Errorf("%s: kube-reserved memory %s for %d pods", it.Name, q.String(), pods)
+		}
+		if q := got.Overhead.SystemReserved[corev1.ResourceCPU]; q.MilliValue() != 100 {
+			t.Errorf("%s: system-reserved cpu %s, want 100m", it.Name, q.String())
+		}
+		if q := got.Overhead.EvictionThreshold[corev1.ResourceMemory]; q.Value() != int64(math.Ceil(float64(it.Capacity.Memory().Value())*0.05)) {
+			t.Errorf("%s: memory eviction threshold %s, want 5 %% of %s", it.Name, q.String(), it.Capacity.Memory().String())
+		}
+		if &got.Offerings[0] != &it.Offerings[0] {
+			t.Errorf("%s: offerings copied, want them shared", it.Name)
+		}
+	}
+}

@@ -212,6 +212,13 @@ func (p *Provider) buildOptions(class *awsv1.EC2NodeClass) BuildOptions {
 	if p.clients != nil {
 		o.Region = p.clients.Region
 	}
+	return ClassOptions(class, o)
+}
+
+// ClassOptions are o with the class's settings that shape capacity: its kubelet
+// configuration, instance-store policy and root volume size (its AMI family's default
+// block devices when it lists none).
+func ClassOptions(class *awsv1.EC2NodeClass, o BuildOptions) BuildOptions {
 	if class == nil {
 		return o
 	}
