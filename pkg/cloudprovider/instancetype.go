@@ -1,8 +1,23 @@
 package cloudprovider
 
 import (
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 )
+
+// InstanceTypeLabelDomain is the domain of the provider labels (karpenter.k8s.aws/instance-*,
+// shared by the AWS provider, the catalogue and the simulated cloud) that a node gets only
+// from its instance type.
+const InstanceTypeLabelDomain = "karpenter.k8s.aws"
+
+// IsInstanceTypeLabel reports whether key is one of those labels: a NodePool requirement on
+// it chooses among types and never labels a node whose type lacks it, so a type without the
+// label fails In and Gt and meets NotIn and DoesNotExist, as upstream's well-known labels.
+func IsInstanceTypeLabel(key string) bool {
+	domain, _, ok := strings.Cut(key, "/")
+	return ok && domain == InstanceTypeLabelDomain
+}
 
 // InstanceType is one machine shape a provider can launch, with the places and prices it can
 // be launched at. It is a fact sheet: the scheduler compiles it into its own compact form.

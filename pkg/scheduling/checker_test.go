@@ -127,6 +127,14 @@ func checkClaim(s *Snapshot, nc *NewNodeClaim, name string, capacity map[string]
 	for k, v := range np.Labels {
 		l[k] = v
 	}
+	// A pool requirement In one value on a key no instance type carries (and outside the
+	// provider's domain) is a label the node gets.
+	for _, r := range np.Requirements {
+		carried := slices.ContainsFunc(np.InstanceTypes, func(t *cloudprovider.InstanceType) bool { _, ok := t.Labels[r.Key]; return ok })
+		if r.Operator == "In" && len(r.Values) == 1 && !carried && !strings.HasPrefix(r.Key, "karpenter.k8s.aws/") {
+			l[r.Key] = r.Values[0]
+		}
+	}
 	l[corev1.LabelTopologyZone] = nc.Cheapest.Zone
 	l["karpenter.sh/capacity-type"] = nc.Cheapest.CapacityType
 	l["karpenter.sh/nodepool"] = np.Name

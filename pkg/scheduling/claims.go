@@ -40,8 +40,8 @@ func (s *solver) compatFor(p *pool, alt reqSet) *compatSet {
 		return cs
 	}
 	for i := range alt {
-		if k := alt[i].Key; k != labelZone && k != labelCapacityType && p.defines(k) {
-			if _, typeLabel := s.u.types[p.types[0]].src.Labels[k]; len(p.types) > 0 && !typeLabel {
+		if k := alt[i].Key; k != labelZone && k != labelCapacityType && p.defines(k) && len(p.types) > 0 {
+			if _, typeLabel := s.u.types[p.types[0]].src.Labels[k]; !typeLabel {
 				cs.custom = true
 			}
 		}
@@ -61,6 +61,9 @@ func (s *solver) compatFor(p *pool, alt reqSet) *compatSet {
 	}
 	if !slices.ContainsFunc(cs.bits, func(b uint64) bool { return b != 0 }) {
 		switch {
+		case len(p.types) == 0 && p.unmet != "":
+			r, _ := p.reqs.Get(p.unmet)
+			cs.reason = fmt.Sprintf("incompatible with NodePool %q: none of its instance types satisfies its requirement %s", p.spec.Name, r)
 		case len(p.types) == 0:
 			cs.reason = fmt.Sprintf("incompatible with NodePool %q: it has no instance type with an available offering", p.spec.Name)
 		case firstBad == "":

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	"github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/scheduling/internal/labelreq"
 )
@@ -29,7 +30,14 @@ type pool struct {
 	compat map[string]*compatSet
 	// prices caches pricesIn per (zone mask, capacity-type mask).
 	prices map[[2]uint64][]offering
-	err    error
+	// typeKeys are the keys of the pool's requirements that instance types define (some type
+	// carries the label, or it is a provider instance-type label): a type without such a
+	// label lacks it, where a key no type defines is a label the pool gives its nodes.
+	typeKeys map[string]bool
+	// unmet is the key of the first requirement an instance type failed, for the reason
+	// when none is left.
+	unmet string
+	err   error
 }
 
 // pricesIn returns, for every position of the pool's types, the cheapest available offering
@@ -79,11 +87,15 @@ func (u *universe) compilePool(np *NodePool, ds []*corev1.Pod) *pool {
 		p.err = fmt.Errorf("NodePool %q: template labels conflict with requirements on %s", np.Name, bad)
 	}
 	p.reqs = reqs
+	p.typeKeys = typeKeys(reqs, np.InstanceTypes)
 	zm, cm := u.masks(reqs)
 	for _, it := range np.InstanceTypes {
 		ti := u.compile(it)
 		t := &u.types[ti]
-		if _, ok := t.labelsMatch(reqs, p.defines); !ok {
+		if key, ok := t.labelsMatch(reqs, p.defines); !ok {
+			if p.unmet == "" {
+				p.unmet = key
+			}
 			continue
 		}
 		if o, ok := t.cheapest(zm, cm); ok && !slices.Contains(p.types, ti) {
@@ -161,7 +173,25 @@ func (p *pool) withinLimits(c *vec) bool {
 // defines reports whether nodes of the pool get a label for key whatever their type.
 func (p *pool) defines(key string) bool {
 	r, ok := p.reqs.Get(key)
-	return ok && !r.AllowAbsent
+	return ok && !r.AllowAbsent && !p.typeKeys[key]
+}
+
+// typeKeys lists the keys of reqs that instance types define (pool.typeKeys).
+func typeKeys(reqs reqSet, its []*cloudprovider.InstanceType) map[string]bool {
+	keys := map[string]bool{}
+	for i := range reqs {
+		k := reqs[i].Key
+		if k == labelZone || k == labelCapacityType || k == labelNodePool {
+			continue
+		}
+		if cloudprovider.IsInstanceTypeLabel(k) || slices.ContainsFunc(its, func(it *cloudprovider.InstanceType) bool {
+			_, ok := it.Labels[k]
+			return ok
+		}) {
+			keys[k] = true
+		}
+	}
+	return keys
 }
 
 // podAllowsPool reports whether a DaemonSet pod's node selector and required node affinity

@@ -266,3 +266,59 @@ func TestLowerBoundBelowPlan(t *testing.T) {
 		t.Errorf("lower bound %f outside the hand-computed range", lb)
 	}
 }
+
+// TestInstanceTypeLabels: a NodePool requirement on a provider label (karpenter.k8s.aws/...)
+// chooses among instance types, as upstream's well-known labels do: a type without the
+// label fails In and meets NotIn, and a label no type carries leaves the pool nothing, with
+// the requirement named. A key no type carries outside that domain stays a label the pool
+// gives its nodes.
+func TestInstanceTypeLabels(t *testing.T) {
+	const cpuMaker, gpuName = "karpenter.k8s.aws/instance-cpu-manufacturer", "karpenter.k8s.aws/instance-gpu-name"
+	types := func() []*cloudprovider.InstanceType {
+		graviton, intel, bare := fakeType("graviton", "amd64", 4, 8, 0.1), fakeType("intel", "amd64", 4, 8, 0.2), fakeType("bare", "amd64", 4, 8, 0.05)
+		graviton.Labels[cpuMaker], intel.Labels[cpuMaker] = "aws", "intel"
+		intel.Labels[gpuName] = "t4"
+		return []*cloudprovider.InstanceType{graviton, intel, bare}
+	}
+	solve := func(reqs ...Requirement) *Plan {
+		pool := NodePool{Name: "default", InstanceTypes: types(),
+			Requirements: append([]Requirement{{Key: labelCapacityType, Operator: "In", Values: []string{"on-demand"}}}, reqs...)}
+		snap := &Snapshot{NodePools: []NodePool{pool}}
+		pods := podN(1, "web", "1", "1Gi", func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"team": "a"} })
+		plan := Solve(snap, pods)
+		if err := checkPlan(snap, pods, plan); err != nil {
+			t.Fatalf("invalid plan: %v", err)
+		}
+		return plan
+	}
+	team := Requirement{Key: "team", Operator: "In", Values: []string{"a"}}
+	for _, tc := range []struct {
+		name string
+		req  Requirement
+		want string // the type chosen, or the unschedulable reason's text
+	}{
+		{"In drops types without the label", Requirement{Key: cpuMaker, Operator: "In", Values: []string{"intel"}}, "intel"},
+		{"NotIn keeps them", Requirement{Key: cpuMaker, Operator: "NotIn", Values: []string{"aws"}}, "bare"},
+		{"DoesNotExist keeps only them", Requirement{Key: gpuName, Operator: "DoesNotExist"}, "bare"},
+		{"a label no type carries", Requirement{Key: "karpenter.k8s.aws/instance-network-bandwidth", Operator: "Gt", Values: []string{"100"}},
+			"none of its instance types satisfies its requirement karpenter.k8s.aws/instance-network-bandwidth"},
+		// A pod selecting the pool's own label on a pool left with no type: compatFor read
+		// the first of no types and panicked.
+		{"no type at all", Requirement{Key: labelInstanceType, Operator: "In", Values: []string{"none"}},
+			"none of its instance types satisfies its requirement node.kubernetes.io/instance-type"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := solve(team, tc.req)
+			switch {
+			case len(plan.Unschedulable) > 0:
+				if !strings.Contains(plan.Unschedulable[0].Reason, tc.want) {
+					t.Errorf("unschedulable: %s; want %s", plan.Unschedulable[0].Reason, tc.want)
+				}
+			case len(plan.NewNodeClaims) != 1:
+				t.Fatalf("%d NodeClaims", len(plan.NewNodeClaims))
+			case plan.NewNodeClaims[0].Cheapest.InstanceType != tc.want:
+				t.Errorf("launched %s, want %s", plan.NewNodeClaims[0].Cheapest.InstanceType, tc.want)
+			}
+		})
+	}
+}

@@ -53,8 +53,18 @@ type TypeInfo struct {
 	BareMetal  bool
 	// InstanceStorageGB is the total local NVMe/SSD storage (0: none).
 	InstanceStorageGB int64
-	Zones             []string
-	OnDemandUSD       float64
+	// LocalNVMe: the instance storage is NVMe.
+	LocalNVMe   bool
+	Zones       []string
+	OnDemandUSD float64
+	// The facts of the provider labels (0, "" or nil: unknown, no label).
+	CPUManufacturer      string // lower case: intel, amd, aws
+	SustainedClockMHz    int64
+	NetworkBandwidthMbps int64 // the default network card's baseline
+	EBSBandwidthMbps     int64 // the EBS-optimised maximum
+	EncryptionInTransit  *bool
+	GPUManufacturer      string // of the NVIDIA GPUs counted in NvidiaGPUs
+	GPUMemoryMiB         int64  // of one of them
 }
 
 // infoFromEC2 reads one DescribeInstanceTypes entry; ok is false for types Karpenter cannot
@@ -82,16 +92,28 @@ func infoFromEC2(it ec2types.InstanceTypeInfo) (TypeInfo, bool) {
 	if info.Arch == "" {
 		return info, false
 	}
+	if p := it.ProcessorInfo; p != nil {
+		info.CPUManufacturer = strings.ToLower(aws.ToString(p.Manufacturer))
+		info.SustainedClockMHz = int64(math.Round(aws.ToFloat64(p.SustainedClockSpeedInGhz) * 1000))
+	}
+	if it.EbsInfo != nil && it.EbsInfo.EbsOptimizedInfo != nil {
+		info.EBSBandwidthMbps = int64(aws.ToInt32(it.EbsInfo.EbsOptimizedInfo.MaximumBandwidthInMbps))
+	}
 	if it.GpuInfo != nil {
 		for _, g := range it.GpuInfo.Gpus {
 			if strings.EqualFold(aws.ToString(g.Manufacturer), "nvidia") {
 				info.NvidiaGPUs += int64(aws.ToInt32(g.Count))
 				info.GPUName = strings.ToLower(aws.ToString(g.Name))
+				info.GPUManufacturer = "nvidia"
+				if g.MemoryInfo != nil {
+					info.GPUMemoryMiB = int64(aws.ToInt32(g.MemoryInfo.SizeInMiB))
+				}
 			}
 		}
 	}
 	if it.InstanceStorageInfo != nil {
 		info.InstanceStorageGB = aws.ToInt64(it.InstanceStorageInfo.TotalSizeInGB)
+		info.LocalNVMe = it.InstanceStorageInfo.NvmeSupport != "" && it.InstanceStorageInfo.NvmeSupport != ec2types.EphemeralNvmeSupportUnsupported
 	}
 	if it.NetworkInfo != nil {
 		info.MaxENI = int64(aws.ToInt32(it.NetworkInfo.MaximumNetworkInterfaces))
@@ -103,6 +125,12 @@ func infoFromEC2(it ec2types.InstanceTypeInfo) (TypeInfo, bool) {
 			}
 		}
 		info.IPv4PerENI = int64(aws.ToInt32(it.NetworkInfo.Ipv4AddressesPerInterface))
+		info.EncryptionInTransit = it.NetworkInfo.EncryptionInTransitSupported
+		for _, card := range it.NetworkInfo.NetworkCards {
+			if aws.ToInt32(card.NetworkCardIndex) == def && card.BaselineBandwidthInGbps != nil {
+				info.NetworkBandwidthMbps = int64(math.Round(*card.BaselineBandwidthInGbps * 1000))
+			}
+		}
 	}
 	for _, uc := range it.SupportedUsageClasses {
 		switch uc {
@@ -337,7 +365,32 @@ func Labels(info TypeInfo) map[string]string {
 		if info.GPUName != "" {
 			l[catalog.LabelInstanceGPUName] = info.GPUName
 		}
+		if info.GPUManufacturer != "" {
+			l[catalog.LabelInstanceGPUManufacturer] = info.GPUManufacturer
+		}
+		if info.GPUMemoryMiB > 0 {
+			l[catalog.LabelInstanceGPUMemory] = strconv.FormatInt(info.GPUMemoryMiB, 10)
+		}
 	}
+	if info.CPUManufacturer != "" {
+		l[catalog.LabelInstanceCPUManufacturer] = info.CPUManufacturer
+	}
+	for key, v := range map[string]int64{
+		catalog.LabelInstanceCPUSustainedClockSpeedMhz: info.SustainedClockMHz,
+		catalog.LabelInstanceNetworkBandwidth:          info.NetworkBandwidthMbps,
+		catalog.LabelInstanceEBSBandwidth:              info.EBSBandwidthMbps,
+	} {
+		if v > 0 {
+			l[key] = strconv.FormatInt(v, 10)
+		}
+	}
+	if info.LocalNVMe && info.InstanceStorageGB > 0 {
+		l[catalog.LabelInstanceLocalNVMe] = strconv.FormatInt(info.InstanceStorageGB, 10)
+	}
+	if info.EncryptionInTransit != nil {
+		l[catalog.LabelInstanceEncryptionInTransitSupported] = strconv.FormatBool(*info.EncryptionInTransit)
+	}
+	l[catalog.LabelInstanceCapabilityFlex] = strconv.FormatBool(strings.HasSuffix(family, "-flex"))
 	return l
 }
 

@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -297,6 +299,60 @@ func TestReshapeCatalogue(t *testing.T) {
 		}
 		if &got.Offerings[0] != &it.Offerings[0] {
 			t.Errorf("%s: offerings copied, want them shared", it.Name)
+		}
+	}
+}
+
+// TestLabelsFromEC2: the provider labels read from DescribeInstanceTypes (CPU maker and
+// clock, network and EBS bandwidth, encryption in transit, local NVMe, GPU maker and memory,
+// capability flex) are the catalogue's, which holds upstream's values.
+func TestLabelsFromEC2(t *testing.T) {
+	path, _ := testdata.File("ec2-catalog.json")
+	its, err := catalog.Load(path, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]string{}
+	for _, it := range its {
+		want[it.Name] = it.Labels
+	}
+	card := func(gbps float64) ec2types.NetworkInfo {
+		return ec2types.NetworkInfo{DefaultNetworkCardIndex: aws.Int32(0), MaximumNetworkInterfaces: aws.Int32(3), Ipv4AddressesPerInterface: aws.Int32(10),
+			NetworkCards: []ec2types.NetworkCardInfo{{NetworkCardIndex: aws.Int32(0), MaximumNetworkInterfaces: aws.Int32(3), BaselineBandwidthInGbps: aws.Float64(gbps)}}}
+	}
+	for _, tc := range []struct {
+		name string
+		info ec2types.InstanceTypeInfo
+	}{{"c5.large", ec2types.InstanceTypeInfo{
+		VCpuInfo: &ec2types.VCpuInfo{DefaultVCpus: aws.Int32(2)}, MemoryInfo: &ec2types.MemoryInfo{SizeInMiB: aws.Int64(4096)},
+		ProcessorInfo: &ec2types.ProcessorInfo{SupportedArchitectures: []ec2types.ArchitectureType{ec2types.ArchitectureTypeX8664}, Manufacturer: aws.String("Intel"), SustainedClockSpeedInGhz: aws.Float64(3.4)},
+		EbsInfo:       &ec2types.EbsInfo{EbsOptimizedInfo: &ec2types.EbsOptimizedInfo{MaximumBandwidthInMbps: aws.Int32(4750)}},
+		NetworkInfo: func() *ec2types.NetworkInfo {
+			n := card(0.75)
+			n.EncryptionInTransitSupported = aws.Bool(false)
+			return &n
+		}(),
+	}}, {"g4dn.xlarge", ec2types.InstanceTypeInfo{
+		VCpuInfo: &ec2types.VCpuInfo{DefaultVCpus: aws.Int32(4)}, MemoryInfo: &ec2types.MemoryInfo{SizeInMiB: aws.Int64(16384)},
+		ProcessorInfo: &ec2types.ProcessorInfo{SupportedArchitectures: []ec2types.ArchitectureType{ec2types.ArchitectureTypeX8664}, Manufacturer: aws.String("Intel"), SustainedClockSpeedInGhz: aws.Float64(2.5)},
+		EbsInfo:       &ec2types.EbsInfo{EbsOptimizedInfo: &ec2types.EbsOptimizedInfo{MaximumBandwidthInMbps: aws.Int32(3500)}},
+		NetworkInfo:   func() *ec2types.NetworkInfo { n := card(5); n.EncryptionInTransitSupported = aws.Bool(true); return &n }(),
+		GpuInfo: &ec2types.GpuInfo{Gpus: []ec2types.GpuDeviceInfo{{Manufacturer: aws.String("NVIDIA"), Name: aws.String("T4"), Count: aws.Int32(1),
+			MemoryInfo: &ec2types.GpuDeviceMemoryInfo{SizeInMiB: aws.Int32(16384)}}}},
+		InstanceStorageInfo: &ec2types.InstanceStorageInfo{TotalSizeInGB: aws.Int64(125), NvmeSupport: ec2types.EphemeralNvmeSupportRequired},
+	}}} {
+		tc.info.InstanceType = ec2types.InstanceType(tc.name)
+		info, ok := infoFromEC2(tc.info)
+		if !ok {
+			t.Fatalf("%s: not read", tc.name)
+		}
+		got := Labels(info)
+		for _, key := range []string{catalog.LabelInstanceCPUManufacturer, catalog.LabelInstanceCPUSustainedClockSpeedMhz,
+			catalog.LabelInstanceNetworkBandwidth, catalog.LabelInstanceEBSBandwidth, catalog.LabelInstanceEncryptionInTransitSupported,
+			catalog.LabelInstanceLocalNVMe, catalog.LabelInstanceGPUManufacturer, catalog.LabelInstanceGPUMemory, catalog.LabelInstanceCapabilityFlex} {
+			if got[key] != want[tc.name][key] {
+				t.Errorf("%s: %s = %q, catalogue %q", tc.name, key, got[key], want[tc.name][key])
+			}
 		}
 	}
 }

@@ -30,7 +30,23 @@ const (
 	LabelInstanceGPUCount   = "karpenter.k8s.aws/instance-gpu-count"
 	LabelInstanceGPUName    = "karpenter.k8s.aws/instance-gpu-name"
 	LabelInstanceHypervisor = "karpenter.k8s.aws/instance-hypervisor"
+
+	LabelInstanceCPUManufacturer              = "karpenter.k8s.aws/instance-cpu-manufacturer"
+	LabelInstanceCPUSustainedClockSpeedMhz    = "karpenter.k8s.aws/instance-cpu-sustained-clock-speed-mhz"
+	LabelInstanceNetworkBandwidth             = "karpenter.k8s.aws/instance-network-bandwidth"
+	LabelInstanceEBSBandwidth                 = "karpenter.k8s.aws/instance-ebs-bandwidth"
+	LabelInstanceEncryptionInTransitSupported = "karpenter.k8s.aws/instance-encryption-in-transit-supported"
+	LabelInstanceCapabilityFlex               = "karpenter.k8s.aws/instance-capability-flex"
+	LabelInstanceLocalNVMe                    = "karpenter.k8s.aws/instance-local-nvme"
+	LabelInstanceGPUManufacturer              = "karpenter.k8s.aws/instance-gpu-manufacturer"
+	LabelInstanceGPUMemory                    = "karpenter.k8s.aws/instance-gpu-memory"
+	LabelInstanceAcceleratorName              = "karpenter.k8s.aws/instance-accelerator-name"
+	LabelInstanceAcceleratorManufacturer      = "karpenter.k8s.aws/instance-accelerator-manufacturer"
+	LabelInstanceAcceleratorCount             = "karpenter.k8s.aws/instance-accelerator-count"
 )
+
+// LabelDomain is the domain of the provider labels above (cloudprovider.IsInstanceTypeLabel).
+const LabelDomain = cloudprovider.InstanceTypeLabelDomain
 
 // ResourceNvidiaGPU is the extended resource NVIDIA GPUs are requested as.
 const ResourceNvidiaGPU corev1.ResourceName = "nvidia.com/gpu"
@@ -77,6 +93,17 @@ type record struct {
 	GPUManufacturer       string                        `json:"gpuManufacturer"`
 	MaxPodsENILimited     *int64                        `json:"maxPodsENILimited"`
 	Hypervisor            *string                       `json:"hypervisor"`
+	CPUManufacturer       *string                       `json:"cpuManufacturer"`
+	CPUSustainedClockMHz  *int64                        `json:"cpuSustainedClockMHz"`
+	NetworkBandwidthMbps  *int64                        `json:"networkBandwidthMbps"`
+	EBSBandwidthMbps      *int64                        `json:"ebsBandwidthMbps"`
+	EncryptionInTransit   *bool                         `json:"encryptionInTransit"`
+	CapabilityFlex        *bool                         `json:"capabilityFlex"`
+	LocalNVMeGB           *int64                        `json:"localNVMeGB"`
+	GPUMemoryMiB          int64                         `json:"gpuMemoryMiB"`
+	Accelerators          int64                         `json:"accelerators"`
+	AcceleratorName       string                        `json:"acceleratorName"`
+	AcceleratorMaker      string                        `json:"acceleratorManufacturer"`
 	SupportedUsageClasses []string                      `json:"supportedUsageClasses"`
 	Zones                 map[string][]string           `json:"zones"`
 	OnDemandPriceUSD      map[string]*float64           `json:"onDemandPriceUSD"`
@@ -240,6 +267,42 @@ func (rec *record) labels() map[string]string {
 		labels[LabelInstanceGPUCount] = strconv.FormatInt(rec.GPUs, 10)
 		if rec.GPUName != "" {
 			labels[LabelInstanceGPUName] = rec.GPUName
+		}
+		if rec.GPUManufacturer != "" {
+			labels[LabelInstanceGPUManufacturer] = rec.GPUManufacturer
+		}
+		if rec.GPUMemoryMiB > 0 {
+			labels[LabelInstanceGPUMemory] = strconv.FormatInt(rec.GPUMemoryMiB, 10)
+		}
+	}
+	if rec.Accelerators > 0 {
+		labels[LabelInstanceAcceleratorCount] = strconv.FormatInt(rec.Accelerators, 10)
+		if rec.AcceleratorName != "" {
+			labels[LabelInstanceAcceleratorName] = rec.AcceleratorName
+		}
+		if rec.AcceleratorMaker != "" {
+			labels[LabelInstanceAcceleratorManufacturer] = rec.AcceleratorMaker
+		}
+	}
+	if rec.CPUManufacturer != nil && *rec.CPUManufacturer != "" {
+		labels[LabelInstanceCPUManufacturer] = *rec.CPUManufacturer
+	}
+	for key, v := range map[string]*int64{
+		LabelInstanceCPUSustainedClockSpeedMhz: rec.CPUSustainedClockMHz,
+		LabelInstanceNetworkBandwidth:          rec.NetworkBandwidthMbps,
+		LabelInstanceEBSBandwidth:              rec.EBSBandwidthMbps,
+		LabelInstanceLocalNVMe:                 rec.LocalNVMeGB,
+	} {
+		if v != nil && *v > 0 {
+			labels[key] = strconv.FormatInt(*v, 10)
+		}
+	}
+	for key, v := range map[string]*bool{
+		LabelInstanceEncryptionInTransitSupported: rec.EncryptionInTransit,
+		LabelInstanceCapabilityFlex:               rec.CapabilityFlex,
+	} {
+		if v != nil {
+			labels[key] = strconv.FormatBool(*v)
 		}
 	}
 	return labels

@@ -26,7 +26,9 @@ const sample = `{"description": "test", "instanceTypes": [
   "spotPriceUSD": {"us-east-1": {"us-east-1b": 0.031}}},
  {"name": "g4dn.xlarge", "family": "g4dn", "category": "g", "generation": 4, "size": "xlarge",
   "vcpu": 4, "memoryMiB": 16384, "arch": "amd64", "gpus": 1, "gpuName": "t4",
-  "gpuManufacturer": "nvidia", "maxPodsENILimited": 29, "hypervisor": "nitro",
+  "gpuManufacturer": "nvidia", "gpuMemoryMiB": 16384, "maxPodsENILimited": 29, "hypervisor": "nitro",
+  "cpuManufacturer": "intel", "cpuSustainedClockMHz": 2500, "networkBandwidthMbps": 5000,
+  "ebsBandwidthMbps": 3500, "encryptionInTransit": true, "capabilityFlex": false, "localNVMeGB": 125,
   "supportedUsageClasses": ["on-demand", "spot"], "zones": {"us-east-1": ["us-east-1a"]},
   "onDemandPriceUSD": {"us-east-1": 0.526}},
  {"name": "g4ad.xlarge", "family": "g4ad", "category": "g", "generation": 4, "size": "xlarge",
@@ -135,6 +137,11 @@ func TestLabels(t *testing.T) {
 			LabelInstanceGeneration: "4", LabelInstanceSize: "xlarge", LabelInstanceCPU: "4",
 			LabelInstanceMemory: "16384", LabelInstanceGPUCount: "1", LabelInstanceGPUName: "t4",
 			LabelInstanceHypervisor: "nitro", "topology.kubernetes.io/region": DefaultRegion,
+			LabelInstanceGPUManufacturer: "nvidia", LabelInstanceGPUMemory: "16384",
+			LabelInstanceCPUManufacturer: "intel", LabelInstanceCPUSustainedClockSpeedMhz: "2500",
+			LabelInstanceNetworkBandwidth: "5000", LabelInstanceEBSBandwidth: "3500",
+			LabelInstanceEncryptionInTransitSupported: "true", LabelInstanceCapabilityFlex: "false",
+			LabelInstanceLocalNVMe: "125",
 		},
 		// Null category and generation leave their labels out; "" hypervisor is kept.
 		"x9.metal": {

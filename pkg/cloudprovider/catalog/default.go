@@ -202,12 +202,38 @@ func defaultRecords() []record {
 				OnDemandPriceUSD:      map[string]*float64{DefaultRegion: &price},
 			}
 			if s.gpus > 0 {
-				rec.GPUs, rec.GPUName, rec.GPUManufacturer = s.gpus, f.gpuName, "nvidia"
+				rec.GPUs, rec.GPUName, rec.GPUManufacturer, rec.GPUMemoryMiB = s.gpus, f.gpuName, "nvidia", gpuMemoryMiB[f.gpuName]
 			}
+			rec.CPUManufacturer = new(cpuManufacturer(f.name))
+			rec.CapabilityFlex = new(false)
 			records = append(records, rec)
 		}
 	}
 	return records
+}
+
+// defaultOmits are the provider labels the built-in catalogue leaves out: a NodePool or pod
+// requiring one finds no type there (pass a full catalogue with --instance-types).
+var defaultOmits = map[string]struct{}{
+	LabelInstanceCPUSustainedClockSpeedMhz: {}, LabelInstanceNetworkBandwidth: {}, LabelInstanceEBSBandwidth: {},
+	LabelInstanceEncryptionInTransitSupported: {}, LabelInstanceLocalNVMe: {},
+}
+
+// gpuMemoryMiB is the memory of one GPU of each model the table lists.
+var gpuMemoryMiB = map[string]int64{"t4": 16384, "a10g": 22888, "v100": 16384}
+
+// cpuManufacturer of the table's families: Graviton ("g" after the generation, but not the
+// g-category GPU families), AMD ("a", and g5's EPYC), else Intel.
+func cpuManufacturer(family string) string {
+	_, generation := splitFamily(family)
+	suffix := family[strings.IndexAny(family, "0123456789")+len(strconv.Itoa(generation)):]
+	switch {
+	case family == "g5" || strings.HasPrefix(suffix, "a"):
+		return "amd"
+	case strings.HasPrefix(suffix, "g"):
+		return "aws"
+	}
+	return "intel"
 }
 
 // splitFamily parses "m7gd" into category "m" and generation 7.
