@@ -88,6 +88,9 @@ func simulateCmd(args []string, stdout, stderr io.Writer) error {
 	pods := simulate.PendingPods(in)
 	reportUnplanned(stderr, in.Pods, pods)
 	plan := scheduling.Solve(snap, pods)
+	if plan.Err != nil {
+		return fmt.Errorf("planning (a bug: please report it with the input): %w", plan.Err)
+	}
 	solve := time.Since(start)
 	result := simulate.NewResult(plan, len(pods), scheduling.LowerBound(snap, pods), solve)
 	if *output == "json" {

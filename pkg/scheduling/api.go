@@ -103,6 +103,10 @@ type Plan struct {
 	Unschedulable []Unschedulable
 	// Price is the sum of every new NodeClaim's cheapest option, in US dollars per hour.
 	Price float64
+	// Err is set when planning failed on a fault of the scheduler's own (a panic, with its
+	// stack): every pod is then Unschedulable with the reason, so a bad input stops neither
+	// the caller nor the pods of the next batch.
+	Err error
 }
 
 // NewNodeClaim is a machine to launch.

@@ -27,6 +27,9 @@ type placed struct {
 // (anti-)affinity holds. Topology spread is checked for groups whose matching pods all
 // carry the constraint (for those the final state must be within maxSkew).
 func checkPlan(s *Snapshot, pods []*corev1.Pod, plan *Plan) error {
+	if plan.Err != nil { // a panic the solver turned into a plan: a bug whatever the input
+		return fmt.Errorf("solver fault: %w", plan.Err)
+	}
 	seen := map[*corev1.Pod]int{}
 	var all []placed
 	nodeLabels := map[string]map[string]string{}

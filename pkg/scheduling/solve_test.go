@@ -322,3 +322,21 @@ func TestInstanceTypeLabels(t *testing.T) {
 		})
 	}
 }
+
+// TestSolveSurvivesItsOwnFault: a fault inside the solver (here a nil instance type, which
+// it dereferences) is no panic for the caller: every pod is unschedulable with the reason
+// and Err holds the panic with its stack.
+func TestSolveSurvivesItsOwnFault(t *testing.T) {
+	pool := NodePool{Name: "broken", InstanceTypes: []*cloudprovider.InstanceType{nil}}
+	pods := podN(3, "web", "1", "1Gi", nil)
+	plan := Solve(&Snapshot{NodePools: []NodePool{pool}}, pods)
+	if plan.Err == nil || !strings.Contains(plan.Err.Error(), "planning panicked") || !strings.Contains(plan.Err.Error(), "goroutine") {
+		t.Fatalf("Err %v, want the panic with its stack", plan.Err)
+	}
+	if len(plan.Unschedulable) != len(pods) || len(plan.NewNodeClaims) != 0 {
+		t.Fatalf("%d unschedulable and %d NodeClaims, want every pod unschedulable", len(plan.Unschedulable), len(plan.NewNodeClaims))
+	}
+	if r := plan.Unschedulable[0].Reason; !strings.HasPrefix(r, "scheduler error") || strings.Contains(r, "\n") {
+		t.Errorf("reason %q, want one line naming the scheduler error", r)
+	}
+}

@@ -2,7 +2,10 @@ package scheduling
 
 import (
 	"cmp"
+	"fmt"
+	"runtime/debug"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -85,7 +88,12 @@ type vec64 [numFixed]float64
 // NodeClaims at the lowest price this package can find. It never modifies its inputs.
 func Solve(s *Snapshot, pods []*corev1.Pod) *Plan { return solve(s, pods, nil) }
 
-func solve(s *Snapshot, pods []*corev1.Pod, m *Memo) *Plan {
+func solve(s *Snapshot, pods []*corev1.Pod, m *Memo) (plan *Plan) {
+	defer func() {
+		if r := recover(); r != nil {
+			plan = failedPlan(pods, fmt.Errorf("planning panicked: %v\n%s", r, debug.Stack()))
+		}
+	}()
 	var best *solver
 	var bestUnsched int
 	var bestPrice float64
@@ -106,6 +114,17 @@ func solve(s *Snapshot, pods []*corev1.Pod, m *Memo) *Plan {
 		}
 	}
 	return best.finalize()
+}
+
+// failedPlan is the plan of a solve that failed with err: no pod placed, each with the
+// reason.
+func failedPlan(pods []*corev1.Pod, err error) *Plan {
+	reason, _, _ := strings.Cut(err.Error(), "\n")
+	plan := &Plan{Err: err, Unschedulable: make([]Unschedulable, len(pods))}
+	for i, p := range pods {
+		plan.Unschedulable[i] = Unschedulable{Pod: p, Reason: "scheduler error (a bug, please report it): " + reason}
+	}
+	return plan
 }
 
 func newSolver(snap *Snapshot, pol policy, pods []*corev1.Pod) *solver {

@@ -68,8 +68,12 @@ func (c *Controller) Provision(ctx context.Context) (Result, error) {
 	start := c.clock.Now()
 	done := c.startScheduling(len(pods))
 	plan := scheduling.Solve(snapshot.Build(objs, pools, instanceTypes), pods)
+	if plan.Err != nil {
+		// Each pod keeps the reason in its Unschedulable event; the stack goes to the log.
+		logger.Error(plan.Err, "planning failed; the batch's pods stay pending", "pods", len(pods))
+	}
 	if len(plan.NewNodeClaims) > 0 && len(objs.Nominated) > 0 {
-		if joint, all := solveJointly(objs, pools, instanceTypes, pods); launchesLess(joint, plan) {
+		if joint, all := solveJointly(objs, pools, instanceTypes, pods); joint.Err == nil && launchesLess(joint, plan) {
 			logger.V(1).Info("planned the nominated pods again with the new ones: it launches less",
 				"pods", len(all), "nodeClaims", len(joint.NewNodeClaims), "price", joint.Price,
 				"nodeClaimsKeepingNominations", len(plan.NewNodeClaims), "priceKeepingNominations", plan.Price)
