@@ -246,15 +246,27 @@ func (r *Req) String() string {
 	case !r.Complement:
 		return fmt.Sprintf("%s In [%s]", r.Key, strings.Join(r.Values, " "))
 	case r.Integer && len(r.Values) > 0:
-		return fmt.Sprintf("%s in [%d, %d] NotIn [%s]", r.Key, r.Min, r.Max, strings.Join(r.Values, " "))
+		return fmt.Sprintf("%s %s NotIn [%s]", r.Key, r.bounds(), strings.Join(r.Values, " "))
 	case r.Integer:
-		return fmt.Sprintf("%s in [%d, %d]", r.Key, r.Min, r.Max)
+		return r.Key + " " + r.bounds()
 	case len(r.Values) > 0:
 		return fmt.Sprintf("%s NotIn [%s]", r.Key, strings.Join(r.Values, " "))
 	case r.AllowAbsent:
 		return r.Key + " any"
 	}
 	return r.Key + " Exists"
+}
+
+// bounds renders an integer requirement's range as written: "Gt 5000" for an open upper end,
+// "Lt 8" for an open lower end, else "in [lo, hi]".
+func (r *Req) bounds() string {
+	switch {
+	case r.Max == math.MaxInt64 && r.Min > math.MinInt64:
+		return fmt.Sprintf("Gt %d", r.Min-1)
+	case r.Min == math.MinInt64 && r.Max < math.MaxInt64:
+		return fmt.Sprintf("Lt %d", r.Max+1)
+	}
+	return fmt.Sprintf("in [%d, %d]", r.Min, r.Max)
 }
 
 // FromSelectorTerm compiles the expressions of one node selector term (their conjunction).

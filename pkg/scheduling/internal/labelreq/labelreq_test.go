@@ -241,3 +241,28 @@ func TestIntegerBoundsAtTheEdges(t *testing.T) {
 		t.Errorf("Gt MaxInt64 is not empty: %s", gt.String())
 	}
 }
+
+// TestStringIntegers: integer requirements read as written: Gt and Lt for a range open at
+// one end, both ends once narrowed from both sides.
+func TestStringIntegers(t *testing.T) {
+	mk := func(op string, v string) Req {
+		r, err := New("cpu", op, []string{v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	gt, lt := mk("Gt", "4"), mk("Lt", "64")
+	both, bad := Set{gt}.And(Set{lt})
+	if bad != "" {
+		t.Fatal(bad)
+	}
+	for _, tc := range []struct {
+		r    Req
+		want string
+	}{{gt, "cpu Gt 4"}, {lt, "cpu Lt 64"}, {both[0], "cpu in [5, 63]"}} {
+		if got := tc.r.String(); got != tc.want {
+			t.Errorf("%s, want %s", got, tc.want)
+		}
+	}
+}
