@@ -87,7 +87,7 @@ func (u *universe) compilePool(np *NodePool, ds []*corev1.Pod) *pool {
 		p.err = fmt.Errorf("NodePool %q: template labels conflict with requirements on %s", np.Name, bad)
 	}
 	p.reqs = reqs
-	p.typeKeys = typeKeys(reqs, np.InstanceTypes)
+	p.typeKeys = typeKeys(reqs, np.Labels, np.InstanceTypes)
 	zm, cm := u.masks(reqs)
 	for _, it := range np.InstanceTypes {
 		ti := u.compile(it)
@@ -176,12 +176,13 @@ func (p *pool) defines(key string) bool {
 	return ok && !r.AllowAbsent && !p.typeKeys[key]
 }
 
-// typeKeys lists the keys of reqs that instance types define (pool.typeKeys).
-func typeKeys(reqs reqSet, its []*cloudprovider.InstanceType) map[string]bool {
+// typeKeys lists the keys of reqs that instance types define (pool.typeKeys); a key of the
+// pool's template labels is the pool's, whatever its domain.
+func typeKeys(reqs reqSet, templateLabels map[string]string, its []*cloudprovider.InstanceType) map[string]bool {
 	keys := map[string]bool{}
 	for i := range reqs {
 		k := reqs[i].Key
-		if k == labelZone || k == labelCapacityType || k == labelNodePool {
+		if _, templated := templateLabels[k]; templated || k == labelZone || k == labelCapacityType || k == labelNodePool {
 			continue
 		}
 		if cloudprovider.IsInstanceTypeLabel(k) || slices.ContainsFunc(its, func(it *cloudprovider.InstanceType) bool {
