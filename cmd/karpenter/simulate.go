@@ -99,8 +99,16 @@ func simulateCmd(args []string, stdout, stderr io.Writer) error {
 	return simulate.WriteTable(stdout, result)
 }
 
-// maxSkippedListed is how many skipped documents the note names before counting the rest.
-const maxSkippedListed = 5
+// maxListed is how many documents or pods a note on stderr names before counting the rest.
+const maxListed = 5
+
+// someOf joins the first maxListed names and counts the rest.
+func someOf(names []string) string {
+	if len(names) > maxListed {
+		names = append(names[:maxListed:maxListed], fmt.Sprintf("and %d more", len(names)-maxListed))
+	}
+	return strings.Join(names, ", ")
+}
 
 // reportSkipped notes on stderr the documents left out of the plan, so a misplaced kind
 // does not go unnoticed while stdout stays the plan alone.
@@ -108,15 +116,12 @@ func reportSkipped(stderr io.Writer, skipped []simulate.Skipped) {
 	if len(skipped) == 0 {
 		return
 	}
-	names := make([]string, 0, maxSkippedListed+1)
-	for _, s := range skipped[:min(len(skipped), maxSkippedListed)] {
-		names = append(names, s.String())
-	}
-	if rest := len(skipped) - maxSkippedListed; rest > 0 {
-		names = append(names, fmt.Sprintf("and %d more", rest))
+	names := make([]string, len(skipped))
+	for i, s := range skipped {
+		names[i] = s.String()
 	}
 	fmt.Fprintf(stderr, "karpenter simulate: skipped %d document(s) of kinds that neither make pods nor place them: %s\n",
-		len(skipped), strings.Join(names, ", "))
+		len(skipped), someOf(names))
 }
 
 // reportUnplanned notes on stderr the unbound pods left out of the plan, as the controller
@@ -130,18 +135,11 @@ func reportUnplanned(stderr io.Writer, unbound, planned []*corev1.Pod) {
 		in[p] = true
 	}
 	var names []string
-	left := 0
 	for _, p := range unbound {
-		if in[p] {
-			continue
-		}
-		if left++; left <= maxSkippedListed {
+		if !in[p] {
 			names = append(names, p.Namespace+"/"+p.Name)
 		}
 	}
-	if rest := left - maxSkippedListed; rest > 0 {
-		names = append(names, fmt.Sprintf("and %d more", rest))
-	}
 	fmt.Fprintf(stderr, "karpenter simulate: %d pod(s) not planned, as the controller would not plan them "+
-		"(scheduling gates, another scheduler, finished, terminating or a DaemonSet's): %s\n", left, strings.Join(names, ", "))
+		"(scheduling gates, another scheduler, finished, terminating or a DaemonSet's): %s\n", len(names), someOf(names))
 }

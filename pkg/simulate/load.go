@@ -33,11 +33,17 @@ type Input struct {
 	// EC2NodeClasses are the karpenter.k8s.aws/v1 node classes: their kubelet settings and
 	// root volume shape the capacity of the types their NodePools launch.
 	EC2NodeClasses []*awsv1.EC2NodeClass
-	// Pods are the pods to plan for: Pods without spec.nodeName and the pods of Deployments,
-	// ReplicaSets, StatefulSets and Jobs.
+	// Pods are the unbound pods: Pods without spec.nodeName and the pods of Deployments,
+	// ReplicaSets, ReplicationControllers, StatefulSets, Jobs and CronJobs (PendingPods are
+	// those the controller would plan for).
 	Pods []*corev1.Pod
 	// Nodes are existing nodes.
 	Nodes []*corev1.Node
+	// NodeClaims are Karpenter's, as a cluster holds them: one without a Node yet is capacity
+	// in flight that pending pods may be planned onto, as the controller would.
+	NodeClaims []*v1.NodeClaim
+	// CSINodes give existing nodes' CSI attach limits.
+	CSINodes []*storagev1.CSINode
 	// BoundPods are Pods with spec.nodeName, each naming one of Nodes.
 	BoundPods []*corev1.Pod
 	// DaemonSets are kept whole: their pod template runs on every node it tolerates and
@@ -314,6 +320,16 @@ func (l *loader) add(o origin, obj runtime.Object) error {
 			return err
 		}
 		l.in.StorageClasses = append(l.in.StorageClasses, t)
+	case *storagev1.CSINode:
+		if err := l.remember(o, "CSINode", "", t.Name); err != nil {
+			return err
+		}
+		l.in.CSINodes = append(l.in.CSINodes, t)
+	case *v1.NodeClaim:
+		if err := l.remember(o, "NodeClaim", "", t.Name); err != nil {
+			return err
+		}
+		l.in.NodeClaims = append(l.in.NodeClaims, t)
 	case *corev1.Namespace:
 		if err := l.remember(o, "Namespace", "", t.Name); err != nil {
 			return err
@@ -338,7 +354,7 @@ var readKinds = map[string]bool{
 	"NodePool": true, "Pod": true, "Deployment": true, "ReplicaSet": true, "ReplicationController": true,
 	"StatefulSet": true, "Job": true, "CronJob": true, "DaemonSet": true, "Node": true,
 	"PersistentVolumeClaim": true, "PersistentVolume": true, "StorageClass": true, "Namespace": true,
-	"LimitRange": true,
+	"LimitRange": true, "NodeClaim": true, "CSINode": true,
 }
 
 // unknownKind is the error for a kind simulate does not know in a group it reads, or a
@@ -346,7 +362,8 @@ var readKinds = map[string]bool{
 func unknownKind(apiVersion, kind string) error {
 	return fmt.Errorf("%w %s %s: simulate reads NodePools, node classes, Pods, Deployments, "+
 		"ReplicaSets, ReplicationControllers, StatefulSets, Jobs, CronJobs, DaemonSets, Nodes, "+
-		"PersistentVolumeClaims, PersistentVolumes, StorageClasses, Namespaces and LimitRanges (apps/v1, "+
+		"PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes, Namespaces, LimitRanges and "+
+		"NodeClaims (apps/v1, "+
 		"batch/v1, v1, storage.k8s.io/v1, karpenter.sh/v1), and skips the kinds of other groups",
 		ErrUnknownKind, apiVersion, kind)
 }

@@ -21,10 +21,12 @@ import (
 func Objects(in *Input) snapshot.Objects {
 	objs := snapshot.Objects{
 		Pods:                   in.BoundPods,
+		NodeClaims:             in.NodeClaims,
 		DaemonSets:             in.DaemonSets,
 		PersistentVolumeClaims: in.PersistentVolumeClaims,
 		PersistentVolumes:      in.PersistentVolumes,
 		StorageClasses:         in.StorageClasses,
+		CSINodes:               in.CSINodes,
 		Namespaces:             in.Namespaces,
 	}
 	for _, n := range in.Nodes {

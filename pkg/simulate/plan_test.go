@@ -196,3 +196,54 @@ spec:
 		t.Errorf("without maxPods the most pods on a NodeClaim is %d: the test no longer shows the limit", n)
 	}
 }
+
+// TestNodeClaimsInFlight: a NodeClaim in the input without a Node (capacity in flight, as
+// in a dump of a cluster mid-launch) takes the pending pods that fit it, as the controller
+// would plan them, instead of a new NodeClaim.
+func TestNodeClaimsInFlight(t *testing.T) {
+	const manifests = `apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+---
+apiVersion: karpenter.sh/v1
+kind: NodeClaim
+metadata:
+  name: default-abcde
+  labels: {karpenter.sh/nodepool: default}
+spec:
+  nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+  requirements:
+  - {key: node.kubernetes.io/instance-type, operator: In, values: [m6g.xlarge]}
+  - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
+  - {key: karpenter.sh/nodepool, operator: In, values: [default]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: x, resources: {requests: {cpu: "1", memory: 1Gi}}}]}
+`
+	path := filepath.Join(t.TempDir(), "inflight.yaml")
+	if err := os.WriteFile(path, []byte(manifests), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := Load([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := scheduling.Solve(Snapshot(in, catalog.Default()), PendingPods(in))
+	if len(plan.NewNodeClaims) != 0 || len(plan.Unschedulable) != 0 || len(plan.ExistingNodes) != 1 || len(plan.ExistingNodes[0].Pods) != 3 {
+		t.Fatalf("plan: %d new NodeClaims, %d unschedulable, existing %+v; want the 3 pods on default-abcde", len(plan.NewNodeClaims), len(plan.Unschedulable), plan.ExistingNodes)
+	}
+	if plan.ExistingNodes[0].Name != "default-abcde" {
+		t.Errorf("pods planned onto %s, want default-abcde", plan.ExistingNodes[0].Name)
+	}
+}
