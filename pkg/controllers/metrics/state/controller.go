@@ -20,6 +20,7 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	cpmetrics "github.com/gokarpenter/karpenter/pkg/cloudprovider/metrics"
 	"github.com/gokarpenter/karpenter/pkg/metrics"
+	"github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
@@ -371,19 +372,19 @@ func Value(name corev1.ResourceName, q resource.Quantity) float64 {
 	return float64(q.Value())
 }
 
-// PodResources returns a pod's effective requests and limits: the larger of the sum of its
+// PodResources returns a pod's effective requests and limits. Requests are what
+// kube-scheduler counts (pods.Requests: sidecars, limits standing in for requests, pod-level
+// requests, overhead), without its pod slot; limits are the larger of the sum of its
 // containers and its largest init container, plus its overhead.
 func PodResources(p *corev1.Pod) (requests, limits corev1.ResourceList) {
-	requests, limits = corev1.ResourceList{}, corev1.ResourceList{}
+	requests, limits = pods.Requests(p), corev1.ResourceList{}
+	delete(requests, corev1.ResourcePods)
 	for _, ctr := range p.Spec.Containers {
-		add(requests, ctr.Resources.Requests)
 		add(limits, ctr.Resources.Limits)
 	}
 	for _, ctr := range p.Spec.InitContainers {
-		maxInto(requests, ctr.Resources.Requests)
 		maxInto(limits, ctr.Resources.Limits)
 	}
-	add(requests, p.Spec.Overhead)
 	add(limits, p.Spec.Overhead)
 	return requests, limits
 }

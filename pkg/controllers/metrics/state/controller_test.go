@@ -29,8 +29,9 @@ func rl(cpu, mem string) corev1.ResourceList {
 }
 
 // TestReconcileExportsAndForgets: node gauges sum the pods on each node (daemon pods also on
-// their own), utilization is requests over allocatable, nodepool usage and limits follow the
-// NodePool, and the series of a node that is gone are deleted on the next pass.
+// their own; requests as kube-scheduler counts them, sidecars included), utilization is
+// requests over allocatable, nodepool usage and limits follow the NodePool, and the series
+// of a node that is gone are deleted on the next pass.
 func TestReconcileExportsAndForgets(t *testing.T) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -49,7 +50,10 @@ func TestReconcileExportsAndForgets(t *testing.T) {
 		Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{Requests: rl("500m", "1Gi"), Limits: rl("1", "2Gi")}}}}}
 	daemon := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "d", Name: "agent",
 		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "agent", UID: "1", Controller: new(true)}}},
-		Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{Requests: rl("450m", "1Gi")}}}}}
+		// 450m as kube-scheduler counts it: 400m and a 50m sidecar (an init container that
+		// keeps running), which the largest-init rule alone would have dropped.
+		Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{Requests: rl("400m", "1Gi")}}},
+			InitContainers: []corev1.Container{{Name: "proxy", RestartPolicy: new(corev1.ContainerRestartPolicyAlways), Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m")}}}}}}
 	done := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "d", Name: "done"}, Spec: app.Spec, Status: corev1.PodStatus{Phase: corev1.PodSucceeded}}
 	pool := &v1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "default"},
 		Spec:   v1.NodePoolSpec{Limits: v1.Limits{corev1.ResourceCPU: resource.MustParse("100")}},
