@@ -59,7 +59,7 @@ func checkPlan(s *Snapshot, pods []*corev1.Pod, plan *Plan) error {
 		}
 		for _, p := range e.Pods {
 			seen[p]++
-			if err := podOnNode(p, nodeLabels[n.Name], n.Taints); err != nil {
+			if err := podOnNode(p, n.Name, nodeLabels[n.Name], n.Taints); err != nil {
 				return fmt.Errorf("pod %s on node %s: %w", p.Name, n.Name, err)
 			}
 			all = append(all, placed{pod: p, node: n.Name, lbls: nodeLabels[n.Name]})
@@ -154,13 +154,13 @@ func checkClaim(s *Snapshot, nc *NewNodeClaim, name string, capacity map[string]
 	}
 	used := corev1.ResourceList{}
 	for _, d := range s.DaemonSets {
-		if podOnNode(d, l, np.Taints) == nil {
+		if podOnNode(d, "", l, np.Taints) == nil {
 			addList(used, checkRequests(d))
 		}
 	}
 	for _, p := range nc.Pods {
 		addList(used, checkRequests(p))
-		if err := podOnNode(p, l, np.Taints); err != nil {
+		if err := podOnNode(p, "", l, np.Taints); err != nil {
 			return nil, fmt.Errorf("pod %s: %w", p.Name, err)
 		}
 	}
@@ -202,8 +202,10 @@ func checkRequirement(key, op string, values []string, l map[string]string) bool
 	return n <= b
 }
 
-// podOnNode checks taints, node selector and required node affinity with the upstream helper.
-func podOnNode(p *corev1.Pod, l map[string]string, taints []corev1.Taint) error {
+// podOnNode checks taints, node selector and required node affinity with the upstream helper
+// on a node named name ("" for a new node, whose name is not known: matchFields on the name
+// cannot hold there).
+func podOnNode(p *corev1.Pod, name string, l map[string]string, taints []corev1.Taint) error {
 	for _, t := range taints {
 		if t.Effect == corev1.TaintEffectPreferNoSchedule {
 			continue
@@ -228,6 +230,10 @@ func podOnNode(p *corev1.Pod, l map[string]string, taints []corev1.Taint) error 
 		ok := true
 		for _, e := range term.MatchExpressions {
 			ok = ok && checkRequirement(e.Key, string(e.Operator), e.Values, l)
+		}
+		for _, f := range term.MatchFields {
+			in := name != "" && slices.Contains(f.Values, name)
+			ok = ok && f.Key == "metadata.name" && (f.Operator == corev1.NodeSelectorOpIn && in || f.Operator == corev1.NodeSelectorOpNotIn && !in)
 		}
 		if ok {
 			return nil

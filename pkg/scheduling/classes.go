@@ -162,6 +162,22 @@ func (s *solver) buildClasses(pods []*corev1.Pod) {
 	}
 }
 
+// fieldNodeName is the one node field a node selector term may match (matchFields): the
+// node's name. The solver matches it as a label existing nodes carry (when some pod asks,
+// see solver.byNodeName) and new NodeClaims lack, whose names are not known: a pod pinned
+// to a node by name goes there or nowhere, and NotIn a name still admits new nodes.
+const fieldNodeName = "metadata.name"
+
+// usesNodeName reports whether a pod's required node affinity matches node names.
+func usesNodeName(pod *corev1.Pod) bool {
+	a := pod.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return false
+	}
+	return slices.ContainsFunc(a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms,
+		func(t corev1.NodeSelectorTerm) bool { return len(t.MatchFields) > 0 })
+}
+
 // nodeAlternatives is nodeSelector ∧ (term1 ∨ term2 ∨ ...) as a list of requirement sets.
 func nodeAlternatives(pod *corev1.Pod) ([]reqSet, error) {
 	base := labelreq.FromLabels(pod.Spec.NodeSelector)
@@ -171,7 +187,14 @@ func nodeAlternatives(pod *corev1.Pod) ([]reqSet, error) {
 	}
 	var alts []reqSet
 	for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
-		r, err := labelreq.FromSelectorTerm(term.MatchExpressions)
+		exprs := term.MatchExpressions
+		for _, f := range term.MatchFields {
+			if f.Key != fieldNodeName {
+				return nil, fmt.Errorf("required node affinity: matchFields key %q: only %s is supported", f.Key, fieldNodeName)
+			}
+			exprs = append(slices.Clip(exprs), f)
+		}
+		r, err := labelreq.FromSelectorTerm(exprs)
 		if err != nil {
 			return nil, fmt.Errorf("required node affinity: %w", err)
 		}

@@ -1,6 +1,7 @@
 package scheduling
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -55,7 +56,15 @@ func (s *solver) addExistingNodes() {
 	for i := range s.snap.Nodes {
 		en := &s.snap.Nodes[i]
 		n := &all[i]
-		*n = node{idx: len(s.nodes), name: en.Name, existing: true, labels: en.Labels, taints: en.Taints, volLimit: en.VolumeLimits}
+		labels := en.Labels
+		if s.byNodeName {
+			labels = maps.Clone(labels)
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			labels[fieldNodeName] = en.Name
+		}
+		*n = node{idx: len(s.nodes), name: en.Name, existing: true, labels: labels, taints: en.Taints, volLimit: en.VolumeLimits}
 		s.nodes = append(s.nodes, n)
 		if u := s.nodeUse(en); u != nil {
 			n.hostDom = s.domainID(labelHostname, u.host)

@@ -340,3 +340,43 @@ func TestSolveSurvivesItsOwnFault(t *testing.T) {
 		t.Errorf("reason %q, want one line naming the scheduler error", r)
 	}
 }
+
+// TestNodeNameFields: a pod whose node affinity names a node (matchFields metadata.name, as
+// a DaemonSet's pods and some operators' do) goes to that node or nowhere: a new NodeClaim's
+// name is not known, so none is launched for it. NotIn a name still admits new nodes.
+func TestNodeNameFields(t *testing.T) {
+	existing := ExistingNode{Name: "worker-1", Labels: map[string]string{labelHostname: "worker-1", corev1.LabelArchStable: "amd64"},
+		Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi"), corev1.ResourcePods: resource.MustParse("10")}}
+	pinned := func(op corev1.NodeSelectorOperator, cpu string) *corev1.Pod {
+		return podN(1, "pinned", cpu, "1Gi", func(p *corev1.Pod) {
+			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: op, Values: []string{"worker-1"}}}}}}}}
+		})[0]
+	}
+	for _, tc := range []struct {
+		name                 string
+		pod                  *corev1.Pod
+		onExisting, newClaim int
+		unschedulable        int
+	}{
+		{"In, fits the node", pinned(corev1.NodeSelectorOpIn, "1"), 1, 0, 0},
+		{"In, too big for the node", pinned(corev1.NodeSelectorOpIn, "3"), 0, 0, 1},
+		{"NotIn", pinned(corev1.NodeSelectorOpNotIn, "1"), 0, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := &Snapshot{NodePools: []NodePool{odPool("default")}, Nodes: []ExistingNode{existing}}
+			plan := Solve(snap, []*corev1.Pod{tc.pod})
+			if err := checkPlan(snap, []*corev1.Pod{tc.pod}, plan); err != nil {
+				t.Fatalf("invalid plan: %v", err)
+			}
+			on := 0
+			for _, e := range plan.ExistingNodes {
+				on += len(e.Pods)
+			}
+			if on != tc.onExisting || len(plan.NewNodeClaims) != tc.newClaim || len(plan.Unschedulable) != tc.unschedulable {
+				t.Errorf("%d on worker-1, %d NodeClaims, %d unschedulable; want %d, %d, %d",
+					on, len(plan.NewNodeClaims), len(plan.Unschedulable), tc.onExisting, tc.newClaim, tc.unschedulable)
+			}
+		})
+	}
+}

@@ -35,13 +35,16 @@ const fewestMaxPods = 3000
 
 // solver holds the state of one solve. It is built, run once and thrown away.
 type solver struct {
-	snap       *Snapshot
-	pol        policy
-	u          *universe
-	pools      []*pool
-	nodes      []*node
-	existing   int              // nodes[:existing] are existing or in-flight nodes
-	byName     map[string]*node // the existing and in-flight nodes by name
+	snap     *Snapshot
+	pol      policy
+	u        *universe
+	pools    []*pool
+	nodes    []*node
+	existing int              // nodes[:existing] are existing or in-flight nodes
+	byName   map[string]*node // the existing and in-flight nodes by name
+	// byNodeName: some pod's node affinity matches node names (fieldNodeName), so existing
+	// nodes' labels carry theirs.
+	byNodeName bool
 	classes    []*class
 	order      []*class
 	groups     []*group
@@ -136,6 +139,7 @@ func newSolver(snap *Snapshot, pol policy, pods []*corev1.Pod) *solver {
 // caches and the pools' remaining limits, which are reset.
 func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver) *solver {
 	s := &solver{snap: snap, pol: pol, groupIndex: map[string]int{}, doms: map[string]*domains{}}
+	s.byNodeName = slices.ContainsFunc(pods, usesNodeName)
 	if prev != nil {
 		s.u = prev.u
 		s.memo = prev.memo
