@@ -67,11 +67,15 @@ func (l *loader) addReplicas(o origin, apiVersion, kind string, meta metav1.Obje
 		return err
 	}
 	owner := ownerReference(apiVersion, kind, meta.Name)
+	w := &scalable{o: o, tpl: tpl, meta: meta, owner: owner}
 	for i := range int(n) {
-		if err := l.addExpanded(o, podFromTemplate(tpl, meta, owner, i)); err != nil {
+		pod := podFromTemplate(tpl, meta, owner, i)
+		if err := l.addExpanded(o, pod); err != nil {
 			return err
 		}
+		w.pods = append(w.pods, pod)
 	}
+	l.scalables[kind+" "+meta.Namespace+"/"+meta.Name] = w
 	return nil
 }
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -58,7 +60,7 @@ type Input struct {
 	// namespaceSelectors match.
 	Namespaces []*corev1.Namespace
 	// Skipped are the documents of kinds that neither make pods nor say where they may run
-	// (ConfigMaps, Services, PodDisruptionBudgets, autoscalers, custom resources, ...), so
+	// (ConfigMaps, Services, PodDisruptionBudgets, custom resources, ...), so
 	// that a whole application's manifests can be given as they are.
 	Skipped []Skipped
 }
@@ -175,19 +177,24 @@ type loader struct {
 	claims []generatedClaim
 	// limitRanges give the pods of their namespaces default requests and limits.
 	limitRanges []*corev1.LimitRange
+	// scalables are the workloads an autoscaler may scale, by "Kind namespace/name".
+	scalables map[string]*scalable
+	// autoscalers are the HorizontalPodAutoscalers read.
+	autoscalers []autoscaler
 }
 
 func newLoader() (*loader, error) {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, storagev1.AddToScheme, v1.AddToScheme,
+		autoscalingv1.AddToScheme, autoscalingv2.AddToScheme,
 	} {
 		if err := add(scheme); err != nil {
 			return nil, fmt.Errorf("building scheme: %w", err)
 		}
 	}
 	codecs := serializer.NewCodecFactory(scheme, serializer.EnableStrict)
-	return &loader{decoder: codecs.UniversalDeserializer(), seen: map[string]origin{}}, nil
+	return &loader{decoder: codecs.UniversalDeserializer(), seen: map[string]origin{}, scalables: map[string]*scalable{}}, nil
 }
 
 // loadFile reads every document of one file: documents are decoded in parallel, then
@@ -335,6 +342,8 @@ func (l *loader) add(o origin, obj runtime.Object) error {
 			return err
 		}
 		l.in.Namespaces = append(l.in.Namespaces, t)
+	case *autoscalingv2.HorizontalPodAutoscaler, *autoscalingv1.HorizontalPodAutoscaler:
+		return l.addAutoscaler(o, obj)
 	case *corev1.LimitRange:
 		defaultNamespace(&t.ObjectMeta)
 		if err := l.remember(o, "LimitRange", t.Namespace, t.Name); err != nil {
@@ -382,9 +391,12 @@ func (l *loader) remember(o origin, kind, namespace, name string) error {
 }
 
 // finish runs the checks that need every file: bound pods name known nodes, and StatefulSet
-// claims the input does not define are created from their templates. Pods get their
-// namespace's LimitRange defaults.
+// claims the input does not define are created from their templates. Autoscaled workloads
+// get their autoscalers' bounds, then pods their namespace's LimitRange defaults.
 func (l *loader) finish() error {
+	if err := l.applyAutoscalers(); err != nil {
+		return err
+	}
 	l.applyLimitRanges()
 	nodes := make(map[string]bool, len(l.in.Nodes))
 	for _, n := range l.in.Nodes {

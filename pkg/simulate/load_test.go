@@ -494,3 +494,57 @@ spec:
 		t.Errorf("resources:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestAutoscalersScaleTheirTargets: a Deployment, ReplicaSet or ReplicationController an
+// autoscaler targets runs within the autoscaler's bounds, as on a cluster: 1 replica with
+// minReplicas 3 is 3 pods, 10 with maxReplicas 4 is 4, one at 0 stays at 0. An autoscaler
+// whose target is missing is skipped and listed.
+func TestAutoscalersScaleTheirTargets(t *testing.T) {
+	deployment := func(name, replicas string) string {
+		return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %s, namespace: shop}
+spec:
+  %s
+  selector: {matchLabels: {app: %s}}
+  template:
+    metadata: {labels: {app: %s}}
+    spec: {containers: [{name: c, image: x}]}
+`, name, replicas, name, name)
+	}
+	hpa := func(apiVersion, name, kind, target, bounds string) string {
+		return fmt.Sprintf(`apiVersion: %s
+kind: HorizontalPodAutoscaler
+metadata: {name: %s, namespace: shop}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: %s, name: %s}
+  %s
+`, apiVersion, name, kind, target, bounds)
+	}
+	docs := []string{
+		deployment("web", "# replicas unset: 1"), hpa("autoscaling/v2", "web", "Deployment", "web", "minReplicas: 3\n  maxReplicas: 10"),
+		deployment("api", "replicas: 10"), hpa("autoscaling/v1", "api", "Deployment", "api", "maxReplicas: 4"),
+		deployment("idle", "replicas: 0"), hpa("autoscaling/v2", "idle", "Deployment", "idle", "minReplicas: 2\n  maxReplicas: 5"),
+		hpa("autoscaling/v2", "ghost", "Deployment", "ghost", "minReplicas: 2\n  maxReplicas: 5"),
+	}
+	dir := t.TempDir()
+	p := write(t, dir, "app.yaml", strings.Join(docs, "---\n"))
+	in, err := Load([]string{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, pod := range in.Pods {
+		count[pod.OwnerReferences[0].Name]++
+	}
+	if count["web"] != 3 || count["api"] != 4 || count["idle"] != 0 {
+		t.Errorf("pods by workload %v, want web 3, api 4, idle 0", count)
+	}
+	if len(in.Skipped) != 1 || in.Skipped[0].Name != "ghost" {
+		t.Errorf("skipped %v, want the autoscaler of the missing Deployment", in.Skipped)
+	}
+	bad := write(t, dir, "bad.yaml", hpa("autoscaling/v2", "web", "Deployment", "web", "minReplicas: 5\n  maxReplicas: 2"))
+	if _, err := Load([]string{bad}); err == nil || !strings.Contains(err.Error(), "spec.maxReplicas") {
+		t.Errorf("maxReplicas below minReplicas: error %v, want one naming spec.maxReplicas", err)
+	}
+}
