@@ -243,8 +243,10 @@ func Requests(pod *corev1.Pod) corev1.ResourceList {
 			sum[name] = q
 		}
 	}
-	for name, q := range PodLevelRequests(pod, func(name corev1.ResourceName) bool { _, ok := sum[name]; return ok }) {
-		sum[name] = q
+	if pod.Spec.Resources != nil {
+		for name, q := range PodLevelRequests(pod, func(name corev1.ResourceName) bool { _, ok := sum[name]; return ok }) {
+			sum[name] = q
+		}
 	}
 	addTo(sum, pod.Spec.Overhead)
 	sum[corev1.ResourcePods] = *resource.NewQuantity(1, resource.DecimalSI)

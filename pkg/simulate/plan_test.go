@@ -171,10 +171,7 @@ spec:
     spec: {containers: [{name: c, image: x, resources: {requests: {cpu: 50m, memory: 64Mi}}}]}
 `
 	most := func(kubelet string) int {
-		path := filepath.Join(t.TempDir(), "small.yaml")
-		if err := os.WriteFile(path, []byte(strings.Replace(manifests, "KUBELET", kubelet, 1)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		path := write(t, t.TempDir(), "small.yaml", strings.Replace(manifests, "KUBELET", kubelet, 1))
 		in, err := Load([]string{path})
 		if err != nil {
 			t.Fatal(err)
@@ -231,10 +228,7 @@ spec:
     metadata: {labels: {app: web}}
     spec: {containers: [{name: c, image: x, resources: {requests: {cpu: "1", memory: 1Gi}}}]}
 `
-	path := filepath.Join(t.TempDir(), "inflight.yaml")
-	if err := os.WriteFile(path, []byte(manifests), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := write(t, t.TempDir(), "inflight.yaml", manifests)
 	in, err := Load([]string{path})
 	if err != nil {
 		t.Fatal(err)
