@@ -30,6 +30,10 @@ func TestPredicates(t *testing.T) {
 		{"succeeded", corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodSucceeded}}, false, false},
 		{"daemonset", corev1.Pod{ObjectMeta: metav1.ObjectMeta{OwnerReferences: owned("DaemonSet")}}, true, false},
 		{"static by owner", corev1.Pod{ObjectMeta: metav1.ObjectMeta{OwnerReferences: owned("Node")}}, false, false},
+		// Only the controller reference counts: a DaemonSet that merely owns the pod, or a
+		// controller after a non-controlling DaemonSet reference, does not make it a daemon.
+		{"daemonset not controller", corev1.Pod{ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{{Kind: "DaemonSet", Name: "x"}}}}, true, true},
+		{"controller after daemonset", corev1.Pod{ObjectMeta: metav1.ObjectMeta{OwnerReferences: append([]metav1.OwnerReference{{Kind: "DaemonSet", Name: "y"}}, owned("ReplicaSet")...)}}, true, true},
 		{"mirror", corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{corev1.MirrorPodAnnotationKey: "x"}}}, false, false},
 		{"tolerates disrupted", corev1.Pod{Spec: corev1.PodSpec{Tolerations: []corev1.Toleration{{Key: v1.DisruptedTaintKey, Operator: corev1.TolerationOpExists}}}}, false, true},
 		{"tolerates all", corev1.Pod{Spec: corev1.PodSpec{Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}}, false, true},
@@ -139,5 +143,14 @@ func TestRequests(t *testing.T) {
 		if q := got[name]; q.Cmp(resource.MustParse(want)) != 0 {
 			t.Errorf("with pod-level resources: %s = %s, want %s", name, q.String(), want)
 		}
+	}
+}
+
+// TestOwnerChecksDoNotAllocate: disruption asks them of every pod of the cluster on every
+// pass; metav1.GetControllerOf, used before, put a copy of the reference on the heap.
+func TestOwnerChecksDoNotAllocate(t *testing.T) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{OwnerReferences: owned("ReplicaSet")}}
+	if n := testing.AllocsPerRun(100, func() { _, _ = IsOwnedByDaemonSet(pod), IsStatic(pod) }); n != 0 {
+		t.Errorf("%v allocations per check, want 0", n)
 	}
 }

@@ -170,6 +170,7 @@ type scaleFigures struct {
 	rampUp                          time.Duration
 	settle                          time.Duration
 	rssStart, rssEnd, rssMax        float64
+	rssAnon, rssFile                float64
 	cpuPct                          float64
 	heapInuse                       float64
 	quiet                           time.Duration
@@ -296,6 +297,12 @@ func TestScale(t *testing.T) {
 		if err := os.MkdirAll(profiles, 0o755); err != nil {
 			t.Fatal(err)
 		}
+		// allocs-start.pprof and allocs-end.pprof bracket the window: what the quiet
+		// controller allocates is the difference (go tool pprof -base allocs-start.pprof
+		// allocs-end.pprof), the garbage that sets how often it collects.
+		if err := fetch(metricsURL+"/debug/pprof/allocs", filepath.Join(profiles, "allocs-start.pprof")); err != nil {
+			t.Errorf("saving the allocation profile: %v", err)
+		}
 		go func() {
 			url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", metricsURL, int(quiet.Seconds()))
 			windowProfile <- fetchWithin(url, filepath.Join(profiles, "quiet-cpu.pprof"), quiet+time.Minute)
@@ -318,6 +325,10 @@ func TestScale(t *testing.T) {
 	}
 	f.cpuPct = 100 * float64(cpu1-cpu0) / float64(time.Since(t0))
 	f.rssEnd, f.rssMax = sampleRSS(), rssMax
+	// The resident memory's anonymous part (heap, stacks, runtime) and its file-backed part
+	// (the binary's pages in use): only the first grows with the cluster.
+	f.rssAnon, _ = proc.status("RssAnon")
+	f.rssFile, _ = proc.status("RssFile")
 	// One scrape, after the window: the per-object families are computed when scraped.
 	scrape0, _ := proc.cpu()
 	t1 := time.Now()
@@ -336,7 +347,7 @@ func TestScale(t *testing.T) {
 		}
 		// heap.txt ends with the runtime's MemStats (heap in use, idle, released, the next
 		// collection's goal): what of the resident memory is live heap and what is not.
-		for name, path := range map[string]string{"cpu.pprof": "/debug/pprof/profile?seconds=30", "heap.pprof": "/debug/pprof/heap", "heap.txt": "/debug/pprof/heap?debug=1"} {
+		for name, path := range map[string]string{"allocs-end.pprof": "/debug/pprof/allocs", "cpu.pprof": "/debug/pprof/profile?seconds=30", "heap.pprof": "/debug/pprof/heap", "heap.txt": "/debug/pprof/heap?debug=1"} {
 			if err := fetch(metricsURL+path, filepath.Join(profiles, name)); err != nil {
 				t.Errorf("saving the %s profile: %v", name, err)
 			}
@@ -471,6 +482,7 @@ func (f *scaleFigures) table() string {
 	row("settle (at least 45 s, until single-node consolidation idle 30 s)", f.settle.Round(time.Second).String(), "")
 	row("controller RSS, quiet window start / end", fmt.Sprintf("%.0f / %.0f MiB", f.rssStart, f.rssEnd), fmt.Sprintf("<= %.0f MiB", scaleGoalRSS))
 	row("controller RSS, max in quiet window", fmt.Sprintf("%.0f MiB", f.rssMax), "")
+	row("  of the RSS at the end, anonymous / file-backed", fmt.Sprintf("%.0f / %.0f MiB", f.rssAnon, f.rssFile), "")
 	row("controller Go heap in use (end)", fmt.Sprintf("%.0f MiB", f.heapInuse), "")
 	row(fmt.Sprintf("controller CPU over %v quiet", f.quiet), fmt.Sprintf("%.2f %% of a core", f.cpuPct), fmt.Sprintf("< %.0f %%", scaleGoalCPU))
 	row("one /metrics scrape after the window: wall / CPU", fmt.Sprintf("%v / %v", f.scrapeTime.Round(time.Millisecond), f.scrapeCPU), "")

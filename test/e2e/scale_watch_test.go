@@ -231,7 +231,10 @@ func (w *watcher) createPods(ctx context.Context, t *testing.T, pods []*corev1.P
 type process struct{ pid int }
 
 // rssMiB is VmRSS, the resident memory now.
-func (p process) rssMiB() (float64, error) {
+func (p process) rssMiB() (float64, error) { return p.status("VmRSS") }
+
+// status reads one memory figure of /proc/<pid>/status (VmRSS, RssAnon, RssFile), in MiB.
+func (p process) status(field string) (float64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.pid))
 	if err != nil {
 		return 0, err
@@ -239,12 +242,12 @@ func (p process) rssMiB() (float64, error) {
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(s.Text(), field+":"); ok {
 			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
 			return float64(kb) / 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", p.pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, p.pid)
 }
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat: 100 on every

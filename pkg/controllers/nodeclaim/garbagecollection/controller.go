@@ -118,8 +118,10 @@ func (c *Controller) Reconcile(ctx context.Context) (reconcile.Result, error) {
 	if err != nil {
 		return reconcile.Result{}, fmt.Errorf("listing instances: %w", err)
 	}
+	// Read only (collectNodeClaims copies a NodeClaim before deleting it): the cache's own
+	// objects, not a deep copy of every NodeClaim each pass.
 	claims := &v1.NodeClaimList{}
-	if err := c.kube.List(ctx, claims); err != nil {
+	if err := c.kube.List(ctx, claims, client.UnsafeDisableDeepCopy); err != nil {
 		return reconcile.Result{}, fmt.Errorf("listing nodeclaims: %w", err)
 	}
 	next, errInstances := c.collectInstances(ctx, instances, claims.Items)
@@ -225,7 +227,7 @@ func (c *Controller) collectNodeClaims(ctx context.Context, instances []*v1.Node
 		}
 		log.FromContext(ctx).Info("deleting a nodeclaim whose instance is gone", "nodeclaim", klog.KObj(nc), "providerID", id)
 		c.recorder.Event(nc, corev1.EventTypeWarning, ReasonGarbageCollected, "Instance "+id+" no longer exists")
-		if err := c.kube.Delete(ctx, nc); client.IgnoreNotFound(err) != nil {
+		if err := c.kube.Delete(ctx, nc.DeepCopy()); client.IgnoreNotFound(err) != nil {
 			errs = append(errs, fmt.Errorf("deleting nodeclaim %s: %w", nc.Name, err))
 		}
 	}
