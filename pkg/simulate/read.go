@@ -149,7 +149,11 @@ func (l *loader) decodeDocument(d document) decoded {
 	if path, deep := tooDeep(d.data, MaxNesting); deep {
 		return decoded{o: o, err: o.errorf("%s: nesting deeper than %d levels", path, MaxNesting)}
 	}
-	data, err := yaml.YAMLToJSONStrict(d.data)
+	data, ok := fastYAMLToJSON(d.data)
+	var err error
+	if !ok {
+		data, err = yaml.YAMLToJSONStrict(d.data)
+	}
 	var h header
 	if err != nil || json.Unmarshal(data, &h) != nil {
 		data = d.data
