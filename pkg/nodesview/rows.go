@@ -57,14 +57,14 @@ func Read(ctx context.Context, r client.Reader, prices Pricer) (Frame, error) {
 	if err := r.List(ctx, &claims); err != nil {
 		return Frame{}, fmt.Errorf("listing nodeclaims: %w", err)
 	}
-	var pods corev1.PodList
-	if err := r.List(ctx, &pods); err != nil {
+	var podList corev1.PodList
+	if err := r.List(ctx, &podList); err != nil {
 		return Frame{}, fmt.Errorf("listing pods: %w", err)
 	}
 	var f Frame
 	byNode := map[string][]*corev1.Pod{}
-	for i := range pods.Items {
-		p := &pods.Items[i]
+	for i := range podList.Items {
+		p := &podList.Items[i]
 		switch {
 		case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
 		case p.Spec.NodeName != "":

@@ -68,6 +68,9 @@ func (s *solver) compatFor(p *pool, alt reqSet) *compatSet {
 			cs.reason = fmt.Sprintf("incompatible with NodePool %q: it has no instance type with an available offering", p.spec.Name)
 		case firstBad == "":
 			cs.reason = fmt.Sprintf("incompatible with NodePool %q: no instance type has an available offering in the required zones and capacity types", p.spec.Name)
+		case firstBad == fieldNodeName:
+			r, _ := reqs.Get(firstBad)
+			cs.reason = fmt.Sprintf("incompatible with NodePool %q: the pod's node affinity requires %s, and a new NodeClaim's name is not known before it launches (only the named existing nodes may take it)", p.spec.Name, r)
 		default:
 			r, _ := reqs.Get(firstBad)
 			cs.reason = fmt.Sprintf("incompatible with NodePool %q: no instance type satisfies %s", p.spec.Name, r)

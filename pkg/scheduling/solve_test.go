@@ -377,6 +377,12 @@ func TestNodeNameFields(t *testing.T) {
 				t.Errorf("%d on worker-1, %d NodeClaims, %d unschedulable; want %d, %d, %d",
 					on, len(plan.NewNodeClaims), len(plan.Unschedulable), tc.onExisting, tc.newClaim, tc.unschedulable)
 			}
+			// The reason says why no NodeClaim was planned: the name, not "no instance type".
+			for _, u := range plan.Unschedulable {
+				if !strings.Contains(u.Reason, "metadata.name In [worker-1]") || !strings.Contains(u.Reason, "name is not known before it launches") {
+					t.Errorf("reason %q does not say the pod is pinned to worker-1 by name", u.Reason)
+				}
+			}
 		})
 	}
 }
