@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -478,6 +479,9 @@ func (f *scaleFigures) table() string {
 	fmt.Fprintf(&b, "\nscale figures (controller on the simulated cloud, local control plane with KWOK)\n")
 	row("figure", "value", "goal")
 	row("nodes / pods held", fmt.Sprintf("%d / %d", f.nodes, f.pods), "2000 / 20000")
+	// The controller inherits the suite's environment: MEMORY_LIMIT (bytes, as the Helm chart
+	// sets it from the container's limit) sets the Go runtime's soft limit to 90 % of it.
+	row("controller MEMORY_LIMIT (GOMEMLIMIT = 90 %)", cmp.Or(os.Getenv("MEMORY_LIMIT"), "none"), "")
 	row("ramp-up (pods created in waves to all Running)", f.rampUp.Round(time.Second).String(), "")
 	row("settle (at least 45 s, until single-node consolidation idle 30 s)", f.settle.Round(time.Second).String(), "")
 	row("controller RSS, quiet window start / end", fmt.Sprintf("%.0f / %.0f MiB", f.rssStart, f.rssEnd), fmt.Sprintf("<= %.0f MiB", scaleGoalRSS))
