@@ -1,8 +1,12 @@
 package predicates
 
 import (
+	"maps"
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -43,7 +47,81 @@ func HeartbeatOnly(old, updated client.Object) bool {
 	oc.ResourceVersion, nc.ResourceVersion = "", ""
 	oc.ManagedFields, nc.ManagedFields = nil, nil
 	oc.Status.Conditions, nc.Status.Conditions = nil, nil
-	return equality.Semantic.DeepEqual(&oc, &nc)
+	return restEqual(&oc, &nc)
+}
+
+// restEqual is equality.Semantic.DeepEqual of two Nodes (shallow copies the caller has
+// cleared of what it does not compare), written out field by field: the reflective walk
+// allocates for every string, map entry and quantity it compares (149 allocations for a
+// node with a dozen labels), and at 2,000 nodes the heartbeats compared that way were a
+// tenth of what a quiet controller allocated. The fields that are empty on most Nodes
+// (images, volumes, configuration, features, owners) still go through DeepEqual when
+// either side has them. TestRestEqualSeesEveryField fails when a Kubernetes version adds a
+// field this does not compare.
+func restEqual(a, b *corev1.Node) bool {
+	am, bm := &a.ObjectMeta, &b.ObjectMeta
+	if am.Name != bm.Name || am.GenerateName != bm.GenerateName || am.Namespace != bm.Namespace || am.SelfLink != bm.SelfLink ||
+		am.UID != bm.UID || am.ResourceVersion != bm.ResourceVersion || am.Generation != bm.Generation ||
+		!am.CreationTimestamp.Equal(&bm.CreationTimestamp) || !timePtrEqual(am.DeletionTimestamp, bm.DeletionTimestamp) ||
+		!ptrEqual(am.DeletionGracePeriodSeconds, bm.DeletionGracePeriodSeconds) ||
+		!maps.Equal(am.Labels, bm.Labels) || !maps.Equal(am.Annotations, bm.Annotations) || !slices.Equal(am.Finalizers, bm.Finalizers) ||
+		!rareEqual(am.OwnerReferences, bm.OwnerReferences, len(am.OwnerReferences)+len(bm.OwnerReferences) == 0) ||
+		!rareEqual(am.ManagedFields, bm.ManagedFields, len(am.ManagedFields)+len(bm.ManagedFields) == 0) {
+		return false
+	}
+	as, bs := &a.Spec, &b.Spec
+	if as.PodCIDR != bs.PodCIDR || !slices.Equal(as.PodCIDRs, bs.PodCIDRs) || as.ProviderID != bs.ProviderID ||
+		as.Unschedulable != bs.Unschedulable || as.DoNotUseExternalID != bs.DoNotUseExternalID ||
+		!slices.EqualFunc(as.Taints, bs.Taints, taintEqual) ||
+		!rareEqual(as.ConfigSource, bs.ConfigSource, as.ConfigSource == nil && bs.ConfigSource == nil) ||
+		!rareEqual(as.PodPreemptionPolicy, bs.PodPreemptionPolicy, as.PodPreemptionPolicy == nil && bs.PodPreemptionPolicy == nil) {
+		return false
+	}
+	at, bt := &a.Status, &b.Status
+	return resourcesEqual(at.Capacity, bt.Capacity) && resourcesEqual(at.Allocatable, bt.Allocatable) && at.Phase == bt.Phase &&
+		rareEqual(at.Conditions, bt.Conditions, len(at.Conditions)+len(bt.Conditions) == 0) &&
+		slices.Equal(at.Addresses, bt.Addresses) && at.DaemonEndpoints == bt.DaemonEndpoints &&
+		rareEqual(&at.NodeInfo, &bt.NodeInfo, at.NodeInfo == bt.NodeInfo) &&
+		rareEqual(at.Images, bt.Images, len(at.Images)+len(bt.Images) == 0) &&
+		slices.Equal(at.VolumesInUse, bt.VolumesInUse) &&
+		rareEqual(at.VolumesAttached, bt.VolumesAttached, len(at.VolumesAttached)+len(bt.VolumesAttached) == 0) &&
+		rareEqual(at.Config, bt.Config, at.Config == nil && bt.Config == nil) &&
+		rareEqual(at.RuntimeHandlers, bt.RuntimeHandlers, len(at.RuntimeHandlers)+len(bt.RuntimeHandlers) == 0) &&
+		rareEqual(at.Features, bt.Features, at.Features == nil && bt.Features == nil) &&
+		slices.Equal(at.DeclaredFeatures, bt.DeclaredFeatures)
+}
+
+// rareEqual compares a field most Nodes leave empty: equal at once when trivially so,
+// else by equality.Semantic.
+func rareEqual[T any](a, b T, trivially bool) bool {
+	return trivially || equality.Semantic.DeepEqual(a, b)
+}
+
+func taintEqual(a, b corev1.Taint) bool {
+	return a.Key == b.Key && a.Value == b.Value && a.Effect == b.Effect && timePtrEqual(a.TimeAdded, b.TimeAdded)
+}
+
+func timePtrEqual(a, b *metav1.Time) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Equal(b)
+}
+
+func ptrEqual[T comparable](a, b *T) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
+
+// resourcesEqual compares two resource lists as equality.Semantic does (quantities by
+// value; nil and empty alike).
+func resourcesEqual(a, b corev1.ResourceList) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for name, q := range a {
+		r, ok := b[name]
+		if !ok || q.Cmp(r) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Taints the node lifecycle controller (kube-controller-manager) puts on a Node while it
@@ -94,7 +172,7 @@ func HealthOnly(old, updated client.Object) bool {
 	oc.Status.Images, nc.Status.Images = nil, nil
 	oc.Annotations, nc.Annotations = withoutTTL(o.Annotations), withoutTTL(n.Annotations)
 	oc.Spec.Taints, nc.Spec.Taints = otherTaints(o.Spec.Taints), otherTaints(n.Spec.Taints)
-	return equality.Semantic.DeepEqual(&oc, &nc)
+	return restEqual(&oc, &nc)
 }
 
 // withoutTTL is annotations without TTLAnnotation (a copy only when it is there; nil when
