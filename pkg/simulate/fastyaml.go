@@ -9,15 +9,15 @@ import (
 
 // fastYAMLToJSON converts the plain YAML most manifests are written in (block mappings and
 // sequences, one scalar a line) to the JSON that yaml.YAMLToJSONStrict makes of it, byte for
-// byte, about ten times faster: reading 20,000 pod documents spent two thirds of its time in
-// the general YAML parser. It declines (ok false) anything outside that subset, and the
-// caller then converts with the general parser, errors and all: flow collections other
-// than a one-line sequence of scalars, block scalars, anchors, aliases, tags, multi-line or
-// quoted scalars with escapes, comments after a value, anything but printable ASCII (tabs,
-// CR line ends, UTF-8), duplicate keys, keys that are not
-// plain words, and every scalar whose YAML 1.1 type is not certain at a glance (yes, on,
-// 0777, 1e3, 1_000, .5, +1, timestamps ...). A declined document costs one pass over its
-// lines.
+// byte, without the general parser's event stream and interface tree: reading 20,000 pod
+// documents spent two thirds of its time in that parser and takes 45 % less this way. It
+// declines (ok false) anything outside that subset, and the caller then converts with the
+// general parser, errors and all: flow collections other than a one-line sequence of
+// scalars, block scalars, anchors, aliases, tags, multi-line or quoted scalars with escapes,
+// comments after a value, anything but printable ASCII (tabs, CR line ends, UTF-8),
+// duplicate keys, keys that are not plain words, and every scalar whose YAML 1.1 type is
+// not certain at a glance (yes, on, 0777, 1e3, 1_000, .5, +1, timestamps ...). A declined
+// document costs one pass over its lines.
 func fastYAMLToJSON(data []byte) ([]byte, bool) {
 	// Printable ASCII and line feeds only, comments included: tabs, CRs, other control
 	// characters and UTF-8 (valid or not) are the general parser's.
