@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"fmt"
+	"slices"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -69,8 +70,9 @@ func (l *loader) addAutoscaler(o origin, obj runtime.Object) error {
 // An autoscaler whose target the input lacks, or cannot scale here (a StatefulSet), is
 // skipped like the documents that make no pods.
 func (l *loader) applyAutoscalers() error {
+	drop := map[*corev1.Pod]bool{} // the pods scaled away, taken out of the input once
 	for _, a := range l.autoscalers {
-		w := l.scalables[a.kind+" "+a.ns+"/"+a.name]
+		w := l.scalables[scalableKey(a.kind, a.ns, a.name)]
 		if w == nil {
 			l.skip(a.o, a.apiVersion)
 			continue
@@ -93,18 +95,17 @@ func (l *loader) applyAutoscalers() error {
 			}
 		}
 		if want < n {
-			drop := map[*corev1.Pod]bool{}
 			for _, p := range w.pods[want:] {
 				drop[p] = true
 			}
-			kept := l.in.Pods[:0]
-			for _, p := range l.in.Pods {
-				if !drop[p] {
-					kept = append(kept, p)
-				}
-			}
-			l.in.Pods, w.pods = kept, w.pods[:want]
+			w.pods = w.pods[:want]
 		}
+	}
+	if len(drop) > 0 {
+		l.in.Pods = slices.DeleteFunc(l.in.Pods, func(p *corev1.Pod) bool { return drop[p] })
 	}
 	return nil
 }
+
+// scalableKey names a workload an autoscaler may target: "Kind namespace/name".
+func scalableKey(kind, namespace, name string) string { return kind + " " + namespace + "/" + name }

@@ -75,7 +75,7 @@ func (l *loader) addReplicas(o origin, apiVersion, kind string, meta metav1.Obje
 		}
 		w.pods = append(w.pods, pod)
 	}
-	l.scalables[kind+" "+meta.Namespace+"/"+meta.Name] = w
+	l.scalables[scalableKey(kind, meta.Namespace, meta.Name)] = w
 	return nil
 }
 

@@ -71,6 +71,10 @@ type fastValue struct {
 
 var jsonNull = &fastValue{kind: 'r', raw: "null"}
 
+// maxFastKeys is the most keys one mapping may have on the fast path (a pod's metadata or
+// container has a dozen or two).
+const maxFastKeys = 64
+
 func isSeqItem(text string) bool { return text == "-" || strings.HasPrefix(text, "- ") }
 
 // mapping reads the block mapping whose keys start at column indent, from line p.i.
@@ -79,7 +83,10 @@ func (p *fastParser) mapping(indent int) (*fastValue, bool) {
 	for p.i < len(p.lines) && p.lines[p.i].indent == indent && !isSeqItem(p.lines[p.i].text) {
 		text := p.lines[p.i].text
 		key, rest, ok := splitKey(text)
-		if !ok || slices.Contains(m.keys, key) {
+		// Duplicates are found by a scan, so a mapping's keys are bounded: a document of a
+		// million keys (a hostile or generated one) goes to the general parser rather than
+		// costing a million squared comparisons here.
+		if !ok || len(m.keys) == maxFastKeys || slices.Contains(m.keys, key) {
 			return nil, false
 		}
 		p.i++

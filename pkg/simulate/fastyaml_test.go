@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,22 @@ var fastYAMLCases = []struct {
 	{"indented root", "  a: b\n", false},
 	{"empty", "# nothing\n", false},
 	{"directive", "%YAML 1.1\n---\na: b\n", false},
+}
+
+// TestFastYAMLDeclinesHugeMappings: duplicates are found by scanning a mapping's keys, so a
+// mapping past maxFastKeys goes to the general parser instead of taking quadratic time.
+func TestFastYAMLDeclinesHugeMappings(t *testing.T) {
+	var b strings.Builder
+	for i := range maxFastKeys {
+		fmt.Fprintf(&b, "k%d: v\n", i)
+	}
+	if _, ok := fastYAMLToJSON([]byte(b.String())); !ok {
+		t.Fatalf("a mapping of %d keys declined", maxFastKeys)
+	}
+	b.WriteString("one-more: v\n")
+	if _, ok := fastYAMLToJSON([]byte(b.String())); ok {
+		t.Fatalf("a mapping of %d keys read on the fast path", maxFastKeys+1)
+	}
 }
 
 func TestFastYAMLMatchesTheGeneralParser(t *testing.T) {
