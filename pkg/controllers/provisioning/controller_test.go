@@ -145,6 +145,12 @@ func TestPodsAreProvisionedBeforeTheSchedulerMarksThem(t *testing.T) {
 	if len(ncs) != 1 {
 		t.Fatalf("%d nodeclaims, want 1", len(ncs))
 	}
+	// The provisioner nominates the pods right after the NodeClaim's Create returns, so the
+	// list above can see the NodeClaim first: wait for the nomination, then check its target.
+	h.eventually("the fresh pod's nomination", func() bool {
+		_, ok := h.cluster.Nomination(types.NamespacedName{Namespace: h.ns, Name: "fresh"})
+		return ok
+	})
 	if got, ok := h.cluster.Nomination(types.NamespacedName{Namespace: h.ns, Name: "fresh"}); !ok || got != ncs[0].Name {
 		t.Errorf("fresh pod nominated to %q (%v), want %s", got, ok, ncs[0].Name)
 	}
