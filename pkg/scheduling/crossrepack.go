@@ -12,12 +12,15 @@ type crossPart struct {
 	nodes []*node
 }
 
-// crossMove is one candidate of crossRepack: the fresh NodeClaims of parts t and l.
+// crossMove is one candidate of crossRepack: the fresh NodeClaims of part t and of each
+// part of ls (pods of which moved to t).
 type crossMove struct {
-	t, l           *crossPart
-	to             *compatSet // t's set after the move
-	tNodes, lNodes []*node
-	saving         float64
+	t      *crossPart
+	ls     []*crossPart
+	to     *compatSet // t's set after the move
+	tNodes []*node
+	lNodes [][]*node // per part of ls: what it keeps, re-packed
+	saving float64
 }
 
 // crossRepack re-packs across compatible sets. repack works within one set, so pods that
@@ -28,9 +31,12 @@ type crossMove struct {
 // a pool (every pod movable) are grouped by the meet of their pods' sets (claimSet); for
 // every ordered pair of groups (t, l), the pods of l that t's set admits move to t, or
 // every pod of both goes onto the meet of the two sets (see bestCrossMove), and both are
-// re-packed (packShapes). The move saving the most is applied, and the search repeats (at
-// most once per group). Every move is priced as finalize prices it, so the pass only
-// lowers the plan's price. Pools with limits are left alone, as in repack.
+// re-packed (packShapes). A group may also gather, in one move, the pods of every other
+// group its set admits: three groups whose pods fill one large node together may each
+// fill only part of it two at a time, so that no move of a pair saves anything. The move
+// saving the most is applied, and the search repeats (at most once per group). Every move
+// is priced as finalize prices it, so the pass only lowers the plan's price. Pools with
+// limits are left alone, as in repack.
 func (s *solver) crossRepack() {
 	parts := map[*pool][]*crossPart{}
 	var pools []*pool
@@ -69,12 +75,15 @@ func (s *solver) crossRepack() {
 			for _, n := range mv.t.nodes {
 				removed[n] = true
 			}
-			for _, n := range mv.l.nodes {
-				removed[n] = true
-			}
-			mv.t.cs, mv.t.nodes, mv.l.nodes = mv.to, mv.tNodes, mv.lNodes
+			mv.t.cs, mv.t.nodes = mv.to, mv.tNodes
 			added = append(added, mv.tNodes...)
-			added = append(added, mv.lNodes...)
+			for i, l := range mv.ls {
+				for _, n := range l.nodes {
+					removed[n] = true
+				}
+				l.nodes = mv.lNodes[i]
+				added = append(added, mv.lNodes[i]...)
+			}
 		}
 	}
 	if len(removed) == 0 {
@@ -96,21 +105,25 @@ func (s *solver) crossRepack() {
 }
 
 // crossCand is a move before it is packed: the shapes of what goes on the target set and
-// of what stays on l, and the most the move can save (the price of both parts less the
-// covering LP's bound of the two packings).
+// of what stays on each part of ls, and the most the move can save (the price of the
+// parts less the covering LP's bound of their packings).
 type crossCand struct {
-	t, l       *crossPart
+	t          *crossPart
+	ls         []*crossPart
 	to         *compatSet
-	on, rest   []*shape
+	on         []*shape
+	rests      [][]*shape // per part of ls
 	old, bound float64
 }
 
-// bestCrossMove returns the move between two parts of pool p that saves the most, or nil
-// when none saves anything. For parts t and l it tries two target sets: t's own (the pods
-// of l it admits move to t, the others stay on l) and, when it is narrower than both and
-// not empty, the meet of t's and l's (every pod of both on one set: an amd64 workload and
-// a memory-optimised one on m-type amd64 nodes). Candidates are packed in decreasing order
-// of what they may save, until that is no more than the best saving found.
+// bestCrossMove returns the move between parts of pool p that saves the most, or nil when
+// none saves anything. For parts t and l it tries two target sets: t's own (the pods of l
+// it admits move to t, the others stay on l) and, when it is narrower than both and not
+// empty, the meet of t's and l's (every pod of both on one set: an amd64 workload and a
+// memory-optimised one on m-type amd64 nodes). Then, for each part t, the gather: the pods
+// of every other part that t's set admits move to t at once (tried when two parts or more
+// give some). Candidates are packed in decreasing order of what they may save, until that
+// is no more than the best saving found.
 func (s *solver) bestCrossMove(p *pool, ps []*crossPart) *crossMove {
 	prices := make([]float64, len(ps))
 	for i, pt := range ps {
@@ -118,20 +131,31 @@ func (s *solver) bestCrossMove(p *pool, ps []*crossPart) *crossMove {
 	}
 	var cands []*crossCand
 	for ti, t := range ps {
+		var gather []*crossPart
+		gatherOld := prices[ti]
 		for li, l := range ps {
 			if t == l || len(l.nodes) == 0 {
 				continue
 			}
-			if c := s.crossSplit(p, t, l, t.cs, prices[ti]+prices[li]); c != nil {
+			if c := s.crossSplit(p, t, []*crossPart{l}, t.cs, prices[ti]+prices[li]); c != nil {
 				cands = append(cands, c)
+			}
+			if s.gives(p, t.cs, l) {
+				gather = append(gather, l)
+				gatherOld += prices[li]
 			}
 			if li < ti || len(t.nodes) == 0 {
 				continue // the meet is the same either way round
 			}
 			if both := s.meet(p, t.cs, l.cs); both != nil && both != t.cs && both != l.cs {
-				if c := s.crossSplit(p, t, l, both, prices[ti]+prices[li]); c != nil {
+				if c := s.crossSplit(p, t, []*crossPart{l}, both, prices[ti]+prices[li]); c != nil {
 					cands = append(cands, c)
 				}
+			}
+		}
+		if len(gather) >= 2 {
+			if c := s.crossSplit(p, t, gather, t.cs, gatherOld); c != nil {
+				cands = append(cands, c)
 			}
 		}
 	}
@@ -152,52 +176,72 @@ func (s *solver) bestCrossMove(p *pool, ps []*crossPart) *crossMove {
 	return best
 }
 
-// crossSplit splits part l into the pods set to (within t's) admits and the rest, and
-// returns the candidate, or nil when nothing moves or the bound leaves nothing to save.
-func (s *solver) crossSplit(p *pool, t, l *crossPart, to *compatSet, old float64) *crossCand {
-	var on, rest []loosePod
+// crossSplit splits each part of ls into the pods set to (within t's) admits and the rest,
+// and returns the candidate, or nil when nothing moves or the bound leaves nothing to save.
+func (s *solver) crossSplit(p *pool, t *crossPart, ls []*crossPart, to *compatSet, old float64) *crossCand {
+	var on []loosePod
 	for _, n := range t.nodes {
 		on = appendLoose(on, n)
 	}
 	own := len(on)
-	for _, n := range l.nodes {
-		i := 0
-		for _, r := range n.runs {
-			if to.within(s.movableCompat(r.c, p)) {
+	c := &crossCand{t: t, ls: ls, to: to, rests: make([][]*shape, len(ls)), old: old}
+	for li, l := range ls {
+		var rest []loosePod
+		for _, n := range l.nodes {
+			i := 0
+			for _, r := range n.runs {
 				for _, pod := range n.pods[i : i+r.k] {
-					on = append(on, loosePod{pod, r.c})
+					if to.within(s.movableCompat(r.c, p)) {
+						on = append(on, loosePod{pod, r.c})
+					} else {
+						rest = append(rest, loosePod{pod, r.c})
+					}
 				}
-			} else {
-				for _, pod := range n.pods[i : i+r.k] {
-					rest = append(rest, loosePod{pod, r.c})
-				}
+				i += r.k
 			}
-			i += r.k
 		}
+		c.rests[li] = restShapes(rest)
+		c.bound += s.shapesBound(p, l.cs, p.pricesIn(s.u, l.cs.zm, l.cs.cm), c.rests[li])
 	}
 	if len(on) == own {
 		return nil
 	}
-	c := &crossCand{t: t, l: l, to: to, on: restShapes(on), rest: restShapes(rest), old: old}
-	c.bound = s.shapesBound(p, to, p.pricesIn(s.u, to.zm, to.cm), c.on) + s.shapesBound(p, l.cs, p.pricesIn(s.u, l.cs.zm, l.cs.cm), c.rest)
+	c.on = restShapes(on)
+	c.bound += s.shapesBound(p, to, p.pricesIn(s.u, to.zm, to.cm), c.on)
 	if c.old-c.bound <= 1e-9 {
 		return nil
 	}
 	return c
 }
 
+// gives reports whether some pod of part l may move onto set to.
+func (s *solver) gives(p *pool, to *compatSet, l *crossPart) bool {
+	for _, n := range l.nodes {
+		for _, r := range n.runs {
+			if to.within(s.movableCompat(r.c, p)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // crossPack packs candidate c and returns the move when it saves more than floor.
 func (s *solver) crossPack(p *pool, c *crossCand, floor float64) *crossMove {
 	restPrice := 0.0
-	var lNodes []*node
-	if len(c.rest) > 0 {
-		pats, price := s.packShapes(p, c.l.cs, p.pricesIn(s.u, c.l.cs.zm, c.l.cs.cm), c.rest, c.old-floor)
+	lNodes := make([][]*node, len(c.ls))
+	for li, l := range c.ls {
+		if len(c.rests[li]) == 0 {
+			continue
+		}
+		pats, price := s.packShapes(p, l.cs, p.pricesIn(s.u, l.cs.zm, l.cs.cm), c.rests[li], c.old-floor-restPrice)
 		if pats == nil {
 			return nil
 		}
-		restPrice, lNodes = price, s.freshClaims(p, c.l.cs, c.rest, pats)
+		restPrice += price
+		lNodes[li] = s.freshClaims(p, l.cs, c.rests[li], pats)
 	}
-	pats, price := s.packShapes(p, c.to, p.pricesIn(s.u, c.to.zm, c.to.cm), c.on, c.old-floor-restPrice)
+	pats, price := s.packWhole(p, c.to, p.pricesIn(s.u, c.to.zm, c.to.cm), c.on, c.old-floor-restPrice)
 	if pats == nil {
 		return nil
 	}
@@ -205,7 +249,7 @@ func (s *solver) crossPack(p *pool, c *crossCand, floor float64) *crossMove {
 	for _, n := range tNodes {
 		s.applyRunSets(n)
 	}
-	return &crossMove{t: c.t, l: c.l, to: c.to, tNodes: tNodes, lNodes: lNodes, saving: c.old - price - restPrice}
+	return &crossMove{t: c.t, ls: c.ls, to: c.to, tNodes: tNodes, lNodes: lNodes, saving: c.old - price - restPrice}
 }
 
 // meet returns pool p's compatible set of a's and b's requirements together (the narrower
