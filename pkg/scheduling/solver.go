@@ -218,6 +218,7 @@ func (s *solver) solve(pods []*corev1.Pod) {
 		s.repack()
 		s.crossRepack()
 	}
+	s.mergeClaims()
 	s.settleOntoExisting()
 }
 
