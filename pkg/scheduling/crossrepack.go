@@ -89,19 +89,7 @@ func (s *solver) crossRepack() {
 	if len(removed) == 0 {
 		return
 	}
-	kept := s.nodes[:s.existing:s.existing]
-	for _, ns := range [][]*node{s.nodes[s.existing:], added} {
-		for _, n := range ns {
-			if !removed[n] {
-				kept = append(kept, n)
-			}
-		}
-	}
-	for i, n := range kept[s.existing:] {
-		n.idx = s.existing + i
-		n.name = claimName(n.idx)
-	}
-	s.nodes = kept
+	s.keepClaims(added, func(n *node) bool { return !removed[n] })
 }
 
 // crossCand is a move before it is packed: the shapes of what goes on the target set and

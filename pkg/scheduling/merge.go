@@ -110,17 +110,7 @@ func (s *solver) mergeClaims() {
 	if len(removed) == 0 {
 		return
 	}
-	kept := s.nodes[:s.existing:s.existing]
-	for _, n := range s.nodes[s.existing:] {
-		if !removed[n] {
-			kept = append(kept, n)
-		}
-	}
-	for i, n := range kept[s.existing:] {
-		n.idx = s.existing + i
-		n.name = claimName(n.idx)
-	}
-	s.nodes = kept
+	s.keepClaims(nil, func(n *node) bool { return !removed[n] })
 }
 
 // mergeable reports whether NodeClaim n may take part in mergeClaims.

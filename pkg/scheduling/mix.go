@@ -163,17 +163,7 @@ func (s *solver) settleOntoExisting() {
 	if !emptied {
 		return
 	}
-	kept := s.nodes[:s.existing:s.existing]
-	for _, n := range s.nodes[s.existing:] {
-		if len(n.pods) > 0 {
-			kept = append(kept, n)
-		}
-	}
-	for i, n := range kept[s.existing:] {
-		n.idx = s.existing + i
-		n.name = claimName(n.idx)
-	}
-	s.nodes = kept
+	s.keepClaims(nil, func(n *node) bool { return len(n.pods) > 0 })
 }
 
 // settles reports whether settleOntoExisting may move class c's placed pods: a free class

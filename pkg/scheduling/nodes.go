@@ -245,4 +245,22 @@ func (s *solver) pin(n *node, key string, d int32) {
 	}
 }
 
+// keepClaims makes the planned NodeClaims those of the current ones, then of added, that
+// keep reports true for, and numbers them again.
+func (s *solver) keepClaims(added []*node, keep func(*node) bool) {
+	kept := s.nodes[:s.existing:s.existing] // appending copies: s.nodes is read below
+	for _, ns := range [][]*node{s.nodes[s.existing:], added} {
+		for _, n := range ns {
+			if keep(n) {
+				kept = append(kept, n)
+			}
+		}
+	}
+	for i, n := range kept[s.existing:] {
+		n.idx = s.existing + i
+		n.name = claimName(n.idx)
+	}
+	s.nodes = kept
+}
+
 func claimName(i int) string { return "nodeclaim-" + strconv.Itoa(i) }

@@ -74,18 +74,7 @@ func (s *solver) repack() {
 	if !changed {
 		return
 	}
-	kept := s.nodes[:s.existing:s.existing]
-	for _, n := range s.nodes[s.existing:] {
-		if !removed[n] {
-			kept = append(kept, n)
-		}
-	}
-	kept = append(kept, added...)
-	for i, n := range kept[s.existing:] {
-		n.idx = s.existing + i
-		n.name = claimName(n.idx)
-	}
-	s.nodes = kept
+	s.keepClaims(added, func(n *node) bool { return !removed[n] })
 }
 
 // movableSet returns the compatible-type set shared by every pod of NodeClaim n when all of
