@@ -22,8 +22,8 @@ const (
 // (host ports, hostname anti-affinity, hostname spread) each opened a NodeClaim of their
 // own class's requirements, and two such classes of different selectors (one of category
 // c, one of any category) ended on separate nodes that one node of the narrower set holds:
-// 29 host-port pods alone on c6g.large NodeClaims beside 18 c6g.2xlarge NodeClaims, each
-// with room for one of them, where upstream's first fit put them together.
+// 29 host-port pods alone on c6g.large NodeClaims beside 20 c6g.2xlarge NodeClaims of spread
+// pods, 19 of them with room for one, where upstream's first fit put them together.
 //
 // One of the two must hold pods that are not free to move (repack and crossRepack re-pack
 // the others, and merging their NodeClaims into fewer, larger ones made the demo's sale end
