@@ -1,0 +1,99 @@
+package scheduling
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// The wide differentials against the upstream-like reference (the cheaper of its two
+// NodeClaim orders), run on demand: SCHED_DIFF_SEEDS=3000 go test -run '^TestDifferential'
+// ./pkg/scheduling/ (about a minute and a half each). On 2026-12-02: selectors beside
+// existing room 0 of 3,000 dearer; one-per-node mixes 1 of 3,000 (seed 2355, +0.8 %). The
+// committed tests keep the cases they found (TestGatherAcrossThreeSets,
+// TestMergeOnePerNodeClasses).
+
+func differentialSeeds(t *testing.T) uint64 {
+	n, _ := strconv.Atoi(os.Getenv("SCHED_DIFF_SEEDS"))
+	if n <= 0 {
+		t.Skip("set SCHED_DIFF_SEEDS=3000 to run the differential (about a minute and a half)")
+	}
+	return uint64(n)
+}
+
+// TestDifferentialSelectors: selectorCluster's random clusters (existing nodes with room,
+// zone, architecture and category selectors).
+func TestDifferentialSelectors(t *testing.T) {
+	seeds := differentialSeeds(t)
+	pool := benchPool(catalogTypes(t))
+	dearer, worst := 0, 1.0
+	for seed := range seeds {
+		nodes, rooms, pods := selectorCluster(seed, pool)
+		if d := differentialCase(t, seed, &Snapshot{NodePools: []NodePool{pool}, Nodes: nodes}, pods, upstreamBest(t, pool, rooms, pods)); d > 0 {
+			dearer, worst = dearer+1, max(worst, d)
+		}
+	}
+	t.Logf("%d of %d plans dearer than the reference, worst ×%.3f", dearer, seeds, worst)
+}
+
+// TestDifferentialOnePerNode: 2-8 workloads of 1-30 replicas, each plain, hostname
+// anti-affinity, host port 80 or hostname spread, a third with a node selector.
+func TestDifferentialOnePerNode(t *testing.T) {
+	seeds := differentialSeeds(t)
+	pool := benchPool(catalogTypes(t))
+	dearer, worst := 0, 1.0
+	for seed := range seeds {
+		pods := onePerNodeMix(seed)
+		if d := differentialCase(t, seed, &Snapshot{NodePools: []NodePool{pool}}, pods, upstreamBest(t, pool, nil, pods)); d > 0 {
+			dearer, worst = dearer+1, max(worst, d)
+		}
+	}
+	t.Logf("%d of %d plans dearer than the reference, worst ×%.3f", dearer, seeds, worst)
+}
+
+// differentialCase solves one case and returns the plan's price over ref when it is dearer
+// (0 otherwise); an invalid plan or an unplaced pod fails the test.
+func differentialCase(t *testing.T, seed uint64, snap *Snapshot, pods []*corev1.Pod, ref float64) float64 {
+	plan := Solve(snap, pods)
+	if err := checkPlan(snap, pods, plan); err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	if len(plan.Unschedulable) > 0 {
+		t.Errorf("seed %d: %s unschedulable: %s", seed, plan.Unschedulable[0].Pod.Name, plan.Unschedulable[0].Reason)
+		return 0
+	}
+	if plan.Price > ref+1e-9 {
+		t.Errorf("seed %d: plan $%.4f/h > the reference's $%.4f/h (%d pods, %d NodeClaims)", seed, plan.Price, ref, len(pods), len(plan.NewNodeClaims))
+		return plan.Price / ref
+	}
+	return 0
+}
+
+// onePerNodeMix draws TestDifferentialOnePerNode's pods for a seed.
+func onePerNodeMix(seed uint64) []*corev1.Pod {
+	r := rand.New(rand.NewPCG(seed, 99))
+	cpus := []string{"100m", "250m", "500m", "1", "2", "4"}
+	mems := []string{"128Mi", "256Mi", "1Gi", "2Gi", "4Gi", "8Gi"}
+	muts := []func(*corev1.Pod){nil, nil, nil, antiHostnameApp, hostPort80, spreadHostname}
+	var pods []*corev1.Pod
+	for w := range 2 + r.IntN(7) {
+		cpu, mem, mut := pick(r, cpus), pick(r, mems), muts[r.IntN(len(muts))]
+		var sel map[string]string
+		if r.IntN(3) == 0 {
+			sel = nodeSelectors[r.IntN(len(nodeSelectors))]
+		}
+		for i := range 1 + r.IntN(30) {
+			p := mkPod(fmt.Sprintf("w%d-%d", w, i), cpu, mem, map[string]string{"app": fmt.Sprint(w)})
+			p.Spec.NodeSelector = sel
+			if mut != nil {
+				mut(p)
+			}
+			pods = append(pods, p)
+		}
+	}
+	return pods
+}
