@@ -45,11 +45,13 @@ func (s *solver) mergeClaims() {
 		return
 	}
 	removed := map[*node]bool{}
-	// What merging a NodeClaim of one kind into one of another costs depends on the kinds
-	// alone: a round merges two kinds, and the pairs of the others are priced once.
+	// A kind's price and counts, and what merging a NodeClaim of one kind into one of
+	// another costs, depend on the kinds alone: a round merges two kinds, and the others
+	// are priced and counted once.
 	mergedPrices := map[[2]string]float64{}
 	kindOf := map[*node]string{}
 	priceOf := map[string]float64{}
+	countsOf := map[string]hostCounts{}
 	for range mergeMaxRounds {
 		kinds, keys := s.claimKinds(cands, removed, kindOf)
 		if len(kinds) > mergeMaxKinds {
@@ -66,7 +68,12 @@ func (s *solver) mergeClaims() {
 				priceOf[keys[i]] = p
 			}
 			prices[i] = p
-			counts[i] = s.hostCountsOf(k[0])
+			h, ok := countsOf[keys[i]]
+			if !ok {
+				h = s.hostCountsOf(k[0])
+				countsOf[keys[i]] = h
+			}
+			counts[i] = h
 		}
 		bestSaving, bx, by := 1e-9, -1, -1
 		for x, kx := range kinds {

@@ -200,49 +200,12 @@ func (s *solver) freshClaims(p *pool, cs *compatSet, shapes []*shape, pats []pac
 // resources as the mix left changes. It returns nil when the packing is not cheaper than
 // limit (the price of the NodeClaims it would replace).
 func (s *solver) packShapes(p *pool, cs *compatSet, offs []offering, shapes []*shape, limit float64) ([]packed, float64) {
-	return s.fillShapes(p, cs, offs, s.packCandidates(p, cs, offs), shapes, limit)
-}
-
-// packWhole is packShapes, or one node for every pod when some type of set cs holds them
-// all for less. The fill values each node at the duals of what is left, and may fill a
-// cheaper type whole and open more for the rest where one larger type holding every pod
-// costs less: the pods of three sets gathered by crossRepack, 44.5 CPUs, filled a
-// c6a.8xlarge and three smaller nodes ($1.94/h), where one c6a.12xlarge costs $1.84/h.
-// (Used in repack and its pinned claims' passes too, it made the plans of
-// BenchmarkSolve/selectors 3 % dearer: a cheaper packing of one set there left worse
-// moves for the sets after it.)
-func (s *solver) packWhole(p *pool, cs *compatSet, offs []offering, shapes []*shape, limit float64) ([]packed, float64) {
-	cands := s.packCandidates(p, cs, offs)
-	all := make([]int64, len(shapes))
-	var need vec
+	rem := make([]int64, len(shapes))
+	left := int64(0)
 	for i, sh := range shapes {
-		all[i] = int64(len(sh.pods))
-		need.addScaled(&sh.req, all[i])
+		rem[i] = int64(len(sh.pods))
+		left += rem[i]
 	}
-	need.add(&p.dsOverhead)
-	one := -1
-	for _, j := range cands {
-		a := &s.u.types[p.types[j]].alloc
-		if (one < 0 || offs[j].price < offs[one].price) && a.fitsFixed(&need) && (s.fixedOnly || a.fits(&need)) {
-			one = j
-		}
-	}
-	if one < 0 {
-		return s.fillShapes(p, cs, offs, cands, shapes, limit)
-	}
-	price := s.patPrice(p, cs, offs, shapes, one, all)
-	if price >= limit-1e-9 {
-		return s.fillShapes(p, cs, offs, cands, shapes, limit)
-	}
-	if pats, total := s.fillShapes(p, cs, offs, cands, shapes, price); pats != nil {
-		return pats, total
-	}
-	return []packed{{j: one, x: all, m: 1}}, price
-}
-
-// packCandidates are the positions of pool p's types on set cs's Pareto front that are
-// offered and hold more than the DaemonSets.
-func (s *solver) packCandidates(p *pool, cs *compatSet, offs []offering) []int {
 	var cands []int
 	for _, j := range cs.front {
 		if offs[j].ct < 0 || offs[j].price <= 0 {
@@ -254,37 +217,6 @@ func (s *solver) packCandidates(p *pool, cs *compatSet, offs []offering) []int {
 			cands = append(cands, j)
 		}
 	}
-	return cands
-}
-
-// patPrice prices a pattern (x[i] pods of shape i on type position j) as finalize will:
-// the cheapest type of set cs it fits.
-func (s *solver) patPrice(p *pool, cs *compatSet, offs []offering, shapes []*shape, j int, x []int64) float64 {
-	var need vec
-	for i, k := range x {
-		need.addScaled(&shapes[i].req, k)
-	}
-	need.add(&p.dsOverhead)
-	price := offs[j].price
-	for jj := range p.types {
-		if jj >= j {
-			break // positions are in price order; j itself fits
-		}
-		if bitTest(cs.bits, jj) && offs[jj].ct >= 0 && offs[jj].price < price && s.u.types[p.types[jj]].alloc.fitsFixed(&need) && (s.fixedOnly || s.u.types[p.types[jj]].alloc.fits(&need)) {
-			price = offs[jj].price
-		}
-	}
-	return price
-}
-
-// fillShapes is packShapes' sequential procedure over candidate types cands.
-func (s *solver) fillShapes(p *pool, cs *compatSet, offs []offering, cands []int, shapes []*shape, limit float64) ([]packed, float64) {
-	rem := make([]int64, len(shapes))
-	left := int64(0)
-	for i, sh := range shapes {
-		rem[i] = int64(len(sh.pods))
-		left += rem[i]
-	}
 	type cand struct {
 		j     int
 		bound float64
@@ -293,7 +225,24 @@ func (s *solver) fillShapes(p *pool, cs *compatSet, offs []offering, cands []int
 	x, bestX, scratch := make([]int64, len(shapes)), make([]int64, len(shapes)), make([]int64, len(shapes))
 	var pats []packed
 	total := 0.0
-	patPrice := func(j int, x []int64) float64 { return s.patPrice(p, cs, offs, shapes, j, x) }
+	// patPrice prices a pattern as finalize will: the cheapest compatible type it fits.
+	patPrice := func(j int, x []int64) float64 {
+		var need vec
+		for i, k := range x {
+			need.addScaled(&shapes[i].req, k)
+		}
+		need.add(&p.dsOverhead)
+		price := offs[j].price
+		for jj := range p.types {
+			if jj >= j {
+				break // positions are in price order; j itself fits
+			}
+			if bitTest(cs.bits, jj) && offs[jj].ct >= 0 && offs[jj].price < price && s.u.types[p.types[jj]].alloc.fitsFixed(&need) && (s.fixedOnly || s.u.types[p.types[jj]].alloc.fits(&need)) {
+				price = offs[jj].price
+			}
+		}
+		return price
+	}
 	// Whole nodes first: the configuration LP's patterns, rounded down.
 	for _, pt := range s.configPatterns(p, offs, cands, shapes, rem) {
 		for range pt.m {
@@ -384,6 +333,31 @@ func (s *solver) fillShapes(p *pool, cs *compatSet, offs []offering, cands []int
 		pats = append(pats, packed{j: bestJ, x: slices.Clone(bestX), m: m})
 	}
 	return pats, total
+}
+
+// packWhole is packShapes, or one node for every pod when some type of set cs holds them
+// all for less. The fill values each node at the duals of what is left, and may fill a
+// cheaper type whole and open more for the rest where one larger type holding every pod
+// costs less: the pods of three sets gathered by crossRepack, 44.5 CPUs, filled a
+// c6a.8xlarge and three smaller nodes ($1.94/h), where one c6a.12xlarge costs $1.84/h.
+// (Used in repack and its pinned claims' passes too, it made the plans of
+// BenchmarkSolve/selectors 3 % dearer: a cheaper packing of one set there left worse
+// moves for the sets after it.)
+func (s *solver) packWhole(p *pool, cs *compatSet, offs []offering, shapes []*shape, limit float64) ([]packed, float64) {
+	all := make([]int64, len(shapes))
+	var used vec
+	for i, sh := range shapes {
+		all[i] = int64(len(sh.pods))
+		used.addScaled(&sh.req, all[i])
+	}
+	one := s.cheapestFor(p, cs.bits, cs.zm, cs.cm, &used)
+	if one < 0 || offs[one].price >= limit-1e-9 {
+		return s.packShapes(p, cs, offs, shapes, limit)
+	}
+	if pats, total := s.packShapes(p, cs, offs, shapes, offs[one].price); pats != nil {
+		return pats, total
+	}
+	return []packed{{j: one, x: all, m: 1}}, offs[one].price
 }
 
 // fillByValue fills capv with shapes in decreasing value, as many of each as fit.
