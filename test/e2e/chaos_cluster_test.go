@@ -43,6 +43,7 @@ type chaos struct {
 	closing  bool
 	restarts int
 	starts   int
+	dumps    int // state dumps written (dumpState)
 }
 
 const chaosLease = "karpenter-chaos"
@@ -90,12 +91,14 @@ func newChaos(t *testing.T) *chaos {
 			keep, err := os.MkdirTemp("", "chaos-logs-")
 			if err == nil {
 				logs, _ := filepath.Glob(filepath.Join(c.run, "karpenter-*.log"))
+				states, _ := filepath.Glob(filepath.Join(c.run, "state-*.txt"))
+				logs = append(logs, states...)
 				for _, l := range logs {
 					if b, err := os.ReadFile(l); err == nil {
 						_ = os.WriteFile(filepath.Join(keep, filepath.Base(l)), b, 0o600)
 					}
 				}
-				t.Logf("controller logs kept in %s", keep)
+				t.Logf("controller logs and state dumps kept in %s", keep)
 			}
 		}
 	})

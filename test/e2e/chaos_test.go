@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -246,7 +247,39 @@ func (ch *chaos) waitFor(t *testing.T, timeout time.Duration, what string, cond 
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("%s: not seen in %v", what, timeout)
+	t.Fatalf("%s: not seen in %v (cluster state in %s)", what, timeout, ch.dumpState(what))
+}
+
+// dumpState writes what a failed wait needs to be understood into the run folder (kept
+// with the replicas' logs when the test fails): the NodeClaims with their conditions and
+// annotations, the Nodes with their taints, the pods, the PodDisruptionBudget and the
+// events, which carry the disruption controller's reasons for leaving a candidate alone
+// (DisruptionBlocked) that its log does not. It returns the file's path.
+func (ch *chaos) dumpState(what string) string {
+	ch.mu.Lock()
+	ch.dumps++
+	path := filepath.Join(ch.run, fmt.Sprintf("state-%d.txt", ch.dumps))
+	ch.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "waiting for: %s\nat: %s\n", what, time.Now().Format(time.RFC3339Nano))
+	for _, args := range [][]string{
+		{"get", "nodeclaims", "-o", "wide"},
+		{"get", "nodes", "-o", "custom-columns=NAME:.metadata.name,TAINTS:.spec.taints[*].key,READY:.status.conditions[?(@.type=='Ready')].status"},
+		{"get", "pods", "-A", "-o", "wide"},
+		{"get", "pdb", "-A"},
+		{"get", "events", "-A", "--sort-by=.lastTimestamp"},
+		{"get", "nodeclaims", "-o", "yaml"},
+	} {
+		out, err := ch.tryKubectl("", args...)
+		fmt.Fprintf(&b, "\n$ kubectl %s\n%s", strings.Join(args, " "), out)
+		if err != nil {
+			fmt.Fprintf(&b, "(%v)\n", err)
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return fmt.Sprintf("(not written: %v)", err)
+	}
+	return path
 }
 
 func hasCondition(nc *v1.NodeClaim, typ, reason string, status string) bool {
