@@ -1,7 +1,10 @@
 package sim_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -294,6 +297,83 @@ func TestBootDelayCountsFromTheLaunchInstant(t *testing.T) {
 	}
 	if err := f.provider.Delete(ctx, got); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := registrar.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gatedCreates passes Node creates to the client once want of them are in flight together
+// (or a few seconds have passed), and records the most it saw in flight.
+type gatedCreates struct {
+	client.Client
+	want int
+
+	mu                sync.Mutex
+	inFlight, maxSeen int
+	full              chan struct{}
+}
+
+func (g *gatedCreates) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
+	if _, ok := obj.(*corev1.Node); ok {
+		g.mu.Lock()
+		g.inFlight++
+		g.maxSeen = max(g.maxSeen, g.inFlight)
+		if g.inFlight == g.want {
+			close(g.full)
+		}
+		g.mu.Unlock()
+		select {
+		case <-g.full:
+		case <-time.After(3 * time.Second):
+		}
+		defer func() {
+			g.mu.Lock()
+			g.inFlight--
+			g.mu.Unlock()
+		}()
+	}
+	return g.Client.Create(ctx, obj, opts...)
+}
+
+// TestInstancesBootedTogetherRegisterTogether: the Nodes of instances that booted in the
+// same pass are created concurrently, not one after another (a dozen took over a second on
+// a busy API server, and kube-scheduler backed its pods off while they trickled in).
+func TestInstancesBootedTogetherRegisterTogether(t *testing.T) {
+	f := newFixture(t, simv1alpha1.SimNodeClassSpec{BootDelay: &metav1.Duration{Duration: 2 * time.Second}})
+	ctx := test.Context(t)
+	const n = 6
+	gate := &gatedCreates{Client: env.Client, want: n, full: make(chan struct{})}
+	registrar, err := noderegistrar.NewController(noderegistrar.Deps{Client: gate, NodeReader: env.Client, Cloud: f.provider, Clock: f.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var launched []*v1.NodeClaim
+	for i := range n {
+		got, err := f.provider.Create(ctx, f.nodeClaim(fmt.Sprintf("together-%d", i), in(v1.LabelInstanceType, "m7g.xlarge")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		launched = append(launched, got)
+	}
+	f.clock.Step(3 * time.Second)
+	if _, err := registrar.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if gate.maxSeen != n {
+		t.Errorf("at most %d Node creates in flight together, want all %d", gate.maxSeen, n)
+	}
+	nodes := &corev1.NodeList{}
+	if err := env.Client.List(ctx, nodes); err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes.Items) != n {
+		t.Errorf("%d Nodes registered, want %d: %v", len(nodes.Items), n, names(nodes))
+	}
+	for _, nc := range launched {
+		if err := f.provider.Delete(ctx, nc); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := registrar.Reconcile(ctx); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -197,7 +198,7 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Duration, error) {
 	}
 	now := c.clock.Now()
 	var next time.Duration
-	var errs []error
+	var booted []*simv1alpha1.SimInstance
 	for _, inst := range instances {
 		live[inst.Name] = true
 		if inst.Spec.FailRegistration || existing[inst.Name] {
@@ -209,11 +210,9 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Duration, error) {
 			}
 			continue
 		}
-		log.FromContext(ctx).Info("registering node", "node", klog.KRef("", inst.Name), "instanceType", inst.Spec.InstanceType, "nodeClaim", inst.Spec.NodeClaim)
-		if err := c.client.Create(ctx, NodeFor(inst)); err != nil && !apierrors.IsAlreadyExists(err) {
-			errs = append(errs, fmt.Errorf("creating node %s: %w", inst.Name, err))
-		}
+		booted = append(booted, inst)
 	}
+	errs := c.createNodes(ctx, booted)
 	for _, node := range nodes {
 		if !strings.HasPrefix(node.Spec.ProviderID, sim.ProviderIDPrefix) || live[node.Name] || node.DeletionTimestamp != nil {
 			continue
@@ -227,6 +226,37 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Duration, error) {
 		errs = append(errs, err)
 	}
 	return next, errors.Join(errs...)
+}
+
+// createParallelism bounds the Node creates a pass has in flight.
+const createParallelism = 16
+
+// createNodes creates the Nodes of booted instances, up to createParallelism at a time:
+// instances launched together boot together, as in a cloud. One create after another, a
+// burst's dozen Nodes took over a second to appear on a busy API server (about 100 ms
+// each), and kube-scheduler, failing its pending pods again as each one came, had backed
+// them off for up to 10 s by the time the last was Ready.
+func (c *Controller) createNodes(ctx context.Context, booted []*simv1alpha1.SimInstance) []error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	slots := make(chan struct{}, createParallelism)
+	for _, inst := range booted {
+		log.FromContext(ctx).Info("registering node", "node", klog.KRef("", inst.Name), "instanceType", inst.Spec.InstanceType, "nodeClaim", inst.Spec.NodeClaim)
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := c.client.Create(ctx, NodeFor(inst)); err != nil && !apierrors.IsAlreadyExists(err) {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("creating node %s: %w", inst.Name, err))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errs
 }
 
 // reset empties the set *m, making it on first use.
