@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -148,10 +147,11 @@ func (p *Provider) listInstances(ctx context.Context) (list *simv1alpha1.SimInst
 	return list, false, nil
 }
 
-// Instances returns every instance that has appeared, ordered by instance ID. They are the provider's own
-// objects, shared: read only. (The provider replaces an instance it changes, never changes
-// one in place, so a caller's slice stays consistent.) The registrar reads them every
-// second; copying 2,000 instances each time was most of a quiet cluster's allocations.
+// Instances returns every instance that has appeared, in no particular order. They are the
+// provider's own objects, shared: read only. (The provider replaces an instance it changes,
+// never changes one in place, so a caller's slice stays consistent.) The registrar reads
+// them every second; copying 2,000 instances each time was most of a quiet cluster's
+// allocations, and sorting their IDs a third of the registrar's CPU while quiet.
 func (p *Provider) Instances(ctx context.Context) ([]*simv1alpha1.SimInstance, error) {
 	if err := p.ensureLoaded(ctx); err != nil {
 		return nil, err
@@ -159,9 +159,9 @@ func (p *Provider) Instances(ctx context.Context) ([]*simv1alpha1.SimInstance, e
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]*simv1alpha1.SimInstance, 0, len(p.instances))
-	for _, id := range slices.Sorted(maps.Keys(p.instances)) {
-		if p.visible(p.instances[id]) {
-			out = append(out, p.instances[id])
+	for _, inst := range p.instances {
+		if p.visible(inst) {
+			out = append(out, inst)
 		}
 	}
 	return out, nil
