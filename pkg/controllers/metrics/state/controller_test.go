@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -221,4 +222,44 @@ func TestNodeFamiliesFollowTheStateGeneration(t *testing.T) {
 	scrape("a pod more", 0.75, 3632, 2)
 	clk.Step(nodeMemoMaxAge)
 	scrape("after nodeMemoMaxAge", 0.75, 3632+nodeMemoMaxAge.Seconds(), 3)
+}
+
+// TestPodResourcesMemoMatchesEachPod: the scrape's memo gives every pod what PodResources
+// gives it, whether its containers slice is shared with others (as the cache transform
+// shares a template's), a shorter view of a shared array, or shared with a pod that adds
+// overhead or pod-level resources (which the containers alone do not decide).
+func TestPodResourcesMemoMatchesEachPod(t *testing.T) {
+	shared := []corev1.Container{
+		{Name: "a", Resources: corev1.ResourceRequirements{Requests: rl("100m", "128Mi"), Limits: rl("200m", "256Mi")}},
+		{Name: "b", Resources: corev1.ResourceRequirements{Requests: rl("300m", "1Gi")}},
+	}
+	always := corev1.ContainerRestartPolicyAlways
+	inits := []corev1.Container{{Name: "sidecar", RestartPolicy: &always, Resources: corev1.ResourceRequirements{Requests: rl("50m", "64Mi")}}}
+	pod := func(name string, cs, is []corev1.Container, mut func(*corev1.Pod)) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{Containers: cs, InitContainers: is}}
+		if mut != nil {
+			mut(p)
+		}
+		return p
+	}
+	pods := []*corev1.Pod{
+		pod("first", shared, nil, nil),
+		pod("sibling", shared, nil, nil),
+		pod("prefix", shared[:1], nil, nil),
+		pod("with-sidecar", shared, inits, nil),
+		pod("overhead", shared, nil, func(p *corev1.Pod) { p.Spec.Overhead = rl("250m", "120Mi") }),
+		pod("pod-level", shared, nil, func(p *corev1.Pod) {
+			p.Spec.Resources = &corev1.ResourceRequirements{Requests: rl("2", "4Gi")}
+		}),
+		pod("own", []corev1.Container{{Name: "a", Resources: corev1.ResourceRequirements{Requests: rl("1", "2Gi")}}}, nil, nil),
+		pod("sibling-again", shared, nil, nil),
+	}
+	memo := podResourcesMemo()
+	for _, p := range pods {
+		gotReq, gotLim := memo(p)
+		wantReq, wantLim := PodResources(p)
+		if !equality.Semantic.DeepEqual(gotReq, wantReq) || !equality.Semantic.DeepEqual(gotLim, wantLim) {
+			t.Errorf("pod %s: memo gives requests %v limits %v, PodResources %v %v", p.Name, gotReq, gotLim, wantReq, wantLim)
+		}
+	}
 }
