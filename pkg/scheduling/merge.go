@@ -2,6 +2,7 @@ package scheduling
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -204,16 +205,9 @@ func (s *solver) kindKey(n *node) string {
 	for _, r := range n.runs {
 		counts[r.c.id] += r.k
 	}
-	ids := slices.Sorted(func(yield func(int) bool) {
-		for id := range counts {
-			if !yield(id) {
-				return
-			}
-		}
-	})
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d/%x/%x/%x", n.pool.idx, n.zm, n.cm, n.bits)
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(counts)) {
 		fmt.Fprintf(&b, "/%d:%d", id, counts[id])
 	}
 	return b.String()
@@ -294,7 +288,7 @@ func (s *solver) merged(a, b *node) *node {
 	return m
 }
 
-// mergeInto moves NodeClaim a's pods onto b (mergeSaving found it saves).
+// mergeInto moves NodeClaim a's pods onto b (mergeClaims priced it cheaper).
 func (s *solver) mergeInto(a, b *node) {
 	m := s.merged(a, b)
 	b.zm, b.cm, b.bits, b.used = m.zm, m.cm, m.bits, m.used
@@ -307,10 +301,8 @@ func (s *solver) mergeInto(a, b *node) {
 	b.pods = append(b.pods, a.pods...)
 	b.runs = append(b.runs, a.runs...)
 	b.ports = append(b.ports, a.ports...)
-	b.target, _ = s.cheapestOption(b)
-	b.free = s.u.types[b.pool.types[b.target]].alloc
-	b.free.sub(&b.pool.dsOverhead)
-	b.free.sub(&b.used)
+	target, _ := s.cheapestOption(b)
+	s.setTarget(b, target)
 	// The groups' per-domain counts are left as they are: only settleOntoExisting runs
 	// after this pass, and it moves only pods no group counts.
 }

@@ -245,6 +245,15 @@ func (s *solver) pin(n *node, key string, d int32) {
 	}
 }
 
+// setTarget sizes NodeClaim n for its pool's type at position j: its free room is that
+// type's allocatable less the DaemonSets' overhead and what n already holds.
+func (s *solver) setTarget(n *node, j int) {
+	n.target = j
+	n.free = s.u.types[n.pool.types[j]].alloc
+	n.free.sub(&n.pool.dsOverhead)
+	n.free.sub(&n.used)
+}
+
 // keepClaims makes the planned NodeClaims those of the current ones, then of added, that
 // keep reports true for, and numbers them again.
 func (s *solver) keepClaims(added []*node, keep func(*node) bool) {

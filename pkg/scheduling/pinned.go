@@ -176,10 +176,7 @@ func (s *solver) repackPinned(p *pool, cs *compatSet, nodes, pinned []*node) ([]
 				n.runs = append(n.runs, run{c: lp.c, k: 1})
 			}
 		}
-		n.target = bestPos[i]
-		n.free = s.u.types[p.types[n.target]].alloc
-		n.free.sub(&p.dsOverhead)
-		n.free.sub(&n.used)
+		s.setTarget(n, bestPos[i])
 	}
 	return s.freshClaims(p, cs, bestShapes, bestPats), true
 }

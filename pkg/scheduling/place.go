@@ -276,10 +276,7 @@ func (s *solver) retarget(n *node, req *vec, cs *compatSet) bool {
 		}
 		t := &s.u.types[n.pool.types[j]]
 		if t.alloc.fitsFixed(&need) && (s.fixedOnly || t.alloc.fits(&need)) && t.hasOffering(zm, cm) && n.pool.withinLimits(&t.capacity) {
-			n.target = j
-			n.free = t.alloc
-			n.free.sub(&n.pool.dsOverhead)
-			n.free.sub(&n.used)
+			s.setTarget(n, j)
 			return true
 		}
 	}

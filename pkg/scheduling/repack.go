@@ -164,10 +164,9 @@ func (s *solver) freshClaims(p *pool, cs *compatSet, shapes []*shape, pats []pac
 	for _, pt := range pats {
 		for range pt.m {
 			n := &node{pool: p, reqs: p.reqs, zm: cs.zm, cm: cs.cm, bits: slices.Clone(cs.bits),
-				target: pt.j, taints: p.spec.Taints, applied: []*compatSet{cs}}
+				taints: p.spec.Taints, applied: []*compatSet{cs}}
 			n.reqs, _ = n.reqs.And(cs.reqs)
-			n.free = s.u.types[p.types[pt.j]].alloc
-			n.free.sub(&p.dsOverhead)
+			s.setTarget(n, pt.j)
 			for i, k := range pt.x {
 				if k == 0 {
 					continue
