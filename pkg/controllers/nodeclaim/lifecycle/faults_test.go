@@ -144,3 +144,33 @@ func TestRecreatedNodeClaimDoesNotAdoptPredecessorsInstance(t *testing.T) {
 		t.Fatalf("deleted NodeClaim recorded provider ID %q of an instance it never launched", after.Status.ProviderID)
 	}
 }
+
+// TestStaleMidLaunchReadDoesNotLaunchAgain: a reconcile reads, from a lagging cache, the
+// version that marked the launch in flight, while the stored NodeClaim has since failed
+// with insufficient capacity and is being deleted. Resuming a launch skips the marker's
+// write, the only write whose optimistic lock would have caught the stale read, so it
+// launched a second instance for a NodeClaim already given up on (seen as
+// TestInsufficientCapacityDeletesTheNodeClaim's rare "nodeclaim still there" under load).
+func TestStaleMidLaunchReadDoesNotLaunchAgain(t *testing.T) {
+	h := newHarness(t)
+	nc := h.stored("stale-mid-launch")
+	nc.Status.Conditions = []metav1.Condition{{Type: lc.ConditionLaunched, Status: metav1.ConditionUnknown, Reason: lc.ReasonLaunching, Message: "launching", LastTransitionTime: metav1.Now()}}
+	if err := env.Client.Status().Update(h.ctx, nc); err != nil {
+		t.Fatal(err)
+	}
+	stale := nc.DeepCopy()
+	nc.Status.Conditions = []metav1.Condition{{Type: lc.ConditionLaunched, Status: metav1.ConditionFalse, Reason: lc.ReasonInsufficientCapacity, Message: "no capacity", LastTransitionTime: metav1.Now()}}
+	if err := env.Client.Status().Update(h.ctx, nc); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(h.ctx, nc); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.direct().Reconcile(h.ctx, stale)
+	if calls := h.cloud.Calls(fake.MethodCreate); len(calls) != 0 {
+		t.Fatalf("%d Create calls from a stale read of a NodeClaim being deleted, want 0 (reconcile: %v)", len(calls), err)
+	}
+	if instances, _ := h.cloud.List(h.ctx); len(instances) != 0 {
+		t.Fatalf("%d instances launched for a NodeClaim being deleted", len(instances))
+	}
+}

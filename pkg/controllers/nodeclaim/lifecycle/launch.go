@@ -59,6 +59,14 @@ func (c *Controller) launch(ctx context.Context, nc *v1.NodeClaim) (reconcile.Re
 			}
 			return reconcile.Result{}, err
 		}
+	} else if err := c.confirmStored(ctx, nc); err != nil {
+		// Resuming a launch writes no marker, so nothing else would catch a stale read: a
+		// lagging cache can still show the marker of a launch that since failed and whose
+		// NodeClaim is being deleted.
+		if apierrors.IsNotFound(err) {
+			return reconcile.Result{}, errDeleted
+		}
+		return reconcile.Result{}, err
 	}
 	logger.Info("launching nodeclaim")
 	launched, err := c.cloud.Create(ctx, nc)
@@ -66,6 +74,16 @@ func (c *Controller) launch(ctx context.Context, nc *v1.NodeClaim) (reconcile.Re
 		return reconcile.Result{}, c.launchFailed(ctx, nc, err)
 	}
 	return reconcile.Result{}, c.recordLaunch(ctx, nc, launched)
+}
+
+// confirmStored returns nil when nc is the stored version, a Conflict (or NotFound) when it
+// is not: a patch that changes nothing and carries nc's resource version, which the API
+// server checks, and after which it writes nothing.
+func (c *Controller) confirmStored(ctx context.Context, nc *v1.NodeClaim) error {
+	if err := c.kube.Patch(ctx, nc, client.MergeFromWithOptions(nc.DeepCopy(), client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("confirming the nodeclaim read is current: %w", err)
+	}
+	return nil
 }
 
 // launchFailed records why Create failed. Insufficient capacity deletes the NodeClaim, so
