@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gokarpenter/karpenter/pkg/cloudprovider/catalog"
 )
 
 // The wide differentials against the upstream-like reference (the cheaper of its two
@@ -55,6 +58,54 @@ func TestDifferentialOnePerNode(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d plans dearer than the reference, worst ×%.3f", dearer, seeds, worst)
+}
+
+// TestDifferentialZoneSpread: 2-8 workloads of 1-30 replicas, each plain, spread over
+// zones (maxSkew 1 or 2), or spread over zones with hostname anti-affinity; a third of them
+// select an architecture or an instance category.
+func TestDifferentialZoneSpread(t *testing.T) {
+	seeds := differentialSeeds(t)
+	pool := benchPool(catalogTypes(t))
+	dearer, worst := 0, 1.0
+	for seed := range seeds {
+		pods := zoneSpreadMix(seed)
+		if d := differentialCase(t, seed, &Snapshot{NodePools: []NodePool{pool}}, pods, upstreamBest(t, pool, nil, pods)); d > 0 {
+			dearer, worst = dearer+1, max(worst, d)
+		}
+	}
+	t.Logf("%d of %d plans dearer than the reference, worst ×%.3f", dearer, seeds, worst)
+}
+
+// zoneSpreadMix draws TestDifferentialZoneSpread's pods for a seed.
+func zoneSpreadMix(seed uint64) []*corev1.Pod {
+	r := rand.New(rand.NewPCG(seed, 101))
+	cpus := []string{"100m", "250m", "500m", "1", "2", "4"}
+	mems := []string{"128Mi", "256Mi", "1Gi", "2Gi", "4Gi", "8Gi"}
+	selectors := []map[string]string{{corev1.LabelArchStable: "arm64"}, {corev1.LabelArchStable: "amd64"},
+		{catalog.LabelInstanceCategory: "c"}, {catalog.LabelInstanceCategory: "m"}, {catalog.LabelInstanceCategory: "r"}}
+	var pods []*corev1.Pod
+	for w := range 2 + r.IntN(7) {
+		cpu, mem, kind := pick(r, cpus), pick(r, mems), r.IntN(5)
+		skew := int32(1 + r.IntN(2))
+		var sel map[string]string
+		if r.IntN(3) == 0 {
+			sel = selectors[r.IntN(len(selectors))]
+		}
+		for i := range 1 + r.IntN(30) {
+			app := fmt.Sprint(w)
+			p := mkPod(fmt.Sprintf("w%d-%d", w, i), cpu, mem, map[string]string{"app": app})
+			p.Spec.NodeSelector = sel
+			if kind >= 2 {
+				p.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: skew, TopologyKey: corev1.LabelTopologyZone,
+					WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}}}
+			}
+			if kind == 4 {
+				antiHostnameApp(p)
+			}
+			pods = append(pods, p)
+		}
+	}
+	return pods
 }
 
 // differentialCase solves one case and returns the plan's price over ref when it is dearer

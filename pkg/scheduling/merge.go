@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 )
@@ -33,7 +34,8 @@ const (
 // merging a NodeClaim of one kind into one of another (or of the same), and applies the
 // best saving to as many pairs of the two kinds as there are. Only NodeClaims whose every
 // class counts in hostname-keyed groups alone take part (a pod counted in a zone's group
-// would change its zone's counts with its node), without volumes, in pools without limits.
+// would change its zone's counts with its node, unless both are pinned to its zone: see
+// mergeable), without volumes, in pools without limits.
 func (s *solver) mergeClaims() {
 	maxSkew := s.hostnameSpreadSkews()
 	var cands []*node
@@ -126,6 +128,15 @@ func (s *solver) mergeable(n *node) bool {
 	if n.pool.err != nil || n.pool.limitedAny() || len(n.runs) == 0 {
 		return false
 	}
+	// A zone spread counts a pod by its node's zone: NodeClaims pinned to one zone can only
+	// merge with one of the same zone (or one allowing it whose pods no zone group
+	// counts), so the counts do not change. Spreads that count only some nodes' pods
+	// (node affinity or taint policy) are left out: which nodes count depends on the type.
+	pinned := bits.OnesCount64(n.zm) == 1
+	counted := func(gi int) bool {
+		g := s.groups[gi]
+		return g.key == labelHostname || pinned && g.key == labelZone && g.kind == kindSpread && !g.filtered && !g.honorTol
+	}
 	for _, r := range n.runs {
 		c := r.c
 		if c.err != nil || len(c.vols) > 0 {
@@ -133,7 +144,7 @@ func (s *solver) mergeable(n *node) bool {
 		}
 		for _, v := range c.variants {
 			for _, con := range v.topo {
-				if g := s.groups[con.group]; g.key != labelHostname || g.kind == kindAffinity {
+				if s.groups[con.group].kind == kindAffinity || !counted(con.group) {
 					return false
 				}
 			}
@@ -143,7 +154,12 @@ func (s *solver) mergeable(n *node) bool {
 				}
 			}
 		}
-		for _, gi := range slices.Concat(c.matched, c.owns) {
+		for _, gi := range c.matched {
+			if !counted(gi) {
+				return false
+			}
+		}
+		for _, gi := range c.owns {
 			if s.groups[gi].key != labelHostname {
 				return false
 			}

@@ -3,6 +3,7 @@ package scheduling
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -80,6 +81,7 @@ type refType struct {
 	cpu, mem, pods int64
 	price          float64
 	labels         map[string]string
+	zones          map[string]bool // where it has an available on-demand offering
 }
 
 // refSelects reports whether a pod's node selector, zone aside (claims carry the zone), admits
@@ -108,27 +110,36 @@ type refClaim struct {
 // zone (set by the first pod that selects one) it may use, and whose pods it does not
 // conflict with (hostname anti-affinity, host ports, hostname spread of maxSkew 1 as at
 // most one matching pod per node, since a new node is always an empty domain); else a new
-// NodeClaim opens with every type that fits. Each NodeClaim costs its cheapest remaining
-// type. It shares no code with the solver.
+// NodeClaim opens with every type that fits. A pod with a zone spread constraint (maxSkew,
+// DoNotSchedule, pods of its app) pins its NodeClaim to a zone, as upstream's topology
+// does: of the zones the NodeClaim still allows, those where one more matching pod keeps
+// the skew over the least-used zone within maxSkew, the least used of them (ties: the first
+// by name; upstream breaks them in map order). Each NodeClaim costs its cheapest remaining
+// type (offered in its zone, once pinned). It shares no code with the solver.
 func upstreamFFD(t testing.TB, np NodePool, pods []*corev1.Pod, fewestFirst bool) float64 {
 	t.Helper()
 	var types []refType
+	zoneSet := map[string]bool{}
 	for _, it := range np.InstanceTypes {
 		if !refAdmits(np.Requirements, it) {
 			continue
 		}
 		price := math.Inf(1)
+		zones := map[string]bool{}
 		for _, o := range it.Offerings {
 			if o.CapacityType == "on-demand" && o.Available {
 				price = min(price, o.PricePerHour)
+				zones[o.Zone], zoneSet[o.Zone] = true, true
 			}
 		}
 		a := it.Allocatable()
 		if math.IsInf(price, 1) {
 			continue
 		}
-		types = append(types, refType{a.Cpu().MilliValue(), a.Memory().Value(), a.Pods().Value(), price, it.Labels})
+		types = append(types, refType{a.Cpu().MilliValue(), a.Memory().Value(), a.Pods().Value(), price, it.Labels, zones})
 	}
+	allZones := slices.Sorted(maps.Keys(zoneSet))
+	spread := map[string]map[string]int{} // app -> zone -> matching pods pinned there
 	sorted := slices.Clone(pods)
 	slices.SortStableFunc(sorted, func(a, b *corev1.Pod) int {
 		ra, rb := a.Spec.Containers[0].Resources.Requests, b.Spec.Containers[0].Resources.Requests
@@ -141,17 +152,57 @@ func upstreamFFD(t testing.TB, np NodePool, pods []*corev1.Pod, fewestFirst bool
 		if fewestFirst {
 			slices.SortStableFunc(claims, func(a, b *refClaim) int { return cmp.Compare(len(a.claimed), len(b.claimed)) })
 		}
+		tsc := refZoneSpread(p)
+		// zoneFor is the zone p pins a NodeClaim allowing zone ("" for any) to, "" when p
+		// pins none, and false when p may not go there.
+		zoneFor := func(zone string) (string, bool) {
+			if z := p.Spec.NodeSelector[corev1.LabelTopologyZone]; z != "" {
+				if zone != "" && z != zone {
+					return "", false
+				}
+				zone = z
+			}
+			if tsc == nil {
+				return zone, true
+			}
+			counts := spread[p.Labels["app"]]
+			least := math.MaxInt
+			for _, z := range allZones {
+				least = min(least, counts[z])
+			}
+			best, ok := "", false
+			for _, z := range allZones {
+				if (zone == "" || z == zone) && counts[z]+1-least <= int(tsc.MaxSkew) && (!ok || counts[z] < counts[best]) {
+					best, ok = z, true
+				}
+			}
+			return best, ok
+		}
+		fits := func(ty refType, cpu, mem, pods int64, zone string) bool {
+			return cpu <= ty.cpu && mem <= ty.mem && pods <= ty.pods && refSelects(p, ty) && (zone == "" || ty.zones[zone])
+		}
+		pin := func(c *refClaim, zone string) {
+			refAdd(c, p)
+			c.zone = zone
+			if tsc != nil {
+				if spread[p.Labels["app"]] == nil {
+					spread[p.Labels["app"]] = map[string]int{}
+				}
+				spread[p.Labels["app"]][zone]++
+			}
+		}
 		placed := false
 		for _, c := range claims {
 			if refConflicts(c, p) {
 				continue
 			}
-			if z := p.Spec.NodeSelector[corev1.LabelTopologyZone]; z != "" && c.zone != "" && z != c.zone {
+			zone, ok := zoneFor(c.zone)
+			if !ok {
 				continue
 			}
 			var left []refType
 			for _, ty := range c.types {
-				if c.cpu+cpu <= ty.cpu && c.mem+mem <= ty.mem && c.pods+1 <= ty.pods && refSelects(p, ty) {
+				if fits(ty, c.cpu+cpu, c.mem+mem, c.pods+1, zone) {
 					left = append(left, ty)
 				}
 			}
@@ -159,16 +210,20 @@ func upstreamFFD(t testing.TB, np NodePool, pods []*corev1.Pod, fewestFirst bool
 				continue
 			}
 			c.types, c.cpu, c.mem, c.pods = left, c.cpu+cpu, c.mem+mem, c.pods+1
-			refAdd(c, p)
+			pin(c, zone)
 			placed = true
 			break
 		}
 		if placed {
 			continue
 		}
+		zone, ok := zoneFor("")
+		if !ok {
+			t.Fatalf("reference: pod %s has no zone", p.Name)
+		}
 		c := &refClaim{ports: map[int32]bool{}}
 		for _, ty := range types {
-			if cpu <= ty.cpu && mem <= ty.mem && 1 <= ty.pods && refSelects(p, ty) {
+			if fits(ty, cpu, mem, 1, zone) {
 				c.types = append(c.types, ty)
 			}
 		}
@@ -176,7 +231,7 @@ func upstreamFFD(t testing.TB, np NodePool, pods []*corev1.Pod, fewestFirst bool
 			t.Fatalf("reference: pod %s fits no type", p.Name)
 		}
 		c.cpu, c.mem, c.pods = cpu, mem, 1
-		refAdd(c, p)
+		pin(c, zone)
 		claims = append(claims, c)
 	}
 	total := 0.0
@@ -190,11 +245,18 @@ func upstreamFFD(t testing.TB, np NodePool, pods []*corev1.Pod, fewestFirst bool
 	return total
 }
 
+// refZoneSpread is the pod's zone spread constraint (DoNotSchedule), if it has one.
+func refZoneSpread(p *corev1.Pod) *corev1.TopologySpreadConstraint {
+	for i, tsc := range p.Spec.TopologySpreadConstraints {
+		if tsc.TopologyKey == corev1.LabelTopologyZone && tsc.WhenUnsatisfiable == corev1.DoNotSchedule {
+			return &p.Spec.TopologySpreadConstraints[i]
+		}
+	}
+	return nil
+}
+
 func refAdd(c *refClaim, p *corev1.Pod) {
 	c.claimed = append(c.claimed, p)
-	if z := p.Spec.NodeSelector[corev1.LabelTopologyZone]; z != "" {
-		c.zone = z
-	}
 	for _, ctr := range p.Spec.Containers {
 		for _, port := range ctr.Ports {
 			if port.HostPort > 0 {

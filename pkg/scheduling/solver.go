@@ -219,6 +219,7 @@ func (s *solver) solve(pods []*corev1.Pod) {
 		s.crossRepack()
 	}
 	s.mergeClaims()
+	s.rebalanceZones()
 	s.settleOntoExisting()
 }
 

@@ -1,0 +1,319 @@
+package scheduling
+
+import (
+	"math"
+	"math/bits"
+	"slices"
+)
+
+const (
+	// rebalanceMaxRounds bounds rebalanceZones: each round applies the best move.
+	rebalanceMaxRounds = 128
+	// rebalanceMaxPods bounds how many pods of one class one move takes from one NodeClaim
+	// to another (one at a time, a node a size up may need two to go before it shrinks).
+	rebalanceMaxPods = 8
+)
+
+// rebalanceZones moves pods spread over zones between NodeClaims of different zones when
+// the two NodeClaims then cost less together and every zone spread stays within its skew.
+// Placement picks each spread pod's zone as it goes (the least-used zone the skew allows,
+// first fit), blind to what the other classes will bring, and the passes after it move
+// only pods free to go anywhere: two workloads spread over five zones ended as 6+5 pods in
+// one zone, which took a node a size up, and 4+4 in another with room to spare, where
+// upstream's first fit, filling its NodeClaims round the zones, put 5+5 on five equal
+// nodes (TestDifferentialZoneSpread). One pod moving from the first to the second keeps
+// both spreads within their skew and the first node a size down.
+//
+// A pod may move when its class has no rule but zone spread constraints (maxSkew, no
+// minDomains), no host ports, volumes or anti-affinity, and it is counted in no group but
+// those constraints' own (so no other rule sees the move); it moves between NodeClaims in
+// pools without limits, each pinned to one zone, the receiving one already holding its
+// class (so its requirements admit the pod). A NodeClaim left empty is dropped.
+func (s *solver) rebalanceZones() {
+	skew := s.zoneSpreadSkews()
+	if len(skew) == 0 {
+		return
+	}
+	movable := map[*class]bool{}
+	for _, c := range s.classes {
+		movable[c] = s.zoneMovable(c, skew)
+	}
+	var claims []*node
+	zoneOf := map[*node]int32{}
+	for _, n := range s.nodes[s.existing:] {
+		// Only NodeClaims holding spread pods take part (those of free pods alone are
+		// repack's), the free pods on them moving too.
+		if n.pool.err != nil || n.pool.limitedAny() || !slices.ContainsFunc(n.runs, func(r run) bool { return movable[r.c] && len(r.c.matched) > 0 }) {
+			continue
+		}
+		claims = append(claims, n)
+		zoneOf[n] = -1 // not pinned: only free pods move to or from it
+		if bits.OnesCount64(n.zm) == 1 {
+			zoneOf[n] = s.domainID(labelZone, s.u.zones[bits.TrailingZeros64(n.zm)])
+		}
+	}
+	if len(claims) < 2 {
+		return
+	}
+	removed := map[*node]bool{}
+	// What each claim costs, holding k fewer and k more pods of each movable class it holds;
+	// a move changes only its two claims, so only theirs are priced again.
+	priced := map[*node]*rebalancePrices{}
+	for range rebalanceMaxRounds {
+		holders := map[*class][]*node{}
+		for _, n := range claims {
+			if removed[n] {
+				continue
+			}
+			if priced[n] == nil {
+				priced[n] = s.rebalancePrices(n, movable)
+			}
+			for _, r := range n.runs {
+				if movable[r.c] {
+					holders[r.c] = append(holders[r.c], n)
+				}
+			}
+		}
+		bestSaving := 1e-9
+		var bc *class
+		var bx, by *node
+		bk := 0
+		for _, x := range claims {
+			if removed[x] {
+				continue
+			}
+			for _, r := range x.runs {
+				pxs := priced[x].without[r.c]
+				if !slices.ContainsFunc(pxs, func(p float64) bool { return p < priced[x].price-1e-9 }) {
+					continue // x costs no less without them: no move from x saves anything
+				}
+				for _, y := range holders[r.c] {
+					if y == x {
+						continue
+					}
+					pys := s.rebalanceWith(y, r.c, len(pxs), priced[y])
+					for k := 1; k <= min(len(pxs), len(pys)); k++ {
+						saving := priced[x].price + priced[y].price - pxs[k-1] - pys[k-1]
+						if saving > bestSaving && s.mayMove(r.c, zoneOf[x], zoneOf[y], int32(k), skew) {
+							bestSaving, bc, bx, by, bk = saving, r.c, x, y, k
+						}
+					}
+				}
+			}
+		}
+		if bc == nil {
+			break
+		}
+		for range bk {
+			s.movePod(bc, bx, by, zoneOf[bx], zoneOf[by])
+		}
+		priced[bx], priced[by] = nil, nil
+		if len(bx.pods) == 0 {
+			removed[bx] = true
+		}
+	}
+	if len(removed) > 0 {
+		s.keepClaims(nil, func(n *node) bool { return !removed[n] })
+	}
+}
+
+// rebalancePrices are what a NodeClaim costs as it is, and holding k = 1..rebalanceMaxPods
+// fewer ([k-1], 0 when it is left empty) or, worked out when first asked, more ([k-1], as
+// long as some type holds them) pods of each movable class it holds.
+type rebalancePrices struct {
+	price         float64
+	without, with map[*class][]float64
+	full          map[*class]bool // with[c] ends where no type holds one more
+}
+
+func (s *solver) rebalancePrices(n *node, movable map[*class]bool) *rebalancePrices {
+	out := &rebalancePrices{price: s.claimsPrice([]*node{n}), without: map[*class][]float64{}, with: map[*class][]float64{},
+		full: map[*class]bool{}}
+	for _, r := range n.runs {
+		if !movable[r.c] || out.without[r.c] != nil {
+			continue
+		}
+		without := func(k int) float64 {
+			if k == len(n.pods) {
+				return 0
+			}
+			return s.priceChanged(n, r.c, -int64(k))
+		}
+		most := min(r.k, rebalanceMaxPods)
+		if without(most) >= out.price-1e-9 {
+			out.without[r.c] = []float64{} // the price falls with fewer pods, if at all, only below most
+			continue
+		}
+		for k := 1; k <= most; k++ {
+			out.without[r.c] = append(out.without[r.c], without(k))
+		}
+	}
+	return out
+}
+
+// rebalanceWith returns what NodeClaim n costs holding k = 1..upTo more pods of c (fewer
+// when no type holds that many), worked out as far as asked and kept in pr.
+func (s *solver) rebalanceWith(n *node, c *class, upTo int, pr *rebalancePrices) []float64 {
+	ps, full := pr.with[c], pr.full[c]
+	for k := len(ps) + 1; !full && k <= upTo; k++ {
+		p := s.priceChanged(n, c, int64(k))
+		if math.IsInf(p, 1) {
+			full = true
+			break
+		}
+		ps = append(ps, p)
+	}
+	pr.with[c], pr.full[c] = ps, full
+	return ps
+}
+
+// zoneSpreadSkews returns, per zone-keyed spread group that only self-counting constraints
+// without minDomains use, and that counts the pods of every node (no node affinity or taint
+// policy), the smallest maxSkew among them: the most any zone may hold over the least-used
+// one. Groups used otherwise are left out.
+func (s *solver) zoneSpreadSkews() map[int]int32 {
+	out := map[int]int32{}
+	bad := map[int]bool{}
+	for _, c := range s.classes {
+		for _, v := range c.variants {
+			for _, con := range v.topo {
+				g := s.groups[con.group]
+				if g.key != labelZone || g.kind != kindSpread {
+					continue
+				}
+				if !con.self || con.minDomains > 0 || g.filtered || g.honorTol {
+					bad[con.group] = true
+					continue
+				}
+				if cur, ok := out[con.group]; !ok || con.maxSkew < cur {
+					out[con.group] = con.maxSkew
+				}
+			}
+		}
+	}
+	for gi := range bad {
+		delete(out, gi)
+	}
+	return out
+}
+
+// zoneMovable reports whether a pod of c may change zones under rebalanceZones' rule.
+func (s *solver) zoneMovable(c *class, skew map[int]int32) bool {
+	if c.err != nil || len(c.ports) > 0 || len(c.vols) > 0 || len(c.owns) > 0 {
+		return false
+	}
+	for _, v := range c.variants {
+		if len(v.owns) > 0 {
+			return false
+		}
+		for _, con := range v.topo {
+			if _, ok := skew[con.group]; !ok {
+				return false
+			}
+		}
+	}
+	for _, gi := range c.matched {
+		if _, ok := skew[gi]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// priceChanged prices NodeClaim n holding by (±1) more pods of c, +Inf when no type of
+// its own holds them.
+func (s *solver) priceChanged(n *node, c *class, by int64) float64 {
+	saved := n.used
+	n.used.addScaled(&c.req, by)
+	defer func() { n.used = saved }()
+	pos, _ := s.cheapestOption(n)
+	if pos < 0 {
+		return math.Inf(1)
+	}
+	return n.pool.pricesIn(s.u, n.zm, n.cm)[pos].price
+}
+
+// mayMove reports whether k pods of c may go from a NodeClaim in zone from to one in zone
+// to (-1: a NodeClaim not pinned to a zone): pods counted in no group anywhere, others only
+// between pinned NodeClaims, within their skew when the zone changes.
+func (s *solver) mayMove(c *class, from, to, k int32, skew map[int]int32) bool {
+	switch {
+	case len(c.matched) == 0:
+		return true
+	case from < 0 || to < 0:
+		return false
+	case from == to:
+		return true
+	}
+	return s.moveKeepsSkew(c, from, to, k, skew)
+}
+
+// moveKeepsSkew reports whether k pods of c leaving zone from for zone to keep every
+// group counting c's pods within its skew.
+func (s *solver) moveKeepsSkew(c *class, from, to, k int32, skew map[int]int32) bool {
+	for _, gi := range c.matched {
+		g := s.groups[gi]
+		if !slices.Contains(g.eligible, from) || !slices.Contains(g.eligible, to) {
+			return false
+		}
+		lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
+		for _, d := range g.eligible {
+			n := at(g.counts, d)
+			switch d {
+			case from:
+				n -= k
+			case to:
+				n += k
+			}
+			lo, hi = min(lo, n), max(hi, n)
+		}
+		if hi-lo > skew[gi] {
+			return false
+		}
+	}
+	return true
+}
+
+// movePod moves the last pod of c's run on x to the end of c's run on y, with its
+// requests and its count in c's groups, and sizes both NodeClaims for their cheapest type.
+func (s *solver) movePod(c *class, x, y *node, from, to int32) {
+	take := func(n *node) int { // index just past c's run in n.pods, and the run's index
+		off := 0
+		for _, r := range n.runs {
+			off += r.k
+			if r.c == c {
+				return off
+			}
+		}
+		return -1
+	}
+	end := take(x)
+	p := x.pods[end-1]
+	x.pods = slices.Delete(x.pods, end-1, end)
+	y.pods = slices.Insert(y.pods, take(y), p)
+	for _, n := range []*node{x, y} {
+		by := 1
+		if n == x {
+			by = -1
+		}
+		i := slices.IndexFunc(n.runs, func(r run) bool { return r.c == c })
+		n.runs[i].k += by
+		if n.runs[i].k == 0 {
+			n.runs = slices.Delete(n.runs, i, i+1)
+		}
+		n.used.addScaled(&c.req, int64(by))
+	}
+	if from != to {
+		for _, gi := range c.matched {
+			g := s.groups[gi]
+			g.counts = bump(g.counts, from, -1)
+			g.counts = bump(g.counts, to, 1)
+		}
+	}
+	for _, n := range []*node{x, y} {
+		if len(n.pods) > 0 {
+			pos, _ := s.cheapestOption(n)
+			s.setTarget(n, pos)
+		}
+	}
+}
