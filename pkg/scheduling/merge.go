@@ -38,9 +38,10 @@ const (
 // mergeable), without volumes, in pools without limits.
 func (s *solver) mergeClaims() {
 	maxSkew := s.hostnameSpreadSkews()
+	zoneSpreads := s.zoneSpreadSkews()
 	var cands []*node
 	for _, n := range s.nodes[s.existing:] {
-		if s.mergeable(n) {
+		if s.mergeable(n, zoneSpreads) {
 			cands = append(cands, n)
 		}
 	}
@@ -123,19 +124,19 @@ func (s *solver) mergeClaims() {
 	s.keepClaims(nil, func(n *node) bool { return !removed[n] })
 }
 
-// mergeable reports whether NodeClaim n may take part in mergeClaims.
-func (s *solver) mergeable(n *node) bool {
+// mergeable reports whether NodeClaim n may take part in mergeClaims; zoneSpreads are the
+// zone spread groups whose counts a NodeClaim's type does not change (zoneSpreadSkews).
+func (s *solver) mergeable(n *node, zoneSpreads map[int]int32) bool {
 	if n.pool.err != nil || n.pool.limitedAny() || len(n.runs) == 0 {
 		return false
 	}
 	// A zone spread counts a pod by its node's zone: NodeClaims pinned to one zone can only
 	// merge with one of the same zone (or one allowing it whose pods no zone group
-	// counts), so the counts do not change. Spreads that count only some nodes' pods
-	// (node affinity or taint policy) are left out: which nodes count depends on the type.
+	// counts), so the counts do not change.
 	pinned := bits.OnesCount64(n.zm) == 1
 	counted := func(gi int) bool {
-		g := s.groups[gi]
-		return g.key == labelHostname || pinned && g.key == labelZone && g.kind == kindSpread && !g.filtered && !g.honorTol
+		_, zoneOK := zoneSpreads[gi]
+		return s.groups[gi].key == labelHostname || pinned && zoneOK
 	}
 	for _, r := range n.runs {
 		c := r.c

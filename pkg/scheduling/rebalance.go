@@ -28,7 +28,7 @@ const (
 // minDomains), no host ports, volumes or anti-affinity, and it is counted in no group but
 // those constraints' own (so no other rule sees the move); it moves between NodeClaims in
 // pools without limits, each pinned to one zone, the receiving one already holding its
-// class (so its requirements admit the pod). A NodeClaim left empty is dropped.
+// class or meeting its requirements. A NodeClaim left empty is dropped.
 func (s *solver) rebalanceZones() {
 	skew := s.zoneSpreadSkews()
 	if len(skew) == 0 {
@@ -60,18 +60,9 @@ func (s *solver) rebalanceZones() {
 	// a move changes only its two claims, so only theirs are priced again.
 	priced := map[*node]*rebalancePrices{}
 	for range rebalanceMaxRounds {
-		holders := map[*class][]*node{}
 		for _, n := range claims {
-			if removed[n] {
-				continue
-			}
-			if priced[n] == nil {
+			if !removed[n] && priced[n] == nil {
 				priced[n] = s.rebalancePrices(n, movable)
-			}
-			for _, r := range n.runs {
-				if movable[r.c] {
-					holders[r.c] = append(holders[r.c], n)
-				}
 			}
 		}
 		bestSaving := 1e-9
@@ -87,8 +78,10 @@ func (s *solver) rebalanceZones() {
 				if !slices.ContainsFunc(pxs, func(p float64) bool { return p < priced[x].price-1e-9 }) {
 					continue // x costs no less without them: no move from x saves anything
 				}
-				for _, y := range holders[r.c] {
-					if y == x {
+				for _, y := range claims {
+					// A NodeClaim with no room for one more pod on its type would have to
+					// grow: not worth pricing (nor does it often pay).
+					if y == x || removed[y] || !(y.free.fitsFixed(&r.c.req) && (s.fixedOnly || y.free.fits(&r.c.req))) {
 						continue
 					}
 					pys := s.rebalanceWith(y, r.c, len(pxs), priced[y])
@@ -123,12 +116,13 @@ func (s *solver) rebalanceZones() {
 type rebalancePrices struct {
 	price         float64
 	without, with map[*class][]float64
-	full          map[*class]bool // with[c] ends where no type holds one more
+	full          map[*class]bool       // with[c] ends where no type holds one more
+	land          map[*class]*compatSet // landing, for classes the NodeClaim holds none of
 }
 
 func (s *solver) rebalancePrices(n *node, movable map[*class]bool) *rebalancePrices {
 	out := &rebalancePrices{price: s.claimsPrice([]*node{n}), without: map[*class][]float64{}, with: map[*class][]float64{},
-		full: map[*class]bool{}}
+		full: map[*class]bool{}, land: map[*class]*compatSet{}}
 	for _, r := range n.runs {
 		if !movable[r.c] || out.without[r.c] != nil {
 			continue
@@ -137,7 +131,7 @@ func (s *solver) rebalancePrices(n *node, movable map[*class]bool) *rebalancePri
 			if k == len(n.pods) {
 				return 0
 			}
-			return s.priceChanged(n, r.c, -int64(k))
+			return s.priceChanged(n, r.c, -int64(k), nil)
 		}
 		most := min(r.k, rebalanceMaxPods)
 		if without(most) >= out.price-1e-9 {
@@ -152,11 +146,19 @@ func (s *solver) rebalancePrices(n *node, movable map[*class]bool) *rebalancePri
 }
 
 // rebalanceWith returns what NodeClaim n costs holding k = 1..upTo more pods of c (fewer
-// when no type holds that many), worked out as far as asked and kept in pr.
+// when no type holds that many; none when c's pods may not go there), worked out as far as
+// asked and kept in pr.
 func (s *solver) rebalanceWith(n *node, c *class, upTo int, pr *rebalancePrices) []float64 {
 	ps, full := pr.with[c], pr.full[c]
+	land, asked := pr.land[c]
+	if !full && !asked && !slices.ContainsFunc(n.runs, func(r run) bool { return r.c == c }) {
+		if land = s.landing(c, n); land == nil {
+			full = true
+		}
+		pr.land[c] = land
+	}
 	for k := len(ps) + 1; !full && k <= upTo; k++ {
-		p := s.priceChanged(n, c, int64(k))
+		p := s.priceChanged(n, c, int64(k), land)
 		if math.IsInf(p, 1) {
 			full = true
 			break
@@ -168,12 +170,21 @@ func (s *solver) rebalanceWith(n *node, c *class, upTo int, pr *rebalancePrices)
 }
 
 // zoneSpreadSkews returns, per zone-keyed spread group that only self-counting constraints
-// without minDomains use, and that counts the pods of every node (no node affinity or taint
-// policy), the smallest maxSkew among them: the most any zone may hold over the least-used
-// one. Groups used otherwise are left out.
+// without minDomains use, the smallest maxSkew among them: the most any zone may hold over
+// the least-used one. Groups used otherwise are left out.
 func (s *solver) zoneSpreadSkews() map[int]int32 {
 	out := map[int]int32{}
 	bad := map[int]bool{}
+	// A spread that counts only the nodes matching its pods' node affinity, or whose taints
+	// they tolerate (nodeAffinityPolicy, nodeTaintsPolicy), counts every NodeClaim holding
+	// its own class's pods, whatever type it ends on; so it may take part when it counts the
+	// pods of that one class alone.
+	matchedBy := map[int][]*class{}
+	for _, c := range s.classes {
+		for _, gi := range c.matched {
+			matchedBy[gi] = append(matchedBy[gi], c)
+		}
+	}
 	for _, c := range s.classes {
 		for _, v := range c.variants {
 			for _, con := range v.topo {
@@ -181,7 +192,8 @@ func (s *solver) zoneSpreadSkews() map[int]int32 {
 				if g.key != labelZone || g.kind != kindSpread {
 					continue
 				}
-				if !con.self || con.minDomains > 0 || g.filtered || g.honorTol {
+				only := len(matchedBy[con.group]) == 1 && matchedBy[con.group][0] == c
+				if !con.self || con.minDomains > 0 || (g.filtered || g.honorTol) && !only {
 					bad[con.group] = true
 					continue
 				}
@@ -220,17 +232,51 @@ func (s *solver) zoneMovable(c *class, skew map[int]int32) bool {
 	return true
 }
 
-// priceChanged prices NodeClaim n holding by (±1) more pods of c, +Inf when no type of
-// its own holds them.
-func (s *solver) priceChanged(n *node, c *class, by int64) float64 {
-	saved := n.used
+// priceChanged prices NodeClaim n holding by more (or fewer) pods of c, its types, zones
+// and capacity types narrowed by land when c's pods would be new there, +Inf when no type
+// of its own holds them.
+func (s *solver) priceChanged(n *node, c *class, by int64, land *compatSet) float64 {
+	used, nbits, zm, cm := n.used, n.bits, n.zm, n.cm
+	defer func() { n.used, n.bits, n.zm, n.cm = used, nbits, zm, cm }()
 	n.used.addScaled(&c.req, by)
-	defer func() { n.used = saved }()
+	if land != nil {
+		n.bits = slices.Clone(n.bits)
+		for i := range n.bits {
+			n.bits[i] &= land.bits[i]
+		}
+		n.zm &= land.zm
+		n.cm &= land.cm
+		if n.zm == 0 || n.cm == 0 {
+			return math.Inf(1)
+		}
+	}
 	pos, _ := s.cheapestOption(n)
 	if pos < 0 {
 		return math.Inf(1)
 	}
 	return n.pool.pricesIn(s.u, n.zm, n.cm)[pos].price
+}
+
+// landing returns the compatible set of c's pods on NodeClaim n, which holds none of them,
+// when they may join it: c has one plain way to be scheduled (no preferences, no ORed node
+// affinity terms, no pool-defined keys, no minValues) and it meets n's requirements. Else nil.
+func (s *solver) landing(c *class, n *node) *compatSet {
+	if len(c.variants) != 1 || len(c.variants[0].alts) != 1 {
+		return nil
+	}
+	x := s.altCompat(c.variants[0], 0, n.pool)
+	if x.reason != "" || x.custom || n.zm&x.zm == 0 || n.cm&x.cm == 0 {
+		return nil
+	}
+	for i := range x.reqs {
+		if x.reqs[i].MinValues > 0 {
+			return nil
+		}
+	}
+	if _, bad := n.reqs.And(x.reqs); bad != "" {
+		return nil
+	}
+	return x
 }
 
 // mayMove reports whether k pods of c may go from a NodeClaim in zone from to one in zone
@@ -286,6 +332,17 @@ func (s *solver) movePod(c *class, x, y *node, from, to int32) {
 			}
 		}
 		return -1
+	}
+	if take(y) < 0 { // c's first pods on y: y takes c's requirements
+		land := s.landing(c, y)
+		for i := range y.bits {
+			y.bits[i] &= land.bits[i]
+		}
+		y.zm &= land.zm
+		y.cm &= land.cm
+		y.reqs, _ = y.reqs.And(land.reqs)
+		y.applied = append(y.applied, land)
+		y.runs = append(y.runs, run{c: c})
 	}
 	end := take(x)
 	p := x.pods[end-1]
