@@ -50,12 +50,16 @@ func TestDifferentialSelectors(t *testing.T) {
 
 // TestDifferentialOnePerNode: 2-8 workloads of 1-30 replicas, each plain, hostname
 // anti-affinity, host port 80 or hostname spread, a third with a node selector.
-func TestDifferentialOnePerNode(t *testing.T) {
+func TestDifferentialOnePerNode(t *testing.T) { differentialOnEmpty(t, onePerNodeMix) }
+
+// differentialOnEmpty runs the differential over mix's pods, one mix per seed, on an empty
+// cluster.
+func differentialOnEmpty(t *testing.T, mix func(seed uint64) []*corev1.Pod) {
 	seeds := differentialSeeds(t)
 	pool := benchPool(catalogTypes(t))
 	dearer, worst := 0, 1.0
 	for seed := range seeds {
-		pods := onePerNodeMix(seed)
+		pods := mix(seed)
 		if d := differentialCase(t, seed, &Snapshot{NodePools: []NodePool{pool}}, pods, upstreamBest(t, pool, nil, pods)); d > 0 {
 			dearer, worst = dearer+1, max(worst, d)
 		}
@@ -66,18 +70,7 @@ func TestDifferentialOnePerNode(t *testing.T) {
 // TestDifferentialZoneSpread: 2-8 workloads of 1-30 replicas, each plain, spread over
 // zones (maxSkew 1 or 2), or spread over zones with hostname anti-affinity; a third of them
 // select an architecture or an instance category.
-func TestDifferentialZoneSpread(t *testing.T) {
-	seeds := differentialSeeds(t)
-	pool := benchPool(catalogTypes(t))
-	dearer, worst := 0, 1.0
-	for seed := range seeds {
-		pods := zoneSpreadMix(seed)
-		if d := differentialCase(t, seed, &Snapshot{NodePools: []NodePool{pool}}, pods, upstreamBest(t, pool, nil, pods)); d > 0 {
-			dearer, worst = dearer+1, max(worst, d)
-		}
-	}
-	t.Logf("%d of %d plans dearer than the reference, worst ×%.3f", dearer, seeds, worst)
-}
+func TestDifferentialZoneSpread(t *testing.T) { differentialOnEmpty(t, zoneSpreadMix) }
 
 // zoneSpreadMix draws TestDifferentialZoneSpread's pods for a seed.
 func zoneSpreadMix(seed uint64) []*corev1.Pod {

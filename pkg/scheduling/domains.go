@@ -103,15 +103,7 @@ func (s *solver) claimValues(n *node, cs *compatSet, key string, out []int32) []
 // commit places k pods of c on n, pinning the chosen domains and counting the pods.
 func (s *solver) commit(c *class, v *variant, n *node, cs *compatSet, keys []keyPlan, chosen []int32, k int) {
 	if !n.existing {
-		if !slices.Contains(n.applied, cs) {
-			for i := range n.bits {
-				n.bits[i] &= cs.bits[i]
-			}
-			n.zm &= cs.zm
-			n.cm &= cs.cm
-			n.reqs, _ = n.reqs.And(cs.reqs)
-			n.applied = append(n.applied, cs)
-		}
+		n.applySet(cs)
 		for i := range keys {
 			if chosen[i] >= 0 && keys[i].key != labelHostname {
 				if r, ok := n.reqs.Get(keys[i].key); !ok || r.Complement || len(r.Values) != 1 {
@@ -152,6 +144,21 @@ func (s *solver) commit(c *class, v *variant, n *node, cs *compatSet, keys []key
 			}
 		}
 	}
+}
+
+// applySet narrows NodeClaim n to compatible set cs (its types, zones, capacity types and
+// requirements), once per set.
+func (n *node) applySet(cs *compatSet) {
+	if slices.Contains(n.applied, cs) {
+		return
+	}
+	for i := range n.bits {
+		n.bits[i] &= cs.bits[i]
+	}
+	n.zm &= cs.zm
+	n.cm &= cs.cm
+	n.reqs, _ = n.reqs.And(cs.reqs)
+	n.applied = append(n.applied, cs)
 }
 
 // countsOn reports whether pods on n count for g (nodeAffinityPolicy, nodeTaintsPolicy).

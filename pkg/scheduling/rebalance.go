@@ -25,10 +25,13 @@ const (
 // both spreads within their skew and the first node a size down.
 //
 // A pod may move when its class has no rule but zone spread constraints (maxSkew, no
-// minDomains), no host ports, volumes or anti-affinity, and it is counted in no group but
-// those constraints' own (so no other rule sees the move); it moves between NodeClaims in
-// pools without limits, each pinned to one zone, the receiving one already holding its
-// class or meeting its requirements. A NodeClaim left empty is dropped.
+// minDomains; see zoneSpreadSkews), no host ports, volumes or anti-affinity, and it is
+// counted in no group but those constraints' own (so no other rule sees the move); pods of
+// free classes (no rule at all) on the same NodeClaims move too. Moves are between
+// NodeClaims holding spread pods, in pools without limits: a spread pod's only between
+// NodeClaims pinned to one zone each. The receiving NodeClaim holds the pod's class already,
+// or meets its requirements and takes them (landing), and has room for one more pod on its
+// type. A NodeClaim left empty is dropped.
 func (s *solver) rebalanceZones() {
 	skew := s.zoneSpreadSkews()
 	if len(skew) == 0 {
@@ -334,14 +337,7 @@ func (s *solver) movePod(c *class, x, y *node, from, to int32) {
 		return -1
 	}
 	if take(y) < 0 { // c's first pods on y: y takes c's requirements
-		land := s.landing(c, y)
-		for i := range y.bits {
-			y.bits[i] &= land.bits[i]
-		}
-		y.zm &= land.zm
-		y.cm &= land.cm
-		y.reqs, _ = y.reqs.And(land.reqs)
-		y.applied = append(y.applied, land)
+		y.applySet(s.landing(c, y))
 		y.runs = append(y.runs, run{c: c})
 	}
 	end := take(x)

@@ -4,29 +4,19 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/util/workqueue"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider/sim/noderegistrar"
-	"github.com/gokarpenter/karpenter/pkg/scheduling"
-	"github.com/gokarpenter/karpenter/pkg/snapshot"
-	"github.com/gokarpenter/karpenter/pkg/test"
 )
 
 // TestBurstBaseline is TestBurst's floor on this machine: what kube-scheduler, the API
@@ -59,57 +49,18 @@ func TestBurstBaseline(t *testing.T) {
 	_ = ctl.cmd.Process.Signal(os.Interrupt)
 	_ = ctl.cmd.Wait()
 
-	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(c.run, "admin.kubeconfig"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.QPS = -1
-	scheme, err := test.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube, informers := burstClients(t, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	nodes := baselineNodes(ctx, t, kube, n)
-
-	ctrllog.SetLogger(logr.Discard())
-	informers, err := cache.New(cfg, cache.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	times := &burstTimes{claims: map[string]time.Time{}, bound: map[string]time.Time{}, running: map[string]time.Time{},
-		nodeAdded: map[string]time.Time{}, nodeReady: map[string]time.Time{}, boundOn: map[string][]time.Time{}}
+	times := newBurstTimes()
 	times.watch(ctx, t, informers)
 
-	var mu sync.Mutex
-	var createErr error
-	workqueue.ParallelizeUntil(ctx, 32, n, func(i int) {
-		if err := kube.Create(ctx, burstPod("default", i)); err != nil {
-			mu.Lock()
-			createErr = err
-			mu.Unlock()
-		}
-	})
-	if createErr != nil {
-		t.Fatalf("creating pods: %v", createErr)
-	}
+	createAll(ctx, t, kube, 32, n, func(i int) client.Object { return burstPod("default", i) })
 	lastPod := time.Now()
 	time.Sleep(time.Until(lastPod.Add(time.Second + boot)))
 	nodesAt := time.Now()
-	workqueue.ParallelizeUntil(ctx, 16, len(nodes), func(i int) {
-		if err := kube.Create(ctx, nodes[i]); err != nil {
-			mu.Lock()
-			createErr = err
-			mu.Unlock()
-		}
-	})
-	if createErr != nil {
-		t.Fatalf("creating nodes: %v", createErr)
-	}
+	createAll(ctx, t, kube, 16, len(nodes), func(i int) client.Object { return nodes[i] })
 	nodesDone := time.Now()
 
 	// Wait until every pod is bound, or none has been for 10 s (the rest have no room).
@@ -149,26 +100,13 @@ func TestBurstBaseline(t *testing.T) {
 // registers one.
 func baselineNodes(ctx context.Context, t *testing.T, kube client.Client, n int) []*corev1.Node {
 	t.Helper()
-	var np v1.NodePool
-	if err := kube.Get(ctx, client.ObjectKey{Name: "burst"}, &np); err != nil {
-		t.Fatal(err)
-	}
-	its := instanceTypes(ctx, t, kube)
-	pools, all, err := snapshot.NodePools([]*v1.NodePool{&np}, func(*v1.NodePool) ([]*cloudprovider.InstanceType, error) { return its, nil }, snapshot.Objects{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	pods := make([]*corev1.Pod, n)
 	for i := range pods {
 		pods[i] = burstPod("default", i)
 		pods[i].UID = types.UID("uid-" + strconv.Itoa(i)) // the solver keys pods by UID
 		pods[i].CreationTimestamp = metav1.Now()
 	}
-	slices.SortFunc(pods, snapshot.ComparePods)
-	plan := scheduling.Solve(snapshot.Build(snapshot.Objects{}, pools, all), pods)
-	if len(plan.Unschedulable) > 0 || len(plan.NewNodeClaims) == 0 {
-		t.Fatalf("the fresh plan leaves %d pods unschedulable on %d NodeClaims", len(plan.Unschedulable), len(plan.NewNodeClaims))
-	}
+	plan := planOnEmpty(ctx, t, kube, pods)
 	nodes := make([]*corev1.Node, 0, len(plan.NewNodeClaims))
 	for i, nc := range plan.NewNodeClaims {
 		idx := slices.IndexFunc(nc.InstanceTypes, func(it *cloudprovider.InstanceType) bool { return it.Name == nc.Cheapest.InstanceType })
@@ -178,7 +116,7 @@ func baselineNodes(ctx context.Context, t *testing.T, kube client.Client, n int)
 		it := nc.InstanceTypes[idx]
 		name := fmt.Sprintf("baseline-%02d", i)
 		labels := map[string]string{
-			v1.NodePoolLabelKey: np.Name, v1.LabelInstanceType: it.Name, v1.LabelTopologyZone: nc.Cheapest.Zone,
+			v1.NodePoolLabelKey: nc.NodePool, v1.LabelInstanceType: it.Name, v1.LabelTopologyZone: nc.Cheapest.Zone,
 			v1.CapacityTypeLabelKey: nc.Cheapest.CapacityType, corev1.LabelHostname: name,
 		}
 		for k, v := range it.Labels {

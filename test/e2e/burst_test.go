@@ -78,6 +78,54 @@ func burstPod(ns string, i int) *corev1.Pod {
 	}
 }
 
+// burstClients returns a client with no client-side rate limit (a burst is created "at
+// once") and an informer cache, both on the cluster's admin kubeconfig.
+func burstClients(t *testing.T, c *cluster) (client.Client, cache.Cache) {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(c.run, "admin.kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS = -1
+	scheme, err := test.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrllog.SetLogger(logr.Discard()) // the informers' watch-closed lines are noise here
+	informers, err := cache.New(cfg, cache.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kube, informers
+}
+
+// createAll creates the n objects obj returns, workers at a time, and fails the test if
+// any create fails.
+func createAll(ctx context.Context, t *testing.T, kube client.Client, workers, n int, obj func(i int) client.Object) {
+	t.Helper()
+	var mu sync.Mutex
+	var createErr error
+	workqueue.ParallelizeUntil(ctx, workers, n, func(i int) {
+		if err := kube.Create(ctx, obj(i)); err != nil {
+			mu.Lock()
+			createErr = err
+			mu.Unlock()
+		}
+	})
+	if createErr != nil {
+		t.Fatalf("creating %d objects: %v", n, createErr)
+	}
+}
+
+func newBurstTimes() *burstTimes {
+	return &burstTimes{claims: map[string]time.Time{}, bound: map[string]time.Time{}, running: map[string]time.Time{},
+		nodeAdded: map[string]time.Time{}, nodeReady: map[string]time.Time{}, boundOn: map[string][]time.Time{}}
+}
+
 // burstTimes are what a watch saw, each the time the event arrived.
 type burstTimes struct {
 	mu      sync.Mutex
@@ -241,44 +289,15 @@ func TestBurst(t *testing.T) {
 	ctl := c.startController(t, buildKarpenter(t, c.root), strings.Fields(os.Getenv("BURST_ARGS"))...)
 	c.kubectl(t, burstNodePool(boot), "apply", "-f", "-")
 
-	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(c.run, "admin.kubeconfig"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.QPS = -1 // "at once": no client-side rate limit
-	scheme, err := test.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctrllog.SetLogger(logr.Discard()) // the informers' watch-closed lines are noise here
-	informers, err := cache.New(cfg, cache.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube, informers := burstClients(t, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	times := &burstTimes{claims: map[string]time.Time{}, bound: map[string]time.Time{}, running: map[string]time.Time{},
-		nodeAdded: map[string]time.Time{}, nodeReady: map[string]time.Time{}, boundOn: map[string][]time.Time{}}
+	times := newBurstTimes()
 	times.watch(ctx, t, informers)
 	ctl.waitReady(t)
 
 	start := time.Now()
-	var createErr error
-	var mu sync.Mutex
-	workqueue.ParallelizeUntil(ctx, 32, n, func(i int) {
-		if err := kube.Create(ctx, burstPod("default", i)); err != nil {
-			mu.Lock()
-			createErr = err
-			mu.Unlock()
-		}
-	})
-	if createErr != nil {
-		t.Fatalf("creating pods: %v", createErr)
-	}
+	createAll(ctx, t, kube, 32, n, func(i int) client.Object { return burstPod("default", i) })
 	lastPod := time.Now()
 	t.Logf("%d pods created in %v", n, lastPod.Sub(start).Round(10*time.Millisecond))
 
@@ -400,15 +419,6 @@ func instanceTypes(ctx context.Context, t *testing.T, kube client.Client) []*clo
 // freshPlan plans the burst's pods on an empty cluster, as one batch would.
 func freshPlan(ctx context.Context, t *testing.T, kube client.Client) *scheduling.Plan {
 	t.Helper()
-	var np v1.NodePool
-	if err := kube.Get(ctx, client.ObjectKey{Name: "burst"}, &np); err != nil {
-		t.Fatal(err)
-	}
-	its := instanceTypes(ctx, t, kube)
-	pools, all, err := snapshot.NodePools([]*v1.NodePool{&np}, func(*v1.NodePool) ([]*cloudprovider.InstanceType, error) { return its, nil }, snapshot.Objects{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var list corev1.PodList
 	if err := kube.List(ctx, &list, client.InNamespace("default"), client.MatchingLabels{"app": "burst"}); err != nil {
 		t.Fatal(err)
@@ -418,6 +428,22 @@ func freshPlan(ctx context.Context, t *testing.T, kube client.Client) *schedulin
 		p := list.Items[i].DeepCopy()
 		p.Spec.NodeName = ""
 		pods[i] = p
+	}
+	return planOnEmpty(ctx, t, kube, pods)
+}
+
+// planOnEmpty plans pods on the burst NodePool of an empty cluster; a pod left
+// unschedulable fails the test.
+func planOnEmpty(ctx context.Context, t *testing.T, kube client.Client, pods []*corev1.Pod) *scheduling.Plan {
+	t.Helper()
+	var np v1.NodePool
+	if err := kube.Get(ctx, client.ObjectKey{Name: "burst"}, &np); err != nil {
+		t.Fatal(err)
+	}
+	its := instanceTypes(ctx, t, kube)
+	pools, all, err := snapshot.NodePools([]*v1.NodePool{&np}, func(*v1.NodePool) ([]*cloudprovider.InstanceType, error) { return its, nil }, snapshot.Objects{})
+	if err != nil {
+		t.Fatal(err)
 	}
 	slices.SortFunc(pods, snapshot.ComparePods)
 	plan := scheduling.Solve(snapshot.Build(snapshot.Objects{}, pools, all), pods)
