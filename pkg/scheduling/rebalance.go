@@ -326,7 +326,7 @@ func (s *solver) moveKeepsSkew(c *class, from, to, k int32, skew map[int]int32) 
 // movePod moves the last pod of c's run on x to the end of c's run on y, with its
 // requests and its count in c's groups, and sizes both NodeClaims for their cheapest type.
 func (s *solver) movePod(c *class, x, y *node, from, to int32) {
-	take := func(n *node) int { // index just past c's run in n.pods, and the run's index
+	take := func(n *node) int { // index just past c's run in n.pods, -1 when n holds none
 		off := 0
 		for _, r := range n.runs {
 			off += r.k

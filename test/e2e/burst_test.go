@@ -17,6 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/workqueue"
@@ -78,15 +80,16 @@ func burstPod(ns string, i int) *corev1.Pod {
 	}
 }
 
-// burstClients returns a client with no client-side rate limit (a burst is created "at
-// once") and an informer cache, both on the cluster's admin kubeconfig.
-func burstClients(t *testing.T, c *cluster) (client.Client, cache.Cache) {
+// adminClient returns the cluster's admin REST config (tune adjusts it first), the
+// project's scheme and a client on both: the setup every e2e suite that talks to the API
+// server itself shares.
+func (c *cluster) adminClient(t *testing.T, tune func(*rest.Config)) (*rest.Config, *runtime.Scheme, client.Client) {
 	t.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(c.run, "admin.kubeconfig"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.QPS = -1
+	tune(cfg)
 	scheme, err := test.NewScheme()
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +98,14 @@ func burstClients(t *testing.T, c *cluster) (client.Client, cache.Cache) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, scheme, kube
+}
+
+// burstClients returns a client with no client-side rate limit (a burst is created "at
+// once") and an informer cache, both on the cluster's admin kubeconfig.
+func burstClients(t *testing.T, c *cluster) (client.Client, cache.Cache) {
+	t.Helper()
+	cfg, scheme, kube := c.adminClient(t, func(cfg *rest.Config) { cfg.QPS = -1 })
 	ctrllog.SetLogger(logr.Discard()) // the informers' watch-closed lines are noise here
 	informers, err := cache.New(cfg, cache.Options{Scheme: scheme})
 	if err != nil {

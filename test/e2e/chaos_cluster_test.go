@@ -17,12 +17,11 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
-	"github.com/gokarpenter/karpenter/pkg/test"
 )
 
 // chaos is a control plane with karpenter replicas that the suite kills and restarts, and
@@ -58,19 +57,7 @@ func newChaos(t *testing.T) *chaos {
 	// KWOK moves 16 pods to Running at once rather than 4: in the full run at load 35, 2,568
 	// of the burst's pods sat bound and Pending, KWOK patching about 5 a second.
 	c := startCluster(t, "CP_KCM_QPS=200", "CP_KCM_BURST=400", "CP_KWOK_POD_PARALLELISM=16")
-	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(c.run, "admin.kubeconfig"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Timeout = 10 * time.Second
-	scheme, err := test.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, kube := c.adminClient(t, func(cfg *rest.Config) { cfg.Timeout = 10 * time.Second })
 	ch := &chaos{cluster: c, bin: buildKarpenter(t, c.root), kube: kube, procs: map[string]*exec.Cmd{}, exited: map[string]chan struct{}{}, logs: map[string]string{}, expected: map[string]bool{}}
 	t.Cleanup(func() {
 		ch.mu.Lock()

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,8 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -27,7 +26,6 @@ import (
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/predicates"
 	"github.com/gokarpenter/karpenter/pkg/state"
-	"github.com/gokarpenter/karpenter/pkg/test"
 )
 
 // watcher follows Pods, Nodes and NodeClaims through informers (one watch each, not a
@@ -46,19 +44,7 @@ type watcher struct {
 
 func newWatcher(t *testing.T, c *cluster) *watcher {
 	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(c.run, "admin.kubeconfig"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.QPS, cfg.Burst, cfg.Timeout = 2000, 4000, 30*time.Second
-	scheme, err := test.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kube, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, scheme, kube := c.adminClient(t, func(cfg *rest.Config) { cfg.QPS, cfg.Burst, cfg.Timeout = 2000, 4000, 30*time.Second })
 	ctrllog.SetLogger(logr.Discard()) // the informers' watch-closed lines are noise here
 	informers, err := cache.New(cfg, cache.Options{Scheme: scheme, DefaultTransform: state.StripForCache})
 	if err != nil {
