@@ -27,29 +27,28 @@ func (s *solver) finalize() *Plan {
 		}
 	}
 	claims := s.nodes[s.existing:]
-	// Pass 1: the cheapest option of every claim (for the limits) and how many options
-	// there are in all, so the plan's type and name lists share two exact-size arenas.
+	// Pass 1: the first option of every claim (for the limits) and how many options there
+	// are in all, so the plan's type and name lists share two exact-size arenas.
+	first, total := s.firstOptions(claims)
 	used := make([]vec, len(s.pools))
-	total := 0
-	for _, n := range claims {
-		pos, count := s.cheapestOption(n)
-		used[n.pool.idx].add(&s.u.types[n.pool.types[pos]].capacity)
-		total += count
+	for i, n := range claims {
+		used[n.pool.idx].add(&s.u.types[n.pool.types[first[i]]].capacity)
 	}
+	var scratch []option
 	types, names := make([]*cloudprovider.InstanceType, total), make([]string, total)
 	plan.NewNodeClaims = make([]NewNodeClaim, 0, len(claims))
-	var scratch []option
 	off := 0
-	for _, n := range claims {
+	for i, n := range claims {
 		scratch = s.appendOptions(scratch[:0], n)
 		kept := scratch
 		if n.pool.limitedAny() {
-			// Keep the options that stay within the pool's limits.
+			// The first option, then the dearer ones that stay within the pool's limits.
 			u := &used[n.pool.idx]
-			cheapest := &s.u.types[n.pool.types[scratch[0].pos]].capacity
-			kept = scratch[:1]
-			for _, o := range scratch[1:] {
-				if s.withinBudget(n.pool, &n.pool.budget, u, cheapest, &s.u.types[n.pool.types[o.pos]].capacity) {
+			at := slices.IndexFunc(scratch, func(o option) bool { return o.pos == first[i] })
+			chosen := &s.u.types[n.pool.types[first[i]]].capacity
+			kept = scratch[at : at+1]
+			for _, o := range scratch[at+1:] {
+				if s.withinBudget(n.pool, &n.pool.budget, u, chosen, &s.u.types[n.pool.types[o.pos]].capacity) {
 					kept = append(kept, o)
 				}
 			}
@@ -71,14 +70,54 @@ func (s *solver) finalize() *Plan {
 	return plan
 }
 
-// estimate counts the pods left unplaced and prices every NodeClaim at its cheapest fitting
-// type, without building the plan.
+// estimate counts the pods left unplaced and prices every NodeClaim at its first option,
+// as finalize will, without building the plan.
 func (s *solver) estimate() (int, float64) {
 	unsched := 0
 	for _, c := range s.classes {
 		unsched += len(c.pods) - c.next
 	}
-	return unsched, s.claimsPrice(s.nodes[s.existing:])
+	claims := s.nodes[s.existing:]
+	first, _ := s.firstOptions(claims)
+	price := 0.0
+	for i, n := range claims {
+		price += n.pool.pricesIn(s.u, n.zm, n.cm)[first[i]].price
+	}
+	return unsched, price
+}
+
+// firstOptions returns the position of every claim's first option and how many options
+// they have in all. The first option is the cheapest, except in a pool with limits:
+// planning reserved each claim's target capacity there, and a cheaper type of more
+// capacity comes first only while the slack those reservations left covers it (pricing
+// the cheapest would let the policies compare plans the limits do not allow).
+func (s *solver) firstOptions(claims []*node) ([]int, int) {
+	var slack []vec
+	for _, n := range claims {
+		if !n.pool.limitedAny() {
+			continue
+		}
+		if slack == nil {
+			slack = make([]vec, len(s.pools))
+			for _, p := range s.pools {
+				slack[p.idx] = p.budget
+			}
+		}
+		slack[n.pool.idx].sub(&s.u.types[n.pool.types[n.target]].capacity)
+	}
+	first := make([]int, len(claims))
+	total := 0
+	var scratch []option
+	for i, n := range claims {
+		pos, count := s.cheapestOption(n)
+		if n.pool.limitedAny() {
+			scratch = s.appendOptions(scratch[:0], n)
+			pos = s.firstWithinSlack(n, scratch, &slack[n.pool.idx])
+		}
+		first[i] = pos
+		total += count
+	}
+	return first, total
 }
 
 // cheapestOption returns the position of the NodeClaim's cheapest fitting option (the first
@@ -100,7 +139,31 @@ func (s *solver) cheapestOption(n *node) (int, int) {
 	return best, count
 }
 
-// withinBudget reports whether swapping the cheapest type's capacity for another keeps the
+// firstWithinSlack returns the position of the cheapest of NodeClaim n's options (price
+// ordered) whose capacity exceeds its target's by no more than slack in the pool's limited
+// resources, and takes the difference off slack. The target itself always qualifies.
+func (s *solver) firstWithinSlack(n *node, opts []option, slack *vec) int {
+	target := &s.u.types[n.pool.types[n.target]].capacity
+	for _, o := range opts {
+		c := &s.u.types[n.pool.types[o.pos]].capacity
+		ok := true
+		for _, d := range n.pool.limited {
+			if c.get(d)-target.get(d) > slack.get(d) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			for _, d := range n.pool.limited {
+				slack.set(d, slack.get(d)-c.get(d)+target.get(d))
+			}
+			return o.pos
+		}
+	}
+	return opts[0].pos // not reached: the target is one of the options
+}
+
+// withinBudget reports whether swapping the first option's capacity for another keeps the
 // pool within its limits.
 func (s *solver) withinBudget(p *pool, budget, used, cheapest, other *vec) bool {
 	for _, d := range p.limited {

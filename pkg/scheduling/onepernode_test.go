@@ -76,12 +76,13 @@ func spreadPods(n int, seed uint64) []*corev1.Pod {
 	return soloMix(n, seed, spreadHostname, "2", "4Gi", smallCPU, smallMem)
 }
 
-// refType is an instance type as the reference sees it.
+// refType is an instance type as the reference sees it, in one NodePool.
 type refType struct {
 	cpu, mem, pods int64
 	price          float64
 	labels         map[string]string
-	zones          map[string]bool // where it has an available on-demand offering
+	zones          map[string]bool // where it has an available offering of the pool's capacity types
+	capCPU, capMem int64           // its capacity, which the pool's limits count
 }
 
 // refSelects reports whether a pod's node selector, zone aside (claims carry the zone), admits
@@ -102,6 +103,7 @@ type refClaim struct {
 	ports          map[int32]bool
 	types          []refType
 	zone           string // the zone a pod's node selector narrowed the claim to, or ""
+	pool           int    // the reference pool (weight order) it was opened in
 }
 
 // upstreamFFD prices an upstream-like plan: pods sorted by CPU then memory, decreasing; each
@@ -117,26 +119,62 @@ type refClaim struct {
 // by name; upstream breaks them in map order). Each NodeClaim costs its cheapest remaining
 // type (offered in its zone, once pinned). It shares no code with the solver.
 func upstreamFFD(t testing.TB, np NodePool, pods []*corev1.Pod, fewestFirst bool) float64 {
+	return upstreamFFDPools(t, []NodePool{np}, pods, fewestFirst)
+}
+
+// upstreamFFDPools is upstreamFFD over several NodePools, as upstream opens NodeClaims: a
+// pod no open NodeClaim takes opens one in the first pool, by weight, with a type that fits
+// it within what is left of the pool's CPU and memory limits; the NodeClaim then takes the
+// most of each resource among its types off what is left (upstream's subtractMax), and
+// pods joining it later are not checked against the limits. A pool's types are priced by
+// the offerings of its capacity-type requirement (on-demand when it has none).
+func upstreamFFDPools(t testing.TB, nps []NodePool, pods []*corev1.Pod, fewestFirst bool) float64 {
 	t.Helper()
-	var types []refType
+	nps = slices.Clone(nps)
+	slices.SortStableFunc(nps, func(a, b NodePool) int { return cmp.Compare(b.Weight, a.Weight) })
+	poolTypes := make([][]refType, len(nps))
+	type left struct {
+		cpu, mem       int64 // what the pool's limits leave
+		limCPU, limMem bool  // whether it limits them
+	}
+	lefts := make([]left, len(nps))
 	zoneSet := map[string]bool{}
-	for _, it := range np.InstanceTypes {
-		if !refAdmits(np.Requirements, it) {
-			continue
-		}
-		price := math.Inf(1)
-		zones := map[string]bool{}
-		for _, o := range it.Offerings {
-			if o.CapacityType == "on-demand" && o.Available {
-				price = min(price, o.PricePerHour)
-				zones[o.Zone], zoneSet[o.Zone] = true, true
+	for pi, np := range nps {
+		capacityTypes := []string{"on-demand"}
+		for _, r := range np.Requirements {
+			if r.Key == labelCapacityType {
+				capacityTypes = r.Values
 			}
 		}
-		a := it.Allocatable()
-		if math.IsInf(price, 1) {
-			continue
+		if q, ok := np.Limits[corev1.ResourceCPU]; ok {
+			lefts[pi].cpu, lefts[pi].limCPU = q.MilliValue(), true
 		}
-		types = append(types, refType{a.Cpu().MilliValue(), a.Memory().Value(), a.Pods().Value(), price, it.Labels, zones})
+		if q, ok := np.Limits[corev1.ResourceMemory]; ok {
+			lefts[pi].mem, lefts[pi].limMem = q.Value(), true
+		}
+		for _, it := range np.InstanceTypes {
+			if !refAdmits(np.Requirements, it) {
+				continue
+			}
+			price := math.Inf(1)
+			zones := map[string]bool{}
+			for _, o := range it.Offerings {
+				if slices.Contains(capacityTypes, o.CapacityType) && o.Available {
+					price = min(price, o.PricePerHour)
+					zones[o.Zone], zoneSet[o.Zone] = true, true
+				}
+			}
+			a := it.Allocatable()
+			if math.IsInf(price, 1) {
+				continue
+			}
+			poolTypes[pi] = append(poolTypes[pi], refType{a.Cpu().MilliValue(), a.Memory().Value(), a.Pods().Value(), price, it.Labels, zones,
+				it.Capacity.Cpu().MilliValue(), it.Capacity.Memory().Value()})
+		}
+	}
+	withinLimits := func(pi int, ty refType) bool {
+		l := lefts[pi]
+		return (!l.limCPU || ty.capCPU <= l.cpu) && (!l.limMem || ty.capMem <= l.mem)
 	}
 	allZones := slices.Sorted(maps.Keys(zoneSet))
 	spread := map[string]map[string]int{} // app -> zone -> matching pods pinned there
@@ -222,14 +260,26 @@ func upstreamFFD(t testing.TB, np NodePool, pods []*corev1.Pod, fewestFirst bool
 			t.Fatalf("reference: pod %s has no zone", p.Name)
 		}
 		c := &refClaim{ports: map[int32]bool{}}
-		for _, ty := range types {
-			if fits(ty, cpu, mem, 1, zone) {
-				c.types = append(c.types, ty)
+		var mostCPU, mostMem int64
+		for pi := range nps {
+			for _, ty := range poolTypes[pi] {
+				if fits(ty, cpu, mem, 1, zone) && withinLimits(pi, ty) {
+					c.types = append(c.types, ty)
+				}
+			}
+			if len(c.types) > 0 {
+				c.pool = pi
+				break
 			}
 		}
 		if len(c.types) == 0 {
 			t.Fatalf("reference: pod %s fits no type", p.Name)
 		}
+		l := &lefts[c.pool]
+		for _, ty := range c.types {
+			mostCPU, mostMem = max(mostCPU, ty.capCPU), max(mostMem, ty.capMem)
+		}
+		l.cpu, l.mem = l.cpu-mostCPU, l.mem-mostMem
 		c.cpu, c.mem, c.pods = cpu, mem, 1
 		pin(c, zone)
 		claims = append(claims, c)

@@ -261,7 +261,8 @@ func (s *solver) fitNode(c *class, v *variant, ai int, n *node, remaining int) (
 // retarget moves NodeClaim n to another type it may still launch as whose room holds req
 // on top of its pods, and which set cs (when given) allows in one of its zones and
 // capacity types (upstream keeps every type that fits a NodeClaim's pods, not one
-// target). It reports whether it found one.
+// target). The pool's limits reserve the new type's capacity in place of the old one's. It
+// reports whether it found one.
 func (s *solver) retarget(n *node, req *vec, cs *compatSet) bool {
 	need := n.used
 	need.add(&n.pool.dsOverhead)
@@ -275,7 +276,9 @@ func (s *solver) retarget(n *node, req *vec, cs *compatSet) bool {
 			continue
 		}
 		t := &s.u.types[n.pool.types[j]]
-		if t.alloc.fitsFixed(&need) && (s.fixedOnly || t.alloc.fits(&need)) && t.hasOffering(zm, cm) && n.pool.withinLimits(&t.capacity) {
+		old := &s.u.types[n.pool.types[n.target]].capacity
+		if t.alloc.fitsFixed(&need) && (s.fixedOnly || t.alloc.fits(&need)) && t.hasOffering(zm, cm) && n.pool.swapWithinLimits(old, &t.capacity) {
+			n.pool.swapReserved(old, &t.capacity)
 			s.setTarget(n, j)
 			return true
 		}

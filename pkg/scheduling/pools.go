@@ -170,6 +170,34 @@ func (p *pool) withinLimits(c *vec) bool {
 	return true
 }
 
+// swapWithinLimits reports whether NodeClaims reserving capacity old may reserve capacity
+// c instead within what is left of the pool's limits.
+func (p *pool) swapWithinLimits(old, c *vec) bool {
+	for _, d := range p.limited {
+		if c.get(d)-old.get(d) > p.remaining.get(d) {
+			return false
+		}
+	}
+	return true
+}
+
+// reservedBy is the capacity NodeClaims ns reserve against their pool's limits: their
+// target types'.
+func (s *solver) reservedBy(ns []*node) vec {
+	var v vec
+	for _, n := range ns {
+		v.add(&s.u.types[n.pool.types[n.target]].capacity)
+	}
+	return v
+}
+
+// swapReserved makes NodeClaims' reservation capacity c instead of old.
+func (p *pool) swapReserved(old, c *vec) {
+	for _, d := range p.limited {
+		p.remaining.set(d, p.remaining.get(d)+old.get(d)-c.get(d))
+	}
+}
+
 // defines reports whether nodes of the pool get a label for key whatever their type.
 func (p *pool) defines(key string) bool {
 	r, ok := p.reqs.Get(key)

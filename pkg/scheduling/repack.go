@@ -13,7 +13,8 @@ import (
 // NodePool and per compatible-type set, by the sequential pattern heuristic of cutting
 // stock (see packShapes). The new NodeClaims replace the old ones only when they cost
 // less, priced exactly as finalize prices them (the cheapest fitting option), so the pass
-// can only lower the plan's price. Pools with limits are left alone.
+// can only lower the plan's price. In a pool with limits the new NodeClaims' target types
+// must also fit what the limits leave once the old ones' are given back.
 func (s *solver) repack() {
 	type part struct {
 		p     *pool
@@ -34,7 +35,7 @@ func (s *solver) repack() {
 	// pinned NodeClaims per pool: they hold pods that cannot move (see pinned.go).
 	pinned := map[*pool][]*node{}
 	for _, n := range s.nodes[s.existing:] {
-		if n.pool.err != nil || n.pool.limitedAny() || len(n.runs) == 0 {
+		if n.pool.err != nil || len(n.runs) == 0 {
 			continue
 		}
 		cs := s.movableSet(n)
@@ -56,6 +57,9 @@ func (s *solver) repack() {
 	for _, pt := range parts {
 		var fresh []*node
 		if pins := pinned[pt.p]; len(pins) > 0 {
+			if pt.p.limitedAny() {
+				continue // the pinned claims change size too: not accounted for
+			}
 			var ok bool
 			if fresh, ok = s.repackPinned(pt.p, pt.cs, pt.nodes, pins); !ok {
 				continue
@@ -64,6 +68,13 @@ func (s *solver) repack() {
 			continue
 		} else if fresh = s.repackPart(pt.p, pt.cs, pt.nodes); fresh == nil {
 			continue
+		}
+		if pt.p.limitedAny() {
+			old, added := s.reservedBy(pt.nodes), s.reservedBy(fresh)
+			if !pt.p.swapWithinLimits(&old, &added) {
+				continue
+			}
+			pt.p.swapReserved(&old, &added)
 		}
 		changed = true
 		for _, n := range pt.nodes {

@@ -225,12 +225,16 @@ func (s *solver) solve(pods []*corev1.Pod) {
 
 // fewestWorthIt reports whether policyFewest may find a cheaper plan than the others: the
 // batch is small enough for its quadratic scan, and some class is one-per-node (host
-// ports, or a hostname rule) or the classes ask for more than one set of node
+// ports, or a hostname rule), or the classes ask for more than one set of node
 // requirements (it shares a NodeClaim among them on a type they all allow, where the
-// others open one per set).
+// others open one per set), or a pool has limits (its NodeClaims grow to any type the
+// limits leave room for, where the others fill the type they were sized for).
 func (s *solver) fewestWorthIt(pods int) bool {
 	if pods > fewestMaxPods {
 		return false
+	}
+	if slices.ContainsFunc(s.pools, (*pool).limitedAny) {
+		return true
 	}
 	first, seen := "", false
 	for _, c := range s.classes {
