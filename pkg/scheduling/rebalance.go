@@ -1,6 +1,7 @@
 package scheduling
 
 import (
+	"cmp"
 	"math"
 	"math/bits"
 	"slices"
@@ -31,7 +32,8 @@ const (
 // NodeClaims holding spread pods, in pools without limits: a spread pod's only between
 // NodeClaims pinned to one zone each. The receiving NodeClaim holds the pod's class already,
 // or meets its requirements and takes them (landing), and has room for one more pod on its
-// type. A NodeClaim left empty is dropped.
+// type. k pods of a class leave one NodeClaim together, for one other NodeClaim or one
+// each for the k others they cost least on. A NodeClaim left empty is dropped.
 func (s *solver) rebalanceZones() {
 	skew := s.zoneSpreadSkews()
 	if len(skew) == 0 {
@@ -70,7 +72,8 @@ func (s *solver) rebalanceZones() {
 		}
 		bestSaving := 1e-9
 		var bc *class
-		var bx, by *node
+		var bx *node
+		var bys []*node // where the move's pods go, one each (or all to bys[0] when bk > 1 and len(bys) == 1)
 		bk := 0
 		for _, x := range claims {
 			if removed[x] {
@@ -81,6 +84,7 @@ func (s *solver) rebalanceZones() {
 				if !slices.ContainsFunc(pxs, func(p float64) bool { return p < priced[x].price-1e-9 }) {
 					continue // x costs no less without them: no move from x saves anything
 				}
+				var ones []rebalanceDest // what one more pod costs each NodeClaim that may take it
 				for _, y := range claims {
 					// A NodeClaim with no room for one more pod on its type would have to
 					// grow: not worth pricing (nor does it often pay).
@@ -88,11 +92,29 @@ func (s *solver) rebalanceZones() {
 						continue
 					}
 					pys := s.rebalanceWith(y, r.c, len(pxs), priced[y])
+					if len(pys) > 0 {
+						ones = append(ones, rebalanceDest{y, pys[0] - priced[y].price})
+					}
 					for k := 1; k <= min(len(pxs), len(pys)); k++ {
 						saving := priced[x].price + priced[y].price - pxs[k-1] - pys[k-1]
-						if saving > bestSaving && s.mayMove(r.c, zoneOf[x], zoneOf[y], int32(k), skew) {
-							bestSaving, bc, bx, by, bk = saving, r.c, x, y, k
+						if saving > bestSaving && s.mayMove(r.c, zoneOf[x], []int32{zoneOf[y]}, int32(k), skew) {
+							bestSaving, bc, bx, bys, bk = saving, r.c, x, []*node{y}, k
 						}
+					}
+				}
+				// Or the k pods go one to each of the k NodeClaims they cost least on: a
+				// crowded zone may shrink only once two pods leave it, and neither of two
+				// other zones has room for both (TestDifferentialZoneSpread, seed 2388).
+				slices.SortStableFunc(ones, func(a, b rebalanceDest) int { return cmp.Compare(a.cost, b.cost) })
+				for k := 2; k <= min(len(pxs), len(ones)); k++ {
+					saving := priced[x].price - pxs[k-1]
+					dests, zones := make([]*node, k), make([]int32, k)
+					for i, d := range ones[:k] {
+						saving -= d.cost
+						dests[i], zones[i] = d.n, zoneOf[d.n]
+					}
+					if saving > bestSaving && s.mayMove(r.c, zoneOf[x], zones, 1, skew) {
+						bestSaving, bc, bx, bys, bk = saving, r.c, x, dests, k
 					}
 				}
 			}
@@ -100,10 +122,12 @@ func (s *solver) rebalanceZones() {
 		if bc == nil {
 			break
 		}
-		for range bk {
+		for i := range bk {
+			by := bys[min(i, len(bys)-1)]
 			s.movePod(bc, bx, by, zoneOf[bx], zoneOf[by])
+			priced[by] = nil
 		}
-		priced[bx], priced[by] = nil, nil
+		priced[bx] = nil
 		if len(bx.pods) == 0 {
 			removed[bx] = true
 		}
@@ -282,37 +306,47 @@ func (s *solver) landing(c *class, n *node) *compatSet {
 	return x
 }
 
-// mayMove reports whether k pods of c may go from a NodeClaim in zone from to one in zone
-// to (-1: a NodeClaim not pinned to a zone): pods counted in no group anywhere, others only
-// between pinned NodeClaims, within their skew when the zone changes.
-func (s *solver) mayMove(c *class, from, to, k int32, skew map[int]int32) bool {
-	switch {
-	case len(c.matched) == 0:
+// rebalanceDest is a NodeClaim that may take one more pod of a class, and what that adds
+// to its price.
+type rebalanceDest struct {
+	n    *node
+	cost float64
+}
+
+// mayMove reports whether pods of c may go from a NodeClaim in zone from, k of them to a
+// NodeClaim in each zone of to (-1: a NodeClaim not pinned to a zone): pods counted in no
+// group anywhere, others only between pinned NodeClaims, within their skew when zones change.
+func (s *solver) mayMove(c *class, from int32, to []int32, k int32, skew map[int]int32) bool {
+	if len(c.matched) == 0 {
 		return true
-	case from < 0 || to < 0:
+	}
+	if from < 0 || slices.ContainsFunc(to, func(z int32) bool { return z < 0 }) {
 		return false
-	case from == to:
+	}
+	if !slices.ContainsFunc(to, func(z int32) bool { return z != from }) {
 		return true
 	}
 	return s.moveKeepsSkew(c, from, to, k, skew)
 }
 
-// moveKeepsSkew reports whether k pods of c leaving zone from for zone to keep every
-// group counting c's pods within its skew.
-func (s *solver) moveKeepsSkew(c *class, from, to, k int32, skew map[int]int32) bool {
+// moveKeepsSkew reports whether pods of c leaving zone from, k for each zone of to, keep
+// every group counting c's pods within its skew.
+func (s *solver) moveKeepsSkew(c *class, from int32, to []int32, k int32, skew map[int]int32) bool {
 	for _, gi := range c.matched {
 		g := s.groups[gi]
-		if !slices.Contains(g.eligible, from) || !slices.Contains(g.eligible, to) {
+		if !slices.Contains(g.eligible, from) || slices.ContainsFunc(to, func(z int32) bool { return !slices.Contains(g.eligible, z) }) {
 			return false
 		}
 		lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
 		for _, d := range g.eligible {
 			n := at(g.counts, d)
-			switch d {
-			case from:
-				n -= k
-			case to:
-				n += k
+			for _, z := range to {
+				if z == d {
+					n += k
+				}
+			}
+			if d == from {
+				n -= k * int32(len(to))
 			}
 			lo, hi = min(lo, n), max(hi, n)
 		}

@@ -27,7 +27,10 @@ func zoneSpreadApp(app string, n int, cpu, mem string, skew int32) []*corev1.Pod
 // workload over, within its skew of 1 (TestDifferentialZoneSpread, seed 232). In the second
 // case the crowded zone's node must lose two pods before it shrinks (seed 1817: 2 + 7 pods of
 // 1 CPU on a c6g.4xlarge beside a zone with 5): a move of one pod saves nothing, one of two
-// saves a c6g.4xlarge's difference.
+// saves a c6g.4xlarge's difference. In the third (seed 2388) two pods of 8Gi beside five of
+// 4Gi put one zone's node a size up (an m6g.4xlarge), and no other zone has room for both
+// (each holds four or five of 4Gi on a c6g.4xlarge): one goes to each of two zones, within
+// the skew of 2, and the five nodes are c6g.4xlarge ($2.72/h, $2.792/h before).
 func TestZoneSpreadPodsMoveToTheRoomyZone(t *testing.T) {
 	pool := benchPool(catalogTypes(t))
 	for _, tc := range []struct {
@@ -37,6 +40,7 @@ func TestZoneSpreadPodsMoveToTheRoomyZone(t *testing.T) {
 	}{
 		{"one pod", append(zoneSpreadApp("a", 25, "250m", "256Mi", 2), zoneSpreadApp("b", 22, "100m", "1Gi", 1)...), 0.385},
 		{"two pods", append(zoneSpreadApp("a", 6, "1", "1Gi", 2), zoneSpreadApp("b", 29, "1", "1Gi", 2)...), 1.36},
+		{"two pods to two zones", append(zoneSpreadApp("a", 22, "2", "4Gi", 1), zoneSpreadApp("b", 3, "250m", "8Gi", 2)...), 2.72},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			snap := &Snapshot{NodePools: []NodePool{pool}}
