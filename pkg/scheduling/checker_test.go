@@ -21,10 +21,10 @@ type placed struct {
 	lbls map[string]string
 }
 
-// checkPlan validates a plan against its snapshot without using the solver's code: every
-// pod is accounted for once, fits, lands on a node it tolerates and whose labels satisfy its
-// node selector and required node affinity, no limit is exceeded, and required pod
-// (anti-)affinity holds. Topology spread is checked for groups whose matching pods all
+// checkPlan validates a plan against its snapshot without using the solver's code: no
+// NodeClaim is empty, every pod is accounted for once, fits, lands on a node it tolerates
+// and whose labels satisfy its node selector and required node affinity, no limit is
+// exceeded, and required pod (anti-)affinity holds. Topology spread is checked for groups whose matching pods all
 // carry the constraint (for those the final state must be within maxSkew).
 func checkPlan(s *Snapshot, pods []*corev1.Pod, plan *Plan) error {
 	if plan.Err != nil { // a panic the solver turned into a plan: a bug whatever the input
@@ -69,6 +69,9 @@ func checkPlan(s *Snapshot, pods []*corev1.Pod, plan *Plan) error {
 	price := 0.0
 	for i, nc := range plan.NewNodeClaims {
 		name := fmt.Sprintf("new-%d", i)
+		if len(nc.Pods) == 0 {
+			return fmt.Errorf("nodeclaim %d (%s) holds no pod", i, nc.Cheapest.InstanceType)
+		}
 		l, err := checkClaim(s, &nc, name, capacity)
 		if err != nil {
 			return fmt.Errorf("nodeclaim %d: %w", i, err)

@@ -176,7 +176,9 @@ func (s *solver) repackPinned(p *pool, cs *compatSet, nodes, pinned []*node) ([]
 				n.runs = append(n.runs, run{c: lp.c, k: 1})
 			}
 		}
-		s.setTarget(n, bestPos[i])
+		if len(n.pods) > 0 {
+			s.setTarget(n, bestPos[i])
+		} // else repack drops it
 	}
 	return s.freshClaims(p, cs, bestShapes, bestPats), true
 }
@@ -259,6 +261,10 @@ func (s *solver) handOut(p *pool, states []*pinnedState, loose []loosePod, mode 
 	price := 0.0
 	final := make([]int, len(states))
 	for i, st := range states {
+		if len(st.keepPods) == 0 && len(given[i]) == 0 {
+			final[i] = -1 // every pod it held moves out and it gets none: it goes
+			continue
+		}
 		used := st.keepUsed
 		for _, lp := range given[i] {
 			used.add(&lp.c.req)

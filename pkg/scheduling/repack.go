@@ -85,7 +85,8 @@ func (s *solver) repack() {
 	if !changed {
 		return
 	}
-	s.keepClaims(added, func(n *node) bool { return !removed[n] })
+	// A pinned NodeClaim whose pods all moved out is left empty (repackPinned): it goes.
+	s.keepClaims(added, func(n *node) bool { return !removed[n] && len(n.pods) > 0 })
 }
 
 // movableSet returns the compatible-type set shared by every pod of NodeClaim n when all of
