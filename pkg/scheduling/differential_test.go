@@ -77,6 +77,40 @@ func differentialOnEmpty(t *testing.T, mix func(seed uint64) []*corev1.Pod) {
 // select an architecture or an instance category.
 func TestDifferentialZoneSpread(t *testing.T) { differentialOnEmpty(t, zoneSpreadMix) }
 
+// TestDifferentialDaemonSets: 1-3 DaemonSets (50m-500m, 64Mi-512Mi, a third of them on
+// one architecture only) beside selectorCluster's workloads on an empty cluster, against
+// upstream's first fit reserving each pool's DaemonSet overhead on every NodeClaim.
+func TestDifferentialDaemonSets(t *testing.T) {
+	seeds := differentialSeeds(t)
+	pool := benchPool(catalogTypes(t))
+	dearer, worst := 0, 1.0
+	for seed := range seeds {
+		daemons, pods := daemonSetMix(seed, pool)
+		ref := min(upstreamFFDDaemons(t, []NodePool{pool}, daemons, pods, true), upstreamFFDDaemons(t, []NodePool{pool}, daemons, pods, false))
+		if d := differentialCase(t, seed, &Snapshot{NodePools: []NodePool{pool}, DaemonSets: daemons}, pods, ref); d > 0 {
+			dearer, worst = dearer+1, max(worst, d)
+		}
+	}
+	t.Logf("%d of %d plans dearer than the reference, worst ×%.3f", dearer, seeds, worst)
+}
+
+// daemonSetMix draws TestDifferentialDaemonSets' DaemonSets and pods for a seed.
+func daemonSetMix(seed uint64, pool NodePool) (daemons, pods []*corev1.Pod) {
+	r := rand.New(rand.NewPCG(seed, 103))
+	for i := range 1 + r.IntN(3) {
+		ds := mkPod(fmt.Sprintf("ds%d", i), pick(r, []string{"50m", "100m", "200m", "500m", "1"}), pick(r, []string{"64Mi", "128Mi", "256Mi", "512Mi", "1Gi"}), nil)
+		if r.IntN(3) == 0 {
+			ds.Spec.NodeSelector = map[string]string{corev1.LabelArchStable: pick(r, []string{"amd64", "arm64"})}
+		}
+		daemons = append(daemons, ds)
+	}
+	_, _, pods = selectorCluster(seed, pool)
+	for _, p := range pods {
+		p.Spec.Tolerations = nil
+	}
+	return daemons, pods
+}
+
 // zoneSpreadMix draws TestDifferentialZoneSpread's pods for a seed.
 func zoneSpreadMix(seed uint64) []*corev1.Pod {
 	r := rand.New(rand.NewPCG(seed, 101))

@@ -130,6 +130,15 @@ func upstreamFFD(t testing.TB, np NodePool, pods []*corev1.Pod, fewestFirst bool
 // the offerings of its capacity-type requirement (on-demand when it has none).
 func upstreamFFDPools(t testing.TB, nps []NodePool, pods []*corev1.Pod, fewestFirst bool) float64 {
 	t.Helper()
+	return upstreamFFDDaemons(t, nps, nil, pods, fewestFirst)
+}
+
+// upstreamFFDDaemons is upstreamFFDPools with DaemonSets: as upstream does, every NodeClaim
+// of a pool reserves the requests of each DaemonSet whose node selector the pool's
+// requirements allow (per pool, not per type: a DaemonSet of arm64 nodes counts on the
+// amd64 types of a pool allowing both).
+func upstreamFFDDaemons(t testing.TB, nps []NodePool, daemons []*corev1.Pod, pods []*corev1.Pod, fewestFirst bool) float64 {
+	t.Helper()
 	nps = slices.Clone(nps)
 	slices.SortStableFunc(nps, func(a, b NodePool) int { return cmp.Compare(b.Weight, a.Weight) })
 	poolTypes := make([][]refType, len(nps))
@@ -152,6 +161,13 @@ func upstreamFFDPools(t testing.TB, nps []NodePool, pods []*corev1.Pod, fewestFi
 		if q, ok := np.Limits[corev1.ResourceMemory]; ok {
 			lefts[pi].mem, lefts[pi].limMem = q.Value(), true
 		}
+		var dsCPU, dsMem, dsPods int64
+		for _, ds := range daemons {
+			if refPoolAllows(np.Requirements, ds.Spec.NodeSelector) {
+				req := ds.Spec.Containers[0].Resources.Requests
+				dsCPU, dsMem, dsPods = dsCPU+req.Cpu().MilliValue(), dsMem+req.Memory().Value(), dsPods+1
+			}
+		}
 		for _, it := range np.InstanceTypes {
 			if !refAdmits(np.Requirements, it) {
 				continue
@@ -168,7 +184,7 @@ func upstreamFFDPools(t testing.TB, nps []NodePool, pods []*corev1.Pod, fewestFi
 			if math.IsInf(price, 1) {
 				continue
 			}
-			poolTypes[pi] = append(poolTypes[pi], refType{a.Cpu().MilliValue(), a.Memory().Value(), a.Pods().Value(), price, it.Labels, zones,
+			poolTypes[pi] = append(poolTypes[pi], refType{a.Cpu().MilliValue() - dsCPU, a.Memory().Value() - dsMem, a.Pods().Value() - dsPods, price, it.Labels, zones,
 				it.Capacity.Cpu().MilliValue(), it.Capacity.Memory().Value()})
 		}
 	}
@@ -293,6 +309,19 @@ func upstreamFFDPools(t testing.TB, nps []NodePool, pods []*corev1.Pod, fewestFi
 		total += best
 	}
 	return total
+}
+
+// refPoolAllows reports whether a pool's In requirements allow every label a node selector
+// asks for (keys it does not constrain allow anything).
+func refPoolAllows(reqs []Requirement, selector map[string]string) bool {
+	for k, v := range selector {
+		for _, r := range reqs {
+			if r.Key == k && r.Operator == "In" && !slices.Contains(r.Values, v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // refZoneSpread is the pod's zone spread constraint (DoNotSchedule), if it has one.
