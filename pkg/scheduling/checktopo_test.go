@@ -2,6 +2,7 @@ package scheduling
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -78,13 +79,9 @@ func checkSpread(all []placed) error {
 	}
 	for gk, skew := range constrained {
 		sel := termSelector(&corev1.PodAffinityTerm{LabelSelector: parseSel(all, gk.sel)})
-		counts := map[string]int32{}
-		for i := range all {
-			if v, ok := all[i].lbls[gk.key]; ok {
-				counts[v] += 0
-			}
-		}
 		selfContained := true
+		var nodeSel map[string]string // the group's pods' node selector, when they share one
+		var matched []int
 		for i := range all {
 			p := all[i].pod
 			if p.Namespace != gk.ns || !sel.Matches(labels.Set(p.Labels)) {
@@ -92,14 +89,31 @@ func checkSpread(all []placed) error {
 			}
 			if !slices.ContainsFunc(p.Spec.TopologySpreadConstraints, func(c corev1.TopologySpreadConstraint) bool {
 				return c.TopologyKey == gk.key && c.LabelSelector != nil && c.LabelSelector.String() == gk.sel
-			}) {
+			}) || (len(matched) > 0 && !maps.Equal(nodeSel, p.Spec.NodeSelector)) {
 				selfContained = false
 				break
 			}
-			counts[all[i].lbls[gk.key]]++
+			nodeSel = p.Spec.NodeSelector
+			matched = append(matched, i)
 		}
 		if !selfContained {
 			continue
+		}
+		// The domains are those of the nodes the pods' node selector admits (the default
+		// nodeAffinityPolicy, Honor), of the nodes that hold some pod.
+		counts := map[string]int32{}
+		for i := range all {
+			v, ok := all[i].lbls[gk.key]
+			admits := true
+			for k, want := range nodeSel {
+				admits = admits && all[i].lbls[k] == want
+			}
+			if ok && admits {
+				counts[v] += 0
+			}
+		}
+		for _, i := range matched {
+			counts[all[i].lbls[gk.key]]++
 		}
 		lo, hi := int32(1<<30), int32(0)
 		for _, c := range counts {
