@@ -2,9 +2,11 @@ package scheduling
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"math/bits"
 	"slices"
+	"strings"
 )
 
 const (
@@ -28,9 +30,10 @@ const (
 // A pod may move when its class has no rule but zone spread constraints (maxSkew, no
 // minDomains; see zoneSpreadSkews), no host ports, volumes or anti-affinity, and it is
 // counted in no group but those constraints' own (so no other rule sees the move); pods of
-// free classes (no rule at all) on the same NodeClaims move too. Moves are between
-// NodeClaims holding spread pods, in pools without limits: a spread pod's only between
-// NodeClaims pinned to one zone each. The receiving NodeClaim holds the pod's class already,
+// free classes (no rule at all) on the same NodeClaims move too. Moves are from NodeClaims
+// holding spread pods to those and to NodeClaims pinned to a zone whose pods may not move
+// (the room beside them), in pools without limits: a spread pod's only between NodeClaims
+// pinned to one zone each. The receiving NodeClaim holds the pod's class already,
 // or meets its requirements and takes them (landing), and has room for one more pod on its
 // type. k pods of a class leave one NodeClaim together, for one other NodeClaim or one
 // each for the k others they cost least on. A NodeClaim left empty is dropped.
@@ -43,78 +46,118 @@ func (s *solver) rebalanceZones() {
 	for _, c := range s.classes {
 		movable[c] = s.zoneMovable(c, skew)
 	}
-	var claims []*node
-	zoneOf := map[*node]int32{}
+	var claims []*rebalanceClaim
+	givers := 0
 	for _, n := range s.nodes[s.existing:] {
-		// Only NodeClaims holding spread pods take part (those of free pods alone are
-		// repack's), the free pods on them moving too.
-		if n.pool.err != nil || n.pool.limitedAny() || !slices.ContainsFunc(n.runs, func(r run) bool { return movable[r.c] && len(r.c.matched) > 0 }) {
+		if n.pool.err != nil || n.pool.limitedAny() {
 			continue
 		}
-		claims = append(claims, n)
-		zoneOf[n] = -1 // not pinned: only free pods move to or from it
+		cl := &rebalanceClaim{n: n, idx: len(claims), zone: -1} // not pinned: only free pods move to or from it
 		if bits.OnesCount64(n.zm) == 1 {
-			zoneOf[n] = s.domainID(labelZone, s.u.zones[bits.TrailingZeros64(n.zm)])
+			cl.zone = s.domainID(labelZone, s.u.zones[bits.TrailingZeros64(n.zm)])
 		}
+		// NodeClaims holding spread pods give and take (those of free pods alone are
+		// repack's), the free pods on them moving too. NodeClaims pinned to a zone whose
+		// pods may not move take: the room beside pods that must be alone on their node
+		// (30 NodeClaims of one anti-affine, zone-spread pod each, with room for one pod of
+		// another spread workload: that workload went six to a zone, on one NodeClaim a size
+		// up in each, TestDifferentialZoneSpread's seed 1865).
+		if !slices.ContainsFunc(n.runs, func(r run) bool { return movable[r.c] && len(r.c.matched) > 0 }) {
+			if cl.zone < 0 || slices.ContainsFunc(n.runs, func(r run) bool { return movable[r.c] }) {
+				continue
+			}
+			cl.takeOnly = true
+		} else {
+			givers++
+		}
+		claims = append(claims, cl)
 	}
-	if len(claims) < 2 {
+	if givers == 0 || len(claims) < 2 {
 		return
 	}
-	removed := map[*node]bool{}
-	// What each claim costs, holding k fewer and k more pods of each movable class it holds;
-	// a move changes only its two claims, so only theirs are priced again.
-	priced := map[*node]*rebalancePrices{}
+	// Taking NodeClaims alike (pool, zone, types, pods) take pods alike: no move needs more
+	// than rebalanceMaxPods of one kind, so only that many of each are priced (thousands
+	// of one-per-node NodeClaims are a few kinds).
+	kindOf := map[*rebalanceClaim]string{}
+	for _, cl := range claims {
+		if cl.takeOnly {
+			kindOf[cl] = rebalanceKind(cl)
+		}
+	}
+	removed := false
+	var buckets rebalanceBuckets
+	var ys []*rebalanceClaim
+	taken := map[string]int{}
 	for range rebalanceMaxRounds {
-		for _, n := range claims {
-			if !removed[n] && priced[n] == nil {
-				priced[n] = s.rebalancePrices(n, movable)
+		ys = ys[:0]
+		clear(taken)
+		for _, cl := range claims {
+			if cl.removed {
+				continue
+			}
+			if cl.takeOnly {
+				if taken[kindOf[cl]]++; taken[kindOf[cl]] > rebalanceMaxPods {
+					continue
+				}
+			}
+			ys = append(ys, cl)
+			// What each claim costs, holding k fewer and k more pods of each movable class
+			// it holds; a move changes only its claims, so only theirs are priced again.
+			if cl.pr == nil {
+				cl.pr = s.rebalancePrices(cl.n, movable)
 			}
 		}
 		bestSaving := 1e-9
 		var bc *class
-		var bx *node
-		var bys []*node // where the move's pods go, one each (or all to bys[0] when bk > 1 and len(bys) == 1)
+		var bx *rebalanceClaim
+		var bys []*rebalanceClaim // where the move's pods go: all to bys[0], or one to each
 		bk := 0
 		for _, x := range claims {
-			if removed[x] {
+			if x.removed || x.takeOnly {
 				continue
 			}
-			for _, r := range x.runs {
-				pxs := priced[x].without[r.c]
-				if !slices.ContainsFunc(pxs, func(p float64) bool { return p < priced[x].price-1e-9 }) {
+			for _, r := range x.n.runs {
+				pxs := x.pr.without[r.c]
+				if !slices.ContainsFunc(pxs, func(p float64) bool { return p < x.pr.price-1e-9 }) {
 					continue // x costs no less without them: no move from x saves anything
 				}
-				var ones []rebalanceDest // what one more pod costs each NodeClaim that may take it
-				for _, y := range claims {
+				buckets.reset(len(pxs))
+				for _, y := range ys {
 					// A NodeClaim with no room for one more pod on its type would have to
 					// grow: not worth pricing (nor does it often pay).
-					if y == x || removed[y] || !(y.free.fitsFixed(&r.c.req) && (s.fixedOnly || y.free.fits(&r.c.req))) {
+					if y == x || y.removed || !(y.n.free.fitsFixed(&r.c.req) && (s.fixedOnly || y.n.free.fits(&r.c.req))) {
 						continue
 					}
-					pys := s.rebalanceWith(y, r.c, len(pxs), priced[y])
+					pys := s.rebalanceWith(y.n, r.c, len(pxs), y.pr)
 					if len(pys) > 0 {
-						ones = append(ones, rebalanceDest{y, pys[0] - priced[y].price})
+						buckets.add(rebalanceDest{y, pys[0] - y.pr.price})
 					}
 					for k := 1; k <= min(len(pxs), len(pys)); k++ {
-						saving := priced[x].price + priced[y].price - pxs[k-1] - pys[k-1]
-						if saving > bestSaving && s.mayMove(r.c, zoneOf[x], []int32{zoneOf[y]}, int32(k), skew) {
-							bestSaving, bc, bx, bys, bk = saving, r.c, x, []*node{y}, k
+						saving := x.pr.price + y.pr.price - pxs[k-1] - pys[k-1]
+						if saving > bestSaving && s.mayMove(r.c, x.zone, []int32{y.zone}, int32(k), skew) {
+							bestSaving, bc, bx, bys, bk = saving, r.c, x, []*rebalanceClaim{y}, k
 						}
 					}
 				}
-				// Or the k pods go one to each of the k NodeClaims they cost least on: a
+				// Or the k pods go one to each of the k NodeClaims they cost least on (in
+				// x's own zone first, at equal cost), taken while the spread allows: a
 				// crowded zone may shrink only once two pods leave it, and neither of two
 				// other zones has room for both (TestDifferentialZoneSpread, seed 2388).
-				slices.SortStableFunc(ones, func(a, b rebalanceDest) int { return cmp.Compare(a.cost, b.cost) })
-				for k := 2; k <= min(len(pxs), len(ones)); k++ {
-					saving := priced[x].price - pxs[k-1]
-					dests, zones := make([]*node, k), make([]int32, k)
-					for i, d := range ones[:k] {
-						saving -= d.cost
-						dests[i], zones[i] = d.n, zoneOf[d.n]
+				ones := buckets.sorted(x.zone)
+				var dests []*rebalanceClaim
+				var zones []int32
+				cost := 0.0
+				for _, d := range ones {
+					if len(dests) == len(pxs) {
+						break
 					}
-					if saving > bestSaving && s.mayMove(r.c, zoneOf[x], zones, 1, skew) {
-						bestSaving, bc, bx, bys, bk = saving, r.c, x, dests, k
+					if !s.mayMove(r.c, x.zone, append(zones, d.cl.zone), 1, skew) {
+						continue
+					}
+					dests, zones, cost = append(dests, d.cl), append(zones, d.cl.zone), cost+d.cost
+					k := len(dests)
+					if saving := x.pr.price - pxs[k-1] - cost; k >= 2 && saving > bestSaving {
+						bestSaving, bc, bx, bys, bk = saving, r.c, x, slices.Clone(dests), k
 					}
 				}
 			}
@@ -124,17 +167,115 @@ func (s *solver) rebalanceZones() {
 		}
 		for i := range bk {
 			by := bys[min(i, len(bys)-1)]
-			s.movePod(bc, bx, by, zoneOf[bx], zoneOf[by])
-			priced[by] = nil
+			s.movePod(bc, bx.n, by.n, bx.zone, by.zone)
+			by.pr = nil
+			if by.takeOnly { // of another kind now
+				kindOf[by] = rebalanceKind(by)
+			}
 		}
-		priced[bx] = nil
-		if len(bx.pods) == 0 {
-			removed[bx] = true
+		bx.pr = nil
+		if len(bx.n.pods) == 0 {
+			bx.removed, removed = true, true
 		}
 	}
-	if len(removed) > 0 {
-		s.keepClaims(nil, func(n *node) bool { return !removed[n] })
+	if removed {
+		gone := map[*node]bool{}
+		for _, cl := range claims {
+			if cl.removed {
+				gone[cl.n] = true
+			}
+		}
+		s.keepClaims(nil, func(n *node) bool { return !gone[n] })
 	}
+}
+
+// rebalanceClaim is a NodeClaim taking part in rebalanceZones.
+type rebalanceClaim struct {
+	n        *node
+	idx      int   // its place among them, to break ties
+	zone     int32 // the zone's domain it is pinned to, -1 when not pinned to one
+	takeOnly bool  // it only takes pods (its own may not move)
+	removed  bool  // left empty, it goes
+	pr       *rebalancePrices
+}
+
+// rebalanceKind is what a taking NodeClaim is alike in with others: its pool, zone, target
+// type, compatible types and requirements applied, and pods.
+func rebalanceKind(cl *rebalanceClaim) string {
+	n := cl.n
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d|%d|%d|%d|%d|%v|%v|", n.pool.idx, cl.zone, n.target, n.zm, n.cm, n.bits, n.used)
+	for _, cs := range n.applied {
+		fmt.Fprintf(&b, "%p,", cs)
+	}
+	for _, r := range n.runs {
+		fmt.Fprintf(&b, "|%d:%d", r.c.id, r.k)
+	}
+	return b.String()
+}
+
+// rebalanceDest is a NodeClaim that may take one more pod of a class, and what that adds
+// to its price.
+type rebalanceDest struct {
+	cl   *rebalanceClaim
+	cost float64
+}
+
+// rebalanceBuckets keeps, per zone, the up to limit NodeClaims one more pod costs least
+// on: no split move sends more pods than that, so none goes further down a zone's list.
+type rebalanceBuckets struct {
+	limit int
+	zones []int32
+	dests [][]rebalanceDest
+	out   []rebalanceDest
+}
+
+func (b *rebalanceBuckets) reset(limit int) {
+	b.limit, b.zones = limit, b.zones[:0]
+	for i := range b.dests {
+		b.dests[i] = b.dests[i][:0]
+	}
+}
+
+func (b *rebalanceBuckets) add(d rebalanceDest) {
+	i := slices.Index(b.zones, d.cl.zone)
+	if i < 0 {
+		i = len(b.zones)
+		b.zones = append(b.zones, d.cl.zone)
+		if i == len(b.dests) {
+			b.dests = append(b.dests, nil)
+		}
+	}
+	ds := b.dests[i]
+	at := len(ds)
+	for at > 0 && rebalanceLess(d, ds[at-1]) {
+		at--
+	}
+	if at >= b.limit {
+		return
+	}
+	if len(ds) < b.limit {
+		ds = append(ds, rebalanceDest{})
+	}
+	copy(ds[at+1:], ds[at:len(ds)-1])
+	ds[at] = d
+	b.dests[i] = ds
+}
+
+// sorted lists the kept NodeClaims cheapest first, those in zone first first at equal cost.
+func (b *rebalanceBuckets) sorted(first int32) []rebalanceDest {
+	b.out = b.out[:0]
+	for i := range b.zones {
+		b.out = append(b.out, b.dests[i]...)
+	}
+	slices.SortFunc(b.out, func(x, y rebalanceDest) int {
+		return cmp.Or(cmp.Compare(x.cost, y.cost), cmpBool(x.cl.zone != first, y.cl.zone != first), cmp.Compare(x.cl.idx, y.cl.idx))
+	})
+	return b.out
+}
+
+func rebalanceLess(a, b rebalanceDest) bool {
+	return a.cost < b.cost || a.cost == b.cost && a.cl.idx < b.cl.idx
 }
 
 // rebalancePrices are what a NodeClaim costs as it is, and holding k = 1..rebalanceMaxPods
@@ -306,11 +447,15 @@ func (s *solver) landing(c *class, n *node) *compatSet {
 	return x
 }
 
-// rebalanceDest is a NodeClaim that may take one more pod of a class, and what that adds
-// to its price.
-type rebalanceDest struct {
-	n    *node
-	cost float64
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
 }
 
 // mayMove reports whether pods of c may go from a NodeClaim in zone from, k of them to a
