@@ -228,9 +228,10 @@ func (s *solver) solve(pods []*corev1.Pod) {
 // ports, or a hostname rule) or spread over zones (upstream's order, filling its
 // NodeClaims round the zones, packed four spread and two free workloads on four
 // c6g.4xlarge and an r6g.medium where the others planned $0.09/h more), or the classes
-// ask for more than one set of node requirements (it shares a NodeClaim among them on a type they all allow, where the
-// others open one per set), or a pool has limits (its NodeClaims grow to any type the
-// limits leave room for, where the others fill the type they were sized for).
+// ask for more than one set of node requirements (it shares a NodeClaim among them on a
+// type they all allow, where the others open one per set), or a pool has limits (its
+// NodeClaims grow to any type the limits leave room for, where the others fill the type
+// they were sized for).
 func (s *solver) fewestWorthIt(pods int) bool {
 	if pods > fewestMaxPods {
 		return false
