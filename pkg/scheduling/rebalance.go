@@ -427,9 +427,10 @@ func (s *solver) priceChanged(n *node, c *class, by int64, land *compatSet) floa
 
 // landing returns the compatible set of c's pods on NodeClaim n, which holds none of them,
 // when they may join it: c has one plain way to be scheduled (no preferences, no ORed node
-// affinity terms, no pool-defined keys, no minValues) and it meets n's requirements. Else nil.
+// affinity terms, no pool-defined keys, no minValues), tolerates n's pool's taints and meets
+// n's requirements. Else nil.
 func (s *solver) landing(c *class, n *node) *compatSet {
-	if len(c.variants) != 1 || len(c.variants[0].alts) != 1 {
+	if len(c.variants) != 1 || len(c.variants[0].alts) != 1 || !tolerates(c.tols, n.pool.spec.Taints) {
 		return nil
 	}
 	x := s.altCompat(c.variants[0], 0, n.pool)
