@@ -31,11 +31,17 @@ import (
 // TestWeightedPoolsStayWithinLimits).
 
 func differentialSeeds(t *testing.T) uint64 {
-	n, _ := strconv.Atoi(os.Getenv("SCHED_DIFF_SEEDS"))
-	if n <= 0 {
+	n := envSeeds()
+	if n == 0 {
 		t.Skip("set SCHED_DIFF_SEEDS=3000 to run the differential (about a minute and a half)")
 	}
-	return uint64(n)
+	return n
+}
+
+// envSeeds is SCHED_DIFF_SEEDS, 0 when unset or not a positive number.
+func envSeeds() uint64 {
+	n, _ := strconv.Atoi(os.Getenv("SCHED_DIFF_SEEDS"))
+	return uint64(max(n, 0))
 }
 
 // TestDifferentialSelectors: selectorCluster's random clusters (existing nodes with room,

@@ -3,8 +3,6 @@ package scheduling
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -123,15 +121,15 @@ func mixedRule(p *corev1.Pod, rule int, app, other string, skew int32) {
 // TestMixedClustersPlanValid: mixedCluster's random clusters, every rule at once. Every plan
 // passes the independent checker (checkPlan: each pod once, fits with the DaemonSets, lands
 // where its selectors, taints, affinity, anti-affinity and spread allow, limits kept, no
-// empty NodeClaim), and every pod that is not planned has a reason. 150 clusters (40 with
-// -short); SCHED_DIFF_SEEDS sets how many.
+// empty NodeClaim), every pod that is not planned has a reason, and none of them is a pod
+// without a pod-level rule. 150 clusters (40 with -short); SCHED_DIFF_SEEDS sets how many.
 func TestMixedClustersPlanValid(t *testing.T) {
 	seeds := uint64(150)
 	if testing.Short() {
 		seeds = 40
 	}
-	if n, _ := strconv.Atoi(os.Getenv("SCHED_DIFF_SEEDS")); n > 0 {
-		seeds = uint64(n)
+	if n := envSeeds(); n > 0 {
+		seeds = n
 	}
 	pool := benchPool(catalogTypes(t))
 	unsched := 0
@@ -142,6 +140,15 @@ func TestMixedClustersPlanValid(t *testing.T) {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
 		unsched += len(plan.Unschedulable)
+		// A pod with no pod-level rule (node selectors and preferences at most) always has
+		// a place: the benchmark pool has no taint, no limit and a type for each selector.
+		for _, u := range plan.Unschedulable {
+			p := u.Pod
+			if a := p.Spec.Affinity; (a == nil || a.PodAffinity == nil && a.PodAntiAffinity == nil) &&
+				len(p.Spec.TopologySpreadConstraints) == 0 && len(p.Spec.Containers[0].Ports) == 0 {
+				t.Fatalf("seed %d: %s, which has no pod-level rule, left unplanned: %s", seed, p.Name, u.Reason)
+			}
+		}
 	}
 	t.Logf("%d clusters, %d pods left unplanned (with their reasons)", seeds, unsched)
 }

@@ -78,10 +78,9 @@ func (s *solver) rebalanceZones() {
 	// Taking NodeClaims alike (pool, zone, types, pods) take pods alike: no move needs more
 	// than rebalanceMaxPods of one kind, so only that many of each are priced (thousands
 	// of one-per-node NodeClaims are a few kinds).
-	kindOf := map[*rebalanceClaim]string{}
 	for _, cl := range claims {
 		if cl.takeOnly {
-			kindOf[cl] = rebalanceKind(cl)
+			cl.kind = rebalanceKind(cl)
 		}
 	}
 	removed := false
@@ -96,7 +95,7 @@ func (s *solver) rebalanceZones() {
 				continue
 			}
 			if cl.takeOnly {
-				if taken[kindOf[cl]]++; taken[kindOf[cl]] > rebalanceMaxPods {
+				if taken[cl.kind]++; taken[cl.kind] > rebalanceMaxPods {
 					continue
 				}
 			}
@@ -125,7 +124,7 @@ func (s *solver) rebalanceZones() {
 				for _, y := range ys {
 					// A NodeClaim with no room for one more pod on its type would have to
 					// grow: not worth pricing (nor does it often pay).
-					if y == x || y.removed || !(y.n.free.fitsFixed(&r.c.req) && (s.fixedOnly || y.n.free.fits(&r.c.req))) {
+					if y == x || !(y.n.free.fitsFixed(&r.c.req) && (s.fixedOnly || y.n.free.fits(&r.c.req))) {
 						continue
 					}
 					pys := s.rebalanceWith(y.n, r.c, len(pxs), y.pr)
@@ -170,7 +169,7 @@ func (s *solver) rebalanceZones() {
 			s.movePod(bc, bx.n, by.n, bx.zone, by.zone)
 			by.pr = nil
 			if by.takeOnly { // of another kind now
-				kindOf[by] = rebalanceKind(by)
+				by.kind = rebalanceKind(by)
 			}
 		}
 		bx.pr = nil
@@ -192,10 +191,11 @@ func (s *solver) rebalanceZones() {
 // rebalanceClaim is a NodeClaim taking part in rebalanceZones.
 type rebalanceClaim struct {
 	n        *node
-	idx      int   // its place among them, to break ties
-	zone     int32 // the zone's domain it is pinned to, -1 when not pinned to one
-	takeOnly bool  // it only takes pods (its own may not move)
-	removed  bool  // left empty, it goes
+	idx      int    // its place among them, to break ties
+	zone     int32  // the zone's domain it is pinned to, -1 when not pinned to one
+	takeOnly bool   // it only takes pods (its own may not move)
+	kind     string // rebalanceKind, for taking NodeClaims
+	removed  bool   // left empty, it goes
 	pr       *rebalancePrices
 }
 
