@@ -111,6 +111,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 			stopEvents()
 		}
 	}()
+	compactor := state.NewCompactor(0)
 	mgr, err := manager.New(cfg, manager.Options{
 		Scheme:                              scheme,
 		Logger:                              logger,
@@ -126,10 +127,12 @@ func New(ctx context.Context, cfg *rest.Config, opts Options, logger logr.Logger
 		LeaderElectionReleaseOnCancel:       true,
 		Controller:                          config.Controller{SkipNameValidation: &opts.SkipControllerNameValidation},
 		// Managed fields, kubectl's last-applied annotation and the parts of pods and Nodes
-		// nothing reads are dropped, and what many objects have in common is shared: at
-		// 20,000 pods the cache is most of the process's memory (see state.Compactor and
-		// BenchmarkCacheMemory in pkg/state).
-		Cache: cache.Options{DefaultTransform: state.NewCompactor(0).Transform},
+		// nothing reads are dropped, and what many objects have in common is shared; pods
+		// are held by a state.PodStore as compact records rather than by an informer: at
+		// 20,000 pods the cache is most of the process's memory (see state.Compactor,
+		// state.PodStore and BenchmarkCacheMemory in pkg/state).
+		Cache:    cache.Options{DefaultTransform: compactor.Transform},
+		NewCache: state.NewCache(compactor),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building manager: %w", err)

@@ -2,7 +2,6 @@ package state
 
 import (
 	"cmp"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -61,8 +60,9 @@ type Cluster struct {
 	clock         clock.Clock
 	nominationTTL time.Duration
 
-	mu   sync.RWMutex
-	pods map[types.NamespacedName]*corev1.Pod
+	mu sync.RWMutex
+	// pods are kept as records (podRecord), read as Pods built afresh.
+	pods map[types.NamespacedName]*podRecord
 	// podsOnNode indexes the bound pods by node name, so reading what a node's pods use
 	// does not walk every pod of the cluster (it ran on every pod event of a burst).
 	podsOnNode  map[string]map[types.NamespacedName]struct{}
@@ -113,7 +113,7 @@ func NewCluster(opts Options) *Cluster {
 	return &Cluster{
 		clock:         opts.Clock,
 		nominationTTL: opts.NominationTTL,
-		pods:          map[types.NamespacedName]*corev1.Pod{},
+		pods:          map[types.NamespacedName]*podRecord{},
 		podsOnNode:    map[string]map[types.NamespacedName]struct{}{},
 		nodes:         map[string]*corev1.Node{},
 		nodeClaims:    map[string]*v1.NodeClaim{},
@@ -180,30 +180,37 @@ func newVersion(old, updated metav1.Object) bool {
 // UpdatePod records the latest version of a pod. A pod that is bound, finished or gone
 // from the provisionable set loses its nomination.
 func (c *Cluster) UpdatePod(pod *corev1.Pod) {
-	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+	c.setPod(types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}, newPodRecord(pod, nil), pod)
+}
+
+// setPod is UpdatePod with the pod's record already built (the PodStore's).
+func (c *Cluster) setPod(key types.NamespacedName, r *podRecord, pod *corev1.Pod) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.pods[key]; ok && old.Spec.NodeName != pod.Spec.NodeName {
-		c.unindexPod(old.Spec.NodeName, key)
-		if old.Spec.NodeName == "" {
+	old, known := c.pods[key]
+	if known && old.node != r.node {
+		c.unindexPod(old.node, key)
+		if old.node == "" {
 			c.lastBound = c.clock.Now()
 		}
 	}
-	if pod.Spec.NodeName != "" {
-		on := c.podsOnNode[pod.Spec.NodeName]
+	if r.node != "" {
+		on := c.podsOnNode[r.node]
 		if on == nil {
 			on = map[types.NamespacedName]struct{}{}
-			c.podsOnNode[pod.Spec.NodeName] = on
+			c.podsOnNode[r.node] = on
 		}
 		on[key] = struct{}{}
 	}
-	if old, ok := c.pods[key]; ok && newVersion(old, pod) && predicates.PodStatusOnly(old, pod) {
+	changedVersion := !known || old.meta.ResourceVersion == "" || old.meta.ResourceVersion != r.meta.ResourceVersion
+	switch {
+	case known && changedVersion && predicates.PodStatusOnly(old.pod(), pod):
 		c.generation++
-		c.pods[key] = pod
-	} else {
-		record(c, c.pods, key, pod)
+	case changedVersion:
+		c.changed()
 	}
-	if n, ok := c.nominations[key]; ok && (n.uid != pod.UID || !pods.IsProvisionable(pod)) {
+	c.pods[key] = r
+	if n, ok := c.nominations[key]; ok && (n.uid != r.meta.UID || !r.provisionable) {
 		delete(c.nominations, key)
 	}
 }
@@ -214,7 +221,7 @@ func (c *Cluster) DeletePod(key types.NamespacedName) {
 	defer c.mu.Unlock()
 	c.changed()
 	if old, ok := c.pods[key]; ok {
-		c.unindexPod(old.Spec.NodeName, key)
+		c.unindexPod(old.node, key)
 	}
 	delete(c.pods, key)
 	delete(c.nominations, key)
@@ -438,7 +445,7 @@ func (c *Cluster) Nominate(target string, pods []*corev1.Pod) int {
 	n := 0
 	for _, p := range pods {
 		key := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
-		if known, ok := c.pods[key]; !ok || known.UID != p.UID {
+		if known, ok := c.pods[key]; !ok || known.meta.UID != p.UID {
 			continue
 		}
 		c.nominations[key] = nomination{uid: p.UID, nodeClaim: name, at: now}
@@ -538,7 +545,7 @@ func (c *Cluster) NominatedTo(target string) (node string, out []*corev1.Pod) {
 	}
 	for key, n := range c.validNominations(c.clock.Now()) {
 		if n.nodeClaim == name {
-			out = append(out, c.pods[key])
+			out = append(out, c.pods[key].pod())
 		}
 	}
 	slices.SortFunc(out, snapshot.ComparePods)
@@ -615,8 +622,8 @@ func (c *Cluster) pending(skipSettling bool) ([]*corev1.Pod, time.Duration) {
 	var out []*corev1.Pod
 	var wait time.Duration
 	valid := c.validNominations(now)
-	for key, p := range c.pods {
-		if !pods.IsProvisionable(p) {
+	for key, r := range c.pods {
+		if !r.provisionable {
 			continue
 		}
 		if _, ok := valid[key]; ok {
@@ -630,7 +637,7 @@ func (c *Cluster) pending(skipSettling bool) ([]*corev1.Pod, time.Duration) {
 				continue
 			}
 		}
-		out = append(out, p)
+		out = append(out, r.pod())
 	}
 	slices.SortFunc(out, snapshot.ComparePods)
 	return out, wait
@@ -667,8 +674,8 @@ func (c *Cluster) validNominations(now time.Time) map[types.NamespacedName]nomin
 // nominationHolds: the pod is still the one nominated and still provisionable, and the
 // nomination is valid (nominationValid). The caller holds c.mu.
 func (c *Cluster) nominationHolds(key types.NamespacedName, n nomination, now time.Time) bool {
-	p, ok := c.pods[key]
-	return ok && p.UID == n.uid && pods.IsProvisionable(p) && c.nominationValid(n, now)
+	r, ok := c.pods[key]
+	return ok && r.meta.UID == n.uid && r.provisionable && c.nominationValid(n, now)
 }
 
 // usedOn sums the requests of the unfinished pods bound to each of the nodes, in one pass
@@ -677,14 +684,14 @@ func (c *Cluster) usedOn(nodes map[string][]types.NamespacedName) map[string]cor
 	used := map[string]corev1.ResourceList{}
 	for node := range nodes {
 		for key := range c.podsOnNode[node] {
-			p := c.pods[key]
-			if p == nil || node == "" || pods.IsTerminal(p) {
+			r := c.pods[key]
+			if r == nil || node == "" || r.terminal {
 				continue
 			}
 			if used[node] == nil {
 				used[node] = corev1.ResourceList{}
 			}
-			addResources(used[node], pods.Requests(p))
+			addResources(used[node], pods.Requests(r.pod()))
 		}
 	}
 	return used
@@ -704,7 +711,7 @@ func (c *Cluster) dropOverflow(nodeName string, used corev1.ResourceList, keys [
 		return cmp.Or(valid[a].at.Compare(valid[b].at), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	for _, key := range keys {
-		req := pods.Requests(c.pods[key])
+		req := pods.Requests(c.pods[key].pod())
 		if !cloudprovider.Fits(free, req) {
 			delete(valid, key)
 			continue
@@ -748,13 +755,16 @@ func (c *Cluster) Nodes() []*corev1.Node {
 	return sortedValues(c.nodes)
 }
 
-// Pods returns every pod the state holds, bound or not, in no particular order: the
-// informer's objects, read only. Readers of every pod use it instead of a cache List, which
-// copies each pod's struct into a new slice (20,000 pods: 25 MB a call).
+// Pods returns every pod the state holds, bound or not, in no particular order, built
+// afresh from the records (podRecord): the maps and slices they share are read only.
 func (c *Cluster) Pods() []*corev1.Pod {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return slices.Collect(maps.Values(c.pods))
+	out := make([]*corev1.Pod, 0, len(c.pods))
+	for _, r := range c.pods {
+		out = append(out, r.pod())
+	}
+	return out
 }
 
 // Pointers points at each item of a List's items, for code that reads objects as pointers.

@@ -46,6 +46,7 @@ type Compactor struct {
 	spreads      map[string][]corev1.TopologySpreadConstraint
 	requirements map[string][]v1.NodeSelectorRequirementWithMinValues
 	containers   map[string][]corev1.Container
+	specs        map[string]*corev1.PodSpec
 }
 
 // NewCompactor returns a Compactor whose tables hold at most limit values each
@@ -65,6 +66,7 @@ func NewCompactor(limit int) *Compactor {
 		spreads:      map[string][]corev1.TopologySpreadConstraint{},
 		requirements: map[string][]v1.NodeSelectorRequirementWithMinValues{},
 		containers:   map[string][]corev1.Container{},
+		specs:        map[string]*corev1.PodSpec{},
 	}
 }
 
@@ -131,6 +133,18 @@ func (c *Compactor) pod(p *corev1.Pod) {
 		cond.Reason, cond.Message = intern(cond.Reason), intern(cond.Message)
 	}
 	p.Status.Phase = intern(p.Status.Phase)
+}
+
+// PodSpec returns one read-only copy of spec, without its node name, that the pods of one
+// template share: their specs differ only in where they run (the PodStore keeps a pod as
+// its own metadata and status and a shared spec). spec should have been through Transform,
+// so that equal parts are already one value.
+func (c *Compactor) PodSpec(spec *corev1.PodSpec) *corev1.PodSpec {
+	s := *spec
+	s.NodeName = ""
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return share(c, c.specs, &s)
 }
 
 // containerParts interns the containers' names and shares their requests and limits, in
@@ -224,6 +238,7 @@ func (c *Compactor) Corrupted() []string {
 	checkTable(c.spreads, check)
 	checkTable(c.requirements, check)
 	checkTable(c.containers, check)
+	checkTable(c.specs, check)
 	return bad
 }
 

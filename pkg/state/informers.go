@@ -18,14 +18,23 @@ import (
 // Register feeds the Cluster from the informers of c (usually mgr.GetCache()): pods,
 // Nodes, NodeClaims, NodePools, DaemonSets, PersistentVolumeClaims, PersistentVolumes,
 // StorageClasses, CSINodes and Namespaces. Synced reports true once every handler has
-// seen its informer's initial list.
+// seen its informer's initial list. When informers is a PodCache, the Cluster keeps the
+// PodStore's records of pods rather than records of its own.
 func (c *Cluster) Register(ctx context.Context, informers cache.Informers) error {
-	feeds := []struct {
+	type feed struct {
 		obj    client.Object
 		update func(obj any)
 		remove func(obj any)
-	}{
-		{&corev1.Pod{}, typed(c.UpdatePod), keyed(func(p *corev1.Pod) { c.DeletePod(nsName(p)) })},
+	}
+	var feeds []feed
+	if pc, ok := informers.(*PodCache); ok {
+		store := pc.Pods()
+		store.observe(&recordObserver{set: c.setPod, remove: c.DeletePod})
+		c.AddSyncCheck(store.Synced)
+	} else {
+		feeds = append(feeds, feed{&corev1.Pod{}, typed(c.UpdatePod), keyed(func(p *corev1.Pod) { c.DeletePod(nsName(p)) })})
+	}
+	feeds = append(feeds, []feed{
 		{&corev1.Node{}, typed(c.UpdateNode), keyed(func(n *corev1.Node) { c.DeleteNode(n.Name) })},
 		{&v1.NodeClaim{}, typed(c.UpdateNodeClaim), keyed(func(nc *v1.NodeClaim) { c.deleteNodeClaim(nc.Name, nc.UID) })},
 		{&v1.NodePool{}, typed(c.UpdateNodePool), keyed(func(np *v1.NodePool) { c.DeleteNodePool(np.Name) })},
@@ -35,7 +44,7 @@ func (c *Cluster) Register(ctx context.Context, informers cache.Informers) error
 		{&storagev1.StorageClass{}, typed(c.UpdateStorageClass), keyed(func(sc *storagev1.StorageClass) { c.DeleteStorageClass(sc.Name) })},
 		{&storagev1.CSINode{}, typed(c.UpdateCSINode), keyed(func(cn *storagev1.CSINode) { c.DeleteCSINode(cn.Name) })},
 		{&corev1.Namespace{}, typed(c.UpdateNamespace), keyed(func(ns *corev1.Namespace) { c.DeleteNamespace(ns.Name) })},
-	}
+	}...)
 	for _, f := range feeds {
 		inf, err := informers.GetInformer(ctx, f.obj)
 		if err != nil {

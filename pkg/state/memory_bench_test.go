@@ -46,16 +46,17 @@ import (
 func BenchmarkCacheMemory(b *testing.B) {
 	const nodes, podsPerNode = 2000, 10
 	transforms := []struct {
-		name      string
-		transform func() func(any) (any, error)
+		name     string
+		newCache func() cache.NewCacheFunc
 	}{
-		{"strip", func() func(any) (any, error) { return state.StripForCache }},
-		{"compact", func() func(any) (any, error) { return state.NewCompactor(0).Transform }},
+		{"strip", func() cache.NewCacheFunc { return withTransform(state.StripForCache) }},
+		{"compact", func() cache.NewCacheFunc { return withTransform(state.NewCompactor(0).Transform) }},
+		{"podstore", func() cache.NewCacheFunc { return state.NewCache(state.NewCompactor(0)) }},
 	}
 	for _, tr := range transforms {
 		b.Run(tr.name, func(b *testing.B) {
 			for range b.N {
-				live := measureCache(b, tr.transform(), nodes, podsPerNode)
+				live := measureCache(b, tr.newCache(), nodes, podsPerNode)
 				b.ReportMetric(float64(live)/(1<<20), "live-MiB")
 				b.ReportMetric(float64(live)/float64(nodes*podsPerNode), "live-B/pod")
 			}
@@ -63,16 +64,24 @@ func BenchmarkCacheMemory(b *testing.B) {
 	}
 }
 
+// withTransform is controller-runtime's cache with the transform.
+func withTransform(transform func(any) (any, error)) cache.NewCacheFunc {
+	return func(cfg *rest.Config, opts cache.Options) (cache.Cache, error) {
+		opts.DefaultTransform = transform
+		return cache.New(cfg, opts)
+	}
+}
+
 // measureCache fills a cache and a Cluster from a fake API server and returns the live
 // heap they hold.
-func measureCache(tb testing.TB, transform func(any) (any, error), nodes, podsPerNode int) uint64 {
+func measureCache(tb testing.TB, newCache cache.NewCacheFunc, nodes, podsPerNode int) uint64 {
 	tb.Helper()
 	api := newFakeAPI(tb, nodes, podsPerNode)
 	before := liveHeap()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c, cluster := startCache(ctx, tb, api.URL, transform)
+	c, cluster := startCache(ctx, tb, api.URL, newCache)
 	after := liveHeap()
 	if path := os.Getenv("STATE_HEAP_PROFILE"); path != "" {
 		f, err := os.Create(path + "." + tb.Name()[strings.LastIndex(tb.Name(), "/")+1:])
@@ -101,7 +110,7 @@ func liveHeap() uint64 {
 
 // startCache builds the operator's cache against the API server at host, feeds a Cluster
 // from it and waits for both to sync.
-func startCache(ctx context.Context, tb testing.TB, host string, transform func(any) (any, error)) (cache.Cache, *state.Cluster) {
+func startCache(ctx context.Context, tb testing.TB, host string, newCache cache.NewCacheFunc) (cache.Cache, *state.Cluster) {
 	tb.Helper()
 	s := scheme.Scheme
 	if err := v1.AddToScheme(s); err != nil {
@@ -122,7 +131,7 @@ func startCache(ctx context.Context, tb testing.TB, host string, transform func(
 	} {
 		mapper.Add(gvk, meta.RESTScopeRoot)
 	}
-	c, err := cache.New(&rest.Config{Host: host, QPS: -1}, cache.Options{Scheme: s, Mapper: mapper, DefaultTransform: transform})
+	c, err := newCache(&rest.Config{Host: host, QPS: -1}, cache.Options{Scheme: s, Mapper: mapper})
 	if err != nil {
 		tb.Fatal(err)
 	}

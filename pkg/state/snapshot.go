@@ -12,8 +12,8 @@ import (
 )
 
 // Objects copies out the lists the state holds, with the valid nominations by NodeClaim, for
-// snapshot.Build and snapshot.NodePools. The objects are the informers'; nobody may modify
-// them.
+// snapshot.Build and snapshot.NodePools. The objects are the informers' (the pods built
+// afresh from their records, sharing their maps and slices); nobody may modify them.
 func (c *Cluster) Objects() snapshot.Objects {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -29,13 +29,13 @@ func (c *Cluster) Objects() snapshot.Objects {
 		Namespaces:             slices.Collect(maps.Values(c.namespaces)),
 		Nominated:              map[string][]*corev1.Pod{},
 	}
-	for _, p := range c.pods {
-		if p.Spec.NodeName != "" {
-			objs.Pods = append(objs.Pods, p)
+	for _, r := range c.pods {
+		if r.node != "" {
+			objs.Pods = append(objs.Pods, r.pod())
 		}
 	}
 	for key, n := range c.validNominations(now) {
-		objs.Nominated[n.nodeClaim] = append(objs.Nominated[n.nodeClaim], c.pods[key])
+		objs.Nominated[n.nodeClaim] = append(objs.Nominated[n.nodeClaim], c.pods[key].pod())
 	}
 	return objs
 }

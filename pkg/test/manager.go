@@ -5,11 +5,14 @@ import (
 	"sync"
 	"testing"
 
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
 // Registrar is anything with the project's controller Register method.
@@ -27,15 +30,19 @@ type Manager struct {
 func (m *Manager) Stop() { m.stop() }
 
 // NewManager builds a manager that is not started: no metrics or health server, no leader
-// election, controller name validation off so a package may build many. mutate may change
-// the options (a NewClient that injects faults, say).
+// election, controller name validation off so a package may build many, and the
+// operator's cache (pods in a state.PodStore, the transform checked as Compactor checks
+// it). mutate may change the options (a NewClient that injects faults, say).
 func (e *Environment) NewManager(t testing.TB, mutate ...func(*manager.Options)) manager.Manager {
 	t.Helper()
+	compactor := CheckedCompactor(t)
 	opts := manager.Options{
 		Scheme:                 e.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: new(true)},
+		Cache:                  cache.Options{DefaultTransform: compactor.Transform},
+		NewCache:               state.NewCache(compactor),
 	}
 	for _, m := range mutate {
 		m(&opts)

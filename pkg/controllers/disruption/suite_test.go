@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
@@ -84,10 +83,7 @@ func newHarness(t *testing.T, budget, consolidateAfter string, mutate ...func(*v
 	if err := fixtures.Namespace(h.ctx, env.Client, h.ns); err != nil {
 		t.Fatal(err)
 	}
-	informers, err := cache.New(env.Config, cache.Options{Scheme: env.Scheme, DefaultTransform: test.Compactor(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	informers := env.Cache(t)
 	h.cluster = state.NewCluster(state.Options{Clock: h.clock})
 	if err := h.cluster.Register(h.ctx, informers); err != nil {
 		t.Fatal(err)

@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -78,10 +77,7 @@ func newHarness(t *testing.T) *harness {
 // state, fed by a new informer cache, and a new provisioner.
 func (h *harness) restart() {
 	h.t.Helper()
-	informers, err := cache.New(env.Config, cache.Options{Scheme: env.Scheme, DefaultTransform: test.Compactor(h.t)})
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	informers := env.Cache(h.t)
 	h.cluster = state.NewCluster(state.Options{Clock: h.clk})
 	if err := h.cluster.Register(h.ctx, informers); err != nil {
 		h.t.Fatal(err)
