@@ -16,7 +16,6 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
-	"github.com/gokarpenter/karpenter/pkg/pods"
 	"github.com/gokarpenter/karpenter/pkg/predicates"
 	"github.com/gokarpenter/karpenter/pkg/snapshot"
 )
@@ -691,7 +690,7 @@ func (c *Cluster) usedOn(nodes map[string][]types.NamespacedName) map[string]cor
 			if used[node] == nil {
 				used[node] = corev1.ResourceList{}
 			}
-			addResources(used[node], pods.Requests(r.pod()))
+			addResources(used[node], r.requests())
 		}
 	}
 	return used
@@ -711,7 +710,7 @@ func (c *Cluster) dropOverflow(nodeName string, used corev1.ResourceList, keys [
 		return cmp.Or(valid[a].at.Compare(valid[b].at), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	for _, key := range keys {
-		req := pods.Requests(c.pods[key].pod())
+		req := c.pods[key].requests()
 		if !cloudprovider.Fits(free, req) {
 			delete(valid, key)
 			continue

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -163,6 +164,51 @@ func TestPodRecordRoundTrip(t *testing.T) {
 	}
 	if ra.provisionable || rb.provisionable || rb.terminal {
 		t.Errorf("bound running pods: provisionable %v/%v terminal %v", ra.provisionable, rb.provisionable, rb.terminal)
+	}
+}
+
+// Every field of a PodStatus reads back as it was set, one at a time: a field PodStatus
+// gains that the record neither keeps itself nor notices (hasRest) fails here.
+func TestPodStatusKeepsEveryField(t *testing.T) {
+	typ := reflect.TypeFor[corev1.PodStatus]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		var in corev1.PodStatus
+		v := reflect.ValueOf(&in).Elem().Field(i)
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString("x")
+		case reflect.Int64:
+			v.SetInt(7)
+		case reflect.Slice:
+			v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		case reflect.Pointer:
+			v.Set(reflect.New(v.Type().Elem()))
+		case reflect.Map:
+			m := reflect.MakeMap(v.Type())
+			m.SetMapIndex(reflect.ValueOf("k").Convert(v.Type().Key()), reflect.Zero(v.Type().Elem()))
+			v.Set(m)
+		default:
+			t.Fatalf("PodStatus.%s: no test value for a %s", f.Name, v.Kind())
+		}
+		pod := storePod("a", "n1", "1")
+		pod.Status = in
+		r := newPodRecord(pod, nil)
+		if got := r.pod().Status; !reflect.DeepEqual(got, in) {
+			t.Errorf("PodStatus.%s set reads back as %+v", f.Name, got)
+		}
+	}
+}
+
+// A record hands out one Pod while something holds it.
+func TestPodRecordSharesItsPodWhileHeld(t *testing.T) {
+	r := newPodRecord(storePod("a", "n1", "1"), nil)
+	p := r.pod()
+	if r.pod() != p {
+		t.Error("a record built a second Pod while the first was held")
+	}
+	if p.Spec.NodeName != "n1" || p.Name != "a" {
+		t.Errorf("got %s on %q", p.Name, p.Spec.NodeName)
 	}
 }
 
