@@ -60,7 +60,7 @@ type Cluster struct {
 	nominationTTL time.Duration
 
 	mu sync.RWMutex
-	// pods are kept as records (podRecord), read as Pods built afresh.
+	// pods are kept as records (podRecord), read as the Pods they build.
 	pods map[types.NamespacedName]*podRecord
 	// podsOnNode indexes the bound pods by node name, so reading what a node's pods use
 	// does not walk every pod of the cluster (it ran on every pod event of a burst).
@@ -755,7 +755,7 @@ func (c *Cluster) Nodes() []*corev1.Node {
 }
 
 // Pods returns every pod the state holds, bound or not, in no particular order, built
-// afresh from the records (podRecord): the maps and slices they share are read only.
+// from the records (podRecord.pod): read only, as informer objects are.
 func (c *Cluster) Pods() []*corev1.Pod {
 	c.mu.RLock()
 	defer c.mu.RUnlock()

@@ -13,10 +13,11 @@
 //
 // Pods are not in controller-runtime's cache: the operator's cache (NewCache, a PodCache)
 // serves them from a PodStore, which keeps each pod as a record (its metadata and status,
-// and a spec shared by its template's pods) and builds a Pod afresh for each reader. For
-// and Watches of pods, Get and List through the manager's client, and the Cluster (which
-// keeps the store's records themselves) all read it. At 20,000 pods that is 1.6 KB a pod of
-// live heap where the informer's Pods took 2.6 KB (BenchmarkCacheMemory).
+// and a spec shared by its template's pods) and builds a Pod from it for readers, one Pod
+// for all of them while any holds it. For and Watches of pods, Get and List through the
+// manager's client, and the Cluster (which keeps the store's records themselves) all read
+// it. At 20,000 pods that is 1.6 KB a pod of live heap where the informer's Pods took 2.6
+// KB (BenchmarkCacheMemory); a pass that reads every pod holds their Pods while it runs.
 //
 // Nominations are what keep one burst of pods from launching twice: once the provisioner
 // has created a NodeClaim for some pods (or placed them on in-flight capacity) it nominates

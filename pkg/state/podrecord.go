@@ -15,8 +15,9 @@ import (
 // spec it shares with the other pods of its template (Compactor.PodSpec), without the node
 // name, which is kept beside it. A corev1.Pod is 1,240 bytes before any of its contents,
 // most of it the spec; 20,000 pods held as Pods were a quarter of the controller's heap.
-// Readers get a Pod built afresh (pod); the maps and slices it shares with the record and
-// with other pods are read-only, as informer objects are.
+// Readers get a Pod built from it (pod), one Pod for all of them while any holds it; the
+// Pod, and the maps and slices it shares with the record and with other pods, are
+// read-only, as informer objects are.
 //
 // A record is never changed once built: a new version of the pod is a new record.
 type podRecord struct {

@@ -24,7 +24,7 @@ import (
 //
 // It serves what the informer served: event handlers (it is a cache.Informer, so For and
 // Watches of pods work unchanged), and Get and List through the manager's cache
-// (PodCache), each pod built afresh from its record. The Cluster reads the records
+// (PodCache), each pod built from its record (copied for the cache's readers). The Cluster reads the records
 // themselves (Register).
 //
 // Handlers run one event at a time, in the reflector's goroutine, in the order the API
@@ -85,7 +85,7 @@ func (s *PodStore) WaitForSync(ctx context.Context) bool {
 	}
 }
 
-// Get returns the pod, built afresh.
+// Get returns the pod, read only (podRecord.pod).
 func (s *PodStore) Get(key types.NamespacedName) (*corev1.Pod, bool) {
 	s.mu.RLock()
 	r, ok := s.pods[key]
@@ -97,7 +97,7 @@ func (s *PodStore) Get(key types.NamespacedName) (*corev1.Pod, bool) {
 }
 
 // List returns the pods of namespace ("" for all) whose labels match selector (nil for
-// all) and, when nodeName is set, that are bound to that node; built afresh, in no order.
+// all) and, when nodeName is set, that are bound to that node; read only (podRecord.pod), in no order.
 func (s *PodStore) List(namespace string, selector labels.Selector, nodeName string) []*corev1.Pod {
 	s.mu.RLock()
 	records := make([]*podRecord, 0, len(s.pods))

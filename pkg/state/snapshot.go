@@ -13,7 +13,7 @@ import (
 
 // Objects copies out the lists the state holds, with the valid nominations by NodeClaim, for
 // snapshot.Build and snapshot.NodePools. The objects are the informers' (the pods built
-// afresh from their records, sharing their maps and slices); nobody may modify them.
+// from their records, podRecord.pod); nobody may modify them.
 func (c *Cluster) Objects() snapshot.Objects {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
