@@ -26,8 +26,11 @@ var podGVK = corev1.SchemeGroupVersion.WithKind("Pod")
 // NewCache returns the manager's cache constructor (manager.Options.NewCache): a
 // controller-runtime cache for every kind but pods, which a PodStore serves. compact is
 // the cache's transform for the other kinds (cache.Options.DefaultTransform) and the
-// store's for pods.
+// store's for pods (nil: a new Compactor).
 func NewCache(compact *Compactor) cache.NewCacheFunc {
+	if compact == nil {
+		compact = NewCompactor(0)
+	}
 	return func(cfg *rest.Config, opts cache.Options) (cache.Cache, error) {
 		if opts.DefaultTransform == nil {
 			opts.DefaultTransform = compact.Transform
