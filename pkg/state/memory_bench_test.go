@@ -36,9 +36,10 @@ import (
 // nodes (with their NodeClaims) and 20,000 ReplicaSet pods: the objects come from a fake
 // API server as a real one (1.3x) serves them (managed fields, the service account token
 // volume, container statuses, ...), as watch-list streams, through a controller-runtime
-// cache with a transform, and into a state.Cluster fed by its informers (state.Register):
-// the same path as the controller's. "compact" is the operator's transform
-// (state.Compactor), "strip" state.StripForCache alone. It reports the live heap after a GC
+// cache with a transform, and into a state.Cluster fed by its informers (state.Register).
+// "podstore" is the operator's cache (state.NewCache: pods in a state.PodStore, the rest
+// through the Compactor), "compact" controller-runtime's cache for pods too with the
+// Compactor, "strip" with state.StripForCache alone. It reports the live heap after a GC
 // against the heap before the cache was built, total and per pod.
 // STATE_HEAP_PROFILE=prefix writes a heap profile of each filled cache to prefix.<name>.
 //
