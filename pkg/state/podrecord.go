@@ -1,6 +1,8 @@
 package state
 
 import (
+	"cmp"
+	"slices"
 	"sync/atomic"
 	"weak"
 
@@ -118,4 +120,34 @@ func (r *podRecord) requests() corev1.ResourceList {
 
 func (r *podRecord) key() types.NamespacedName {
 	return types.NamespacedName{Namespace: r.meta.Namespace, Name: r.meta.Name}
+}
+
+// PodRef is one pod as the state held it when it was read: records never change, so a
+// PodRef taken with others is a consistent view of them however the state moves on. Pod
+// builds the pod only when asked (read only, shared while anything holds it), so a reader
+// that looks at a few of 20,000 pods does not hold a Pod for each of the others.
+type PodRef struct{ r *podRecord }
+
+// Pod is the pod, read only.
+func (p PodRef) Pod() *corev1.Pod { return p.r.pod() }
+
+// BoundPods returns, by node name, the pods bound to each node, in namespace and name
+// order, as refs: no Pod is built.
+func (c *Cluster) BoundPods() map[string][]PodRef {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make(map[string][]PodRef, len(c.podsOnNode))
+	for node, keys := range c.podsOnNode {
+		refs := make([]PodRef, 0, len(keys))
+		for key := range keys {
+			if r := c.pods[key]; r != nil {
+				refs = append(refs, PodRef{r})
+			}
+		}
+		slices.SortFunc(refs, func(a, b PodRef) int {
+			return cmp.Or(cmp.Compare(a.r.meta.Namespace, b.r.meta.Namespace), cmp.Compare(a.r.meta.Name, b.r.meta.Name))
+		})
+		out[node] = refs
+	}
+	return out
 }

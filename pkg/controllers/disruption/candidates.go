@@ -20,6 +20,7 @@ import (
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
 	"github.com/gokarpenter/karpenter/pkg/controllers/internal/pods"
 	"github.com/gokarpenter/karpenter/pkg/scheduling"
+	"github.com/gokarpenter/karpenter/pkg/state"
 )
 
 // Candidate is a NodeClaim every shared eligibility rule lets disrupt, with what it runs
@@ -28,9 +29,12 @@ type Candidate struct {
 	NodeClaim *v1.NodeClaim
 	Node      *corev1.Node
 	NodePool  *v1.NodePool
-	// Pods are the pods that need a place elsewhere when the node goes (active, not
-	// DaemonSet, not static).
-	Pods []*corev1.Pod
+	// pods are the pods that need a place elsewhere when the node goes (see Pods); load
+	// reads them on first use (nil once read, or when they were given), podCount is how
+	// many there are.
+	pods     []*corev1.Pod
+	load     func() []*corev1.Pod
+	podCount int
 	// InstanceType is the node's type in its pool's catalogue; nil when the type is gone.
 	InstanceType *cloudprovider.InstanceType
 	// CapacityType and Zone are the node's.
@@ -47,13 +51,38 @@ type Candidate struct {
 // Name is the candidate NodeClaim's name.
 func (c *Candidate) Name() string { return c.NodeClaim.Name }
 
+// Pods are the pods that need a place elsewhere when the node goes (active, not
+// DaemonSet, not static), read only. A pass builds them from the cluster state when first
+// asked for (as they were when the pass was built): a pass that simulates nothing, as a
+// quiet cluster's do, then holds no Pod for the 20,000 pods of its candidates.
+func (c *Candidate) Pods() []*corev1.Pod {
+	if c.load != nil {
+		c.pods, c.load = c.load(), nil
+	}
+	return c.pods
+}
+
+// NumPods is len(Pods()), without building them.
+func (c *Candidate) NumPods() int {
+	if c.load != nil {
+		return c.podCount
+	}
+	return len(c.pods)
+}
+
+// setPods gives the candidate its pods.
+func (c *Candidate) setPods(pods []*corev1.Pod) { c.pods, c.load, c.podCount = pods, nil, len(pods) }
+
 // pass is what one disruption pass sees: built once, shared by every method.
 type pass struct {
 	now    time.Time
 	pools  map[string]*v1.NodePool
 	claims []*v1.NodeClaim
 	// nodeOf maps a NodeClaim's name to its Node.
-	nodeOf     map[string]*corev1.Node
+	nodeOf map[string]*corev1.Node
+	// refs are the pods bound to each node, by node name (see podsOn); podsByNode are
+	// the pods a test built the pass with instead.
+	refs       map[string][]state.PodRef
 	podsByNode map[string][]*corev1.Pod
 	pdbs       *PDBLimits
 	// instanceTypes are each pool's instance types; all is their union.
@@ -163,23 +192,28 @@ func (c *Controller) observe(ctx context.Context, now time.Time) (*pass, error) 
 	for i := range pdbList.Items {
 		pdbs[i] = &pdbList.Items[i]
 	}
-	return c.newPass(ctx, now, c.cluster.Pods(), pdbs), nil
+	return c.newPass(ctx, now, nil, pdbs), nil
 }
 
-// newPass builds the pass from the cluster state, the given pods and PodDisruptionBudgets,
-// and each pool's instance types.
+// newPass builds the pass from the cluster state, the given pods (nil: the state's bound
+// pods, see podsOn) and PodDisruptionBudgets, and each pool's instance types.
 func (c *Controller) newPass(ctx context.Context, now time.Time, podList []*corev1.Pod, pdbs []*policyv1.PodDisruptionBudget) *pass {
 	p := &pass{
 		now: now, pools: map[string]*v1.NodePool{}, claims: c.cluster.NodeClaims(),
-		nodeOf: map[string]*corev1.Node{}, podsByNode: map[string][]*corev1.Pod{},
+		nodeOf: map[string]*corev1.Node{},
 		instanceTypes: map[string][]*cloudprovider.InstanceType{}, nominated: map[string]bool{},
 		blocked: map[string]*Blocker{}, busy: map[string]bool{}, opts: &c.opts, cursor: &c.singleCursor,
 		memo: scheduling.NewMemo(), pendingCost: -1,
 	}
 	p.pdbs, p.pdbList = NewPDBLimits(pdbs), pdbs
-	for _, pod := range podList {
-		if pod.Spec.NodeName != "" {
-			p.podsByNode[pod.Spec.NodeName] = append(p.podsByNode[pod.Spec.NodeName], pod)
+	if podList == nil {
+		p.refs = c.cluster.BoundPods()
+	} else {
+		p.podsByNode = map[string][]*corev1.Pod{}
+		for _, pod := range podList {
+			if pod.Spec.NodeName != "" {
+				p.podsByNode[pod.Spec.NodeName] = append(p.podsByNode[pod.Spec.NodeName], pod)
+			}
 		}
 	}
 	byProviderID := map[string]*corev1.Node{}
@@ -237,6 +271,25 @@ func (c *Controller) newPass(ctx context.Context, now time.Time, podList []*core
 	return p
 }
 
+// podsOn returns the pods bound to the node when the pass was built, read only. From the
+// state, each call builds the slice anew (the Pods themselves are shared while anything
+// holds them): what the pass keeps are refs, so the pods of the nodes it only looks at
+// are garbage as soon as it has (25 MB of Pods at 20,000 pods, held by every pass before).
+func (p *pass) podsOn(node string) []*corev1.Pod {
+	if p.refs == nil {
+		return p.podsByNode[node]
+	}
+	refs := p.refs[node]
+	if len(refs) == 0 {
+		return nil
+	}
+	out := make([]*corev1.Pod, len(refs))
+	for i, r := range refs {
+		out[i] = r.Pod()
+	}
+	return out
+}
+
 // snap is the pass's scheduling snapshot, built on first use.
 func (p *pass) snap() *scheduling.Snapshot {
 	if p.snapshot == nil && p.buildSnapshot != nil {
@@ -260,7 +313,7 @@ func (p *pass) buildCandidates() {
 		pool := p.pools[nc.Labels[v1.NodePoolLabelKey]]
 		in := Input{NodeClaim: nc, Node: node, NodePool: pool, PDBs: p.pdbs, Now: p.now}
 		if node != nil {
-			in.Pods = p.podsByNode[node.Name]
+			in.Pods = p.podsOn(node.Name)
 			in.Nominated = p.nominated[node.Name] || p.nominated[nc.Name]
 		}
 		if b := Eligible(in); b != nil {
@@ -272,19 +325,30 @@ func (p *pass) buildCandidates() {
 			continue
 		}
 		cand := &Candidate{NodeClaim: nc, Node: node, NodePool: pool}
-		for _, pod := range in.Pods {
-			if pods.IsReschedulable(pod) {
-				cand.Pods = append(cand.Pods, pod)
-			}
+		moving := reschedulable(in.Pods)
+		cand.podCount = len(moving)
+		if len(moving) > 0 {
+			cand.load = func() []*corev1.Pod { return reschedulable(p.podsOn(node.Name)) }
 		}
 		cand.Consolidatable, _ = Consolidatable(nc, pool, p.now)
 		p.price(cand)
-		cand.DisruptionCost = disruptionCost(cand, p.now)
+		cand.DisruptionCost = disruptionCost(moving, nc, p.now)
 		p.candidates = append(p.candidates, cand)
 	}
 	slices.SortStableFunc(p.candidates, func(a, b *Candidate) int {
 		return cmp.Or(cmp.Compare(a.DisruptionCost, b.DisruptionCost), cmp.Compare(a.Name(), b.Name()))
 	})
+}
+
+// reschedulable are the pods that need a place elsewhere when their node goes.
+func reschedulable(on []*corev1.Pod) []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, pod := range on {
+		if pods.IsReschedulable(pod) {
+			out = append(out, pod)
+		}
+	}
+	return out
 }
 
 // price finds the candidate's instance type, capacity type, zone and price.
@@ -314,13 +378,13 @@ func (p *pass) price(c *Candidate) {
 	}
 }
 
-// disruptionCost is upstream's ordering of how much disrupting the node hurts: each pod
-// costs 1, plus its controller.kubernetes.io/pod-deletion-cost and priority scaled into
+// disruptionCost is upstream's ordering of how much disrupting the NodeClaim's node hurts,
+// moving the given pods (its reschedulable ones): each pod costs 1, plus its controller.kubernetes.io/pod-deletion-cost and priority scaled into
 // small fractions, and the sum shrinks with the fraction of the node's lifetime
 // (expireAfter) already spent. An empty node costs 0.
-func disruptionCost(c *Candidate, now time.Time) float64 {
+func disruptionCost(moving []*corev1.Pod, nc *v1.NodeClaim, now time.Time) float64 {
 	cost := 0.0
-	for _, p := range c.Pods {
+	for _, p := range moving {
 		cost += 1
 		if v, ok := p.Annotations[corev1.PodDeletionCost]; ok {
 			var dc float64
@@ -332,7 +396,7 @@ func disruptionCost(c *Candidate, now time.Time) float64 {
 			cost += float64(*p.Spec.Priority) / math.Pow(2, 25)
 		}
 	}
-	return math.Max(0, cost) * lifetimeRemaining(c.NodeClaim, now)
+	return math.Max(0, cost) * lifetimeRemaining(nc, now)
 }
 
 // lifetimeRemaining is the fraction of expireAfter the NodeClaim has left, 1 without one.

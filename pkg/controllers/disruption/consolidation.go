@@ -9,7 +9,6 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/controllers/disruption/budget"
-	"github.com/gokarpenter/karpenter/pkg/controllers/internal/pods"
 )
 
 // MultiNodeConsolidation removes several under-utilised nodes at once: deleted when their
@@ -374,7 +373,7 @@ func (p *pass) betterSoon(method string, best *Command, start time.Duration) *Ca
 	for _, c := range p.candidates {
 		pol := c.NodePool.Spec.Disruption.ConsolidationPolicy
 		after := c.NodePool.Spec.Disruption.ConsolidateAfter.Duration
-		if c.Consolidatable || len(c.Pods) == 0 || c.Price <= best.Savings || after == nil ||
+		if c.Consolidatable || c.NumPods() == 0 || c.Price <= best.Savings || after == nil ||
 			(pol != v1.ConsolidationPolicyWhenEmptyOrUnderutilized && pol != v1.ConsolidationPolicyBalanced) {
 			continue
 		}
@@ -476,14 +475,9 @@ func (p *pass) poolStats(pool string) poolStat {
 			continue
 		}
 		c := &Candidate{NodeClaim: nc, Node: node, NodePool: np}
-		for _, pod := range p.podsByNode[node.Name] {
-			if pods.IsReschedulable(pod) {
-				c.Pods = append(c.Pods, pod)
-			}
-		}
 		p.price(c)
 		s.price += c.Price
-		s.disruption += disruptionCost(c, p.now)
+		s.disruption += disruptionCost(reschedulable(p.podsOn(node.Name)), nc, p.now)
 	}
 	if p.poolStatCache == nil {
 		p.poolStatCache = map[string]poolStat{}

@@ -372,7 +372,7 @@ func (c *Controller) hold(p *pass) {
 			p.busy[name] = true
 			if node := p.nodeOf[name]; node != nil {
 				p.goneNodes[node.Name] = true
-				for _, pod := range p.podsByNode[node.Name] {
+				for _, pod := range p.podsOn(node.Name) {
 					if podNeedsPlace(pod) {
 						p.moving = append(p.moving, pod)
 					}
@@ -404,7 +404,7 @@ func (c *Controller) observeBudgets(ctx context.Context, p *pass) {
 			eligible[metrics.ReasonDrifted]++
 		}
 		if cand.Consolidatable {
-			if len(cand.Pods) == 0 {
+			if cand.NumPods() == 0 {
 				eligible[metrics.ReasonEmpty]++
 			} else if consolidating(cand) {
 				eligible[metrics.ReasonUnderutilized]++

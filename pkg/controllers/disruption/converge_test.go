@@ -27,7 +27,7 @@ func (w *world) apply(p *pass, cmd *Command) error {
 	var movers []*corev1.Pod
 	for _, c := range cmd.Candidates {
 		gone[c.Node.Name] = true
-		for _, pod := range c.Pods {
+		for _, pod := range c.Pods() {
 			movers = append(movers, p.unbound(pod))
 		}
 		w.price -= c.Price
@@ -41,7 +41,7 @@ func (w *world) apply(p *pass, cmd *Command) error {
 	if w.kubeScheduler != nil {
 		var bound []*corev1.Pod
 		for _, c := range cmd.Candidates {
-			bound = append(bound, c.Pods...)
+			bound = append(bound, c.Pods()...)
 		}
 		// In the order the drain evicts them, which is the order their controllers
 		// recreate them in (each candidate's pods; one drain group here).
@@ -112,13 +112,13 @@ func (w *world) converge(t testing.TB, maxSteps int) []float64 {
 				}
 				var s []string
 				for _, c := range cmd.Candidates {
-					s = append(s, fmt.Sprintf("%s/%s(%d)", c.Name(), c.NodeClaim.Labels[v1.LabelInstanceType], len(c.Pods)))
+					s = append(s, fmt.Sprintf("%s/%s(%d)", c.Name(), c.NodeClaim.Labels[v1.LabelInstanceType], c.NumPods()))
 				}
 				return fmt.Sprintf("%s %v saves %.4f", cmd.Decision(), s, cmd.Savings)
 			}
 			var all []string
 			for _, c := range p.candidates {
-				all = append(all, fmt.Sprintf("%s/%s(%d)", c.Name(), c.NodeClaim.Labels[v1.LabelInstanceType], len(c.Pods)))
+				all = append(all, fmt.Sprintf("%s/%s(%d)", c.Name(), c.NodeClaim.Labels[v1.LabelInstanceType], c.NumPods()))
 			}
 			t.Logf("$%.4f nodes %v\n  target: %s\n  took (%s): %s", w.price, all, desc(p.target), cmd.Method, desc(cmd))
 		}

@@ -138,11 +138,11 @@ type lookaheadRun struct {
 // alone is the cheapest replacement holding the candidate's pods on a node of their own,
 // within the replacement rules, and its price.
 func (p *pass) alone(c *Candidate) (scheduling.NewNodeClaim, float64, bool) {
-	if len(c.Pods) == 0 {
+	if c.NumPods() == 0 {
 		return scheduling.NewNodeClaim{}, 0, true
 	}
-	pods := make([]*corev1.Pod, len(c.Pods))
-	for i, pod := range c.Pods {
+	pods := make([]*corev1.Pod, c.NumPods())
+	for i, pod := range c.Pods() {
 		pods[i] = p.unbound(pod)
 	}
 	snap := scheduling.Snapshot{NodePools: p.snap().NodePools, DaemonSets: p.snap().DaemonSets, Namespaces: p.snap().Namespaces, Volumes: p.snap().Volumes}
@@ -172,12 +172,12 @@ func (p *pass) alone(c *Candidate) (scheduling.NewNodeClaim, float64, bool) {
 // replaceAlone is the command replacing the candidate by the cheapest node holding its
 // pods alone, or nil when the replacement rules allow none.
 func (p *pass) replaceAlone(c *Candidate) *Command {
-	if len(c.Pods) == 0 {
+	if c.NumPods() == 0 {
 		return nil
 	}
 	// alone plans the pods on an empty cluster: where they must be spread from, or kept
 	// with or away from, other pods, it cannot tell where the replacement may go.
-	for _, pod := range c.Pods {
+	for _, pod := range c.Pods() {
 		if a := pod.Spec.Affinity; len(pod.Spec.TopologySpreadConstraints) > 0 || (a != nil && (a.PodAffinity != nil || a.PodAntiAffinity != nil)) {
 			return nil
 		}
@@ -208,7 +208,7 @@ func (p *pass) after(cmd *Command) *pass {
 	var movers []*corev1.Pod
 	for _, c := range cmd.Candidates {
 		gone[c.Node.Name] = true
-		for _, pod := range c.Pods {
+		for _, pod := range c.Pods() {
 			movers = append(movers, p.unbound(pod))
 		}
 	}
@@ -279,8 +279,8 @@ func (p *pass) after(cmd *Command) *pass {
 			c.Node.Name, c.NodeClaim.Name, c.NodeClaim.UID = n.Name, n.Name, types.UID(n.Name)
 			n.Labels[corev1.LabelHostname] = n.Name // shared with the candidate's
 			n.Pods = boundTo(nc.Pods, n.Name)
-			c.Pods = n.Pods
-			c.DisruptionCost = disruptionCost(c, p.now)
+			c.setPods(n.Pods)
+			c.DisruptionCost = disruptionCost(n.Pods, c.NodeClaim, p.now)
 			snap.Nodes = append(snap.Nodes, n)
 			pending = append(pending, c)
 		}
@@ -294,15 +294,15 @@ func (p *pass) after(cmd *Command) *pass {
 		}
 		if add := placed[c.Node.Name]; len(add) > 0 {
 			cp := *c
-			cp.Pods = append(slices.Clip(c.Pods), add...)
-			cp.DisruptionCost = disruptionCost(&cp, p.now)
+			cp.setPods(append(slices.Clip(c.Pods()), add...))
+			cp.DisruptionCost = disruptionCost(cp.pods, cp.NodeClaim, p.now)
 			c = &cp
 		}
 		child.candidates = append(child.candidates, c)
 	}
 	if added != nil {
-		added.Pods = placed[added.Node.Name]
-		added.DisruptionCost = disruptionCost(added, p.now)
+		added.setPods(placed[added.Node.Name])
+		added.DisruptionCost = disruptionCost(added.pods, added.NodeClaim, p.now)
 		child.candidates = append(child.candidates, added)
 	}
 	child.candidates = append(child.candidates, pending...)

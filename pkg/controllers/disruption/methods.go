@@ -94,7 +94,7 @@ func (Emptiness) ConsolidationType() string   { return TypeEmpty }
 func (m Emptiness) Compute(_ context.Context, p *pass) (*Command, error) {
 	var empty []*Candidate
 	for _, c := range p.candidates {
-		if len(c.Pods) == 0 && c.Consolidatable && c.NodePool.Spec.Disruption.ConsolidationPolicy != "" {
+		if c.NumPods() == 0 && c.Consolidatable && c.NodePool.Spec.Disruption.ConsolidationPolicy != "" {
 			empty = append(empty, c)
 		}
 	}
@@ -126,13 +126,13 @@ func (m Drift) Compute(_ context.Context, p *pass) (*Command, error) {
 		}
 	}
 	slices.SortStableFunc(drifted, func(a, b *Candidate) int {
-		return cmp.Or(cmp.Compare(len(a.Pods), len(b.Pods)),
+		return cmp.Or(cmp.Compare(a.NumPods(), b.NumPods()),
 			a.NodeClaim.CreationTimestamp.Compare(b.NodeClaim.CreationTimestamp.Time), cmp.Compare(a.Name(), b.Name()))
 	})
 	drifted = withinBudget(p, drifted, m.Reason())
 	var empty []*Candidate
 	for _, c := range drifted {
-		if len(c.Pods) == 0 {
+		if c.NumPods() == 0 {
 			empty = append(empty, c)
 		}
 	}

@@ -299,7 +299,7 @@ func (c *Controller) validate(p *pass, f *inflight, byName map[string]*v1.NodeCl
 		pool := p.pools[nc.Labels[v1.NodePoolLabelKey]]
 		in := Input{NodeClaim: nc, Node: node, NodePool: pool, PDBs: p.pdbs, Now: p.now}
 		if node != nil {
-			in.Pods = p.podsByNode[node.Name]
+			in.Pods = p.podsOn(node.Name)
 			in.Nominated = p.nominated[node.Name] || p.nominated[nc.Name]
 		}
 		if b := eligible(in, true); b != nil {
@@ -326,7 +326,7 @@ func (c *Controller) resimulate(p *pass, f *inflight, byName map[string]*v1.Node
 	var movers []*corev1.Pod
 	for _, name := range f.candidates {
 		if node := p.nodeOf[name]; node != nil {
-			for _, pod := range p.podsByNode[node.Name] {
+			for _, pod := range p.podsOn(node.Name) {
 				if podNeedsPlace(pod) {
 					movers = append(movers, pod)
 					mine[pod.UID] = true

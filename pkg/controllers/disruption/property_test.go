@@ -34,11 +34,11 @@ func TestPropertyDecisionsAreSafe(t *testing.T) {
 			t.Errorf("seed %d: %d candidates, budget %s allows %d", seed, len(cmd.Candidates), o.budget, allowed)
 		}
 		for _, c := range cmd.Candidates {
-			in := Input{NodeClaim: c.NodeClaim, Node: c.Node, NodePool: c.NodePool, Pods: p.podsByNode[c.Node.Name], PDBs: p.pdbs, Now: p.now}
+			in := Input{NodeClaim: c.NodeClaim, Node: c.Node, NodePool: c.NodePool, Pods: p.podsOn(c.Node.Name), PDBs: p.pdbs, Now: p.now}
 			if b := Eligible(in); b != nil {
 				t.Errorf("seed %d: candidate %s is not eligible: %v", seed, c.Name(), b)
 			}
-			for _, pod := range p.podsByNode[c.Node.Name] {
+			for _, pod := range p.podsOn(c.Node.Name) {
 				if pod.Annotations[v1.DoNotDisruptAnnotationKey] == "true" || pod.Labels["app"] == "ledger" {
 					t.Errorf("seed %d: candidate %s runs protected pod %s", seed, c.Name(), pod.Name)
 				}

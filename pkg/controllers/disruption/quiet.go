@@ -162,7 +162,7 @@ func (q *quietState) destination(p *pass, name string) bool {
 		if free == nil {
 			free = corev1.ResourceList{}
 		}
-		for _, pod := range p.podsByNode[name] {
+		for _, pod := range p.podsOn(name) {
 			if pods.IsTerminal(pod) {
 				continue
 			}
@@ -196,7 +196,7 @@ func leastRequests(p *pass) corev1.ResourceList {
 		}
 	}
 	for _, c := range movable(p) {
-		for _, pod := range c.Pods {
+		for _, pod := range c.Pods() {
 			take(pod)
 		}
 	}

@@ -232,7 +232,7 @@ func TestHealthChurnSkipsConsolidation(t *testing.T) {
 		most := int64(-1)
 		for _, name := range nodeNames {
 			cpu := p.nodeList[slices.IndexFunc(p.nodeList, func(n *corev1.Node) bool { return n.Name == name })].Status.Allocatable.Cpu().MilliValue()
-			for _, pod := range p.podsByNode[name] {
+			for _, pod := range p.podsOn(name) {
 				req := podutil.Requests(pod)
 				cpu -= req.Cpu().MilliValue()
 			}

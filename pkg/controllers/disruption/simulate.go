@@ -39,7 +39,7 @@ func (p *pass) solve(cands []*Candidate, extra *scheduling.ExistingNode) simulat
 	var movers []*corev1.Pod
 	for _, c := range cands {
 		gone[c.Node.Name] = true
-		movers = append(movers, c.Pods...)
+		movers = append(movers, c.Pods()...)
 	}
 	movers = append(movers, p.moving...)
 	return p.run(gone, movers, nil, extra)

@@ -200,7 +200,7 @@ func holds(p *pass, cmd *Command) string {
 	var movers []*corev1.Pod
 	for _, c := range cmd.Candidates {
 		gone[c.Node.Name] = true
-		for _, pod := range c.Pods {
+		for _, pod := range c.Pods() {
 			movers = append(movers, p.unbound(pod))
 		}
 	}
