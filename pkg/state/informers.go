@@ -89,12 +89,13 @@ func nsName(obj client.Object) types.NamespacedName {
 	return types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
 }
 
-// PodsAndNodes returns every pod and Node, read only: the cluster state's when cluster is
-// set (the informers' objects, not copied: a List copies each pod's struct, 25 MB a call
-// at 20,000 pods), else listed from the reader without a deep copy.
-func PodsAndNodes(ctx context.Context, cluster *Cluster, reader client.Reader) ([]*corev1.Pod, []*corev1.Node, error) {
+// PodsAndNodes returns every pod, as refs, and every Node, read only: the cluster state's
+// when cluster is set (a reader builds each pod when it reads it, PodRef), else listed from
+// the reader without a deep copy (a List copies each pod's struct, 25 MB a call at 20,000
+// pods).
+func PodsAndNodes(ctx context.Context, cluster *Cluster, reader client.Reader) ([]PodRef, []*corev1.Node, error) {
 	if cluster != nil {
-		return cluster.Pods(), cluster.Nodes(), nil
+		return cluster.PodRefs(), cluster.Nodes(), nil
 	}
 	pods := &corev1.PodList{}
 	if err := reader.List(ctx, pods, client.UnsafeDisableDeepCopy); err != nil {
@@ -104,5 +105,9 @@ func PodsAndNodes(ctx context.Context, cluster *Cluster, reader client.Reader) (
 	if err := reader.List(ctx, nodes, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, nil, fmt.Errorf("listing nodes: %w", err)
 	}
-	return Pointers(pods.Items), Pointers(nodes.Items), nil
+	refs := make([]PodRef, len(pods.Items))
+	for i := range pods.Items {
+		refs[i] = RefOf(&pods.Items[i])
+	}
+	return refs, Pointers(nodes.Items), nil
 }

@@ -125,11 +125,42 @@ func (r *podRecord) key() types.NamespacedName {
 // PodRef is one pod as the state held it when it was read: records never change, so a
 // PodRef taken with others is a consistent view of them however the state moves on. Pod
 // builds the pod only when asked (read only, shared while anything holds it), so a reader
-// that looks at a few of 20,000 pods does not hold a Pod for each of the others.
-type PodRef struct{ r *podRecord }
+// that goes through 20,000 pods one node at a time, or looks at a few of them, does not
+// hold a Pod for each. A PodRef may also hold a Pod read elsewhere (RefOf).
+type PodRef struct {
+	r   *podRecord
+	pod *corev1.Pod
+}
+
+// RefOf is a PodRef to a pod read elsewhere (a List), read only.
+func RefOf(pod *corev1.Pod) PodRef { return PodRef{pod: pod} }
 
 // Pod is the pod, read only.
-func (p PodRef) Pod() *corev1.Pod { return p.r.pod() }
+func (p PodRef) Pod() *corev1.Pod {
+	if p.pod != nil {
+		return p.pod
+	}
+	return p.r.pod()
+}
+
+// NodeName is the pod's spec.nodeName, without building the pod.
+func (p PodRef) NodeName() string {
+	if p.pod != nil {
+		return p.pod.Spec.NodeName
+	}
+	return p.r.node
+}
+
+// PodRefs returns every pod the state holds, bound or not, in no particular order.
+func (c *Cluster) PodRefs() []PodRef {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]PodRef, 0, len(c.pods))
+	for _, r := range c.pods {
+		out = append(out, PodRef{r: r})
+	}
+	return out
+}
 
 // BoundPods returns, by node name, the pods bound to each node, in namespace and name
 // order, as refs: no Pod is built.
@@ -141,7 +172,7 @@ func (c *Cluster) BoundPods() map[string][]PodRef {
 		refs := make([]PodRef, 0, len(keys))
 		for key := range keys {
 			if r := c.pods[key]; r != nil {
-				refs = append(refs, PodRef{r})
+				refs = append(refs, PodRef{r: r})
 			}
 		}
 		slices.SortFunc(refs, func(a, b PodRef) int {

@@ -81,18 +81,18 @@ func (c *Controller) podStates(emit func(value float64, labelValues ...string)) 
 	}
 	unbound := &corev1.Node{}
 	values := make([]string, len(metrics.PodStateLabels()))
-	for _, p := range pods {
-		node := byName[p.Spec.NodeName]
+	for _, ref := range pods {
+		node := byName[ref.NodeName()]
 		if node == nil {
 			node = unbound
 		}
-		stateValues(values, p, node)
+		stateValues(values, ref.Pod(), node)
 		emit(1, values...)
 	}
 }
 
 // podsAndNodes are every pod and Node (state.PodsAndNodes), read only.
-func (c *Controller) podsAndNodes() ([]*corev1.Pod, []*corev1.Node, bool) {
+func (c *Controller) podsAndNodes() ([]state.PodRef, []*corev1.Node, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pods, nodes, err := state.PodsAndNodes(ctx, c.cluster, c.kube)

@@ -226,21 +226,21 @@ func (c *Controller) nodeSeries() (map[*metrics.ComputedGauge][]series, time.Tim
 }
 
 // nodesAndPods are every Node and pod (state.PodsAndNodes), read only.
-func (c *Controller) nodesAndPods() ([]*corev1.Node, []*corev1.Pod, bool) {
+func (c *Controller) nodesAndPods() ([]*corev1.Node, []state.PodRef, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pods, nodes, err := state.PodsAndNodes(ctx, c.cluster, c.kube)
 	return nodes, pods, err == nil
 }
 
-// nodeSamples are the per-node resource gauges and lifetimes, and cluster utilization.
-func (c *Controller) nodeSamples(nodes []*corev1.Node, pods []*corev1.Pod, now time.Time) map[*metrics.ComputedGauge][]series {
-	podsByNode := map[string][]*corev1.Pod{}
+// nodeSamples are the per-node resource gauges and lifetimes, and cluster utilization. It
+// reads the pods one node at a time, so it holds the Pods of one node at once (PodRef).
+func (c *Controller) nodeSamples(nodes []*corev1.Node, pods []state.PodRef, now time.Time) map[*metrics.ComputedGauge][]series {
+	podsByNode := map[string][]state.PodRef{}
 	for _, p := range pods {
-		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
+		if p.NodeName() != "" {
+			podsByNode[p.NodeName()] = append(podsByNode[p.NodeName()], p)
 		}
-		podsByNode[p.Spec.NodeName] = append(podsByNode[p.Spec.NodeName], p)
 	}
 	out := map[*metrics.ComputedGauge][]series{}
 	names := metrics.NodeLabels()
@@ -248,7 +248,11 @@ func (c *Controller) nodeSamples(nodes []*corev1.Node, pods []*corev1.Pod, now t
 	resources := podResourcesMemo()
 	for _, n := range nodes {
 		var podReq, podLim, dsReq, dsLim corev1.ResourceList = corev1.ResourceList{}, corev1.ResourceList{}, corev1.ResourceList{}, corev1.ResourceList{}
-		for _, p := range podsByNode[n.Name] {
+		for _, ref := range podsByNode[n.Name] {
+			p := ref.Pod()
+			if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+				continue
+			}
 			req, lim := resources(p)
 			add(podReq, req)
 			add(podLim, lim)

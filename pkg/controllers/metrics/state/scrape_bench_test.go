@@ -97,8 +97,12 @@ func BenchmarkNodeSamples(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	refs := make([]state.PodRef, len(pods))
+	for i := range pods {
+		refs[i] = state.RefOf(&pods[i])
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		c.nodeSamples(state.Pointers(nodes), state.Pointers(pods), benchEpoch)
+		c.nodeSamples(state.Pointers(nodes), refs, benchEpoch)
 	}
 }
