@@ -200,7 +200,7 @@ func (c *Controller) observe(ctx context.Context, now time.Time) (*pass, error) 
 func (c *Controller) newPass(ctx context.Context, now time.Time, podList []*corev1.Pod, pdbs []*policyv1.PodDisruptionBudget) *pass {
 	p := &pass{
 		now: now, pools: map[string]*v1.NodePool{}, claims: c.cluster.NodeClaims(),
-		nodeOf: map[string]*corev1.Node{},
+		nodeOf:        map[string]*corev1.Node{},
 		instanceTypes: map[string][]*cloudprovider.InstanceType{}, nominated: map[string]bool{},
 		blocked: map[string]*Blocker{}, busy: map[string]bool{}, opts: &c.opts, cursor: &c.singleCursor,
 		memo: scheduling.NewMemo(), pendingCost: -1,
