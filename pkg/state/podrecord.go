@@ -143,6 +143,19 @@ func (p PodRef) Pod() *corev1.Pod {
 	return p.r.pod()
 }
 
+// Into writes the pod into out, sharing its maps and slices (read only): a reader that
+// looks at many pods one after the other and keeps none of them reuses one Pod instead of
+// building one each.
+func (p PodRef) Into(out *corev1.Pod) {
+	if p.pod != nil {
+		*out = *p.pod
+		return
+	}
+	*out = corev1.Pod{ObjectMeta: p.r.meta, Spec: *p.r.spec}
+	out.Spec.NodeName = p.r.node
+	p.r.status.into(&out.Status)
+}
+
 // NodeName is the pod's spec.nodeName, without building the pod.
 func (p PodRef) NodeName() string {
 	if p.pod != nil {

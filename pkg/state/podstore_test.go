@@ -151,6 +151,17 @@ func TestPodRecordRoundTrip(t *testing.T) {
 	if got := ra.pod(); !equality.Semantic.DeepEqual(got, want) {
 		t.Errorf("read back\n%+v\nwant\n%+v", got, want)
 	}
+	// A ref reads the same pod, built or written into a reused Pod.
+	scratch := storePod("stale", "n7", "7")
+	if (PodRef{r: ra}).Into(scratch); !equality.Semantic.DeepEqual(scratch, want) || (PodRef{r: ra}).NodeName() != "n1" {
+		t.Errorf("written into a Pod\n%+v\nwant\n%+v", scratch, want)
+	}
+	if got := (PodRef{r: ra}).Pod(); !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("ref read back\n%+v\nwant\n%+v", got, want)
+	}
+	if RefOf(want).Into(scratch); !equality.Semantic.DeepEqual(scratch, want) || RefOf(want).Pod() != want {
+		t.Error("a ref to a listed pod does not read as that pod")
+	}
 	b := storePod("b", "n2", "2")
 	if _, err := c.Transform(b); err != nil {
 		t.Fatal(err)

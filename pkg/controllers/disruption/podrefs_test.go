@@ -50,6 +50,13 @@ func TestPassFromStateDecidesAsFromPods(t *testing.T) {
 			if g, w := podKeys(got.Pods()), podKeys(want.Pods()); !slices.Equal(g, w) {
 				t.Errorf("seed %d: candidate %s moves %v from the state, %v from the pods", seed, got.Name(), g, w)
 			}
+			for _, pod := range got.Pods() {
+				for i := range fromState.scratch {
+					if pod == &fromState.scratch[i] {
+						t.Errorf("seed %d: candidate %s holds pod %s in the pass's scratch", seed, got.Name(), pod.Name)
+					}
+				}
+			}
 			if got.NumPods() != len(got.Pods()) {
 				t.Errorf("seed %d: candidate %s counted %d pods and has %d", seed, got.Name(), got.NumPods(), len(got.Pods()))
 			}
