@@ -225,13 +225,16 @@ func IsAwaitingScheduler(pod *corev1.Pod) bool {
 // plus the sidecars started before it; requests the pod sets for itself as a whole in their
 // place (PodLevelRequests); plus the pod overhead; plus one "pods" slot. A container's
 // request for a resource it only limits defaults to the limit.
-func Requests(pod *corev1.Pod) corev1.ResourceList {
+func Requests(pod *corev1.Pod) corev1.ResourceList { return SpecRequests(&pod.Spec) }
+
+// SpecRequests is Requests of a pod with this spec (requests read nothing else of a pod).
+func SpecRequests(spec *corev1.PodSpec) corev1.ResourceList {
 	sum, sidecars, initPeak := corev1.ResourceList{}, corev1.ResourceList{}, corev1.ResourceList{}
-	for i := range pod.Spec.Containers {
-		addTo(sum, containerRequests(&pod.Spec.Containers[i]))
+	for i := range spec.Containers {
+		addTo(sum, containerRequests(&spec.Containers[i]))
 	}
-	for i := range pod.Spec.InitContainers {
-		c := &pod.Spec.InitContainers[i]
+	for i := range spec.InitContainers {
+		c := &spec.InitContainers[i]
 		r := containerRequests(c)
 		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
 			addTo(sum, r)
@@ -251,24 +254,24 @@ func Requests(pod *corev1.Pod) corev1.ResourceList {
 			sum[name] = q
 		}
 	}
-	if pod.Spec.Resources != nil {
-		for name, q := range PodLevelRequests(pod, func(name corev1.ResourceName) bool { _, ok := sum[name]; return ok }) {
+	if spec.Resources != nil {
+		for name, q := range PodLevelRequests(spec, func(name corev1.ResourceName) bool { _, ok := sum[name]; return ok }) {
 			sum[name] = q
 		}
 	}
-	addTo(sum, pod.Spec.Overhead)
+	addTo(sum, spec.Overhead)
 	sum[corev1.ResourcePods] = *resource.NewQuantity(1, resource.DecimalSI)
 	return sum
 }
 
-// PodLevelRequests are the requests a pod sets for itself as a whole (spec.resources, the
+// PodLevelRequests are the requests a pod's spec sets for it as a whole (spec.resources, the
 // PodLevelResources feature, on by default since Kubernetes 1.34), which kube-scheduler
 // counts in place of its containers' for CPU, memory and hugepages. As the API defaults
 // them: a resource the pod only limits is requested at that limit, unless its containers
 // request it (CPU and memory), when theirs stands; containersRequest says whether they do.
 // Nil when the pod sets none.
-func PodLevelRequests(pod *corev1.Pod, containersRequest func(corev1.ResourceName) bool) corev1.ResourceList {
-	r := pod.Spec.Resources
+func PodLevelRequests(spec *corev1.PodSpec, containersRequest func(corev1.ResourceName) bool) corev1.ResourceList {
+	r := spec.Resources
 	if r == nil || len(r.Requests)+len(r.Limits) == 0 {
 		return nil
 	}

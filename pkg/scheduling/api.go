@@ -2,8 +2,10 @@ package scheduling
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/pods"
 )
 
 // Snapshot is everything Solve needs, as plain data. It is read, never modified.
@@ -15,7 +17,7 @@ type Snapshot struct {
 	// DaemonSets holds one pod template per DaemonSet (namespace/name set); each new node
 	// reserves the requests of the DaemonSets that would run on it.
 	DaemonSets []*corev1.Pod
-	// Pods are running pods that are not listed in any ExistingNode.Pods. Those whose
+	// Pods are running pods that are not listed in any ExistingNode's Pods or Running. Those whose
 	// Spec.NodeName names an entry of Nodes are treated as running there (topology counting,
 	// anti-affinity, host ports, used resources); the rest are ignored.
 	Pods []*corev1.Pod
@@ -71,12 +73,40 @@ type ExistingNode struct {
 	Taints      []corev1.Taint
 	Allocatable corev1.ResourceList
 	// Pods are the pods bound to (or nominated for) the node, DaemonSet pods included.
-	Pods     []*corev1.Pod
+	Pods []*corev1.Pod
+	// Running are more pods bound to the node, as their parts (RunningPod): a caller that
+	// keeps pods in another form than a corev1.Pod (the controller's cluster state) lists
+	// them here rather than building a Pod for each. They count as Pods do.
+	Running  []RunningPod
 	InFlight bool
 	NodePool string
 	// VolumeLimits caps, per CSI driver, how many volumes the node can attach (its
 	// CSINode's allocatable counts); a driver not listed is unlimited.
 	VolumeLimits map[string]int64
+}
+
+// RunningPod is a pod on an existing node as the scheduler reads it: its metadata and its
+// spec (its node name aside). A finished pod (Succeeded or Failed) must not be listed.
+type RunningPod struct {
+	Meta *metav1.ObjectMeta
+	Spec *corev1.PodSpec
+}
+
+// RunningPodOf is the pod as a RunningPod, sharing its fields.
+func RunningPodOf(pod *corev1.Pod) RunningPod {
+	return RunningPod{Meta: &pod.ObjectMeta, Spec: &pod.Spec}
+}
+
+// eachPod calls f with every unfinished pod listed on the node: Pods, then Running.
+func (en *ExistingNode) eachPod(f func(RunningPod)) {
+	for _, p := range en.Pods {
+		if !pods.IsTerminal(p) {
+			f(RunningPodOf(p))
+		}
+	}
+	for _, r := range en.Running {
+		f(r)
+	}
 }
 
 // VolumeTopology resolves persistent volume claims to node requirements. All maps are

@@ -68,13 +68,13 @@ func (h hostPort) conflicts(o hostPort) bool {
 // podHostPorts are the node ports a pod takes. On the host network every container port is
 // one: the API server defaults such a port's hostPort to its containerPort, and pods read
 // from manifests (simulate) have not been through it.
-func podHostPorts(pod *corev1.Pod) []hostPort {
+func podHostPorts(spec *corev1.PodSpec) []hostPort {
 	var out []hostPort
 	add := func(cs []corev1.Container) {
 		for i := range cs {
 			for _, p := range cs[i].Ports {
 				port := p.HostPort
-				if port == 0 && pod.Spec.HostNetwork {
+				if port == 0 && spec.HostNetwork {
 					port = p.ContainerPort
 				}
 				if port > 0 {
@@ -83,8 +83,8 @@ func podHostPorts(pod *corev1.Pod) []hostPort {
 			}
 		}
 	}
-	add(pod.Spec.InitContainers)
-	add(pod.Spec.Containers)
+	add(spec.InitContainers)
+	add(spec.Containers)
 	return out
 }
 
@@ -127,7 +127,7 @@ func classKey(pod *corev1.Pod, req *vec, b *strings.Builder) string {
 		b.WriteString("\x00c")
 		b.Write(raw)
 	}
-	for _, h := range podHostPorts(pod) {
+	for _, h := range podHostPorts(&pod.Spec) {
 		fmt.Fprintf(b, "\x00p%s/%s/%d", h.ip, h.protocol, h.port)
 	}
 	for i := range pod.Spec.Volumes {
@@ -151,7 +151,7 @@ func (s *solver) buildClasses(pods []*corev1.Pod) {
 			continue
 		}
 		c := &class{id: len(s.classes), pods: []*corev1.Pod{pod}, req: req, ns: pod.Namespace,
-			labels: pod.Labels, tols: pod.Spec.Tolerations, ports: podHostPorts(pod), vols: s.volumeDrivers(pod), err: err}
+			labels: pod.Labels, tols: pod.Spec.Tolerations, ports: podHostPorts(&pod.Spec), vols: s.volumeDrivers(pod.Namespace, &pod.Spec), err: err}
 		index[key] = c.id
 		s.classes = append(s.classes, c)
 	}
@@ -222,18 +222,19 @@ func crossAlts(as, bs []reqSet) []reqSet {
 	return out
 }
 
-// volumeDrivers counts, per CSI driver, the volumes the pod attaches: its claims (the driver
-// of the bound PersistentVolume, else its StorageClass's provisioner) and inline CSI volumes.
-func (s *solver) volumeDrivers(pod *corev1.Pod) map[string]int64 {
+// volumeDrivers counts, per CSI driver, the volumes a pod of the namespace and spec
+// attaches: its claims (the driver of the bound PersistentVolume, else its StorageClass's
+// provisioner) and inline CSI volumes.
+func (s *solver) volumeDrivers(namespace string, spec *corev1.PodSpec) map[string]int64 {
 	var out map[string]int64
 	vt := &s.snap.Volumes
-	for i := range pod.Spec.Volumes {
+	for i := range spec.Volumes {
 		driver := ""
-		switch src := &pod.Spec.Volumes[i]; {
+		switch src := &spec.Volumes[i]; {
 		case src.CSI != nil:
 			driver = src.CSI.Driver
 		case src.PersistentVolumeClaim != nil:
-			pvc := vt.Claims[pod.Namespace+"/"+src.PersistentVolumeClaim.ClaimName]
+			pvc := vt.Claims[namespace+"/"+src.PersistentVolumeClaim.ClaimName]
 			if pvc == nil {
 				continue
 			}

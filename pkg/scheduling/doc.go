@@ -6,7 +6,7 @@
 // capacity the pods can really use of it (see intbound.go).
 //
 // Nothing here reads a clock, a client or a context: every input arrives in the Snapshot
-// and nothing in it is modified. Existing pods are taken from ExistingNode.Pods, plus
+// and nothing in it is modified. Existing pods are taken from ExistingNode.Pods and Running, plus
 // Snapshot.Pods whose Spec.NodeName names one of Snapshot.Nodes. NodePool limits are given
 // as Limits and Used separately; the plan never uses more than Limits-Used, counting each
 // NodeClaim at the capacity of its cheapest option (and listing only the options that keep

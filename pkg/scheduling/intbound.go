@@ -72,7 +72,7 @@ func newIntBound(s *Snapshot, pods []*corev1.Pod) *intBound {
 	var shapes []vec
 	counts := map[vec]int64{}
 	for _, p := range pods {
-		r, err := sv.u.res.podRequests(p)
+		r, err := sv.u.res.podRequests(&p.Spec)
 		if err != nil {
 			continue
 		}

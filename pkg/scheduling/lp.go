@@ -24,7 +24,7 @@ func LowerBound(s *Snapshot, pods []*corev1.Pod) float64 {
 	sv.addExistingNodes()
 	var demand vec
 	for _, p := range pods {
-		r, err := sv.u.res.podRequests(p)
+		r, err := sv.u.res.podRequests(&p.Spec)
 		if err == nil {
 			demand.addScaledSat(&r, 1)
 		}

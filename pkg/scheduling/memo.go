@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/gokarpenter/karpenter/pkg/pods"
 )
 
 // Memo remembers what solves read from the pods running on existing nodes (per node, its
@@ -14,10 +12,10 @@ import (
 // (requests and scheduling class). Many solves over one snapshot then read each pod once: disruption simulates removing one set of candidates after
 // another from the same cluster, and reading the requests of every running pod was most of
 // each simulation. A Memo changes no result. It knows a node's pods by the identity of
-// ExistingNode.Pods (its first element's address and its length) and of its Allocatable
-// map, and pods by pointer, so the caller must not modify a pod, a Pods slice in place or
-// an Allocatable map while a Memo that has seen them is in use (a disruption pass's are
-// read-only). It is not safe for concurrent solves. Use NewMemo.
+// ExistingNode.Pods and Running (each one's first element's address and its length) and of
+// its Allocatable map, and pods by pointer, so the caller must not modify a pod, a Pods or
+// Running slice in place or an Allocatable map while a Memo that has seen them is in use (a
+// disruption pass's are read-only). It is not safe for concurrent solves. Use NewMemo.
 type Memo struct {
 	// byTable: requests are vectors over a solve's resource dimensions, which depend on the
 	// extended resources the pods to place ask for; one memo per set of dimensions.
@@ -41,6 +39,8 @@ func newTableMemo() *tableMemo {
 type nodeUse struct {
 	first **corev1.Pod        // &Pods[0], nil when it has none: the pods it was computed from
 	n     int                 // len(Pods)
+	run   *RunningPod         // &Running[0], nil when it has none
+	nrun  int                 // len(Running)
 	alloc corev1.ResourceList // the Allocatable it was computed from (kept, so never reused)
 	free  vec                 // Allocatable less the requests of its pods that are not terminal
 	ports []hostPort
@@ -92,22 +92,32 @@ func (s *solver) nodeUse(en *ExistingNode) *nodeUse {
 	if len(en.Pods) > 0 {
 		first = &en.Pods[0]
 	}
-	if u, ok := s.memo.nodes[en.Name]; ok && u.first == first && u.n == len(en.Pods) && sameMap(u.alloc, en.Allocatable) && sameMap(u.labels, en.Labels) {
+	var run *RunningPod
+	if len(en.Running) > 0 {
+		run = &en.Running[0]
+	}
+	if u, ok := s.memo.nodes[en.Name]; ok && u.first == first && u.n == len(en.Pods) && u.run == run && u.nrun == len(en.Running) &&
+		sameMap(u.alloc, en.Allocatable) && sameMap(u.labels, en.Labels) {
 		return u
 	}
-	u := &nodeUse{first: first, n: len(en.Pods), alloc: en.Allocatable, free: s.u.res.vecOf(en.Allocatable),
+	u := &nodeUse{first: first, n: len(en.Pods), run: run, nrun: len(en.Running), alloc: en.Allocatable, free: s.u.res.vecOf(en.Allocatable),
 		labels: en.Labels, host: hostnameOf(en.Labels, en.Name)}
-	for _, p := range en.Pods {
-		if pods.IsTerminal(p) {
-			continue
+	unreadable := false
+	en.eachPod(func(p RunningPod) {
+		if unreadable {
+			return
 		}
-		r, err := s.u.res.podRequests(p)
+		r, err := s.u.res.podRequests(p.Spec)
 		if err != nil {
-			return nil
+			unreadable = true
+			return
 		}
 		u.free.sub(&r)
-		u.ports = append(u.ports, podHostPorts(p)...)
+		u.ports = append(u.ports, podHostPorts(p.Spec)...)
 		u.anti = u.anti || (p.Spec.Affinity != nil && p.Spec.Affinity.PodAntiAffinity != nil)
+	})
+	if unreadable {
+		return nil
 	}
 	s.memo.nodes[en.Name] = u
 	return u
@@ -124,7 +134,7 @@ func (s *solver) podClass(pod *corev1.Pod, b *strings.Builder) *podClass {
 		return pc
 	}
 	pc := &podClass{}
-	pc.req, pc.err = s.u.res.podRequests(pod)
+	pc.req, pc.err = s.u.res.podRequests(&pod.Spec)
 	if pc.err != nil {
 		pc.key = "\x01err" + string(pod.UID) + pod.Namespace + "/" + pod.Name
 	} else {

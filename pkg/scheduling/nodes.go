@@ -75,17 +75,15 @@ func (s *solver) addExistingNodes() {
 		}
 		n.hostDom = s.domainID(labelHostname, hostnameOf(en.Labels, en.Name))
 		n.free = s.u.res.vecOf(en.Allocatable)
-		for _, p := range en.Pods {
-			s.occupy(n, p)
-		}
+		en.eachPod(func(p RunningPod) { s.occupy(n, p) })
 	}
 	s.existing = len(s.nodes)
 	for _, p := range s.snap.Pods {
-		if p.Spec.NodeName == "" {
+		if p.Spec.NodeName == "" || pods.IsTerminal(p) {
 			continue
 		}
 		if n := s.existingByName()[p.Spec.NodeName]; n != nil {
-			s.occupy(n, p)
+			s.occupy(n, RunningPodOf(p))
 		}
 	}
 }
@@ -112,13 +110,10 @@ func hostnameOf(labels map[string]string, name string) string {
 
 func (s *solver) hostname(n *node) string { return hostnameOf(n.labels, n.name) }
 
-// occupy accounts for a running pod's resources and host ports. A pod whose requests
+// occupy accounts for an unfinished pod's resources and host ports. A pod whose requests
 // cannot be read fills the node.
-func (s *solver) occupy(n *node, p *corev1.Pod) {
-	if pods.IsTerminal(p) {
-		return
-	}
-	r, err := s.u.res.podRequests(p)
+func (s *solver) occupy(n *node, p RunningPod) {
+	r, err := s.u.res.podRequests(p.Spec)
 	if err != nil {
 		// What the pod uses is unknown: count the node as full rather than the pod as
 		// using nothing.
@@ -126,9 +121,9 @@ func (s *solver) occupy(n *node, p *corev1.Pod) {
 		r = vec{}
 	}
 	n.free.sub(&r)
-	n.ports = append(n.ports, podHostPorts(p)...)
+	n.ports = append(n.ports, podHostPorts(p.Spec)...)
 	if n.volLimit != nil {
-		n.addVolumes(s.volumeDrivers(p), 1)
+		n.addVolumes(s.volumeDrivers(p.Meta.Namespace, p.Spec), 1)
 	}
 }
 
@@ -155,33 +150,31 @@ func (n *node) volumeRoom(vols map[string]int64, limit int) int {
 
 // existingPods calls f for every running pod with its node; with antiOnly, it may skip the
 // nodes whose pods have no pod anti-affinity (see node.noAnti).
-func (s *solver) existingPods(antiOnly bool, f func(n *node, p *corev1.Pod)) {
+func (s *solver) existingPods(antiOnly bool, f func(n *node, p RunningPod)) {
 	for i, n := range s.nodes[:s.existing] {
 		if antiOnly && n.noAnti {
 			continue
 		}
-		for _, p := range s.snap.Nodes[i].Pods {
-			f(n, p)
-		}
+		s.snap.Nodes[i].eachPod(func(p RunningPod) { f(n, p) })
 	}
 	for _, p := range s.snap.Pods {
-		if p.Spec.NodeName == "" {
+		if p.Spec.NodeName == "" || pods.IsTerminal(p) {
 			continue
 		}
 		if n := s.existingByName()[p.Spec.NodeName]; n != nil {
-			f(n, p)
+			f(n, RunningPodOf(p))
 		}
 	}
 }
 
 // countExisting registers running pods' anti-affinity terms and counts them in groups.
 func (s *solver) countExisting() {
-	s.existingPods(true, func(n *node, p *corev1.Pod) {
+	s.existingPods(true, func(n *node, p RunningPod) {
 		a := p.Spec.Affinity
 		if a == nil || a.PodAntiAffinity == nil {
 			return
 		}
-		pc := &class{ns: p.Namespace, labels: p.Labels}
+		pc := &class{ns: p.Meta.Namespace, labels: p.Meta.Labels}
 		for i := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
 			con, err := s.affinityConstraint(pc, kindAnti, &a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[i])
 			if err != nil {
@@ -200,9 +193,9 @@ func (s *solver) countExisting() {
 	if len(s.groups) == 0 {
 		return
 	}
-	s.existingPods(false, func(n *node, p *corev1.Pod) {
+	s.existingPods(false, func(n *node, p RunningPod) {
 		for _, g := range s.groups {
-			if !g.matchesPod(p.Namespace, p.Labels) || !g.countsNode(n.labels, n.taints) {
+			if !g.matchesPod(p.Meta.Namespace, p.Meta.Labels) || !g.countsNode(n.labels, n.taints) {
 				continue
 			}
 			if d, ok := s.existingDomain(n, g.key); ok {

@@ -109,7 +109,7 @@ func (u *universe) compilePool(np *NodePool, ds []*corev1.Pod) *pool {
 		if !tolerates(d.Spec.Tolerations, np.Taints) || !podAllowsPool(d, reqs) {
 			continue
 		}
-		r, err := u.res.podRequests(d)
+		r, err := u.res.podRequests(&d.Spec)
 		if err != nil {
 			// It asks for more than maxAmount of something (the API server refuses negative
 			// requests): no node can run it, so it takes nothing on the pool's nodes.

@@ -536,10 +536,10 @@ func (t *resTable) containerRequests(r *corev1.ResourceRequirements) (vec, error
 // requests default to its limits (containerRequests). It fails when a quantity is negative
 // or the pod needs more than maxAmount of something: such a pod is unschedulable, and on a
 // node it makes the node full (occupy), never a pod that uses nothing.
-func (t *resTable) podRequests(pod *corev1.Pod) (vec, error) {
+func (t *resTable) podRequests(spec *corev1.PodSpec) (vec, error) {
 	var sum, sidecars, initPeak vec
-	for i := range pod.Spec.Containers {
-		r, err := t.containerRequests(&pod.Spec.Containers[i].Resources)
+	for i := range spec.Containers {
+		r, err := t.containerRequests(&spec.Containers[i].Resources)
 		if err != nil {
 			return sum, err
 		}
@@ -548,8 +548,8 @@ func (t *resTable) podRequests(pod *corev1.Pod) (vec, error) {
 			return sum, errTooLarge
 		}
 	}
-	for i := range pod.Spec.InitContainers {
-		c := &pod.Spec.InitContainers[i]
+	for i := range spec.InitContainers {
+		c := &spec.InitContainers[i]
 		r, err := t.containerRequests(&c.Resources)
 		if err != nil {
 			return sum, err
@@ -567,9 +567,9 @@ func (t *resTable) podRequests(pod *corev1.Pod) (vec, error) {
 		initPeak.maxWith(&r)
 	}
 	sum.maxWith(&initPeak)
-	if pod.Spec.Resources != nil {
+	if spec.Resources != nil {
 		containers := sum
-		for name, q := range pods.PodLevelRequests(pod, func(name corev1.ResourceName) bool {
+		for name, q := range pods.PodLevelRequests(spec, func(name corev1.ResourceName) bool {
 			slot, ok := t.slot(name)
 			return ok && containers.get(slot) > 0
 		}) {
@@ -584,8 +584,8 @@ func (t *resTable) podRequests(pod *corev1.Pod) (vec, error) {
 			sum.set(slot, x)
 		}
 	}
-	if pod.Spec.Overhead != nil {
-		o, err := t.fromList(pod.Spec.Overhead)
+	if spec.Overhead != nil {
+		o, err := t.fromList(spec.Overhead)
 		if err != nil {
 			return sum, fmt.Errorf("overhead: %w", err)
 		}

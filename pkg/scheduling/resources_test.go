@@ -58,7 +58,7 @@ func TestPodRequests(t *testing.T) {
 			var res resTable
 			pod := &corev1.Pod{Spec: tc.spec}
 			res.intern([][]*corev1.Pod{{pod}}, nil)
-			v, err := res.podRequests(pod)
+			v, err := res.podRequests(&pod.Spec)
 			if err != nil {
 				t.Fatal(err)
 			}

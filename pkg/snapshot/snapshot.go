@@ -25,6 +25,11 @@ type Objects struct {
 	// Pods may hold every pod of the cluster: those bound to a node (spec.nodeName) and
 	// not finished count on that node; the others are ignored.
 	Pods []*corev1.Pod
+	// Running lists more pods bound to nodes, by node name, as their parts (unfinished,
+	// in namespace and name order): a caller that keeps pods in another form (the cluster
+	// state's records) gives them here rather than building a Pod for each. A node's count
+	// after its Pods.
+	Running map[string][]scheduling.RunningPod
 	// Nominated lists, by NodeClaim name, the pending pods expected on that NodeClaim; they
 	// count on it as if bound.
 	Nominated  map[string][]*corev1.Pod
@@ -83,6 +88,7 @@ func Build(objs Objects, nodePools []scheduling.NodePool, instanceTypes []*cloud
 		if en, ok := existingFromNode(node, nc); ok {
 			en.VolumeLimits = volumeLimits[node.Name]
 			en.Pods = append(sortPods(bound[node.Name]), nominatedFor(nc, objs.Nominated)...)
+			en.Running = objs.Running[node.Name]
 			snap.Nodes = append(snap.Nodes, en)
 		}
 	}

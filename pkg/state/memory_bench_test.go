@@ -94,7 +94,11 @@ func measureCache(tb testing.TB, newCache cache.NewCacheFunc, nodes, podsPerNode
 		}
 		_ = f.Close()
 	}
-	if got := len(cluster.Objects().Pods); got != nodes*podsPerNode {
+	got := 0
+	for _, on := range cluster.Objects().Running {
+		got += len(on)
+	}
+	if got != nodes*podsPerNode {
 		tb.Fatalf("state holds %d bound pods, want %d", got, nodes*podsPerNode)
 	}
 	runtime.KeepAlive(c)

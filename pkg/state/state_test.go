@@ -169,6 +169,10 @@ func TestSnapshot(t *testing.T) {
 	running := pendingPod("running")
 	running.Spec.NodeName = "node-1"
 	c.UpdatePod(running)
+	done := pendingPod("done") // finished: left out
+	done.Spec.NodeName = "node-1"
+	done.Status.Phase = corev1.PodSucceeded
+	c.UpdatePod(done)
 
 	// Left out: a deleting NodeClaim, an unmanaged NotReady node, a cordoned node.
 	deleting := nodeClaim("deleting", "small")
@@ -185,7 +189,8 @@ func TestSnapshot(t *testing.T) {
 		t.Fatalf("snapshot has %d nodes, want 2: %+v", len(snap.Nodes), snap.Nodes)
 	}
 	node, fl := snap.Nodes[0], snap.Nodes[1]
-	if node.Name != "node-1" || node.InFlight || len(node.Pods) != 1 || node.Pods[0].Name != "running" {
+	// Bound pods come as parts of the state's records (Running), not as built Pods.
+	if node.Name != "node-1" || node.InFlight || len(node.Pods) != 0 || len(node.Running) != 1 || node.Running[0].Meta.Name != "running" || node.Running[0].Spec == nil {
 		t.Errorf("node = %+v", node)
 	}
 	if len(node.Taints) != 1 || node.Taints[0].Key != "team" {

@@ -426,14 +426,18 @@ func spread(nodes []scheduling.ExistingNode, movers []*corev1.Pod) (map[string][
 		if q, ok := n.Allocatable[corev1.ResourcePods]; ok {
 			u.apods = q.Value()
 		}
-		for _, pod := range n.Pods {
-			if k8spods.IsTerminal(pod) {
-				continue
-			}
-			r := k8spods.Requests(pod)
+		take := func(r corev1.ResourceList) {
 			u.cpu += r.Cpu().MilliValue()
 			u.mem += r.Memory().Value()
 			u.pods++
+		}
+		for _, pod := range n.Pods {
+			if !k8spods.IsTerminal(pod) {
+				take(k8spods.Requests(pod))
+			}
+		}
+		for _, pod := range n.Running {
+			take(k8spods.SpecRequests(pod.Spec))
 		}
 		used[i] = u
 	}
@@ -596,9 +600,12 @@ func (p *pass) stateKey() string {
 		if strings.HasPrefix(name, lookaheadNodePrefix) {
 			name = "+" + n.NodePool + "/" + n.Labels[v1.LabelInstanceType] + "/" + n.Labels[v1.LabelTopologyZone] + "/" + n.Labels[v1.CapacityTypeLabelKey]
 		}
-		uids := make([]string, 0, len(n.Pods))
+		uids := make([]string, 0, len(n.Pods)+len(n.Running))
 		for _, pod := range n.Pods {
 			uids = append(uids, string(pod.UID))
+		}
+		for _, pod := range n.Running {
+			uids = append(uids, string(pod.Meta.UID))
 		}
 		slices.Sort(uids)
 		parts = append(parts, name+"="+strings.Join(uids, ","))

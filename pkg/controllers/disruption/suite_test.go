@@ -257,6 +257,11 @@ func (h *harness) stateCurrent() bool {
 				inState++
 			}
 		}
+		for _, p := range n.Running {
+			if p.Meta.Namespace == h.ns {
+				inState++
+			}
+		}
 	}
 	for _, p := range pods.Items {
 		if onNode[p.Spec.NodeName] && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {

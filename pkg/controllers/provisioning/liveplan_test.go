@@ -148,8 +148,12 @@ func newLive(t *testing.T, in *simulate.Input, its []*cloudprovider.InstanceType
 				return false // status or taints not written yet
 			}
 		}
+		bound := 0
+		for _, on := range l.cluster.BoundPods() {
+			bound += len(on)
+		}
 		return len(l.cluster.PendingPods()) == len(simulate.PendingPods(in)) && len(objs.Nodes) == len(in.Nodes) &&
-			len(objs.Pods) == len(in.BoundPods) && len(objs.DaemonSets) == len(in.DaemonSets) &&
+			bound == len(in.BoundPods) && len(objs.DaemonSets) == len(in.DaemonSets) &&
 			len(objs.PersistentVolumeClaims) == len(in.PersistentVolumeClaims) &&
 			len(objs.PersistentVolumes) == len(in.PersistentVolumes) &&
 			len(objs.StorageClasses) == len(in.StorageClasses) && len(l.cluster.NodePools()) == len(in.NodePools)
