@@ -87,7 +87,7 @@ type pass struct {
 	// scratch holds the pods of the node buildCandidates last looked at (see lookAtPods).
 	scratch     []corev1.Pod
 	scratchPods []*corev1.Pod
-	pdbs       *PDBLimits
+	pdbs        *PDBLimits
 	// instanceTypes are each pool's instance types; all is their union.
 	instanceTypes map[string][]*cloudprovider.InstanceType
 	all           []*cloudprovider.InstanceType
