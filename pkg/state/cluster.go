@@ -754,18 +754,6 @@ func (c *Cluster) Nodes() []*corev1.Node {
 	return sortedValues(c.nodes)
 }
 
-// Pods returns every pod the state holds, bound or not, in no particular order, built
-// from the records (podRecord.pod): read only, as informer objects are.
-func (c *Cluster) Pods() []*corev1.Pod {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	out := make([]*corev1.Pod, 0, len(c.pods))
-	for _, r := range c.pods {
-		out = append(out, r.pod())
-	}
-	return out
-}
-
 // Pointers points at each item of a List's items, for code that reads objects as pointers.
 func Pointers[T any](items []T) []*T {
 	out := make([]*T, len(items))

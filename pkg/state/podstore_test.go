@@ -288,7 +288,7 @@ func TestClusterObservesPodStore(t *testing.T) {
 	c := NewCluster(Options{})
 	s.observe(&recordObserver{set: c.setPod, remove: c.DeletePod})
 	must(t, s.Add(storePod("b", "", "2")))
-	if n := len(c.Pods()); n != 2 {
+	if n := len(c.PodRefs()); n != 2 {
 		t.Fatalf("cluster holds %d pods, want 2", n)
 	}
 	if c.pods[types.NamespacedName{Namespace: "default", Name: "a"}] != s.pods[types.NamespacedName{Namespace: "default", Name: "a"}] {
@@ -296,7 +296,7 @@ func TestClusterObservesPodStore(t *testing.T) {
 	}
 	gen := c.Generation()
 	must(t, s.Delete(storePod("a", "n1", "3")))
-	if n := len(c.Pods()); n != 1 || c.Generation() == gen {
+	if n := len(c.PodRefs()); n != 1 || c.Generation() == gen {
 		t.Errorf("after a delete: %d pods, generation %d (was %d)", n, c.Generation(), gen)
 	}
 }

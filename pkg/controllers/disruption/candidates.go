@@ -274,10 +274,11 @@ func (c *Controller) newPass(ctx context.Context, now time.Time, podList []*core
 	return p
 }
 
-// podsOn returns the pods bound to the node when the pass was built, read only. From the
-// state, each call builds the slice anew (the Pods themselves are shared while anything
-// holds them): what the pass keeps are refs, so the pods of the nodes it only looks at
-// are garbage as soon as it has (25 MB of Pods at 20,000 pods, held by every pass before).
+// podsOn returns the pods bound to the node when the pass was built, read only, for a
+// caller that keeps them (a candidate's movers, an in-flight command's). From the state,
+// each call builds the slice anew (the Pods themselves are shared while anything holds
+// them): the pass keeps refs, not a Pod for each of 20,000 pods (25 MB, held by every
+// pass before). A caller that keeps nothing uses lookAtPods.
 func (p *pass) podsOn(node string) []*corev1.Pod {
 	if p.refs == nil {
 		return p.podsByNode[node]

@@ -477,7 +477,7 @@ func (p *pass) poolStats(pool string) poolStat {
 		c := &Candidate{NodeClaim: nc, Node: node, NodePool: np}
 		p.price(c)
 		s.price += c.Price
-		s.disruption += disruptionCost(reschedulable(p.podsOn(node.Name)), nc, p.now)
+		s.disruption += disruptionCost(reschedulable(p.lookAtPods(node.Name)), nc, p.now)
 	}
 	if p.poolStatCache == nil {
 		p.poolStatCache = map[string]poolStat{}

@@ -162,7 +162,7 @@ func (q *quietState) destination(p *pass, name string) bool {
 		if free == nil {
 			free = corev1.ResourceList{}
 		}
-		for _, pod := range p.podsOn(name) {
+		for _, pod := range p.lookAtPods(name) {
 			if pods.IsTerminal(pod) {
 				continue
 			}
