@@ -81,12 +81,14 @@ func (c *Controller) podStates(emit func(value float64, labelValues ...string)) 
 	}
 	unbound := &corev1.Node{}
 	values := make([]string, len(metrics.PodStateLabels()))
+	var pod corev1.Pod // each pod in turn (PodRef.Into): a scrape keeps none of them
 	for _, ref := range pods {
 		node := byName[ref.NodeName()]
 		if node == nil {
 			node = unbound
 		}
-		stateValues(values, ref.Pod(), node)
+		ref.Into(&pod)
+		stateValues(values, &pod, node)
 		emit(1, values...)
 	}
 }

@@ -234,7 +234,7 @@ func (c *Controller) nodesAndPods() ([]*corev1.Node, []state.PodRef, bool) {
 }
 
 // nodeSamples are the per-node resource gauges and lifetimes, and cluster utilization. It
-// reads the pods one node at a time, so it holds the Pods of one node at once (PodRef).
+// reads the pods one at a time into one Pod (PodRef.Into), building none.
 func (c *Controller) nodeSamples(nodes []*corev1.Node, pods []state.PodRef, now time.Time) map[*metrics.ComputedGauge][]series {
 	podsByNode := map[string][]state.PodRef{}
 	for _, p := range pods {
@@ -246,10 +246,12 @@ func (c *Controller) nodeSamples(nodes []*corev1.Node, pods []state.PodRef, now 
 	names := metrics.NodeLabels()
 	allocatable, requested := corev1.ResourceList{}, corev1.ResourceList{}
 	resources := podResourcesMemo()
+	var pod corev1.Pod // each pod in turn (PodRef.Into): the samples keep none of them
 	for _, n := range nodes {
 		var podReq, podLim, dsReq, dsLim corev1.ResourceList = corev1.ResourceList{}, corev1.ResourceList{}, corev1.ResourceList{}, corev1.ResourceList{}
 		for _, ref := range podsByNode[n.Name] {
-			p := ref.Pod()
+			ref.Into(&pod)
+			p := &pod
 			if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 				continue
 			}
