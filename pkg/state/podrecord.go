@@ -30,10 +30,10 @@ type podRecord struct {
 	// provisionable and terminal are pods.IsProvisionable and pods.IsTerminal of the pod,
 	// read on every pass over the state's pods.
 	provisionable, terminal bool
-	// built is the Pod pod last built, while anything still holds it: a disruption pass
-	// or a metrics scrape every few seconds reads every pod, and as long as the collector
-	// has not run in between they share one Pod per record instead of building 20,000
-	// anew (25 MB) each time.
+	// built is the Pod pod last built, while anything still holds it: the readers that
+	// keep a pod (a candidate's movers, a nominated pod, a pending pod) share one Pod per
+	// record. Those that read every pod and keep none (a pass's rules, a scrape) use
+	// PodRef.Into instead, and the scheduler reads the record's parts (Objects' Running).
 	built atomic.Pointer[weak.Pointer[corev1.Pod]]
 }
 
