@@ -181,17 +181,29 @@ func (c *Cluster) BoundPods() map[string][]PodRef {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	out := make(map[string][]PodRef, len(c.podsOnNode))
-	for node, keys := range c.podsOnNode {
-		refs := make([]PodRef, 0, len(keys))
-		for key := range keys {
-			if r := c.pods[key]; r != nil {
-				refs = append(refs, PodRef{r: r})
-			}
+	for node := range c.podsOnNode {
+		records := c.recordsOn(node)
+		refs := make([]PodRef, len(records))
+		for i, r := range records {
+			refs[i] = PodRef{r: r}
 		}
-		slices.SortFunc(refs, func(a, b PodRef) int {
-			return cmp.Or(cmp.Compare(a.r.meta.Namespace, b.r.meta.Namespace), cmp.Compare(a.r.meta.Name, b.r.meta.Name))
-		})
 		out[node] = refs
 	}
+	return out
+}
+
+// recordsOn are the records of the pods bound to the node, in namespace and name order.
+// The caller holds c.mu.
+func (c *Cluster) recordsOn(node string) []*podRecord {
+	keys := c.podsOnNode[node]
+	out := make([]*podRecord, 0, len(keys))
+	for key := range keys {
+		if r := c.pods[key]; r != nil {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b *podRecord) int {
+		return cmp.Or(cmp.Compare(a.meta.Namespace, b.meta.Namespace), cmp.Compare(a.meta.Name, b.meta.Name))
+	})
 	return out
 }

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"cmp"
 	"maps"
 	"slices"
 
@@ -33,20 +32,16 @@ func (c *Cluster) Objects() snapshot.Objects {
 		Nominated:              map[string][]*corev1.Pod{},
 		Running:                make(map[string][]scheduling.RunningPod, len(c.podsOnNode)),
 	}
-	for node, keys := range c.podsOnNode {
-		running := make([]scheduling.RunningPod, 0, len(keys))
-		for key := range keys {
-			if r := c.pods[key]; r != nil && !r.terminal {
+	for node := range c.podsOnNode {
+		var running []scheduling.RunningPod
+		for _, r := range c.recordsOn(node) {
+			if !r.terminal {
 				running = append(running, scheduling.RunningPod{Meta: &r.meta, Spec: r.spec})
 			}
 		}
-		if len(running) == 0 {
-			continue
+		if len(running) > 0 {
+			objs.Running[node] = running
 		}
-		slices.SortFunc(running, func(a, b scheduling.RunningPod) int {
-			return cmp.Or(cmp.Compare(a.Meta.Namespace, b.Meta.Namespace), cmp.Compare(a.Meta.Name, b.Meta.Name))
-		})
-		objs.Running[node] = running
 	}
 	for key, n := range c.validNominations(now) {
 		objs.Nominated[n.nodeClaim] = append(objs.Nominated[n.nodeClaim], c.pods[key].pod())
