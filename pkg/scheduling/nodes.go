@@ -47,11 +47,19 @@ type run struct {
 }
 
 func (s *solver) addExistingNodes() {
-	// One allocation for all the nodes and maps sized up front: a disruption sweep builds
-	// thousands of existing nodes per candidate it simulates, and growing these maps was a
-	// quarter of each simulation.
-	all := make([]node, len(s.snap.Nodes))
+	// One array for all the nodes and maps sized up front, a previous solve's through a
+	// Memo (see scratch): a disruption sweep builds thousands of existing nodes per
+	// candidate it simulates, and growing these maps was a quarter of each simulation.
+	sc := s.memo.takeScratch()
+	s.scratch = sc
+	all := sc.existingNodes(len(s.snap.Nodes))
+	if s.doms[labelHostname] == nil && sc.hosts != nil {
+		s.doms[labelHostname] = sc.hosts
+	}
 	s.reserveDomains(labelHostname, len(s.snap.Nodes))
+	if s.nodes == nil {
+		s.nodes = sc.list
+	}
 	s.nodes = slices.Grow(s.nodes, len(s.snap.Nodes))
 	for i := range s.snap.Nodes {
 		en := &s.snap.Nodes[i]

@@ -66,6 +66,8 @@ type solver struct {
 	// memo is what the solve reads from pods, shared by the policies of one Solve and, with
 	// a Memo, by every solve of the memo (see Memo).
 	memo *tableMemo
+	// scratch holds the existing nodes and what is sized by them (see scratch).
+	scratch *scratch
 }
 
 // targetKey identifies a sizing decision; targetMemo remembers it with the queue length it
@@ -101,22 +103,36 @@ func solve(s *Snapshot, pods []*corev1.Pod, m *Memo) (plan *Plan) {
 	var bestUnsched int
 	var bestPrice float64
 	var shared *solver
+	var solvers []*solver
 	for _, pol := range []policy{policyEfficient, policyLargest, policyFewest} {
 		if pol == policyFewest && !shared.fewestWorthIt(len(pods)) {
 			continue
 		}
-		sv := newSolverFrom(s, pol, pods, shared)
+		prev := shared
+		if prev == nil && m != nil {
+			prev = m.compiled(s, pods)
+		}
+		sv := newSolverFrom(s, pol, pods, prev)
 		if shared == nil && m != nil {
 			sv.memo = m.forTable(&sv.u.res)
+			sv.memo.keepCompiled(s, sv)
 		}
 		shared = sv
+		solvers = append(solvers, sv)
 		sv.solve(pods)
 		unsched, price := sv.estimate()
 		if best == nil || unsched < bestUnsched || (unsched == bestUnsched && price < bestPrice-1e-9) {
 			best, bestUnsched, bestPrice = sv, unsched, price
 		}
 	}
-	return best.finalize()
+	plan = best.finalize()
+	if m != nil {
+		// The plan holds no node: the memo's next solve may reuse their scratch.
+		for _, sv := range solvers {
+			sv.giveBack()
+		}
+	}
+	return plan
 }
 
 // failedPlan is the plan of a solve that failed with err: no pod placed, each with the
@@ -158,14 +174,7 @@ func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver)
 		return s
 	}
 	s.u = newUniverse(snap.NodePools)
-	// Give the extended resources pods ask for, and those NodePools limit, their dimensions
-	// before instance types are compiled (a limit on a resource no type's capacity carries
-	// would never bind); "nodes" counts one per NodeClaim (see universe.compile).
-	var limited []corev1.ResourceName
-	for i := range snap.NodePools {
-		limited = append(limited, sortedNames(snap.NodePools[i].Limits)...)
-	}
-	s.u.res.intern([][]*corev1.Pod{pods, snap.DaemonSets}, limited)
+	s.u.res = tableOf(snap, pods)
 	s.fixedOnly = s.u.res.dims() <= numFixed
 	pools := make([]*NodePool, len(snap.NodePools))
 	for i := range snap.NodePools {
@@ -187,6 +196,20 @@ func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver)
 	}
 	s.memo = newTableMemo()
 	return s
+}
+
+// tableOf gives the extended resources the pods and DaemonSets ask for, and those NodePools
+// limit, their dimensions; before instance types are compiled (a limit on a resource no
+// type's capacity carries would never bind); "nodes" counts one per NodeClaim (see
+// universe.compile).
+func tableOf(snap *Snapshot, pods []*corev1.Pod) resTable {
+	var limited []corev1.ResourceName
+	for i := range snap.NodePools {
+		limited = append(limited, sortedNames(snap.NodePools[i].Limits)...)
+	}
+	var t resTable
+	t.intern([][]*corev1.Pod{pods, snap.DaemonSets}, limited)
+	return t
 }
 
 // solve places the pods; finalize turns the result into a Plan.
