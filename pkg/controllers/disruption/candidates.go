@@ -133,6 +133,9 @@ type pass struct {
 	// memo reads each running pod's requests once for all the simulations of the pass
 	// (its pods and snapshot do not change during the pass).
 	memo *scheduling.Memo
+	// nodeScratch holds the nodes of the snapshot of the simulation being solved (see
+	// solvedWithout).
+	nodeScratch []scheduling.ExistingNode
 	// options of the engine (feature gates, time budgets).
 	opts *Options
 	// cursor is the candidate single-node consolidation tried last when its time ran

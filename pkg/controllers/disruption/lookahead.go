@@ -307,7 +307,7 @@ func (p *pass) after(cmd *Command) *pass {
 	}
 	child.candidates = append(child.candidates, pending...)
 	child.passedOver, child.passedOverMulti, child.rejectedScores, child.tried = map[string]*Blocker{}, nil, nil, nil
-	child.poolStatCache, child.cursor, child.deferrals = nil, nil, nil
+	child.poolStatCache, child.cursor, child.deferrals, child.nodeScratch = nil, nil, nil, nil
 	child.target, child.targetDone = p.targetAfter(cmd), true
 	child.virtual = p.virtual + 1
 	return &child

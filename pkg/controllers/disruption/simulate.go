@@ -59,8 +59,7 @@ func (p *pass) run(gone map[string]bool, movers, others []*corev1.Pod, extra *sc
 		toPlace = append(toPlace, p.unbound(pod))
 	}
 	toPlace = append(toPlace, p.pending...)
-	snap := p.snapWithout(gone, extra)
-	plan := scheduling.SolveWith(&snap, toPlace, p.memo)
+	plan := p.solvedWithout(gone, extra, toPlace)
 	for _, u := range plan.Unschedulable {
 		if isMover[u.Pod.UID] {
 			return simulation{why: fmt.Sprintf("pod %s/%s would fit nowhere: %s", u.Pod.Namespace, u.Pod.Name, u.Reason)}
@@ -104,9 +103,8 @@ func (p *pass) pendingBaseline() float64 {
 		toPlace = append(toPlace, p.unbound(pod))
 	}
 	toPlace = append(toPlace, p.pending...)
-	snap := p.snapWithout(p.goneNodes, nil)
 	cost := 0.0
-	for _, nc := range scheduling.SolveWith(&snap, toPlace, p.memo).NewNodeClaims {
+	for _, nc := range p.solvedWithout(p.goneNodes, nil, toPlace).NewNodeClaims {
 		if !slices.ContainsFunc(nc.Pods, func(pod *corev1.Pod) bool { return !p.isPending(pod) }) {
 			cost += nc.Cheapest.Price
 		}
@@ -118,16 +116,35 @@ func (p *pass) pendingBaseline() float64 {
 // snapWithout is the pass's snapshot without the gone nodes, plus extra (if any).
 func (p *pass) snapWithout(gone map[string]bool, extra *scheduling.ExistingNode) scheduling.Snapshot {
 	snap := *p.snap()
-	snap.Nodes = make([]scheduling.ExistingNode, 0, len(p.snap().Nodes)+1)
-	for _, n := range p.snap().Nodes {
+	snap.Nodes = appendWithout(make([]scheduling.ExistingNode, 0, len(snap.Nodes)+1), snap.Nodes, gone, extra)
+	return snap
+}
+
+// solvedWithout is the plan for the pods on the pass's snapshot without the gone nodes,
+// plus extra (if any). The snapshot lives only for the solve (a Plan holds none of its
+// nodes), so its nodes are copied into the pass's scratch: a fresh array for each of a
+// sweep's thousands of simulations (300 KB at 2,000 nodes) was a third of what they
+// allocated.
+func (p *pass) solvedWithout(gone map[string]bool, extra *scheduling.ExistingNode, pods []*corev1.Pod) *scheduling.Plan {
+	snap := *p.snap()
+	snap.Nodes = appendWithout(p.nodeScratch[:0], snap.Nodes, gone, extra)
+	plan := scheduling.SolveWith(&snap, pods, p.memo)
+	clear(snap.Nodes)
+	p.nodeScratch = snap.Nodes[:0]
+	return plan
+}
+
+// appendWithout appends the nodes but the gone ones, then extra (if any), to out.
+func appendWithout(out, nodes []scheduling.ExistingNode, gone map[string]bool, extra *scheduling.ExistingNode) []scheduling.ExistingNode {
+	for _, n := range nodes {
 		if !gone[n.Name] {
-			snap.Nodes = append(snap.Nodes, n)
+			out = append(out, n)
 		}
 	}
 	if extra != nil {
-		snap.Nodes = append(snap.Nodes, *extra)
+		out = append(out, *extra)
 	}
-	return snap
+	return out
 }
 
 // isPending reports whether the pod is one of the pass's pending pods.
