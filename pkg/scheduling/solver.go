@@ -198,10 +198,10 @@ func newSolverFrom(snap *Snapshot, pol policy, pods []*corev1.Pod, prev *solver)
 	return s
 }
 
-// tableOf gives the extended resources the pods and DaemonSets ask for, and those NodePools
-// limit, their dimensions; before instance types are compiled (a limit on a resource no
-// type's capacity carries would never bind); "nodes" counts one per NodeClaim (see
-// universe.compile).
+// tableOf is a solve's resource table: a dimension for every extended resource the pods and
+// DaemonSets ask for and every one the NodePools limit, known before instance types are
+// compiled (a limit on a resource no type's capacity carries would never bind); "nodes"
+// counts one per NodeClaim (see universe.compile).
 func tableOf(snap *Snapshot, pods []*corev1.Pod) resTable {
 	var limited []corev1.ResourceName
 	for i := range snap.NodePools {
