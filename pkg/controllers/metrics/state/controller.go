@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +58,10 @@ type Controller struct {
 	types        *metrics.InstanceTypeMetrics
 	store        *metrics.Store
 	unsyncedAt   time.Time
+	// typeSamples are the instance type samples last built, for the types whose print
+	// typesPrint is (see instanceTypeSamples).
+	typeSamples []metrics.Sample
+	typesPrint  uint64
 
 	// memo are the node families of the last scrape, computed at memoAt from the state at
 	// memoGen.
@@ -321,13 +326,24 @@ func (c *Controller) instanceTypeSamples(ctx context.Context, pools []v1.NodePoo
 	if c.cloud == nil {
 		return nil, nil
 	}
-	seen := map[string]bool{}
-	var out []metrics.Sample
+	byPool := make([][]*cloudprovider.InstanceType, len(pools))
 	for i := range pools {
 		its, err := c.cloud.GetInstanceTypes(ctx, &pools[i])
 		if err != nil {
 			return nil, fmt.Errorf("getting the instance types of nodepool %s: %w", pools[i].Name, err)
 		}
+		byPool[i] = its
+	}
+	// The catalogue rarely changes between passes (every 5 s): building its thousands of
+	// offering series again, to find them the same, was the largest allocation of a quiet
+	// controller after the informers'.
+	print := typesPrint(byPool)
+	if c.typeSamples != nil && print == c.typesPrint {
+		return c.typeSamples, nil
+	}
+	seen := map[string]bool{}
+	var out []metrics.Sample
+	for _, its := range byPool {
 		for _, it := range its {
 			if seen[it.Name] {
 				continue
@@ -346,7 +362,58 @@ func (c *Controller) instanceTypeSamples(ctx context.Context, pools []v1.NodePoo
 			}
 		}
 	}
+	c.typeSamples, c.typesPrint = out, print
 	return out, nil
+}
+
+// typesPrint is a hash of what the instance type samples are made of: each pool's types in
+// order, with their CPU and memory and their offerings' zones, capacity types,
+// availability and prices.
+func typesPrint(byPool [][]*cloudprovider.InstanceType) uint64 {
+	var h fnv64
+	for _, its := range byPool {
+		h.num(uint64(len(its)))
+		for _, it := range its {
+			h.str(it.Name)
+			cpu, mem := it.Capacity[corev1.ResourceCPU], it.Capacity[corev1.ResourceMemory]
+			h.num(math.Float64bits(cpu.AsApproximateFloat64()))
+			h.num(math.Float64bits(mem.AsApproximateFloat64()))
+			h.num(uint64(len(it.Offerings)))
+			for _, o := range it.Offerings {
+				h.str(o.Zone)
+				h.str(o.CapacityType)
+				h.num(math.Float64bits(boolValue(o.Available)))
+				h.num(math.Float64bits(o.PricePerHour))
+			}
+		}
+	}
+	return h.sum()
+}
+
+// fnv64 is FNV-1a over numbers and length-prefixed strings, without allocating.
+type fnv64 struct{ h uint64 }
+
+func (f *fnv64) sum() uint64 { return f.h }
+
+func (f *fnv64) byte(b byte) {
+	if f.h == 0 {
+		f.h = 14695981039346656037
+	}
+	f.h = (f.h ^ uint64(b)) * 1099511628211
+}
+
+func (f *fnv64) num(v uint64) {
+	for range 8 {
+		f.byte(byte(v))
+		v >>= 8
+	}
+}
+
+func (f *fnv64) str(s string) {
+	f.num(uint64(len(s)))
+	for i := 0; i < len(s); i++ {
+		f.byte(s[i])
+	}
 }
 
 // NodeLabels are the metric labels of a node (see metrics.NodeLabels).

@@ -263,3 +263,64 @@ func TestPodResourcesMemoMatchesEachPod(t *testing.T) {
 		}
 	}
 }
+
+// TestInstanceTypeSamplesFollowTheCatalogue: a pass whose catalogue is unchanged reuses the
+// instance type samples it built last, and a changed price, a lost offering or a type gone
+// shows in the gauges at the next pass.
+func TestInstanceTypeSamplesFollowTheCatalogue(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := v1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	pool := &v1.NodePool{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
+	kube := fake.NewClientBuilder().WithScheme(scheme).WithObjects(pool).Build()
+	cloud := cpfake.New(cpfake.Options{})
+	c, err := NewController(Deps{Client: kube, CloudProvider: cloud, Registerer: prometheus.NewRegistry(), Clock: clocktesting.NewFakeClock(time.Now())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	reconcile := func() {
+		t.Helper()
+		if err := c.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reconcile()
+	its, err := cloud.GetInstanceTypes(ctx, pool)
+	if err != nil || len(its) < 2 {
+		t.Fatalf("the fake offers %d instance types (%v)", len(its), err)
+	}
+	offering := func(it int) prometheus.Labels {
+		o := its[it].Offerings[0]
+		return prometheus.Labels{metrics.LabelInstanceType: its[it].Name, metrics.LabelCapacityType: o.CapacityType, metrics.LabelZone: o.Zone}
+	}
+	if got, ok := valueOf(t, c.types.OfferingPriceEstimate, offering(0)); !ok || got != its[0].Offerings[0].PricePerHour {
+		t.Fatalf("price of %v = %v (found %v), want %v", offering(0), got, ok, its[0].Offerings[0].PricePerHour)
+	}
+	first := &c.typeSamples[0]
+	reconcile()
+	if &c.typeSamples[0] != first {
+		t.Fatal("a pass over the same catalogue built its instance type samples again")
+	}
+
+	its[0].Offerings[0].PricePerHour *= 2
+	its[1].Offerings[0].Available = false
+	cloud.SetInstanceTypes(its)
+	reconcile()
+	if got, _ := valueOf(t, c.types.OfferingPriceEstimate, offering(0)); got != its[0].Offerings[0].PricePerHour {
+		t.Errorf("price after the change = %v, want %v", got, its[0].Offerings[0].PricePerHour)
+	}
+	if got, ok := valueOf(t, c.types.OfferingAvailable, offering(1)); !ok || got != 0 {
+		t.Errorf("availability of the lost offering = %v (found %v), want 0", got, ok)
+	}
+	types := testutil.CollectAndCount(c.types.CPUCores)
+	cloud.SetInstanceTypes(its[1:])
+	reconcile()
+	if n := testutil.CollectAndCount(c.types.CPUCores); n != types-1 {
+		t.Errorf("%d instance types in the gauges after one of %d went, want %d", n, types, types-1)
+	}
+	if _, ok := valueOf(t, c.types.CPUCores, prometheus.Labels{metrics.LabelInstanceType: its[0].Name}); ok {
+		t.Errorf("the gone type %s keeps its series", its[0].Name)
+	}
+}
