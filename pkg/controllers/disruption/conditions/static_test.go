@@ -2,7 +2,9 @@ package conditions
 
 import (
 	"testing"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
@@ -44,5 +46,37 @@ func TestStaticDrift(t *testing.T) {
 				t.Fatalf("Static = %q (%s), want %q", got, msg, tc.want)
 			}
 		})
+	}
+}
+
+// TestSameConditions: sameConditions agrees with equality.Semantic.DeepEqual, which it
+// replaces, on conditions that differ in each field or not at all, times in other zones
+// and nil against empty lists.
+func TestSameConditions(t *testing.T) {
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	base := metav1.Condition{Type: "Drifted", Status: metav1.ConditionTrue, ObservedGeneration: 3,
+		LastTransitionTime: metav1.NewTime(at), Reason: "NodePoolDrifted", Message: "the template changed"}
+	variants := []func(c *metav1.Condition){
+		func(c *metav1.Condition) {},
+		func(c *metav1.Condition) { c.Type = "Consolidatable" },
+		func(c *metav1.Condition) { c.Status = metav1.ConditionFalse },
+		func(c *metav1.Condition) { c.ObservedGeneration = 4 },
+		func(c *metav1.Condition) { c.LastTransitionTime = metav1.NewTime(at.Add(time.Second)) },
+		func(c *metav1.Condition) { c.LastTransitionTime = metav1.NewTime(at.In(time.FixedZone("x", 3600))) },
+		func(c *metav1.Condition) { c.Reason = "Other" },
+		func(c *metav1.Condition) { c.Message = "" },
+	}
+	lists := [][]metav1.Condition{nil, {}, {base}, {base, base}}
+	for _, v := range variants {
+		c := base
+		v(&c)
+		lists = append(lists, []metav1.Condition{c}, []metav1.Condition{base, c})
+	}
+	for i, a := range lists {
+		for j, b := range lists {
+			if got, want := sameConditions(a, b), equality.Semantic.DeepEqual(a, b); got != want {
+				t.Errorf("lists %d and %d: sameConditions %v, Semantic.DeepEqual %v", i, j, got, want)
+			}
+		}
 	}
 }
