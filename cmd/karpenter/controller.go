@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -53,6 +54,11 @@ func runController(args []string, stdout, stderr io.Writer) int {
 	ctrllog.SetLogger(logger)
 	if opts.MemoryLimit > 0 {
 		debug.SetMemoryLimit(opts.MemoryLimit / 10 * 9)
+	}
+	if !opts.EnableProfiling {
+		// Heap profiles are served only with profiling on: without it, sampling
+		// allocations for them only holds memory (their buckets, ~3 MB at 2,000 nodes).
+		runtime.MemProfileRate = 0
 	}
 
 	cfg, err := restConfig(opts.Kubeconfig)

@@ -205,7 +205,13 @@ func TestScale(t *testing.T) {
 	if bin == "" {
 		bin = buildKarpenter(t, c.root)
 	}
-	ctl := c.startController(t, bin, "--enable-profiling")
+	// Profiling only when profiles are wanted: without it the controller samples no heap
+	// profile (see runController), as deployed.
+	var flags []string
+	if profiles != "" {
+		flags = append(flags, "--enable-profiling")
+	}
+	ctl := c.startController(t, bin, flags...)
 	proc := process{pid: ctl.cmd.Process.Pid}
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d", ctl.metrics)
 	w := newWatcher(t, c)
