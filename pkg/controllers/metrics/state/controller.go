@@ -337,8 +337,8 @@ func (c *Controller) instanceTypeSamples(ctx context.Context, pools []v1.NodePoo
 	// The catalogue rarely changes between passes (every 5 s): building its thousands of
 	// offering series again, to find them the same, was the largest allocation of a quiet
 	// controller after the informers'.
-	print := typesPrint(byPool)
-	if c.typeSamples != nil && print == c.typesPrint {
+	fp := typesPrint(byPool)
+	if c.typeSamples != nil && fp == c.typesPrint {
 		return c.typeSamples, nil
 	}
 	seen := map[string]bool{}
@@ -362,7 +362,7 @@ func (c *Controller) instanceTypeSamples(ctx context.Context, pools []v1.NodePoo
 			}
 		}
 	}
-	c.typeSamples, c.typesPrint = out, print
+	c.typeSamples, c.typesPrint = out, fp
 	return out, nil
 }
 
@@ -370,7 +370,7 @@ func (c *Controller) instanceTypeSamples(ctx context.Context, pools []v1.NodePoo
 // order, with their CPU and memory and their offerings' zones, capacity types,
 // availability and prices.
 func typesPrint(byPool [][]*cloudprovider.InstanceType) uint64 {
-	var h fnv64
+	h := fnv64{h: 14695981039346656037}
 	for _, its := range byPool {
 		h.num(uint64(len(its)))
 		for _, it := range its {
@@ -390,17 +390,13 @@ func typesPrint(byPool [][]*cloudprovider.InstanceType) uint64 {
 	return h.sum()
 }
 
-// fnv64 is FNV-1a over numbers and length-prefixed strings, without allocating.
+// fnv64 is FNV-1a (h starts at its offset basis) over numbers and length-prefixed
+// strings, without allocating.
 type fnv64 struct{ h uint64 }
 
 func (f *fnv64) sum() uint64 { return f.h }
 
-func (f *fnv64) byte(b byte) {
-	if f.h == 0 {
-		f.h = 14695981039346656037
-	}
-	f.h = (f.h ^ uint64(b)) * 1099511628211
-}
+func (f *fnv64) byte(b byte) { f.h = (f.h ^ uint64(b)) * 1099511628211 }
 
 func (f *fnv64) num(v uint64) {
 	for range 8 {
