@@ -58,19 +58,17 @@ func compiledKeyOf(s *Snapshot) compiledKey {
 }
 
 // compiled returns a solver holding the universe and pools an earlier solve through the
-// memo compiled for the snapshot's NodePools and DaemonSets (the same slices) and
-// resource dimensions, nil when there is none. They depend on nothing else (not on the
+// memo compiled for the snapshot's NodePools and DaemonSets (the same slices), in the
+// memo's resource dimensions, nil when there is none. They depend on nothing else (not on the
 // nodes, nor on the pods but for the dimensions their requests need), and are read-only
 // apart from pure caches and the pools' remaining limits, which newSolverFrom resets, as it
 // does between the policies of one solve: compiling every instance type of every pool
 // again was two fifths of each of a disruption sweep's simulations.
-func (m *Memo) compiled(s *Snapshot, pods []*corev1.Pod) *solver {
-	t := tableOf(s, pods)
-	tm := m.byTable[t.signature()]
-	if tm == nil || tm.base == nil || tm.baseKey != compiledKeyOf(s) {
+func (m *tableMemo) compiled(s *Snapshot) *solver {
+	if m.base == nil || m.baseKey != compiledKeyOf(s) {
 		return nil
 	}
-	return tm.base
+	return m.base
 }
 
 // keepCompiled remembers the universe and pools sv compiled (or reused) for the snapshot.

@@ -132,7 +132,7 @@ func countIn(a, b map[*node]bool) int {
 
 // TestMemoReusesCompiledPools: solves through one Memo over the same NodePools and
 // DaemonSets slices (a disruption pass's simulations) reuse the universe and pools the
-// first compiled for the same resource dimensions (see Memo.compiled), and plan as fresh
+// first compiled for the same resource dimensions (see tableMemo.compiled), and plan as fresh
 // solves do: random clusters with other nodes and pods each time, pools with and without
 // limits (whose budget a stale copy would have spent), and pending pods asking for a GPU
 // now and then (other dimensions, so another compilation).

@@ -104,18 +104,23 @@ func solve(s *Snapshot, pods []*corev1.Pod, m *Memo) (plan *Plan) {
 	var bestPrice float64
 	var shared *solver
 	var solvers []*solver
+	var tm *tableMemo // the memo of the solve's resource dimensions, with a Memo
+	if m != nil {
+		t := tableOf(s, pods)
+		tm = m.forTable(&t)
+	}
 	for _, pol := range []policy{policyEfficient, policyLargest, policyFewest} {
 		if pol == policyFewest && !shared.fewestWorthIt(len(pods)) {
 			continue
 		}
 		prev := shared
-		if prev == nil && m != nil {
-			prev = m.compiled(s, pods)
+		if prev == nil && tm != nil {
+			prev = tm.compiled(s)
 		}
 		sv := newSolverFrom(s, pol, pods, prev)
-		if shared == nil && m != nil {
-			sv.memo = m.forTable(&sv.u.res)
-			sv.memo.keepCompiled(s, sv)
+		if shared == nil && tm != nil {
+			sv.memo = tm
+			tm.keepCompiled(s, sv)
 		}
 		shared = sv
 		solvers = append(solvers, sv)

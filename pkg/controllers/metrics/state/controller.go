@@ -2,7 +2,9 @@ package state
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"strconv"
 	"strings"
@@ -62,6 +64,7 @@ type Controller struct {
 	// typesPrint is (see instanceTypeSamples).
 	typeSamples []metrics.Sample
 	typesPrint  uint64
+	typesSeed   maphash.Seed
 
 	// memo are the node families of the last scrape, computed at memoAt from the state at
 	// memoGen.
@@ -76,7 +79,7 @@ type Controller struct {
 // NewController builds the controller and registers its gauges.
 func NewController(deps Deps) (*Controller, error) {
 	c := &Controller{kube: deps.Client, cluster: deps.Cluster, cloud: deps.CloudProvider, clock: deps.Clock,
-		interval: deps.Interval, store: metrics.NewStore()}
+		interval: deps.Interval, store: metrics.NewStore(), typesSeed: maphash.MakeSeed()}
 	if c.clock == nil {
 		c.clock = clock.RealClock{}
 	}
@@ -337,7 +340,7 @@ func (c *Controller) instanceTypeSamples(ctx context.Context, pools []v1.NodePoo
 	// The catalogue rarely changes between passes (every 5 s): building its thousands of
 	// offering series again, to find them the same, was the largest allocation of a quiet
 	// controller after the informers'.
-	fp := typesPrint(byPool)
+	fp := typesPrint(c.typesSeed, byPool)
 	if c.typeSamples != nil && fp == c.typesPrint {
 		return c.typeSamples, nil
 	}
@@ -369,47 +372,32 @@ func (c *Controller) instanceTypeSamples(ctx context.Context, pools []v1.NodePoo
 // typesPrint is a hash of what the instance type samples are made of: each pool's types in
 // order, with their CPU and memory and their offerings' zones, capacity types,
 // availability and prices.
-func typesPrint(byPool [][]*cloudprovider.InstanceType) uint64 {
-	h := fnv64{h: 14695981039346656037}
+func typesPrint(seed maphash.Seed, byPool [][]*cloudprovider.InstanceType) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	var buf [8]byte
+	num := func(v uint64) { _, _ = h.Write(binary.LittleEndian.AppendUint64(buf[:0], v)) }
+	str := func(v string) {
+		num(uint64(len(v)))
+		_, _ = h.WriteString(v)
+	}
 	for _, its := range byPool {
-		h.num(uint64(len(its)))
+		num(uint64(len(its)))
 		for _, it := range its {
-			h.str(it.Name)
+			str(it.Name)
 			cpu, mem := it.Capacity[corev1.ResourceCPU], it.Capacity[corev1.ResourceMemory]
-			h.num(math.Float64bits(cpu.AsApproximateFloat64()))
-			h.num(math.Float64bits(mem.AsApproximateFloat64()))
-			h.num(uint64(len(it.Offerings)))
+			num(math.Float64bits(cpu.AsApproximateFloat64()))
+			num(math.Float64bits(mem.AsApproximateFloat64()))
+			num(uint64(len(it.Offerings)))
 			for _, o := range it.Offerings {
-				h.str(o.Zone)
-				h.str(o.CapacityType)
-				h.num(math.Float64bits(boolValue(o.Available)))
-				h.num(math.Float64bits(o.PricePerHour))
+				str(o.Zone)
+				str(o.CapacityType)
+				num(math.Float64bits(boolValue(o.Available)))
+				num(math.Float64bits(o.PricePerHour))
 			}
 		}
 	}
-	return h.sum()
-}
-
-// fnv64 is FNV-1a (h starts at its offset basis) over numbers and length-prefixed
-// strings, without allocating.
-type fnv64 struct{ h uint64 }
-
-func (f *fnv64) sum() uint64 { return f.h }
-
-func (f *fnv64) byte(b byte) { f.h = (f.h ^ uint64(b)) * 1099511628211 }
-
-func (f *fnv64) num(v uint64) {
-	for range 8 {
-		f.byte(byte(v))
-		v >>= 8
-	}
-}
-
-func (f *fnv64) str(s string) {
-	f.num(uint64(len(s)))
-	for i := 0; i < len(s); i++ {
-		f.byte(s[i])
-	}
+	return h.Sum64()
 }
 
 // NodeLabels are the metric labels of a node (see metrics.NodeLabels).
