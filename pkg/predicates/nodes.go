@@ -81,7 +81,7 @@ func restEqual(a, b *corev1.Node) bool {
 	return resourcesEqual(at.Capacity, bt.Capacity) && resourcesEqual(at.Allocatable, bt.Allocatable) && at.Phase == bt.Phase &&
 		rareEqual(at.Conditions, bt.Conditions, len(at.Conditions)+len(bt.Conditions) == 0) &&
 		slices.Equal(at.Addresses, bt.Addresses) && at.DaemonEndpoints == bt.DaemonEndpoints &&
-		rareEqual(&at.NodeInfo, &bt.NodeInfo, at.NodeInfo == bt.NodeInfo) &&
+		rareEqual(at.NodeInfo, bt.NodeInfo, at.NodeInfo == bt.NodeInfo) &&
 		rareEqual(at.Images, bt.Images, len(at.Images)+len(bt.Images) == 0) &&
 		slices.Equal(at.VolumesInUse, bt.VolumesInUse) &&
 		rareEqual(at.VolumesAttached, bt.VolumesAttached, len(at.VolumesAttached)+len(bt.VolumesAttached) == 0) &&
