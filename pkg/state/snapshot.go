@@ -63,5 +63,20 @@ func (c *Cluster) Snapshot(nodePools []scheduling.NodePool, instanceTypes []*clo
 func (c *Cluster) NodePoolUsage(nodePool string, instanceTypes []*cloudprovider.InstanceType) corev1.ResourceList {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return snapshot.Usage(nodePool, instanceTypes, slices.Collect(maps.Values(c.nodeClaims)), slices.Collect(maps.Values(c.nodes)))
+	return snapshot.UsageOf(nodePool, instanceTypes, maps.Values(c.nodeClaims), maps.Values(c.nodes), c.ownedLocked)
+}
+
+// ownedLocked reports whether a NodeClaim has the Node's provider ID: the one registered as
+// the Node, or, for a Node whose NodeClaim has not recorded it yet (or a NodeClaim of
+// another name), any. The caller holds c.mu.
+func (c *Cluster) ownedLocked(n *corev1.Node) bool {
+	if nc := c.nodeClaims[c.claimByNode[n.Name]]; nc != nil && nc.Status.ProviderID == n.Spec.ProviderID {
+		return true
+	}
+	for _, nc := range c.nodeClaims {
+		if nc.Status.ProviderID == n.Spec.ProviderID {
+			return true
+		}
+	}
+	return false
 }

@@ -1,12 +1,15 @@
 package state_test
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -14,6 +17,7 @@ import (
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/cloudprovider"
+	"github.com/gokarpenter/karpenter/pkg/snapshot"
 	"github.com/gokarpenter/karpenter/pkg/state"
 	"github.com/gokarpenter/karpenter/pkg/test"
 )
@@ -286,5 +290,62 @@ func TestNominatedToByNodeClaimOrNode(t *testing.T) {
 	c.UpdatePod(boundA)
 	if _, pods := c.NominatedTo("nc-1"); names(pods) != "b" {
 		t.Fatalf("after a bound: %q, want b", names(pods))
+	}
+}
+
+// TestNodePoolUsageAgreesWithSnapshotUsage: the state counts a pool's usage from its own
+// indexes (a Node is owned when the NodeClaim registered as it, or any NodeClaim, has its
+// provider ID) as snapshot.Usage does from lists, on random clusters with NodeClaims in
+// flight, launched but not registered, registered under another name, and Nodes no
+// NodeClaim owns. It fails when a Node linked to a NodeClaim with another provider ID, or
+// one whose NodeClaim has not recorded it, is counted differently.
+func TestNodePoolUsageAgreesWithSnapshotUsage(t *testing.T) {
+	its := []*cloudprovider.InstanceType{instanceType("large", "8", "32Gi", 0.4), instanceType("small", "2", "8Gi", 0.1)}
+	pools := []string{"default", "other"}
+	for seed := range 60 {
+		rng := rand.New(rand.NewPCG(uint64(seed), 3))
+		c := state.NewCluster(state.Options{Clock: clocktesting.NewFakeClock(time.Now())})
+		n := 1 + rng.IntN(12)
+		for i := range n {
+			pool := pools[rng.IntN(2)]
+			id := fmt.Sprintf("fake:///zone-a/%d", i)
+			nc := nodeClaim(fmt.Sprintf("nc-%d", i), "large", "small")
+			nc.Labels[v1.NodePoolLabelKey] = pool
+			node := &corev1.Node{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("node-%d", i), Labels: map[string]string{v1.NodePoolLabelKey: pool}},
+				Spec:       corev1.NodeSpec{ProviderID: id},
+				Status:     corev1.NodeStatus{Capacity: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(fmt.Sprint(1 + rng.IntN(16)))}},
+			}
+			switch rng.IntN(6) {
+			case 0: // in flight: no provider ID, no Node
+				node = nil
+			case 1: // launched, its Node not registered to it yet
+				nc.Status.ProviderID = id
+			case 2: // registered
+				nc.Status.ProviderID, nc.Status.NodeName = id, node.Name
+				nc.Status.Capacity = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8")}
+			case 3: // registered as this Node, which now has another provider ID
+				nc.Status.ProviderID, nc.Status.NodeName = id, node.Name
+				node.Spec.ProviderID = id + "-replaced"
+			case 4: // a Node no NodeClaim owns
+				nc = nil
+			case 5: // a Node without a provider ID
+				nc = nil
+				node.Spec.ProviderID = ""
+			}
+			if nc != nil {
+				c.UpdateNodeClaim(nc)
+			}
+			if node != nil {
+				c.UpdateNode(node)
+			}
+		}
+		objs := c.Objects()
+		for _, pool := range pools {
+			got, want := c.NodePoolUsage(pool, its), snapshot.Usage(pool, its, objs.NodeClaims, objs.Nodes)
+			if !equality.Semantic.DeepEqual(got, want) {
+				t.Fatalf("seed %d, pool %s: state usage %v, snapshot.Usage %v", seed, pool, got, want)
+			}
+		}
 	}
 }
