@@ -173,9 +173,11 @@ func (c *Controller) refreshClusterState() {
 // nodeMemoTTL: the node families are computed once for the families of one scrape.
 const nodeMemoTTL = time.Second
 
-// nodeMemoMaxAge: while the cluster state's generation stays the same (no Pod or Node
-// changed but for heartbeats), the node families of the last scrape are reused for up to
-// this long. Computing them walks every pod and Node: at 10,000 pods most of a scrape.
+// nodeMemoMaxAge: while the cluster state's placement generation stays the same (no pod
+// or Node changed but for heartbeats, health and a running pod's status, none of which the
+// node families read), the node families of the last scrape are reused for up to this
+// long. Computing them walks every pod and Node: at 10,000 pods most of a scrape, and with
+// the health generation instead, 2,000 nodes flapping Ready rebuilt them at every scrape.
 const nodeMemoMaxAge = time.Minute
 
 // series is one computed series: its label values (values, then resource when set) and
@@ -189,7 +191,7 @@ type series struct {
 }
 
 // nodeSource is the source of one node family: the families computed together, from the
-// cache, at most once per nodeMemoTTL or per generation of the cluster state.
+// cache, at most once per nodeMemoTTL or per placement generation of the cluster state.
 func (c *Controller) nodeSource(family *metrics.ComputedGauge) metrics.GaugeSource {
 	return func(emit func(float64, ...string)) {
 		all, now := c.nodeSeries()
@@ -210,15 +212,15 @@ func (c *Controller) nodeSource(family *metrics.ComputedGauge) metrics.GaugeSour
 }
 
 // nodeSeries are the node families' series, computed from the cache's Nodes and pods (read
-// only) unless computed less than nodeMemoTTL ago, or from the same generation of the
-// cluster state less than nodeMemoMaxAge ago; and the time of the scrape.
+// only) unless computed less than nodeMemoTTL ago, or from the same placement generation
+// of the cluster state less than nodeMemoMaxAge ago; and the time of the scrape.
 func (c *Controller) nodeSeries() (map[*metrics.ComputedGauge][]series, time.Time) {
 	c.memoMu.Lock()
 	defer c.memoMu.Unlock()
 	now := c.clock.Now()
 	var generation uint64
 	if c.cluster != nil {
-		generation = c.cluster.Generation() // read before the lists: a change after moves it on
+		generation = c.cluster.PlacementGeneration() // read before the lists: a change after moves it on
 	}
 	if age := now.Sub(c.memoAt); c.memo != nil && age >= 0 &&
 		(age < nodeMemoTTL || c.cluster != nil && generation == c.memoGen && age < nodeMemoMaxAge) {

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"maps"
+	"strconv"
 	"testing"
 	"time"
 
@@ -159,9 +160,9 @@ func (r *countingReader) List(ctx context.Context, list client.ObjectList, opts 
 	return r.Reader.List(ctx, list, opts...)
 }
 
-// The node families of a scrape are reused while the cluster state's generation stays the
-// same (a node's lifetime still counts on), and computed again once it moves or after
-// nodeMemoMaxAge.
+// The node families of a scrape are reused while the cluster state's placement generation
+// stays the same (a node's lifetime still counts on; its health flapping does not count),
+// and computed again once it moves or after nodeMemoMaxAge.
 func TestNodeFamiliesFollowTheStateGeneration(t *testing.T) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -212,6 +213,17 @@ func TestNodeFamiliesFollowTheStateGeneration(t *testing.T) {
 	clk.Step(30 * time.Second)
 	scrape("same generation", 0.5, 3630, 1)
 
+	// A node whose lease lapses flaps NotReady and back by the hundred at 2,000 nodes: its
+	// health is none of the node families' business.
+	for i, status := range []corev1.ConditionStatus{corev1.ConditionFalse, corev1.ConditionTrue} {
+		flapped := node.DeepCopy()
+		flapped.ResourceVersion = strconv.Itoa(10 + i)
+		flapped.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status}}
+		cluster.UpdateNode(flapped)
+	}
+	clk.Step(2 * time.Second)
+	scrape("after the node's Ready flapped", 0.5, 3632, 1)
+
 	second := pod("b", "250m")
 	second.ResourceVersion = ""
 	if err := kube.Create(context.Background(), second); err != nil {
@@ -219,9 +231,9 @@ func TestNodeFamiliesFollowTheStateGeneration(t *testing.T) {
 	}
 	cluster.UpdatePod(second)
 	clk.Step(2 * time.Second)
-	scrape("a pod more", 0.75, 3632, 2)
+	scrape("a pod more", 0.75, 3634, 2)
 	clk.Step(nodeMemoMaxAge)
-	scrape("after nodeMemoMaxAge", 0.75, 3632+nodeMemoMaxAge.Seconds(), 3)
+	scrape("after nodeMemoMaxAge", 0.75, 3634+nodeMemoMaxAge.Seconds(), 3)
 }
 
 // TestPodResourcesMemoMatchesEachPod: the scrape's memo gives every pod what PodResources
