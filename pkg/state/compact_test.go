@@ -5,9 +5,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/state"
@@ -178,5 +180,39 @@ func BenchmarkTransformPod(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Pods with the same conditions (their times to the second) share one slice; a pod whose
+// conditions differ in any field keeps its own; a write into the shared slice is reported.
+func TestCompactorSharesPodConditions(t *testing.T) {
+	c := state.NewCompactor(0)
+	at := metav1.Unix(1_800_000_000, 0)
+	pod := func(i int, readyAt metav1.Time) *corev1.Pod {
+		p := decoded(t, realisticPod(i, "n1"))
+		p.Status.Conditions = []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: at},
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: readyAt},
+		}
+		got, err := c.Transform(decoded(t, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.(*corev1.Pod)
+	}
+	a, b := pod(0, at), pod(1, at)
+	later := pod(2, metav1.NewTime(at.Add(time.Second)))
+	if len(a.Status.Conditions) != 2 || !same(a.Status.Conditions, b.Status.Conditions) {
+		t.Fatalf("pods with equal conditions do not share them: %v %v", a.Status.Conditions, b.Status.Conditions)
+	}
+	if same(a.Status.Conditions, later.Status.Conditions) || !later.Status.Conditions[1].LastTransitionTime.Equal(&metav1.Time{Time: at.Add(time.Second)}) {
+		t.Errorf("a pod ready a second later shares the others' conditions: %v", later.Status.Conditions)
+	}
+	if bad := c.Corrupted(); len(bad) > 0 {
+		t.Fatalf("nothing was written, yet Corrupted reports %v", bad)
+	}
+	a.Status.Conditions[1].Status = corev1.ConditionFalse
+	if bad := c.Corrupted(); len(bad) != 1 || !strings.Contains(bad[0], "pod conditions") {
+		t.Errorf("Corrupted = %q, want the shared pod conditions", bad)
 	}
 }

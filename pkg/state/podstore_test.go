@@ -307,3 +307,40 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestPodConditionsKeySeesEveryField: pods share a conditions slice only when every field
+// of every condition is equal, so the key must change with each field.
+func TestPodConditionsKeySeesEveryField(t *testing.T) {
+	base := corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue, Reason: "r", Message: "m", ObservedGeneration: 2,
+		LastProbeTime: metav1.Unix(100, 0), LastTransitionTime: metav1.Unix(200, 0)}
+	want := string(podConditionsKey(nil, []corev1.PodCondition{base}))
+	typ := reflect.TypeFor[corev1.PodCondition]()
+	for i := range typ.NumField() {
+		changed := base
+		v := reflect.ValueOf(&changed).Elem().Field(i)
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString(v.String() + "x")
+		case reflect.Int64:
+			v.SetInt(v.Int() + 1)
+		case reflect.Struct: // metav1.Time
+			v.Set(reflect.ValueOf(metav1.Unix(300, 0)))
+		default:
+			t.Fatalf("PodCondition.%s: no test value for a %s", typ.Field(i).Name, v.Kind())
+		}
+		if string(podConditionsKey(nil, []corev1.PodCondition{changed})) == want {
+			t.Errorf("PodCondition.%s changed, the key did not", typ.Field(i).Name)
+		}
+	}
+	// Fields run into each other only when their lengths do not separate them.
+	a := []corev1.PodCondition{{Type: "ab", Status: "c"}}
+	b := []corev1.PodCondition{{Type: "a", Status: "bc"}}
+	if string(podConditionsKey(nil, a)) == string(podConditionsKey(nil, b)) {
+		t.Error("conditions differing in where one string ends share a key")
+	}
+	zero := []corev1.PodCondition{{Type: "a"}}
+	epoch := []corev1.PodCondition{{Type: "a", LastTransitionTime: metav1.Unix(0, 0)}}
+	if string(podConditionsKey(nil, zero)) == string(podConditionsKey(nil, epoch)) {
+		t.Error("a zero time and the epoch share a key")
+	}
+}
