@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 )
 
@@ -20,8 +21,8 @@ const DefaultShareLimit = 4096
 // Compactor is the operator's cache transform: StripForCache, then the parts of an object
 // that are equal in many objects are made one value that all of them share. The pods of
 // one ReplicaSet carry the same labels, owner references, requests and limits, tolerations,
-// node selector, affinity and spread constraints; the Nodes and NodeClaims of one instance
-// type the same capacity and allocatable; NodeClaims of one NodePool the same
+// node selector, affinity and spread constraints; the Nodes, NodeClaims and simulated
+// instances (SimInstance) of one instance type the same capacity and allocatable; NodeClaims of one NodePool the same
 // requirements and taints. Label and annotation keys and values, and other short strings
 // repeated across objects (namespaces, condition types and reasons, ...), are interned
 // with the unique package.
@@ -115,6 +116,18 @@ func (c *Compactor) Transform(obj any) (any, error) {
 		c.conditions(o.Status.Conditions)
 	case *appsv1.DaemonSet:
 		c.meta(&o.ObjectMeta)
+	case *simv1alpha1.SimInstance:
+		// The simulated cloud's record of each instance: its labels name its host (their
+		// strings are interned, the map is its own); its capacity, allocatable and taints
+		// are its instance type's and NodePool's.
+		c.meta(&o.ObjectMeta)
+		sp := &o.Spec
+		sp.InstanceType, sp.Zone, sp.CapacityType = intern(sp.InstanceType), intern(sp.Zone), intern(sp.CapacityType)
+		sp.PricePerHour, sp.NodeClass, sp.ImageID = intern(sp.PricePerHour), intern(sp.NodeClass), intern(sp.ImageID)
+		sp.Labels = internStrings(sp.Labels)
+		sp.Taints = share(c, c.taints, sp.Taints)
+		sp.Capacity = share(c, c.resources, sp.Capacity)
+		sp.Allocatable = share(c, c.resources, sp.Allocatable)
 	}
 	return obj, nil
 }

@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -9,8 +10,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	simv1alpha1 "github.com/gokarpenter/karpenter/pkg/apis/sim/v1alpha1"
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
 	"github.com/gokarpenter/karpenter/pkg/state"
 )
@@ -214,5 +217,45 @@ func TestCompactorSharesPodConditions(t *testing.T) {
 	a.Status.Conditions[1].Status = corev1.ConditionFalse
 	if bad := c.Corrupted(); len(bad) != 1 || !strings.Contains(bad[0], "pod conditions") {
 		t.Errorf("Corrupted = %q, want the shared pod conditions", bad)
+	}
+}
+
+// The simulated cloud's instances of one instance type share their capacity, allocatable
+// and taints; their labels, which name their hosts, stay their own.
+func TestCompactorSharesSimInstances(t *testing.T) {
+	c := state.NewCompactor(0)
+	instance := func(i int) *simv1alpha1.SimInstance {
+		name := fmt.Sprintf("i-%08x", i)
+		inst := &simv1alpha1.SimInstance{
+			ObjectMeta: metav1.ObjectMeta{Name: name, ResourceVersion: fmt.Sprint(100 + i), ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "karpenter"}}},
+			Spec: simv1alpha1.SimInstanceSpec{InstanceType: "m7i.large", Zone: "zone-a", CapacityType: "on-demand", PricePerHour: "0.1008",
+				NodeClaim: fmt.Sprintf("default-%d", i), NodeClass: "default", ImageID: "ami-1",
+				Labels:      map[string]string{"node.kubernetes.io/instance-type": "m7i.large", "kubernetes.io/hostname": name},
+				Taints:      []corev1.Taint{{Key: "karpenter.sh/unregistered", Effect: corev1.TaintEffectNoExecute}},
+				Capacity:    corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("8Gi")},
+				Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1930m"), corev1.ResourceMemory: resource.MustParse("7Gi")},
+				LaunchTime:  simv1alpha1.NewInstant(time.Unix(1_800_000_000, 0))},
+		}
+		want, _ := state.StripForCache(decoded(t, inst))
+		got, err := c.Transform(decoded(t, inst))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotJSON, _ := json.Marshal(got)
+		wantJSON, _ := json.Marshal(want)
+		if string(gotJSON) != string(wantJSON) { // (equality.Semantic has no rule for an Instant)
+			t.Fatalf("instance %d: compacted instance differs from the stripped one:\n%s\n%s", i, gotJSON, wantJSON)
+		}
+		return got.(*simv1alpha1.SimInstance)
+	}
+	a, b := instance(1), instance(2)
+	for what, pair := range map[string][2]any{"capacity": {a.Spec.Capacity, b.Spec.Capacity},
+		"allocatable": {a.Spec.Allocatable, b.Spec.Allocatable}, "taints": {a.Spec.Taints, b.Spec.Taints}} {
+		if !same(pair[0], pair[1]) {
+			t.Errorf("two instances of one type do not share their %s", what)
+		}
+	}
+	if same(a.Spec.Labels, b.Spec.Labels) || a.Spec.Labels["kubernetes.io/hostname"] != a.Name {
+		t.Errorf("instances share their labels, or lost their host: %v %v", a.Spec.Labels, b.Spec.Labels)
 	}
 }
