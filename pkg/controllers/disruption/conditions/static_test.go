@@ -1,10 +1,13 @@
 package conditions
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/gokarpenter/karpenter/pkg/apis/v1"
@@ -77,6 +80,33 @@ func TestSameConditions(t *testing.T) {
 			if got, want := sameConditions(a, b), equality.Semantic.DeepEqual(a, b); got != want {
 				t.Errorf("lists %d and %d: sameConditions %v, Semantic.DeepEqual %v", i, j, got, want)
 			}
+		}
+	}
+}
+
+// TestSettledAgreesWithSetStatusCondition: a check copies a NodeClaim's conditions only to
+// change them, so settled must say "nothing to do" exactly when SetStatusCondition would
+// change nothing, over random conditions that differ from the one set in each field.
+func TestSettledAgreesWithSetStatusCondition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	pick := func(options ...string) string { return options[rng.IntN(len(options))] }
+	random := func() metav1.Condition {
+		return metav1.Condition{Type: pick("Drifted", "Consolidatable", "Ready"), Status: metav1.ConditionStatus(pick("True", "False")),
+			Reason: pick("A", "B"), Message: pick("", "m"), ObservedGeneration: int64(rng.IntN(2)),
+			LastTransitionTime: metav1.Unix(int64(rng.IntN(2)), 0)}
+	}
+	for i := range 2000 {
+		var conds []metav1.Condition
+		for range rng.IntN(3) {
+			if c := random(); meta.FindStatusCondition(conds, c.Type) == nil {
+				conds = append(conds, c)
+			}
+		}
+		cond := random()
+		copied := slices.Clone(conds)
+		changed := meta.SetStatusCondition(&copied, cond)
+		if settled(conds, cond) == changed {
+			t.Fatalf("case %d: settled(%+v, %+v) = %v, SetStatusCondition changed %v", i, conds, cond, !changed, changed)
 		}
 	}
 }
