@@ -164,7 +164,8 @@ func (c *Controller) nodeClaimsOfNode(ctx context.Context, obj client.Object) []
 	if !ok || node.Spec.ProviderID == "" {
 		return nil
 	}
-	claims, err := nodeClaimsByProviderID(ctx, c.kube, node.Spec.ProviderID, c.indexed)
+	// Only the names are read: the cache's objects, not deep copies.
+	claims, err := nodeClaimsByProviderID(ctx, c.kube, node.Spec.ProviderID, c.indexed, client.UnsafeDisableDeepCopy)
 	if err != nil {
 		log.FromContext(ctx).Error(err, "mapping node to nodeclaims", "node", klog.KObj(node))
 		return nil

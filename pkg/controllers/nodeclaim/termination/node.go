@@ -152,10 +152,10 @@ func nodesByProviderID(ctx context.Context, kube client.Reader, providerID strin
 }
 
 // nodeClaimsByProviderID lists the NodeClaims whose status has the provider ID, through
-// the index when indexed.
-func nodeClaimsByProviderID(ctx context.Context, kube client.Reader, providerID string, indexed bool) ([]*v1.NodeClaim, error) {
+// the index when indexed, with the further options given.
+func nodeClaimsByProviderID(ctx context.Context, kube client.Reader, providerID string, indexed bool, more ...client.ListOption) ([]*v1.NodeClaim, error) {
 	list := &v1.NodeClaimList{}
-	var opts []client.ListOption
+	opts := more
 	if indexed && providerID != "" {
 		opts = append(opts, client.MatchingFields{providerid.NodeClaimIndex: providerID})
 	}
