@@ -21,8 +21,9 @@ const DefaultShareLimit = 4096
 // Compactor is the operator's cache transform: StripForCache, then the parts of an object
 // that are equal in many objects are made one value that all of them share. The pods of
 // one ReplicaSet carry the same labels, owner references, requests and limits, tolerations,
-// node selector, affinity and spread constraints; the Nodes, NodeClaims and simulated
-// instances (SimInstance) of one instance type the same capacity and allocatable; NodeClaims of one NodePool the same
+// node selector, affinity and spread constraints (and, started in the same seconds, the
+// same conditions); the Nodes, NodeClaims and simulated instances (SimInstance) of one
+// instance type the same capacity and allocatable; NodeClaims of one NodePool the same
 // requirements and taints. Label and annotation keys and values, and other short strings
 // repeated across objects (namespaces, condition types and reasons, ...), are interned
 // with the unique package.

@@ -30,7 +30,7 @@ func (p *Provider) nodeClass(ctx context.Context, ref *v1.NodeClassReference) (*
 		return nil, cloudprovider.NewCreateError(err, "UnsupportedNodeClass", err.Error())
 	}
 	// Read only, so not a deep copy: IsDrifted asks for the class of each of 2,000
-	// NodeClaims every drift check, and its copies were a tenth of a quiet controller's
+	// NodeClaims every drift check, and its copies were 5 % of a quiet controller's
 	// allocations. (A reader that is not a cache ignores the option.)
 	class := &simv1alpha1.SimNodeClass{}
 	if err := p.classes.Get(ctx, client.ObjectKey{Name: ref.Name}, class, client.UnsafeDisableDeepCopy); err != nil {

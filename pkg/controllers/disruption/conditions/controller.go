@@ -67,8 +67,8 @@ type Controller struct {
 
 	// reads are the NodeClaim and NodePool structs a check reads the cache's objects into
 	// (shallow copies, read only), reused from check to check: 2,000 NodeClaims are checked
-	// every DriftCheckInterval, and a struct of each for each check was a sixth of what the
-	// controller allocated while quiet. Nothing a check calls keeps them.
+	// every DriftCheckInterval, and a struct of each for each check was 5 % of what the
+	// quiet controller allocated. Nothing a check calls keeps them.
 	reads sync.Pool
 }
 
