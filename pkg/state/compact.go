@@ -161,19 +161,14 @@ func (c *Compactor) sharePodConditions(conds []corev1.PodCondition) []corev1.Pod
 		return conds
 	}
 	c.key = podConditionsKey(c.key[:0], conds)
-	if s, ok := c.podConditions[string(c.key)]; ok {
-		return s
-	}
-	for i := range conds {
-		cond := &conds[i]
-		cond.Type, cond.Status = intern(cond.Type), intern(cond.Status)
-		cond.Reason, cond.Message = intern(cond.Reason), intern(cond.Message)
-	}
-	if len(c.podConditions) >= c.limit {
-		clear(c.podConditions)
-	}
-	c.podConditions[string(c.key)] = conds
-	return conds
+	return shareKeyed(c, c.podConditions, c.key, conds, func(conds []corev1.PodCondition) []corev1.PodCondition {
+		for i := range conds {
+			cond := &conds[i]
+			cond.Type, cond.Status = intern(cond.Type), intern(cond.Status)
+			cond.Reason, cond.Message = intern(cond.Reason), intern(cond.Message)
+		}
+		return conds
+	})
 }
 
 // podConditionsKey appends to b every field of the conditions, strings with their length.
@@ -270,7 +265,13 @@ func shareWith[T any](c *Compactor, table map[string]T, v T, first func(T) T) T 
 	if err != nil || string(b) == "null" || string(b) == "{}" || string(b) == "[]" {
 		return v
 	}
-	if s, ok := table[string(b)]; ok {
+	return shareKeyed(c, table, b, v, first)
+}
+
+// shareKeyed is shareWith with v's key given: the value recorded under key, else first(v)
+// (v when first is nil), recorded. A full table starts afresh.
+func shareKeyed[T any](c *Compactor, table map[string]T, key []byte, v T, first func(T) T) T {
+	if s, ok := table[string(key)]; ok {
 		return s
 	}
 	if first != nil {
@@ -279,7 +280,7 @@ func shareWith[T any](c *Compactor, table map[string]T, v T, first func(T) T) T 
 	if len(table) >= c.limit {
 		clear(table)
 	}
-	table[string(b)] = v
+	table[string(key)] = v
 	return v
 }
 
